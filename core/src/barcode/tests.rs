@@ -1,0 +1,132 @@
+//! Parser tests across forms, plus property tests: no input panics.
+
+use super::*;
+use proptest::prelude::*;
+
+fn defaults() -> Vec<WeightTemplate> {
+    vec![WeightTemplate::default_weight()]
+}
+
+fn p(raw: &str) -> Parsed {
+    parse(raw, &defaults()).unwrap_or_else(|e| panic!("{raw:?}: {e}"))
+}
+
+fn with_check(body: &str) -> String {
+    format!("{body}{}", check_digit(body.as_bytes()) as char)
+}
+
+#[test]
+fn one_product_whatever_form_is_scanned() {
+    let g = "04601234567893";
+    for raw in ["4601234567893", "]E04601234567893", "04601234567893", "]C10104601234567893", "(01)04601234567893", "]d2\u{1D}0104601234567893\u{1D}"] {
+        assert_eq!(p(raw).gtin.unwrap().as_str(), g, "{raw:?}");
+    }
+    assert_eq!(p("4601234567893").kind, Kind::Ean13);
+    assert_eq!(p("04601234567893").kind, Kind::Itf14);
+    assert_eq!(p("]C10104601234567893").kind, Kind::Gs1);
+}
+
+#[test]
+fn short_forms() {
+    let ean8 = p("46009333");
+    assert_eq!((ean8.kind, ean8.gtin.unwrap().as_str()), (Kind::Ean8, "00000046009333"));
+    let upca = p("036000291452");
+    assert_eq!((upca.kind, upca.gtin.unwrap().as_str()), (Kind::UpcA, "00036000291452"));
+    // 04252614 is a valid UPC-E but not a valid EAN-8.
+    let upce = p("04252614");
+    assert_eq!((upce.kind, upce.gtin.unwrap().as_str()), (Kind::UpcE, "00042100005264"));
+    assert_eq!(parse("46009334", &defaults()).unwrap_err().code, ErrorCode::BadCheckDigit);
+}
+
+#[test]
+fn gs1_attributes() {
+    let x = p("]C10104601234567893\u{1D}10LOT-7\u{1D}17261200\u{1D}3103001250\u{1D}3012");
+    assert_eq!(x.batch(), Some("LOT-7"));
+    assert_eq!(x.expiry(), Some("261200"));
+    assert_eq!(x.weight_grams(), Some(1250));
+    assert_eq!(x.count(), Some(12));
+    let lb = p("(01)04601234567893(3202)000100");
+    assert_eq!(lb.weight_grams(), Some(454));
+    let sscc = p(&format!("]C100{}", with_check("14601234500000001")));
+    assert_eq!(sscc.kind, Kind::Gs1);
+    assert!(sscc.gtin.is_none());
+    let e = parse("]C10104601234567893\u{1D}17261332", &defaults()).unwrap_err();
+    assert_eq!(e.code, ErrorCode::BadDate);
+    assert_eq!(parse("]C1", &defaults()).unwrap_err().code, ErrorCode::Empty);
+}
+
+#[test]
+fn marking_codes() {
+    let crypto = "MEUCIQDa1b2c3d4e5f6g7h8i9j0kLmNoPqRsTuVwXyZ+/=";
+    let full = format!("]d20104601234567893215Ab7Xz9Qw2Lk9\u{1D}91EE06\u{1D}92{}", &crypto[..44]);
+    let m = p(&full);
+    assert_eq!(m.kind, Kind::Marking);
+    assert_eq!(m.serial(), Some("5Ab7Xz9Qw2Lk9"));
+    let mc = m.marking.as_ref().unwrap();
+    assert_eq!(mc.identity(), "046012345678935Ab7Xz9Qw2Lk9");
+    assert_eq!(mc.form(), MarkingForm::Full);
+    let short = p("]d2010460123456789321aB3cD9\u{1D}93Ab1z");
+    assert_eq!(short.marking.unwrap().form(), MarkingForm::Short);
+    let block = p("0104601234567893211234567\u{1D}8005012345\u{1D}93Ab1z");
+    assert_eq!(block.marking.unwrap().form(), MarkingForm::Block);
+    let pack = format!("{}-AbC1dEFGhJkLmN", with_check("0460620308462"));
+    let t = p(&pack);
+    assert_eq!((t.kind, t.marking.unwrap().form()), (Kind::Marking, MarkingForm::TobaccoPack));
+    // GS dropped by the scanner: recovered by the known lengths.
+    let dropped = format!("0104601234567893215Ab7Xz9Qw2Lk991EE0692{}", &crypto[..44]);
+    assert_eq!(p(&dropped).serial(), Some("5Ab7Xz9Qw2Lk9"));
+}
+
+#[test]
+fn weight_barcodes() {
+    let raw = with_check("220012301250");
+    let w = p(&raw);
+    assert_eq!(w.kind, Kind::Weight);
+    assert_eq!(w.weight_grams(), Some(1250));
+    assert_eq!(w.gtin.unwrap().as_str(), format!("0{}", with_check("220012300000")));
+    // Without templates the same code is a plain in-store EAN-13.
+    assert_eq!(parse(&raw, &[]).unwrap().kind, Kind::Ean13);
+    let price = WeightTemplate::new(vec!["21".into()], 5, 5, Measure::Price, 1).unwrap();
+    let pr = parse(&with_check("210012304999"), &[price]).unwrap();
+    assert_eq!(pr.weight.unwrap().price, Some(4999));
+}
+
+#[test]
+fn unknown_is_not_an_error() {
+    let u = p("]C0CELL-A-01-02");
+    assert_eq!((u.kind, u.text.as_str()), (Kind::Unknown, "CELL-A-01-02"));
+    assert_eq!(p("12345").kind, Kind::Unknown);
+    assert_eq!(parse("", &defaults()).unwrap_err().code, ErrorCode::Empty);
+    assert_eq!(parse("\r\n", &defaults()).unwrap_err().code, ErrorCode::Empty);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 4000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn never_panics_on_any_string(s in "\\PC*") {
+        let _ = parse(&s, &defaults());
+    }
+
+    #[test]
+    fn never_panics_on_gs1_like_input(s in "(\\]d2|\\]C1|\\(|)[0-9A-Za-z\u{1D}()\\-]{0,120}") {
+        let _ = parse(&s, &defaults());
+    }
+
+    #[test]
+    fn valid_ean13_round_trips(body in "[1-9][0-9]{11}") {
+        let code = with_check(&body);
+        let parsed = parse(&code, &[]).unwrap();
+        let g = parsed.gtin.unwrap();
+        prop_assert_eq!(g.short(), code.as_str());
+    }
+
+    #[test]
+    fn one_wrong_digit_is_caught(body in "46[0-9]{10}", pos in 0usize..13, delta in 1u8..10) {
+        let code = with_check(&body);
+        let mut b = code.into_bytes();
+        b[pos] = b'0' + (b[pos] - b'0' + delta) % 10;
+        let bad = String::from_utf8(b).unwrap();
+        prop_assert_eq!(parse(&bad, &[]).unwrap_err().code, ErrorCode::BadCheckDigit);
+    }
+}
