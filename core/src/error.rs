@@ -1,0 +1,109 @@
+//! The public error of `tsd-core`: one enum, stable codes, converted in one place.
+//!
+//! Each variant says who is at fault and whether a retry can help. Messages name
+//! what failed (file, line, SQL step) and never contain raw marking codes.
+
+use crate::barcode::BarcodeError;
+use std::path::PathBuf;
+
+/// Result with the crate's error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in the runtime.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The database was written by a newer build (user/installer at fault: old app on
+    /// new data). Nothing was changed; install the newer app.
+    #[error("{path}: schema version {found} is newer than this build supports ({supported}); nothing was changed")]
+    SchemaTooNew { path: PathBuf, found: i64, supported: i64 },
+    /// The file is not a TSD database or is damaged. It is left untouched for
+    /// recovery; retrying will not help.
+    #[error("{path}: cannot be used: {reason}; the file was left as it is for recovery")]
+    Corrupt { path: PathBuf, reason: String },
+    /// SQLite failed at the named step (disk full, I/O error…). `retryable` tells.
+    #[error("database error while {step}: {source}")]
+    Sqlite {
+        step: &'static str,
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// An import file has a bad row (the exporter is at fault). Nothing was imported.
+    #[error("{path}: line {line}: {reason}; nothing was imported")]
+    Import { path: PathBuf, line: u64, reason: String },
+    /// A scan that is not a valid barcode (the label or the scanner is at fault).
+    #[error("barcode rejected: {0}")]
+    Barcode(#[from] BarcodeError),
+    /// No document with this id.
+    #[error("document {0} not found")]
+    DocumentNotFound(String),
+    /// The document is completed and frozen.
+    #[error("document {0} is completed and can no longer change")]
+    DocumentCompleted(String),
+    /// No document type with this id in the configuration.
+    #[error("unknown document type {0:?}")]
+    UnknownDocumentType(String),
+    /// Undo asked for on a document with no scan left to undo.
+    #[error("nothing to undo in document {0}")]
+    NothingToUndo(String),
+    /// Configuration that does not validate (the configurator is at fault).
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// A caller passed something meaningless (negative quantity, empty id).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// The operation was cancelled between batches; nothing was committed.
+    #[error("cancelled; nothing was changed")]
+    Cancelled,
+}
+
+impl Error {
+    /// Stable machine-readable code, for JSON output and the JNI exception table.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::SchemaTooNew { .. } => "schema_too_new",
+            Error::Corrupt { .. } => "corrupt_database",
+            Error::Sqlite { .. } => "database",
+            Error::Io { .. } => "io",
+            Error::Import { .. } => "import",
+            Error::Barcode(_) => "barcode",
+            Error::DocumentNotFound(_) => "document_not_found",
+            Error::DocumentCompleted(_) => "document_completed",
+            Error::UnknownDocumentType(_) => "unknown_document_type",
+            Error::NothingToUndo(_) => "nothing_to_undo",
+            Error::Config(_) => "config",
+            Error::InvalidArgument(_) => "invalid_argument",
+            Error::Cancelled => "cancelled",
+        }
+    }
+
+    /// True when the same call may succeed later (busy database, full disk freed,
+    /// transient I/O).
+    pub fn retryable(&self) -> bool {
+        match self {
+            Error::Sqlite { source, .. } => matches!(
+                source.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked | rusqlite::ErrorCode::DiskFull | rusqlite::ErrorCode::SystemIoFailure)
+            ),
+            Error::Io { .. } | Error::Cancelled => true,
+            _ => false,
+        }
+    }
+}
+
+/// Attaches the step name to SQLite errors: `stmt.execute(..).step("inserting a scan")?`.
+pub(crate) trait SqlStep<T> {
+    fn step(self, step: &'static str) -> Result<T>;
+}
+
+impl<T> SqlStep<T> for rusqlite::Result<T> {
+    fn step(self, step: &'static str) -> Result<T> {
+        self.map_err(|source| Error::Sqlite { step, source })
+    }
+}
