@@ -1,0 +1,666 @@
+//! Catalog import from the files an accounting system exports: CSV (flat, one row
+//! per barcode or packaging) and JSON Lines (one product per line, nested).
+//!
+//! The file is streamed into staging tables, then merged into the catalog in sorted
+//! key order, all in one `IMMEDIATE` transaction: a bad row anywhere fails the whole
+//! import with the file, line and reason, and the catalog stays as it was. Rows
+//! equal to what the catalog holds change nothing, and the catalog version moves
+//! only when something changed.
+//!
+//! CSV columns (header required, `,` `;` or tab, UTF-8):
+//! - products: `product_id,code,name,unit,weighted,marked,packaging_id,packaging_name,factor,barcode`
+//!   (product fields repeat on every row of the product; an empty `packaging_id` means
+//!   the barcode is for the base unit);
+//! - cells: `cell_id,name,barcode`;
+//! - generic catalogs: `catalog,record_id,` then any field columns.
+//!
+//! JSON Lines: `{"id","code","name","unit","weighted","marked","barcodes":[..],
+//! "packagings":[{"id","name","factor","barcodes":[..]}]}` per product;
+//! `{"type":"cell","id","name","barcode"}`; `{"type":"record","catalog","id","fields":{..}}`.
+
+use super::{barcode_key, fold, FLAG_MARKED, FLAG_WEIGHTED};
+use crate::error::{Error, Result, SqlStep};
+use rusqlite::{params, Connection, OptionalExtension, Statement, Transaction, TransactionBehavior};
+use serde::{Deserialize, Serialize};
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+/// Import file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Comma/semicolon/tab separated values with a header row.
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
+}
+
+impl Format {
+    /// From a file extension: `.csv`/`.txt` → CSV, `.jsonl`/`.ndjson`/`.json` → JSON Lines.
+    pub fn from_path(path: &Path) -> Option<Format> {
+        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "csv" | "txt" | "tsv" => Some(Format::Csv),
+            "jsonl" | "ndjson" | "json" => Some(Format::Jsonl),
+            _ => None,
+        }
+    }
+
+    /// From a name given on the command line.
+    pub fn from_name(name: &str) -> Option<Format> {
+        match name.to_ascii_lowercase().as_str() {
+            "csv" => Some(Format::Csv),
+            "jsonl" | "ndjson" => Some(Format::Jsonl),
+            _ => None,
+        }
+    }
+}
+
+/// Added / changed / unchanged counts of one table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    /// New rows.
+    pub added: u64,
+    /// Rows whose data changed.
+    pub changed: u64,
+    /// Rows equal to what the catalog held.
+    pub unchanged: u64,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ImportReport {
+    /// Data rows read (CSV rows or JSON lines, header and blank lines excluded).
+    pub rows: u64,
+    /// Products.
+    pub products: Counts,
+    /// Packagings.
+    pub packagings: Counts,
+    /// Barcodes.
+    pub barcodes: Counts,
+    /// Cells.
+    pub cells: Counts,
+    /// Generic catalog records.
+    pub records: Counts,
+    /// Catalog version after the import.
+    pub version: i64,
+}
+
+impl ImportReport {
+    /// True when the import changed anything.
+    pub fn changed(&self) -> bool {
+        [self.products, self.packagings, self.barcodes, self.cells, self.records].iter().any(|c| c.added + c.changed > 0)
+    }
+}
+
+const STAGING: &str = "
+CREATE TEMP TABLE IF NOT EXISTS s_products (id TEXT, code TEXT, name TEXT, unit TEXT, flags INTEGER, line INTEGER);
+CREATE TEMP TABLE IF NOT EXISTS s_packagings (product TEXT, id TEXT, name TEXT, factor INTEGER, line INTEGER);
+CREATE TEMP TABLE IF NOT EXISTS s_barcodes (barcode TEXT, product TEXT, packaging TEXT, line INTEGER);
+CREATE TEMP TABLE IF NOT EXISTS s_cells (id TEXT, name TEXT, barcode TEXT, line INTEGER);
+CREATE TEMP TABLE IF NOT EXISTS s_records (catalog TEXT, id TEXT, fields TEXT, line INTEGER);
+DELETE FROM s_products; DELETE FROM s_packagings; DELETE FROM s_barcodes; DELETE FROM s_cells; DELETE FROM s_records;";
+
+#[derive(Clone, PartialEq)]
+struct ProductRow {
+    id: String,
+    code: String,
+    name: String,
+    unit: String,
+    flags: i64,
+}
+
+/// Appends parsed rows to the staging tables; skips exact repeats of the previous
+/// product/packaging (the flat CSV repeats them on every barcode row).
+struct Stager<'t> {
+    product: Statement<'t>,
+    packaging: Statement<'t>,
+    barcode: Statement<'t>,
+    cell: Statement<'t>,
+    record: Statement<'t>,
+    last_product: Option<(ProductRow, u64)>,
+    last_packaging: Option<(String, String, String, i64, u64)>,
+    path: PathBuf,
+}
+
+impl<'t> Stager<'t> {
+    fn new(tx: &'t Transaction<'_>, path: &Path) -> Result<Self> {
+        let p = |sql| tx.prepare(sql).step("preparing staging");
+        Ok(Stager {
+            product: p("INSERT INTO s_products VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?,
+            packaging: p("INSERT INTO s_packagings VALUES (?1, ?2, ?3, ?4, ?5)")?,
+            barcode: p("INSERT INTO s_barcodes VALUES (?1, ?2, ?3, ?4)")?,
+            cell: p("INSERT INTO s_cells VALUES (?1, ?2, ?3, ?4)")?,
+            record: p("INSERT INTO s_records VALUES (?1, ?2, ?3, ?4)")?,
+            last_product: None,
+            last_packaging: None,
+            path: path.to_path_buf(),
+        })
+    }
+
+    fn err(&self, line: u64, reason: impl Into<String>) -> Error {
+        Error::Import { path: self.path.clone(), line, reason: reason.into() }
+    }
+
+    fn product(&mut self, p: ProductRow, line: u64) -> Result<()> {
+        if p.id.trim().is_empty() {
+            return Err(self.err(line, "product id is empty"));
+        }
+        if p.name.trim().is_empty() {
+            return Err(self.err(line, format!("product {} has no name", p.id)));
+        }
+        if let Some((last, last_line)) = &self.last_product {
+            if last.id == p.id {
+                if *last != p {
+                    return Err(self.err(line, format!("product {} differs from its row on line {last_line}", p.id)));
+                }
+                return Ok(());
+            }
+        }
+        self.product.execute(params![p.id, p.code, p.name, p.unit, p.flags, line]).step("staging a product")?;
+        self.last_product = Some((p, line));
+        Ok(())
+    }
+
+    fn packaging(&mut self, product: &str, id: &str, name: &str, factor: &str, line: u64) -> Result<()> {
+        let factor = if factor.trim().is_empty() { 1000 } else { parse_milli(factor).ok_or_else(|| self.err(line, format!("packaging {id}: factor {factor:?} is not a positive number")))? };
+        if factor <= 0 {
+            return Err(self.err(line, format!("packaging {id}: factor must be positive")));
+        }
+        if let Some((lp, lid, lname, lfactor, lline)) = &self.last_packaging {
+            if lp == product && lid == id {
+                if lname != name || *lfactor != factor {
+                    return Err(self.err(line, format!("packaging {id} of product {product} differs from its row on line {lline}")));
+                }
+                return Ok(());
+            }
+        }
+        self.packaging.execute(params![product, id, name, factor, line]).step("staging a packaging")?;
+        self.last_packaging = Some((product.to_string(), id.to_string(), name.to_string(), factor, line));
+        Ok(())
+    }
+
+    fn barcode(&mut self, raw: &str, product: &str, packaging: Option<&str>, line: u64) -> Result<()> {
+        let key = barcode_key(raw).map_err(|e| self.err(line, e))?;
+        self.barcode.execute(params![key, product, packaging, line]).step("staging a barcode")?;
+        Ok(())
+    }
+
+    fn cell(&mut self, id: &str, name: &str, barcode: Option<&str>, line: u64) -> Result<()> {
+        if id.trim().is_empty() {
+            return Err(self.err(line, "cell id is empty"));
+        }
+        let barcode = barcode.map(str::trim).filter(|b| !b.is_empty());
+        self.cell.execute(params![id, name, barcode, line]).step("staging a cell")?;
+        Ok(())
+    }
+
+    fn record(&mut self, catalog: &str, id: &str, fields: &serde_json::Map<String, serde_json::Value>, line: u64) -> Result<()> {
+        if catalog.trim().is_empty() || id.trim().is_empty() {
+            return Err(self.err(line, "a record needs catalog and id"));
+        }
+        let text = serde_json::to_string(fields).map_err(|e| self.err(line, e.to_string()))?;
+        self.record.execute(params![catalog, id, text, line]).step("staging a record")?;
+        Ok(())
+    }
+}
+
+/// Parses "12", "0.5", "1,25" (1C writes a decimal comma) into thousandths.
+pub(crate) fn parse_milli(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (int, frac) = match s.find(['.', ',']) {
+        Some(i) => (&s[..i], &s[i + 1..]),
+        None => (s, ""),
+    };
+    if int.is_empty() && frac.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) || frac.len() > 3 {
+        return None;
+    }
+    let int: i64 = if int.is_empty() { 0 } else { int.parse().ok()? };
+    let mut f = frac.to_string();
+    while f.len() < 3 {
+        f.push('0');
+    }
+    int.checked_mul(1000)?.checked_add(f.parse::<i64>().ok()?)
+}
+
+fn parse_bool(s: &str) -> Option<bool> {
+    match s.trim().to_lowercase().as_str() {
+        "" | "0" | "false" | "no" | "нет" | "ложь" => Some(false),
+        "1" | "true" | "yes" | "да" | "истина" => Some(true),
+        _ => None,
+    }
+}
+
+fn flags(weighted: bool, marked: bool) -> i64 {
+    (if weighted { FLAG_WEIGHTED } else { 0 }) | (if marked { FLAG_MARKED } else { 0 })
+}
+
+fn stage_csv(st: &mut Stager<'_>, reader: impl Read, progress: &mut dyn FnMut(u64) -> bool) -> Result<u64> {
+    let mut reader = BufReader::with_capacity(1 << 16, reader);
+    let delimiter = {
+        let head = reader.fill_buf().map_err(|source| Error::Io { path: st.path.clone(), source })?;
+        let first = head.split(|&b| b == b'\n').next().unwrap_or(&[]);
+        [b';', b'\t', b','].into_iter().max_by_key(|d| first.iter().filter(|b| *b == d).count()).unwrap_or(b',')
+    };
+    let mut csv = csv::ReaderBuilder::new().delimiter(delimiter).flexible(true).from_reader(reader);
+    let headers: Vec<String> = csv
+        .headers()
+        .map_err(|e| st.err(1, format!("cannot read the header: {e}")))?
+        .iter()
+        .map(|h| h.trim().trim_start_matches('\u{feff}').to_lowercase())
+        .collect();
+    let col = |name: &str| headers.iter().position(|h| h == name);
+    enum Shape {
+        Products([Option<usize>; 10]),
+        Cells([Option<usize>; 3]),
+        Records(usize, usize),
+    }
+    let shape = if col("product_id").is_some() {
+        let names = ["product_id", "code", "name", "unit", "weighted", "marked", "packaging_id", "packaging_name", "factor", "barcode"];
+        Shape::Products(names.map(col))
+    } else if col("cell_id").is_some() {
+        Shape::Cells(["cell_id", "name", "barcode"].map(col))
+    } else if let (Some(c), Some(r)) = (col("catalog"), col("record_id")) {
+        Shape::Records(c, r)
+    } else {
+        return Err(st.err(1, "the header needs a product_id, cell_id or catalog + record_id column"));
+    };
+    let mut record = csv::StringRecord::new();
+    let mut rows = 0u64;
+    loop {
+        match csv.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                let line = e.position().map(|p| p.line()).unwrap_or(rows + 2);
+                let reason = match e.kind() {
+                    csv::ErrorKind::Utf8 { .. } => "not UTF-8 text (export the file as UTF-8)".to_string(),
+                    _ => e.to_string(),
+                };
+                return Err(st.err(line, reason));
+            }
+        }
+        let line = record.position().map(|p| p.line()).unwrap_or(rows + 2);
+        if record.iter().all(|f| f.trim().is_empty()) {
+            continue;
+        }
+        rows += 1;
+        let get = |i: Option<usize>| i.and_then(|i| record.get(i)).unwrap_or("").trim();
+        match &shape {
+            Shape::Products(c) => {
+                let weighted = parse_bool(get(c[4])).ok_or_else(|| st.err(line, "weighted must be 0/1, true/false or да/нет"))?;
+                let marked = parse_bool(get(c[5])).ok_or_else(|| st.err(line, "marked must be 0/1, true/false or да/нет"))?;
+                let id = get(c[0]);
+                st.product(
+                    ProductRow { id: id.to_string(), code: get(c[1]).to_string(), name: get(c[2]).to_string(), unit: get(c[3]).to_string(), flags: flags(weighted, marked) },
+                    line,
+                )?;
+                let pack = get(c[6]);
+                if !pack.is_empty() {
+                    st.packaging(id, pack, get(c[7]), get(c[8]), line)?;
+                }
+                let barcode = get(c[9]);
+                if !barcode.is_empty() {
+                    st.barcode(barcode, id, Some(pack).filter(|p| !p.is_empty()), line)?;
+                }
+            }
+            Shape::Cells(c) => st.cell(get(c[0]), get(c[1]), Some(get(c[2])), line)?,
+            Shape::Records(c, r) => {
+                let mut fields = serde_json::Map::new();
+                for (i, h) in headers.iter().enumerate() {
+                    if i != *c && i != *r {
+                        fields.insert(h.clone(), serde_json::Value::String(record.get(i).unwrap_or("").to_string()));
+                    }
+                }
+                st.record(get(Some(*c)), get(Some(*r)), &fields, line)?;
+            }
+        }
+        if rows % 65536 == 0 && !progress(rows) {
+            return Err(Error::Cancelled);
+        }
+    }
+    Ok(rows)
+}
+
+#[derive(Deserialize)]
+struct JsonPackaging {
+    id: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    factor: Option<serde_json::Value>,
+    #[serde(default)]
+    barcodes: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct JsonLine {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    id: Option<String>,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    unit: String,
+    #[serde(default)]
+    weighted: bool,
+    #[serde(default)]
+    marked: bool,
+    #[serde(default)]
+    barcodes: Vec<String>,
+    #[serde(default)]
+    packagings: Vec<JsonPackaging>,
+    barcode: Option<String>,
+    catalog: Option<String>,
+    #[serde(default)]
+    fields: serde_json::Map<String, serde_json::Value>,
+}
+
+fn stage_jsonl(st: &mut Stager<'_>, reader: impl Read, progress: &mut dyn FnMut(u64) -> bool) -> Result<u64> {
+    let mut reader = BufReader::with_capacity(1 << 16, reader);
+    let mut buf = Vec::new();
+    let (mut line, mut rows) = (0u64, 0u64);
+    loop {
+        buf.clear();
+        let n = reader.read_until(b'\n', &mut buf).map_err(|source| Error::Io { path: st.path.clone(), source })?;
+        if n == 0 {
+            break;
+        }
+        line += 1;
+        let text = std::str::from_utf8(&buf).map_err(|_| st.err(line, "not UTF-8 text (export the file as UTF-8)"))?;
+        let text = text.trim_start_matches('\u{feff}').trim();
+        if text.is_empty() {
+            continue;
+        }
+        rows += 1;
+        let j: JsonLine = serde_json::from_str(text).map_err(|e| st.err(line, format!("bad JSON: {e}")))?;
+        let id = j.id.clone().unwrap_or_default();
+        match j.kind.as_deref() {
+            None | Some("product") => {
+                st.product(ProductRow { id: id.clone(), code: j.code, name: j.name, unit: j.unit, flags: flags(j.weighted, j.marked) }, line)?;
+                for b in &j.barcodes {
+                    st.barcode(b, &id, None, line)?;
+                }
+                for k in &j.packagings {
+                    let factor = match &k.factor {
+                        None => String::new(),
+                        Some(serde_json::Value::Number(n)) => n.to_string(),
+                        Some(serde_json::Value::String(s)) => s.clone(),
+                        Some(other) => return Err(st.err(line, format!("packaging {}: factor {other} is not a number", k.id))),
+                    };
+                    if k.id.trim().is_empty() {
+                        return Err(st.err(line, "packaging id is empty"));
+                    }
+                    st.packaging(&id, &k.id, &k.name, &factor, line)?;
+                    for b in &k.barcodes {
+                        st.barcode(b, &id, Some(&k.id), line)?;
+                    }
+                }
+            }
+            Some("cell") => st.cell(&id, &j.name, j.barcode.as_deref(), line)?,
+            Some("record") => st.record(j.catalog.as_deref().unwrap_or(""), &id, &j.fields, line)?,
+            Some(other) => return Err(st.err(line, format!("unknown type {other:?} (product, cell or record)"))),
+        }
+        if rows % 65536 == 0 && !progress(rows) {
+            return Err(Error::Cancelled);
+        }
+    }
+    Ok(rows)
+}
+
+fn is_empty(tx: &Transaction<'_>, table: &str) -> Result<bool> {
+    tx.query_row(&format!("SELECT NOT EXISTS (SELECT 1 FROM {table})"), [], |r| r.get(0)).step("checking for an empty table")
+}
+
+fn merge_products(tx: &Transaction<'_>, path: &Path, c: &mut Counts) -> Result<()> {
+    let bulk = is_empty(tx, "products")?;
+    let mut sel = tx.prepare("SELECT id, code, name, unit, flags, line FROM s_products ORDER BY id, line").step("sorting products")?;
+    let mut existing = tx.prepare("SELECT pk, code, name, unit, flags FROM products WHERE id = ?1").step("preparing product merge")?;
+    let mut ins = tx.prepare("INSERT INTO products (id, code, name, unit, flags) VALUES (?1, ?2, ?3, ?4, ?5)").step("preparing product merge")?;
+    let mut upd = tx.prepare("UPDATE products SET code = ?2, name = ?3, unit = ?4, flags = ?5 WHERE pk = ?1").step("preparing product merge")?;
+    let mut fts_del = tx.prepare("DELETE FROM product_text WHERE rowid = ?1").step("preparing product merge")?;
+    let mut fts_ins = tx.prepare("INSERT INTO product_text (rowid, name, code) VALUES (?1, ?2, ?3)").step("preparing product merge")?;
+    let mut rows = sel.query([]).step("sorting products")?;
+    let mut prev: Option<(ProductRow, u64)> = None;
+    while let Some(r) = rows.next().step("reading staged products")? {
+        let p = ProductRow { id: r.get(0).step("s")?, code: r.get(1).step("s")?, name: r.get(2).step("s")?, unit: r.get(3).step("s")?, flags: r.get(4).step("s")? };
+        let line: u64 = r.get(5).step("reading staged products")?;
+        if let Some((q, qline)) = &prev {
+            if q.id == p.id {
+                if *q != p {
+                    return Err(Error::Import { path: path.to_path_buf(), line, reason: format!("product {} differs from its row on line {qline}", p.id) });
+                }
+                continue;
+            }
+        }
+        let old = if bulk {
+            None
+        } else {
+            existing
+                .query_row([&p.id], |r| Ok((r.get::<_, i64>(0)?, ProductRow { id: p.id.clone(), code: r.get(1)?, name: r.get(2)?, unit: r.get(3)?, flags: r.get(4)? })))
+                .optional()
+                .step("reading a product")?
+        };
+        match old {
+            None => {
+                ins.execute(params![p.id, p.code, p.name, p.unit, p.flags]).step("inserting a product")?;
+                fts_ins.execute(params![tx.last_insert_rowid(), fold(&p.name), fold(&p.code)]).step("indexing a product name")?;
+                c.added += 1;
+            }
+            Some((_, ref o)) if *o == p => c.unchanged += 1,
+            Some((pk, _)) => {
+                upd.execute(params![pk, p.code, p.name, p.unit, p.flags]).step("updating a product")?;
+                fts_del.execute([pk]).step("re-indexing a product name")?;
+                fts_ins.execute(params![pk, fold(&p.name), fold(&p.code)]).step("re-indexing a product name")?;
+                c.changed += 1;
+            }
+        }
+        prev = Some((p, line));
+    }
+    Ok(())
+}
+
+fn merge_packagings(tx: &Transaction<'_>, path: &Path, c: &mut Counts) -> Result<()> {
+    let bulk = is_empty(tx, "packagings")?;
+    let mut sel = tx
+        .prepare("SELECT s.product, s.id, s.name, s.factor, s.line, p.pk FROM s_packagings s JOIN products p ON p.id = s.product ORDER BY s.product, s.id, s.line")
+        .step("sorting packagings")?;
+    let mut existing = tx.prepare("SELECT pk, name, factor FROM packagings WHERE product = ?1 AND id = ?2").step("preparing packaging merge")?;
+    let mut ins = tx.prepare("INSERT INTO packagings (product, id, name, factor) VALUES (?1, ?2, ?3, ?4)").step("preparing packaging merge")?;
+    let mut upd = tx.prepare("UPDATE packagings SET name = ?2, factor = ?3 WHERE pk = ?1").step("preparing packaging merge")?;
+    let mut rows = sel.query([]).step("sorting packagings")?;
+    let mut prev: Option<(String, String, String, i64, u64)> = None;
+    while let Some(r) = rows.next().step("reading staged packagings")? {
+        let (product, id, name, factor, line, ppk): (String, String, String, i64, u64, i64) =
+            (r.get(0).step("s")?, r.get(1).step("s")?, r.get(2).step("s")?, r.get(3).step("s")?, r.get(4).step("s")?, r.get(5).step("s")?);
+        if let Some((qp, qi, qn, qf, ql)) = &prev {
+            if *qp == product && *qi == id {
+                if *qn != name || *qf != factor {
+                    return Err(Error::Import { path: path.to_path_buf(), line, reason: format!("packaging {id} of product {product} differs from its row on line {ql}") });
+                }
+                continue;
+            }
+        }
+        let old = if bulk { None } else { existing.query_row(params![ppk, id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))).optional().step("reading a packaging")? };
+        match old {
+            None => {
+                ins.execute(params![ppk, id, name, factor]).step("inserting a packaging")?;
+                c.added += 1;
+            }
+            Some((_, on, of)) if on == name && of == factor => c.unchanged += 1,
+            Some((pk, _, _)) => {
+                upd.execute(params![pk, name, factor]).step("updating a packaging")?;
+                c.changed += 1;
+            }
+        }
+        prev = Some((product, id, name, factor, line));
+    }
+    Ok(())
+}
+
+fn merge_barcodes(tx: &Transaction<'_>, path: &Path, c: &mut Counts) -> Result<()> {
+    let bulk = is_empty(tx, "barcodes")?;
+    let mut sel = tx
+        .prepare(
+            "SELECT s.barcode, s.line, p.pk, k.pk, s.product, s.packaging FROM s_barcodes s
+             JOIN products p ON p.id = s.product
+             LEFT JOIN packagings k ON k.product = p.pk AND k.id = s.packaging
+             ORDER BY s.barcode, s.line",
+        )
+        .step("sorting barcodes")?;
+    let mut existing = tx.prepare("SELECT product, packaging FROM barcodes WHERE barcode = ?1").step("preparing barcode merge")?;
+    let mut ins = tx.prepare("INSERT INTO barcodes (barcode, product, packaging) VALUES (?1, ?2, ?3)").step("preparing barcode merge")?;
+    let mut upd = tx.prepare("UPDATE barcodes SET product = ?2, packaging = ?3 WHERE barcode = ?1").step("preparing barcode merge")?;
+    let mut rows = sel.query([]).step("sorting barcodes")?;
+    let mut prev: Option<(String, i64, Option<i64>, u64, String)> = None;
+    while let Some(r) = rows.next().step("reading staged barcodes")? {
+        let barcode: String = r.get(0).step("s")?;
+        let line: u64 = r.get(1).step("s")?;
+        let (product, packaging): (i64, Option<i64>) = (r.get(2).step("s")?, r.get(3).step("s")?);
+        let product_id: String = r.get(4).step("s")?;
+        if let Some((qb, qp, qk, ql, qid)) = &prev {
+            if *qb == barcode {
+                if *qp != product || *qk != packaging {
+                    let what = if *qp != product { format!("products {qid} and {product_id}") } else { format!("two packagings of {product_id}") };
+                    return Err(Error::Import { path: path.to_path_buf(), line, reason: format!("barcode {barcode} is given to {what} (also line {ql})") });
+                }
+                continue;
+            }
+        }
+        let old = if bulk { None } else { existing.query_row([&barcode], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<i64>>(1)?))).optional().step("reading a barcode")? };
+        match old {
+            None => {
+                ins.execute(params![barcode, product, packaging]).step("inserting a barcode")?;
+                c.added += 1;
+            }
+            Some(o) if o == (product, packaging) => c.unchanged += 1,
+            Some(_) => {
+                upd.execute(params![barcode, product, packaging]).step("updating a barcode")?;
+                c.changed += 1;
+            }
+        }
+        prev = Some((barcode, product, packaging, line, product_id));
+    }
+    Ok(())
+}
+
+fn merge_cells(tx: &Transaction<'_>, path: &Path, c: &mut Counts) -> Result<()> {
+    let mut sel = tx.prepare("SELECT id, name, barcode, line FROM s_cells ORDER BY id, line").step("sorting cells")?;
+    let mut rows = sel.query([]).step("sorting cells")?;
+    let mut prev: Option<(String, String, Option<String>, u64)> = None;
+    while let Some(r) = rows.next().step("reading staged cells")? {
+        let (id, name, barcode, line): (String, String, Option<String>, u64) = (r.get(0).step("s")?, r.get(1).step("s")?, r.get(2).step("s")?, r.get(3).step("s")?);
+        if let Some((qi, qn, qb, ql)) = &prev {
+            if *qi == id {
+                if *qn != name || *qb != barcode {
+                    return Err(Error::Import { path: path.to_path_buf(), line, reason: format!("cell {id} differs from its row on line {ql}") });
+                }
+                continue;
+            }
+        }
+        let old: Option<(String, Option<String>)> =
+            tx.query_row("SELECT name, barcode FROM cells WHERE id = ?1", [&id], |r| Ok((r.get(0)?, r.get(1)?))).optional().step("reading a cell")?;
+        let write = |sql: &str| {
+            tx.execute(sql, params![id, name, barcode]).map_err(|e| match e.sqlite_error_code() {
+                Some(rusqlite::ErrorCode::ConstraintViolation) => Error::Import { path: path.to_path_buf(), line, reason: format!("cell label of {id} is already used by another cell") },
+                _ => Error::Sqlite { step: "writing a cell", source: e },
+            })
+        };
+        match old {
+            None => {
+                write("INSERT INTO cells (id, name, barcode) VALUES (?1, ?2, ?3)")?;
+                c.added += 1;
+            }
+            Some((n, b)) if n == name && b == barcode => c.unchanged += 1,
+            Some(_) => {
+                write("UPDATE cells SET name = ?2, barcode = ?3 WHERE id = ?1")?;
+                c.changed += 1;
+            }
+        }
+        prev = Some((id, name, barcode, line));
+    }
+    Ok(())
+}
+
+fn merge_records(tx: &Transaction<'_>, path: &Path, c: &mut Counts) -> Result<()> {
+    let mut sel = tx.prepare("SELECT catalog, id, fields, line FROM s_records ORDER BY catalog, id, line").step("sorting records")?;
+    let mut rows = sel.query([]).step("sorting records")?;
+    let mut prev: Option<(String, String, String, u64)> = None;
+    while let Some(r) = rows.next().step("reading staged records")? {
+        let (cat, id, fields, line): (String, String, String, u64) = (r.get(0).step("s")?, r.get(1).step("s")?, r.get(2).step("s")?, r.get(3).step("s")?);
+        if let Some((qc, qi, qf, ql)) = &prev {
+            if *qc == cat && *qi == id {
+                if *qf != fields {
+                    return Err(Error::Import { path: path.to_path_buf(), line, reason: format!("record {cat}/{id} differs from its row on line {ql}") });
+                }
+                continue;
+            }
+        }
+        let old: Option<String> = tx.query_row("SELECT fields FROM records WHERE catalog = ?1 AND id = ?2", [&cat, &id], |r| r.get(0)).optional().step("reading a record")?;
+        match old {
+            None => {
+                tx.execute("INSERT INTO records (catalog, id, fields) VALUES (?1, ?2, ?3)", params![cat, id, fields]).step("inserting a record")?;
+                c.added += 1;
+            }
+            Some(o) if o == fields => c.unchanged += 1,
+            Some(_) => {
+                tx.execute("UPDATE records SET fields = ?3 WHERE catalog = ?1 AND id = ?2", params![cat, id, fields]).step("updating a record")?;
+                c.changed += 1;
+            }
+        }
+        prev = Some((cat, id, fields, line));
+    }
+    Ok(())
+}
+
+/// Imports one file into the catalog in a single transaction. `progress` is called
+/// with the rows read so far every 65,536 rows; returning `false` cancels the import
+/// (nothing is changed).
+pub fn import_file(conn: &mut Connection, path: &Path, format: Format, progress: &mut dyn FnMut(u64) -> bool) -> Result<ImportReport> {
+    let file = std::fs::File::open(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).step("starting the import")?;
+    tx.execute_batch(STAGING).step("creating staging tables")?;
+    let mut report = ImportReport::default();
+    {
+        let mut st = Stager::new(&tx, path)?;
+        report.rows = match format {
+            Format::Csv => stage_csv(&mut st, file, progress)?,
+            Format::Jsonl => stage_jsonl(&mut st, file, progress)?,
+        };
+    }
+    merge_products(&tx, path, &mut report.products)?;
+    merge_packagings(&tx, path, &mut report.packagings)?;
+    merge_barcodes(&tx, path, &mut report.barcodes)?;
+    merge_cells(&tx, path, &mut report.cells)?;
+    merge_records(&tx, path, &mut report.records)?;
+    tx.execute_batch(STAGING).step("clearing staging tables")?;
+    report.version = super::version(&tx)?;
+    if report.changed() {
+        report.version += 1;
+        tx.execute("INSERT INTO meta (key, value) VALUES ('version', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value", [report.version.to_string()])
+            .step("bumping the catalog version")?;
+    }
+    if !progress(report.rows) {
+        return Err(Error::Cancelled);
+    }
+    tx.commit().step("committing the import")?;
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_milli;
+
+    #[test]
+    fn decimal_factors() {
+        assert_eq!(parse_milli("12"), Some(12000));
+        assert_eq!(parse_milli("0.5"), Some(500));
+        assert_eq!(parse_milli("1,25"), Some(1250));
+        assert_eq!(parse_milli(".5"), Some(500));
+        assert_eq!(parse_milli("1.2345"), None);
+        assert_eq!(parse_milli("-1"), None);
+        assert_eq!(parse_milli(""), None);
+        assert_eq!(parse_milli("."), None);
+        assert_eq!(parse_milli("99999999999999999999"), None);
+    }
+}

@@ -1,0 +1,219 @@
+//! The local catalog: products, packagings, barcodes, cells and generic catalogs;
+//! import from CSV / JSON Lines; lookups by barcode, code and name.
+
+mod generate;
+mod import;
+
+pub use generate::{generate, GeneratedCatalog};
+pub use import::{import_file, Counts, Format, ImportReport};
+
+use crate::barcode::Gtin14;
+use crate::error::{Result, SqlStep};
+use rusqlite::{Connection, OptionalExtension};
+use serde::Serialize;
+
+/// Product flag: sold by weight (quantity comes from the scale).
+pub const FLAG_WEIGHTED: i64 = 1;
+/// Product flag: subject to marking (Честный ЗНАК).
+pub const FLAG_MARKED: i64 = 2;
+
+/// A product as the terminal shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Product {
+    /// Id in the accounting system.
+    pub id: String,
+    /// Article / vendor code.
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// Base unit name.
+    pub unit: String,
+    /// Sold by weight.
+    pub weighted: bool,
+    /// Subject to marking.
+    pub marked: bool,
+}
+
+/// A packaging of a product.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Packaging {
+    /// Packaging id (unique within its product).
+    pub id: String,
+    /// Name: "Коробка 12 шт".
+    pub name: String,
+    /// Base units per packaging, in thousandths.
+    #[serde(rename = "factor_milli")]
+    pub factor: i64,
+}
+
+/// What a barcode points at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BarcodeHit {
+    /// The product.
+    pub product: Product,
+    /// The packaging; `None` for the base unit.
+    pub packaging: Option<Packaging>,
+}
+
+/// A storage cell.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Cell {
+    /// Cell id.
+    pub id: String,
+    /// Name shown to the operator.
+    pub name: String,
+}
+
+/// Normalises a catalog barcode to its lookup key: GTINs (8, 12, 13, 14 digits with a
+/// valid check digit; 8 digits may also be UPC-E) become 14 digits, anything else
+/// stays as written (trimmed).
+pub fn barcode_key(raw: &str) -> std::result::Result<String, String> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return Err("empty barcode".into());
+    }
+    if s.bytes().all(|b| b.is_ascii_digit()) && matches!(s.len(), 8 | 12 | 13 | 14) {
+        return match Gtin14::parse(s) {
+            Ok(g) => Ok(g.to_string()),
+            Err(e) if s.len() == 8 => Gtin14::from_upce(s).map(|g| g.to_string()).map_err(|_| e.message),
+            Err(e) => Err(format!("barcode {s}: {}", e.message)),
+        };
+    }
+    Ok(s.to_string())
+}
+
+/// Folds text for name search: lower case, ё → е.
+pub fn fold(s: &str) -> String {
+    s.chars().flat_map(char::to_lowercase).map(|c| if c == 'ё' { 'е' } else { c }).collect()
+}
+
+fn product_from_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Product> {
+    let flags: i64 = r.get(at + 4)?;
+    Ok(Product {
+        id: r.get(at)?,
+        code: r.get(at + 1)?,
+        name: r.get(at + 2)?,
+        unit: r.get(at + 3)?,
+        weighted: flags & FLAG_WEIGHTED != 0,
+        marked: flags & FLAG_MARKED != 0,
+    })
+}
+
+/// Looks a normalised key up (the hot path of every scan).
+pub fn by_barcode(conn: &Connection, key: &str) -> Result<Option<BarcodeHit>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT p.id, p.code, p.name, p.unit, p.flags, k.id, k.name, k.factor
+             FROM barcodes b JOIN products p ON p.pk = b.product LEFT JOIN packagings k ON k.pk = b.packaging
+             WHERE b.barcode = ?1",
+        )
+        .step("preparing barcode lookup")?;
+    stmt.query_row([key], |r| {
+        let packaging = match r.get::<_, Option<String>>(5)? {
+            Some(id) => Some(Packaging { id, name: r.get(6)?, factor: r.get(7)? }),
+            None => None,
+        };
+        Ok(BarcodeHit { product: product_from_row(r, 0)?, packaging })
+    })
+    .optional()
+    .step("looking up a barcode")
+}
+
+/// A cell by its label.
+pub fn cell_by_barcode(conn: &Connection, label: &str) -> Result<Option<Cell>> {
+    let mut stmt = conn.prepare_cached("SELECT id, name FROM cells WHERE barcode = ?1").step("preparing cell lookup")?;
+    stmt.query_row([label], |r| Ok(Cell { id: r.get(0)?, name: r.get(1)? })).optional().step("looking up a cell")
+}
+
+/// A product by its accounting-system id.
+pub fn product_by_id(conn: &Connection, id: &str) -> Result<Option<Product>> {
+    let mut stmt = conn.prepare_cached("SELECT id, code, name, unit, flags FROM products WHERE id = ?1").step("preparing product lookup")?;
+    stmt.query_row([id], |r| product_from_row(r, 0)).optional().step("looking up a product")
+}
+
+/// Products whose article/code is exactly `code`.
+pub fn products_by_code(conn: &Connection, code: &str) -> Result<Vec<Product>> {
+    let mut stmt = conn.prepare_cached("SELECT id, code, name, unit, flags FROM products WHERE code = ?1 AND code <> '' LIMIT 100").step("preparing code lookup")?;
+    let rows = stmt.query_map([code], |r| product_from_row(r, 0)).step("looking up by code")?;
+    rows.collect::<rusqlite::Result<_>>().step("looking up by code")
+}
+
+/// Name (and code) search: every word of `text` must start a word of the name or
+/// code, case-insensitive, Cyrillic and Latin, ё = е. Best matches first.
+pub fn search(conn: &Connection, text: &str, limit: usize) -> Result<Vec<Product>> {
+    let words: Vec<String> = fold(text)
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| format!("\"{w}\"*"))
+        .collect();
+    if words.is_empty() {
+        return Ok(Vec::new());
+    }
+    let query = words.join(" ");
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT p.id, p.code, p.name, p.unit, p.flags FROM
+               (SELECT rowid FROM product_text WHERE product_text MATCH ?1 ORDER BY rank LIMIT ?2) t
+             JOIN products p ON p.pk = t.rowid",
+        )
+        .step("preparing search")?;
+    let rows = stmt.query_map(rusqlite::params![query, limit as i64], |r| product_from_row(r, 0)).step("searching")?;
+    rows.collect::<rusqlite::Result<_>>().step("searching")
+}
+
+/// Packagings of a product.
+pub fn packagings_of(conn: &Connection, product_id: &str) -> Result<Vec<Packaging>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT k.id, k.name, k.factor FROM packagings k JOIN products p ON p.pk = k.product WHERE p.id = ?1 ORDER BY k.factor")
+        .step("preparing packagings")?;
+    let rows = stmt.query_map([product_id], |r| Ok(Packaging { id: r.get(0)?, name: r.get(1)?, factor: r.get(2)? })).step("reading packagings")?;
+    rows.collect::<rusqlite::Result<_>>().step("reading packagings")
+}
+
+/// A record of a generic catalog, fields as JSON.
+pub fn record(conn: &Connection, catalog: &str, id: &str) -> Result<Option<serde_json::Value>> {
+    let text: Option<String> = conn
+        .query_row("SELECT fields FROM records WHERE catalog = ?1 AND id = ?2", [catalog, id], |r| r.get(0))
+        .optional()
+        .step("reading a record")?;
+    Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+}
+
+/// Counts of the main tables and the catalog version.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    /// Catalog version: bumped by every import that changed something.
+    pub version: i64,
+    /// Products.
+    pub products: i64,
+    /// Packagings.
+    pub packagings: i64,
+    /// Barcodes.
+    pub barcodes: i64,
+    /// Cells.
+    pub cells: i64,
+    /// Records of generic catalogs.
+    pub records: i64,
+}
+
+/// Counts of the main tables.
+pub fn stats(conn: &Connection) -> Result<Stats> {
+    let count = |t: &str| conn.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get::<_, i64>(0)).step("counting rows");
+    Ok(Stats {
+        version: version(conn)?,
+        products: count("products")?,
+        packagings: count("packagings")?,
+        barcodes: count("barcodes")?,
+        cells: count("cells")?,
+        records: count("records")?,
+    })
+}
+
+/// The catalog version (0 for an empty catalog).
+pub fn version(conn: &Connection) -> Result<i64> {
+    let v: Option<String> = conn.query_row("SELECT value FROM meta WHERE key = 'version'", [], |r| r.get(0)).optional().step("reading catalog version")?;
+    Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests;

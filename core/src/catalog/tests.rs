@@ -1,0 +1,189 @@
+use super::*;
+use crate::Error;
+use crate::store::{self, Db};
+use std::path::PathBuf;
+
+fn catalog() -> (tempfile::TempDir, Connection) {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = store::open(dir.path(), Db::Catalog, true).unwrap();
+    (dir, conn)
+}
+
+fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
+    let p = dir.path().join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn import(conn: &mut Connection, path: &std::path::Path) -> crate::Result<ImportReport> {
+    import_file(conn, path, Format::from_path(path).unwrap(), &mut |_| true)
+}
+
+/// Everything in the catalog, as text, to prove "nothing changed".
+fn dump(conn: &Connection) -> String {
+    let mut out = String::new();
+    for sql in [
+        "SELECT pk, id, code, name, unit, flags FROM products ORDER BY pk",
+        "SELECT pk, product, id, name, factor FROM packagings ORDER BY pk",
+        "SELECT barcode, product, packaging FROM barcodes ORDER BY barcode",
+        "SELECT id, name, barcode FROM cells ORDER BY id",
+        "SELECT catalog, id, fields FROM records ORDER BY catalog, id",
+        "SELECT key, value FROM meta ORDER BY key",
+    ] {
+        let mut stmt = conn.prepare(sql).unwrap();
+        let n = stmt.column_count();
+        let rows = stmt.query_map([], |r| Ok((0..n).map(|i| format!("{:?}", r.get_ref(i).unwrap())).collect::<Vec<_>>().join("|"))).unwrap();
+        for r in rows {
+            out.push_str(&r.unwrap());
+            out.push('\n');
+        }
+    }
+    out
+}
+
+const CSV: &str = "\u{feff}product_id;code;name;unit;weighted;marked;packaging_id;packaging_name;factor;barcode
+P1;A-1;Молоко Простоквашино 3,2%;шт;0;1;;;;4601234567893
+P1;A-1;Молоко Простоквашино 3,2%;шт;0;1;box;Коробка 12 шт;12;14601234567890
+P2;B-2;Сыр Ёлки-палки;кг;да;нет;;;;2200123000002
+P3;C-3;Coffee Nescafe Gold;шт;0;0;;;;036000291452
+P3;C-3;Coffee Nescafe Gold;шт;0;0;;;;INT-0003
+";
+
+#[test]
+fn csv_import_then_lookups() {
+    let (dir, mut conn) = catalog();
+    let path = write(&dir, "c.csv", CSV);
+    let r = import(&mut conn, &path).unwrap();
+    assert_eq!(r.rows, 5);
+    assert_eq!(r.products.added, 3);
+    assert_eq!(r.packagings.added, 1);
+    assert_eq!(r.barcodes.added, 5);
+    assert_eq!(r.version, 1);
+
+    let hit = by_barcode(&conn, "04601234567893").unwrap().unwrap();
+    assert_eq!(hit.product.name, "Молоко Простоквашино 3,2%");
+    assert!(hit.product.marked && !hit.product.weighted);
+    assert!(hit.packaging.is_none());
+    let boxed = by_barcode(&conn, "14601234567890").unwrap().unwrap();
+    assert_eq!(boxed.packaging.unwrap().factor, 12_000);
+    assert!(by_barcode(&conn, "00036000291452").unwrap().is_some(), "UPC-A stored as GTIN-14");
+    assert!(by_barcode(&conn, "INT-0003").unwrap().is_some(), "internal codes kept as text");
+    assert!(by_barcode(&conn, "04601234567894").unwrap().is_none());
+    assert!(product_by_id(&conn, "P2").unwrap().unwrap().weighted);
+    assert_eq!(products_by_code(&conn, "C-3").unwrap()[0].id, "P3");
+    assert_eq!(stats(&conn).unwrap().barcodes, 5);
+}
+
+#[test]
+fn search_folds_case_and_yo_and_matches_prefixes() {
+    let (dir, mut conn) = catalog();
+    import(&mut conn, &write(&dir, "c.csv", CSV)).unwrap();
+    let ids = |q: &str| search(&conn, q, 10).unwrap().into_iter().map(|p| p.id).collect::<Vec<_>>();
+    assert_eq!(ids("молоко"), ["P1"]);
+    assert_eq!(ids("МОЛ прост"), ["P1"], "prefixes of several words");
+    assert_eq!(ids("елки"), ["P2"], "ё matches е");
+    assert_eq!(ids("nesc"), ["P3"]);
+    assert_eq!(ids("c-3"), ["P3"], "article code");
+    assert!(ids("молоко сыр").is_empty(), "all words must match");
+    assert!(ids("  ,. ").is_empty());
+    assert!(ids("\"*)(").is_empty(), "query syntax is not injected");
+}
+
+#[test]
+fn reimport_of_the_same_data_changes_nothing() {
+    let (dir, mut conn) = catalog();
+    let path = write(&dir, "c.csv", CSV);
+    import(&mut conn, &path).unwrap();
+    let before = dump(&conn);
+    let r = import(&mut conn, &path).unwrap();
+    assert!(!r.changed(), "{r:?}");
+    assert_eq!(r.products.unchanged, 3);
+    assert_eq!(r.barcodes.unchanged, 5);
+    assert_eq!(r.version, 1);
+    assert_eq!(dump(&conn), before);
+}
+
+#[test]
+fn changes_update_rows_and_search() {
+    let (dir, mut conn) = catalog();
+    import(&mut conn, &write(&dir, "c.csv", CSV)).unwrap();
+    let jsonl = r#"{"id":"P1","code":"A-1","name":"Кефир Простоквашино","unit":"шт","marked":true,"barcodes":["4601234567893"],"packagings":[{"id":"box","name":"Коробка 6 шт","factor":6,"barcodes":["14601234567890"]}]}
+{"type":"cell","id":"A-01","name":"Ряд A","barcode":"CELL-A-01"}
+{"type":"record","catalog":"reasons","id":"R1","fields":{"name":"Брак"}}
+"#;
+    let r = import(&mut conn, &write(&dir, "d.jsonl", jsonl)).unwrap();
+    assert_eq!((r.products.changed, r.packagings.changed, r.cells.added, r.records.added), (1, 1, 1, 1));
+    assert_eq!(r.version, 2);
+    assert!(search(&conn, "молоко", 10).unwrap().is_empty(), "old name left the index");
+    assert_eq!(search(&conn, "кефир", 10).unwrap()[0].id, "P1");
+    assert_eq!(by_barcode(&conn, "14601234567890").unwrap().unwrap().packaging.unwrap().factor, 6000);
+    assert_eq!(cell_by_barcode(&conn, "CELL-A-01").unwrap().unwrap().id, "A-01");
+    assert_eq!(record(&conn, "reasons", "R1").unwrap().unwrap()["name"], "Брак");
+}
+
+#[test]
+fn a_bad_row_fails_the_whole_import_and_changes_nothing() {
+    let (dir, mut conn) = catalog();
+    import(&mut conn, &write(&dir, "c.csv", CSV)).unwrap();
+    let before = dump(&conn);
+    let cases = [
+        ("bad-check.csv", "product_id,name,barcode\nP9,Новый,4601234567008\nP10,Другой,4601234567894\n", 3, "check digit"),
+        ("no-name.csv", "product_id,name,barcode\nP9,Новый,4601234567909\nP10,,4601234567916\n", 3, "no name"),
+        ("twice.csv", "product_id,name,barcode\nP9,Новый,4601234567909\nP10,Другой,4601234567909\n", 3, "given to products P9 and P10"),
+        ("conflict.csv", "product_id,name\nP9,Новый\nP10,Другой\nP9,Иной\n", 4, "differs from its row on line 2"),
+        ("factor.csv", "product_id,name,packaging_id,factor\nP9,Новый,box,двенадцать\n", 2, "factor"),
+        ("flag.csv", "product_id,name,weighted\nP9,Новый,может быть\n", 2, "weighted"),
+        ("header.csv", "sku,title\n1,x\n", 1, "header"),
+        ("json.jsonl", "{\"id\":\"P9\",\"name\":\"ok\"}\n{\"id\":\"P10\",\"name\":\n", 2, "bad JSON"),
+        ("type.jsonl", "{\"type\":\"warehouse\",\"id\":\"W\"}\n", 1, "unknown type"),
+    ];
+    for (name, text, line, reason) in cases {
+        let path = write(&dir, name, text);
+        match import(&mut conn, &path) {
+            Err(Error::Import { path: p, line: l, reason: r }) => {
+                assert_eq!((p, l), (path.clone(), line), "{name}: {r}");
+                assert!(r.contains(reason), "{name}: {r}");
+            }
+            other => panic!("{name}: expected an import error, got {other:?}"),
+        }
+        assert_eq!(dump(&conn), before, "{name} changed the catalog");
+    }
+    let mut bytes = b"product_id,name\nP9,".to_vec();
+    bytes.extend_from_slice(&[0xC0, 0xFF, b'\n']);
+    let path = dir.path().join("cp1251.csv");
+    std::fs::write(&path, bytes).unwrap();
+    assert!(import(&mut conn, &path).unwrap_err().to_string().contains("UTF-8"));
+    assert_eq!(dump(&conn), before);
+}
+
+#[test]
+fn cancelled_import_changes_nothing() {
+    let (dir, mut conn) = catalog();
+    let g = generate(dir.path(), 30_000, 1).unwrap();
+    let err = import_file(&mut conn, &g.catalog, Format::Csv, &mut |rows| rows < 65_536).unwrap_err();
+    assert!(matches!(err, Error::Cancelled));
+    assert_eq!(stats(&conn).unwrap(), Stats::default());
+}
+
+#[test]
+fn generated_catalog_imports_and_every_barcode_is_found() {
+    let (dir, mut conn) = catalog();
+    let g = generate(dir.path(), 2_000, 7).unwrap();
+    let again = generate(&dir.path().join("again"), 2_000, 7).unwrap();
+    assert_eq!(std::fs::read(&g.catalog).unwrap(), std::fs::read(&again.catalog).unwrap(), "deterministic");
+    let r = import(&mut conn, &g.catalog).unwrap();
+    assert_eq!(r.rows, g.rows);
+    assert_eq!(r.products.added, 2_000);
+    assert_eq!(r.barcodes.added, g.barcode_count);
+    import(&mut conn, &g.cells).unwrap();
+    for line in std::fs::read_to_string(&g.barcodes).unwrap().lines() {
+        let key = barcode_key(line).unwrap();
+        assert!(by_barcode(&conn, &key).unwrap().is_some(), "{line}");
+    }
+    let st = stats(&conn).unwrap();
+    assert_eq!(st.cells, 30);
+    let weighted: i64 = conn.query_row("SELECT count(*) FROM products WHERE flags & 1", [], |r| r.get(0)).unwrap();
+    let marked: i64 = conn.query_row("SELECT count(*) FROM products WHERE flags & 2", [], |r| r.get(0)).unwrap();
+    assert!(weighted > 20 && marked > 100, "{weighted} {marked}");
+    assert!(st.packagings > 2_000);
+}
