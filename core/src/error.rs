@@ -15,28 +15,51 @@ pub enum Error {
     /// The database was written by a newer build (user/installer at fault: old app on
     /// new data). Nothing was changed; install the newer app.
     #[error("{path}: schema version {found} is newer than this build supports ({supported}); nothing was changed")]
-    SchemaTooNew { path: PathBuf, found: i64, supported: i64 },
+    SchemaTooNew {
+        /// The database file.
+        path: PathBuf,
+        /// Its schema version.
+        found: i64,
+        /// The newest version this build knows.
+        supported: i64,
+    },
     /// The file is not a TSD database or is damaged. It is left untouched for
     /// recovery; retrying will not help.
     #[error("{path}: cannot be used: {reason}; the file was left as it is for recovery")]
-    Corrupt { path: PathBuf, reason: String },
+    Corrupt {
+        /// The database file.
+        path: PathBuf,
+        /// What SQLite or the header check said.
+        reason: String,
+    },
     /// SQLite failed at the named step (disk full, I/O error…). `retryable` tells.
     #[error("database error while {step}: {source}")]
     Sqlite {
+        /// What the runtime was doing.
         step: &'static str,
+        /// SQLite's error.
         #[source]
         source: rusqlite::Error,
     },
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {
+        /// The file or folder.
         path: PathBuf,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
     /// An import file has a bad row (the exporter is at fault). Nothing was imported.
     #[error("{path}: line {line}: {reason}; nothing was imported")]
-    Import { path: PathBuf, line: u64, reason: String },
+    Import {
+        /// The import file.
+        path: PathBuf,
+        /// 1-based line of the bad row.
+        line: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A scan that is not a valid barcode (the label or the scanner is at fault).
     #[error("barcode rejected: {0}")]
     Barcode(#[from] BarcodeError),

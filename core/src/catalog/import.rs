@@ -204,7 +204,7 @@ impl<'t> Stager<'t> {
 }
 
 /// Parses "12", "0.5", "1,25" (1C writes a decimal comma) into thousandths.
-pub(crate) fn parse_milli(s: &str) -> Option<i64> {
+pub fn parse_milli(s: &str) -> Option<i64> {
     let s = s.trim();
     let (int, frac) = match s.find(['.', ',']) {
         Some(i) => (&s[..i], &s[i + 1..]),

@@ -5,7 +5,7 @@ mod generate;
 mod import;
 
 pub use generate::{generate, GeneratedCatalog};
-pub use import::{import_file, Counts, Format, ImportReport};
+pub use import::{import_file, parse_milli as parse_quantity, Counts, Format, ImportReport};
 
 use crate::barcode::Gtin14;
 use crate::error::{Result, SqlStep};

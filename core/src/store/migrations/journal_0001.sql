@@ -27,6 +27,7 @@ CREATE TABLE plan_lines (
     cell       TEXT,                       -- cell id, if the task names one
     PRIMARY KEY (doc, line)
 ) WITHOUT ROWID;
+CREATE INDEX plan_by_product ON plan_lines(doc, product);
 
 -- The scan journal: append-only; every scan, refusal, undo, correction, cell
 -- change and completion is one entry. Actual quantities are sums over it.
@@ -47,6 +48,8 @@ CREATE TABLE journal (
 );
 CREATE INDEX journal_by_doc ON journal(doc, seq);
 CREATE INDEX journal_by_mark ON journal(doc, mark) WHERE mark IS NOT NULL;
+CREATE INDEX journal_by_product ON journal(doc, product) WHERE product IS NOT NULL;
+CREATE INDEX journal_undone ON journal(doc, target) WHERE kind = 'undo';
 
 CREATE TRIGGER journal_no_update BEFORE UPDATE ON journal
 BEGIN SELECT RAISE(ABORT, 'the scan journal is append-only'); END;

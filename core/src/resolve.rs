@@ -1,0 +1,132 @@
+//! Resolving a scan: raw string → parsed barcode → catalog → product, packaging,
+//! quantity and attributes. A code that parses but is not in the catalog comes back
+//! as not found with everything parsed.
+
+use crate::barcode::{self, Gtin14, Kind, Parsed, WeightTemplate};
+use crate::catalog::{self, BarcodeHit, Cell};
+use crate::error::Result;
+use rusqlite::Connection;
+use serde::Serialize;
+
+/// Attributes read from the code.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Attributes {
+    /// Batch/lot (AI 10).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch: Option<String>,
+    /// Expiry as YYMMDD (AI 17 or 15).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiry: Option<String>,
+    /// Serial (AI 21 or the marking code's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serial: Option<String>,
+    /// Net weight in grams.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weight_grams: Option<u64>,
+    /// Price in kopecks (price templates).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price: Option<u64>,
+    /// Marking identity: GTIN + serial.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mark: Option<String>,
+}
+
+/// What the scan is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Goods from the catalog.
+    Product(BarcodeHit),
+    /// A storage cell label.
+    Cell(Cell),
+    /// Parsed, but not in the catalog.
+    NotFound,
+}
+
+/// A resolved scan.
+#[derive(Debug, Clone)]
+pub struct Resolution {
+    /// The parsed code.
+    pub parsed: Parsed,
+    /// Product, cell or nothing.
+    pub target: Target,
+    /// Quantity in base units, thousandths: packaging factor × count, or the weight
+    /// for weighed goods. 1000 (one unit) when nothing else is known.
+    pub qty: i64,
+    /// Attributes from the code.
+    pub attributes: Attributes,
+}
+
+impl Resolution {
+    /// True when the code named a product in the catalog.
+    pub fn found(&self) -> bool {
+        matches!(self.target, Target::Product(_))
+    }
+    /// The product hit, if any.
+    pub fn hit(&self) -> Option<&BarcodeHit> {
+        match &self.target {
+            Target::Product(h) => Some(h),
+            _ => None,
+        }
+    }
+    /// The full marking code, to be kept for sending back.
+    pub fn marking_full(&self) -> Option<&str> {
+        self.parsed.marking.as_ref().map(|m| m.full())
+    }
+}
+
+/// The catalog keys to try, best first.
+fn keys(p: &Parsed) -> Vec<String> {
+    let mut keys = Vec::with_capacity(2);
+    match p.kind {
+        // An in-store code may be registered as it is (piece goods labelled in the
+        // store) before it is read as a weight code.
+        Kind::Weight => {
+            if let Ok(g) = Gtin14::parse(&p.text) {
+                keys.push(g.to_string());
+            }
+        }
+        Kind::Unknown => keys.push(p.text.trim().to_string()),
+        _ => {}
+    }
+    keys.extend(p.gtin.iter().chain(p.alt_gtin.iter()).map(|g| g.to_string()));
+    keys
+}
+
+/// Resolves a raw scan against the catalog.
+pub fn resolve(conn: &Connection, raw: &str, templates: &[WeightTemplate]) -> Result<Resolution> {
+    let parsed = barcode::parse(raw, templates)?;
+    let mut target = Target::NotFound;
+    let mut matched = None;
+    for (i, key) in keys(&parsed).iter().enumerate() {
+        if let Some(hit) = catalog::by_barcode(conn, key)? {
+            target = Target::Product(hit);
+            matched = Some(i);
+            break;
+        }
+    }
+    if target == Target::NotFound && matches!(parsed.kind, Kind::Unknown) {
+        if let Some(cell) = catalog::cell_by_barcode(conn, parsed.text.trim())? {
+            target = Target::Cell(cell);
+        }
+    }
+    let attributes = Attributes {
+        batch: parsed.batch().map(str::to_string),
+        expiry: parsed.expiry().map(str::to_string),
+        serial: parsed.serial().map(str::to_string),
+        weight_grams: parsed.weight_grams(),
+        price: parsed.weight.as_ref().and_then(|w| w.price),
+        mark: parsed.marking.as_ref().map(|m| m.identity()),
+    };
+    let (factor, weighed_product) = match &target {
+        Target::Product(h) => (h.packaging.as_ref().map_or(1000, |k| k.factor), h.product.weighted),
+        _ => (1000, false),
+    };
+    // Key 0 of a weight code is the code itself: a piece item labelled in the store.
+    let via_template = parsed.kind == Kind::Weight && matched != Some(0);
+    // Weighed goods are kept in kg, so grams are exactly thousandths of the base unit.
+    let qty = match attributes.weight_grams {
+        Some(g) if via_template || (weighed_product && parsed.kind != Kind::Weight) => g as i64,
+        _ => factor.saturating_mul(parsed.count().map_or(1, |c| c as i64)),
+    };
+    Ok(Resolution { parsed, target, qty, attributes })
+}

@@ -1,0 +1,253 @@
+//! [`Runtime`]: the one entry type that the JNI bridge and the `tsd` command call.
+//! It owns the connections (raw connections never leak), the configuration and the
+//! background checkpointer.
+
+use crate::catalog::{self, BarcodeHit, Format, ImportReport, Product, Stats};
+use crate::config::Config;
+use crate::documents::{self, Document, DocumentHeader, ScanOutcome, TaskDocument};
+use crate::error::{Error, Result, SqlStep};
+use crate::resolve::{self, Resolution};
+use crate::store::{self, DataDir, Db};
+use rusqlite::{Connection, TransactionBehavior};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Sender};
+use std::sync::{Mutex, MutexGuard, RwLock};
+use std::thread::JoinHandle;
+
+/// Journal commits between two background checkpoints.
+const CHECKPOINT_EVERY: u64 = 256;
+
+/// The terminal runtime over one data folder. `Send + Sync`: share it behind an
+/// `Arc`; every method takes `&self`.
+pub struct Runtime {
+    dir: PathBuf,
+    catalog_writer: Mutex<Connection>,
+    catalog_reader: Mutex<Connection>,
+    journal: Mutex<Connection>,
+    config: RwLock<Config>,
+    commits: AtomicU64,
+    checkpointer: Mutex<Option<(Sender<()>, JoinHandle<()>)>>,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock cannot leave SQLite half-written (transactions
+    // roll back on drop), so a poisoned lock is safe to take over.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Runtime {
+    /// Opens (creating when absent) the data folder `dir`: `catalog.db` and
+    /// `journal.db`, migrated to the current schema.
+    pub fn open(dir: &Path) -> Result<Runtime> {
+        let DataDir(dir) = DataDir::create(dir)?;
+        let catalog_writer = store::open(&dir, Db::Catalog, true)?;
+        let catalog_reader = store::open(&dir, Db::Catalog, false)?;
+        let journal = store::open(&dir, Db::Journal, true)?;
+        let config = match journal.query_row("SELECT value FROM config WHERE key = 'runtime'", [], |r| r.get::<_, String>(0)) {
+            Ok(text) => Config::from_json(&text)?,
+            Err(rusqlite::Error::QueryReturnedNoRows) => Config::default(),
+            Err(e) => return Err(Error::Sqlite { step: "reading configuration", source: e }),
+        };
+        let checkpointer = spawn_checkpointer(&dir)?;
+        Ok(Runtime {
+            dir,
+            catalog_writer: Mutex::new(catalog_writer),
+            catalog_reader: Mutex::new(catalog_reader),
+            journal: Mutex::new(journal),
+            config: RwLock::new(config),
+            commits: AtomicU64::new(0),
+            checkpointer: Mutex::new(Some(checkpointer)),
+        })
+    }
+
+    /// The data folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> Config {
+        self.config.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Validates, stores and applies a configuration (JSON).
+    pub fn set_config(&self, json: &str) -> Result<()> {
+        let config = Config::from_json(json)?;
+        let canonical = serde_json::to_string(&config).map_err(|e| Error::Config(e.to_string()))?;
+        self.write_journal(|tx| {
+            tx.execute("INSERT INTO config (key, value) VALUES ('runtime', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value", [canonical])
+                .step("storing configuration")
+                .map(|_| ())
+        })?;
+        *self.config.write().unwrap_or_else(|p| p.into_inner()) = config;
+        Ok(())
+    }
+
+    /// Imports a catalog file (CSV or JSON Lines) in one transaction.
+    pub fn import_catalog(&self, path: &Path, format: Format, progress: &mut dyn FnMut(u64) -> bool) -> Result<ImportReport> {
+        let mut conn = lock(&self.catalog_writer);
+        let report = catalog::import_file(&mut conn, path, format, progress)?;
+        // Fold the import's WAL back so readers do not wade through it.
+        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").step("checkpointing after import")?;
+        Ok(report)
+    }
+
+    /// Resolves a raw scan against the catalog (no journal write).
+    pub fn resolve(&self, raw: &str) -> Result<Resolution> {
+        let templates = self.config.read().unwrap_or_else(|p| p.into_inner()).weight_templates.clone();
+        resolve::resolve(&lock(&self.catalog_reader), raw, &templates)
+    }
+
+    /// Looks a catalog barcode up as written (normalised like an import).
+    pub fn lookup_barcode(&self, barcode: &str) -> Result<Option<BarcodeHit>> {
+        let key = catalog::barcode_key(barcode).map_err(Error::InvalidArgument)?;
+        catalog::by_barcode(&lock(&self.catalog_reader), &key)
+    }
+
+    /// Products with this article/code.
+    pub fn products_by_code(&self, code: &str) -> Result<Vec<Product>> {
+        catalog::products_by_code(&lock(&self.catalog_reader), code)
+    }
+
+    /// A product by id.
+    pub fn product(&self, id: &str) -> Result<Option<Product>> {
+        catalog::product_by_id(&lock(&self.catalog_reader), id)
+    }
+
+    /// Name/code search (word prefixes, case- and ё-insensitive).
+    pub fn search(&self, text: &str, limit: usize) -> Result<Vec<Product>> {
+        catalog::search(&lock(&self.catalog_reader), text, limit)
+    }
+
+    /// Catalog table counts and version.
+    pub fn catalog_stats(&self) -> Result<Stats> {
+        catalog::stats(&lock(&self.catalog_reader))
+    }
+
+    fn write_journal<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = lock(&self.journal);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).step("starting a journal write")?;
+        let out = f(&tx)?;
+        // synchronous=FULL: when commit returns, the entry is on disk.
+        tx.commit().step("committing to the journal")?;
+        drop(conn);
+        if self.commits.fetch_add(1, Ordering::Relaxed) % CHECKPOINT_EVERY == CHECKPOINT_EVERY - 1 {
+            if let Some((tx, _)) = lock(&self.checkpointer).as_ref() {
+                let _ = tx.send(());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Creates a free document of a type.
+    pub fn new_document(&self, doc_type: &str) -> Result<DocumentHeader> {
+        let rules = self.config().doc_type(doc_type)?.clone();
+        self.write_journal(|tx| documents::create(tx, &rules, now_ms()))
+    }
+
+    /// Adds task documents (all or none); returns how many were new.
+    pub fn add_tasks(&self, tasks: &[TaskDocument]) -> Result<usize> {
+        let config = self.config();
+        for t in tasks {
+            config.doc_type(&t.doc_type)?;
+        }
+        self.write_journal(|tx| {
+            let mut added = 0;
+            for t in tasks {
+                added += documents::add_task(tx, t, now_ms())? as usize;
+            }
+            Ok(added)
+        })
+    }
+
+    /// All documents, newest first.
+    pub fn documents(&self) -> Result<Vec<DocumentHeader>> {
+        documents::list(&lock(&self.journal))
+    }
+
+    /// A document with lines (product names filled from the catalog) and journal.
+    pub fn document(&self, id: &str) -> Result<Document> {
+        let mut doc = documents::show(&lock(&self.journal), id)?;
+        let reader = lock(&self.catalog_reader);
+        for line in &mut doc.lines {
+            if let Some(p) = &line.product {
+                line.name = catalog::product_by_id(&reader, p)?.map(|p| p.name);
+            }
+        }
+        Ok(doc)
+    }
+
+    /// Resolves a scan and records it in the document under its type's rules. When
+    /// this returns `Ok`, the journal entry is on disk.
+    pub fn scan(&self, doc: &str, raw: &str, qty: Option<i64>) -> Result<ScanOutcome> {
+        let doc_type = documents::header(&lock(&self.journal), doc)?.doc_type;
+        let rules = self.config().doc_type(&doc_type)?.clone();
+        let resolution = self.resolve(raw)?;
+        self.write_journal(|tx| documents::record_scan(tx, doc, &rules, raw, resolution, qty, now_ms()))
+    }
+
+    /// Undoes the latest scan or correction in force: `(undo seq, undone seq)`.
+    pub fn undo(&self, doc: &str) -> Result<(i64, i64)> {
+        self.write_journal(|tx| documents::undo(tx, doc, now_ms()))
+    }
+
+    /// Sets a product's actual quantity (thousandths of the base unit).
+    pub fn set_quantity(&self, doc: &str, product: &str, qty: i64) -> Result<Option<i64>> {
+        self.write_journal(|tx| documents::correct(tx, doc, product, qty, now_ms()))
+    }
+
+    /// Completes a document and queues it for sending; `false` if it already was.
+    pub fn complete(&self, doc: &str) -> Result<bool> {
+        self.write_journal(|tx| documents::complete(tx, doc, now_ms()))
+    }
+
+    /// Documents waiting in the outbox.
+    pub fn outbox(&self) -> Result<Vec<String>> {
+        let conn = lock(&self.journal);
+        let mut stmt = conn.prepare("SELECT doc FROM outbox ORDER BY queued_at, doc").step("reading the outbox")?;
+        let rows = stmt.query_map([], |r| r.get(0)).step("reading the outbox")?;
+        rows.collect::<rusqlite::Result<_>>().step("reading the outbox")
+    }
+
+    /// Stops the checkpointer and folds the journal's WAL into the database.
+    pub fn close(self) -> Result<()> {
+        self.shutdown();
+        lock(&self.journal).execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").step("checkpointing the journal")
+    }
+
+    fn shutdown(&self) {
+        if let Some((tx, handle)) = lock(&self.checkpointer).take() {
+            drop(tx);
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Checkpoints the journal's WAL on its own connection and thread, so that a scan
+/// never pays for copying pages into the database file.
+fn spawn_checkpointer(dir: &Path) -> Result<(Sender<()>, JoinHandle<()>)> {
+    let conn = store::open(dir, Db::Journal, true)?;
+    let (tx, rx) = mpsc::channel::<()>();
+    let handle = std::thread::Builder::new()
+        .name("tsd-checkpoint".into())
+        .spawn(move || {
+            while rx.recv().is_ok() {
+                if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);") {
+                    log::warn!("journal checkpoint failed (will retry later): {e}");
+                }
+            }
+        })
+        .map_err(|source| Error::Io { path: dir.to_path_buf(), source })?;
+    Ok((tx, handle))
+}
