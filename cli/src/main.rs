@@ -1,1 +1,469 @@
-fn main(){}
+//! `tsd`: the desktop face of the TSD runtime — import a catalog, look codes up,
+//! work with documents, run the demo and the benchmarks. Every command calls the
+//! same `tsd_core::Runtime` the terminal app calls; none holds logic of its own.
+
+#![forbid(unsafe_code)]
+
+mod bench;
+mod demo;
+mod output;
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use tsd_core::catalog::{parse_quantity, Format};
+use tsd_core::documents::TaskDocument;
+use tsd_core::{barcode, Error, Runtime};
+
+#[derive(Parser)]
+#[command(name = "tsd", version, about = "Offline runtime for barcode terminals: catalog, scans, documents")]
+struct Cli {
+    /// Data location: a folder holding catalog.db and journal.db (created if absent).
+    #[arg(long, global = true, env = "TSD_DB")]
+    db: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Import a catalog file (CSV or JSON Lines) in one transaction.
+    Import {
+        /// The file.
+        file: PathBuf,
+        /// csv or jsonl (default: from the extension).
+        #[arg(long)]
+        format: Option<String>,
+    },
+    /// Resolve a scan against the catalog.
+    Lookup(CodeOrStdin),
+    /// Search products by name or code (word prefixes).
+    Search {
+        /// Words to find.
+        text: String,
+        /// At most this many results.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Catalog counts and version.
+    Stats,
+    /// Barcode tools.
+    Barcode {
+        #[command(subcommand)]
+        command: BarcodeCommand,
+    },
+    /// Documents and scanning.
+    Doc {
+        #[command(subcommand)]
+        command: DocCommand,
+    },
+    /// Runtime configuration (document types, weight templates).
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Walk through every barcode kind and document rule on a generated catalog.
+    Demo,
+    /// Developer tools: catalog generator, benchmarks.
+    Dev {
+        #[command(subcommand)]
+        command: DevCommand,
+    },
+}
+
+#[derive(Args)]
+struct CodeOrStdin {
+    /// The raw scan (use --stdin for one code a line).
+    #[arg(required_unless_present = "stdin")]
+    code: Option<String>,
+    /// Read one raw code a line from standard input.
+    #[arg(long, conflicts_with = "code")]
+    stdin: bool,
+}
+
+#[derive(Subcommand)]
+enum BarcodeCommand {
+    /// Parse a raw scan (no catalog needed).
+    Parse(CodeOrStdin),
+}
+
+#[derive(Subcommand)]
+enum DocCommand {
+    /// Create a document of a type (receiving, picking, transfer, inventory…).
+    New {
+        /// Document type id.
+        doc_type: String,
+    },
+    /// List documents.
+    List,
+    /// Show a document: lines and journal.
+    Show {
+        /// Document id.
+        id: String,
+    },
+    /// Scan into a document; each line is printed after it is durable.
+    Scan {
+        /// Document id.
+        id: String,
+        /// The raw scan (or --stdin).
+        #[arg(required_unless_present = "stdin")]
+        code: Option<String>,
+        /// Read one raw code a line from standard input.
+        #[arg(long, conflicts_with = "code")]
+        stdin: bool,
+        /// Quantity of the scanned packaging (decimal).
+        #[arg(long)]
+        qty: Option<String>,
+    },
+    /// Undo the latest scan or correction.
+    Undo {
+        /// Document id.
+        id: String,
+    },
+    /// Set a product's actual quantity (base units, decimal).
+    SetQty {
+        /// Document id.
+        id: String,
+        /// Product id.
+        product: String,
+        /// Quantity.
+        qty: String,
+    },
+    /// Complete a document: freeze it and queue it for sending.
+    Complete {
+        /// Document id.
+        id: String,
+    },
+    /// Add task documents from a JSON Lines file (one task a line).
+    ImportTasks {
+        /// The file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Show the configuration in force.
+    Show,
+    /// Load a configuration JSON file.
+    Set {
+        /// The file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum DevCommand {
+    /// Write a deterministic realistic catalog (catalog.csv, cells.csv, barcodes.txt).
+    GenCatalog {
+        /// Number of products.
+        #[arg(long)]
+        products: u64,
+        /// Random seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Run the benchmarks and write a Markdown report.
+    Bench(bench::BenchArgs),
+    /// In-process lookup latency over a barcode list (used by `bench`).
+    BenchLookup(bench::LookupArgs),
+    /// Scan-to-durable commit latency (used by `bench`).
+    BenchScan(bench::ScanArgs),
+}
+
+/// A command failure: the core error, or a usage problem found by `tsd` itself.
+enum Failure {
+    Core(Error),
+    /// Already reported; just exit non-zero.
+    Reported,
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Core(e)
+    }
+}
+
+type CmdResult = Result<(), Failure>;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Reported) => ExitCode::from(1),
+        Err(Failure::Core(e)) => {
+            if cli.json {
+                eprintln!("{}", json!({"error": output::error_json(&e)}));
+            } else {
+                eprintln!("error: {e}");
+            }
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn db_path(cli: &Cli) -> PathBuf {
+    cli.db.clone().unwrap_or_else(|| PathBuf::from("tsd-data"))
+}
+
+fn open(cli: &Cli) -> Result<Runtime, Error> {
+    Runtime::open(&db_path(cli))
+}
+
+fn print(cli: &Cli, value: serde_json::Value, text: impl FnOnce() -> String) {
+    if cli.json {
+        println!("{value}");
+    } else {
+        println!("{}", text());
+    }
+}
+
+fn quantity(s: &str) -> Result<i64, Error> {
+    parse_quantity(s).filter(|q| *q > 0).ok_or_else(|| Error::InvalidArgument(format!("quantity {s:?} is not a positive number with at most 3 decimals")))
+}
+
+fn stdin_lines() -> impl Iterator<Item = String> {
+    std::io::stdin().lock().lines().map_while(Result::ok).map(|l| l.trim_end_matches('\r').to_string())
+}
+
+fn run(cli: &Cli) -> CmdResult {
+    match &cli.command {
+        Command::Import { file, format } => {
+            let format = match format {
+                Some(f) => Format::from_name(f).ok_or_else(|| Error::InvalidArgument(format!("unknown format {f:?} (csv or jsonl)")))?,
+                None => Format::from_path(file).ok_or_else(|| Error::InvalidArgument(format!("{}: cannot tell the format from the extension; pass --format", file.display())))?,
+            };
+            let rt = open(cli)?;
+            let started = std::time::Instant::now();
+            let report = rt.import_catalog(file, format, &mut |_| true)?;
+            let secs = started.elapsed().as_secs_f64();
+            let mut value = serde_json::to_value(&report).unwrap_or_default();
+            value["seconds"] = json!(secs);
+            value["rows_per_second"] = json!((report.rows as f64 / secs.max(1e-9)).round());
+            value["peak_rss_kib"] = json!(bench::peak_rss_kib());
+            rt.close()?;
+            print(cli, value, || {
+                let c = |c: tsd_core::catalog::Counts| format!("{} added, {} changed, {} unchanged", c.added, c.changed, c.unchanged);
+                format!(
+                    "imported {} rows in {secs:.2} s\n  products:   {}\n  packagings: {}\n  barcodes:   {}\n  cells:      {}\n  records:    {}\ncatalog version {}",
+                    report.rows,
+                    c(report.products),
+                    c(report.packagings),
+                    c(report.barcodes),
+                    c(report.cells),
+                    c(report.records),
+                    report.version
+                )
+            });
+            Ok(())
+        }
+        Command::Lookup(args) => {
+            let rt = open(cli)?;
+            if args.stdin {
+                let out = std::io::stdout();
+                let mut out = std::io::BufWriter::new(out.lock());
+                for line in stdin_lines() {
+                    let v = output::lookup_json(&line, &rt.resolve(&line));
+                    writeln!(out, "{v}").map_err(|e| Error::Io { path: "stdout".into(), source: e })?;
+                }
+                out.flush().map_err(|e| Error::Io { path: "stdout".into(), source: e })?;
+                return Ok(());
+            }
+            let code = args.code.as_deref().unwrap_or_default();
+            let res = rt.resolve(code);
+            let value = output::lookup_json(code, &res);
+            let res = res?;
+            print(cli, value, || match res.hit() {
+                Some(h) => format!(
+                    "{} {} [{}]{}  qty {}",
+                    h.product.id,
+                    h.product.name,
+                    res.parsed.kind.as_str(),
+                    h.packaging.as_ref().map(|k| format!(" {}", k.name)).unwrap_or_default(),
+                    tsd_core::documents::qty_json(res.qty)
+                ),
+                None => format!("not found ({}{})", res.parsed.kind.as_str(), res.parsed.gtin.map(|g| format!(", GTIN {g}")).unwrap_or_default()),
+            });
+            Ok(())
+        }
+        Command::Search { text, limit } => {
+            let rt = open(cli)?;
+            let hits = rt.search(text, *limit)?;
+            print(cli, json!(hits), || hits.iter().map(|p| format!("{}\t{}\t{}", p.id, p.code, p.name)).collect::<Vec<_>>().join("\n"));
+            Ok(())
+        }
+        Command::Stats => {
+            let rt = open(cli)?;
+            let s = rt.catalog_stats()?;
+            print(cli, json!(s), || format!("version {}: {} products, {} packagings, {} barcodes, {} cells, {} records", s.version, s.products, s.packagings, s.barcodes, s.cells, s.records));
+            Ok(())
+        }
+        Command::Barcode { command: BarcodeCommand::Parse(args) } => {
+            let templates = match cli.db.as_deref().filter(|p| p.exists()) {
+                Some(_) => open(cli)?.config().weight_templates,
+                None => tsd_core::config::Config::default().weight_templates,
+            };
+            if args.stdin {
+                for line in stdin_lines() {
+                    println!("{}", output::parsed_json(&line, &barcode::parse(&line, &templates)));
+                }
+                return Ok(());
+            }
+            let code = args.code.as_deref().unwrap_or_default();
+            let parsed = barcode::parse(code, &templates);
+            let value = output::parsed_json(code, &parsed);
+            if cli.json {
+                println!("{value}");
+            } else {
+                match &parsed {
+                    Ok(p) => {
+                        println!("kind: {}", p.kind.as_str());
+                        if let Some(g) = p.gtin {
+                            println!("gtin: {g}");
+                        }
+                        for e in &p.elements {
+                            println!("({}) {}", e.ai, output::printable(&e.value));
+                        }
+                        if let Some(w) = p.weight_grams() {
+                            println!("weight: {w} g");
+                        }
+                    }
+                    Err(e) => eprintln!("error: {} ({})", e, e.code.as_str()),
+                }
+            }
+            if parsed.is_err() {
+                return Err(Failure::Reported);
+            }
+            Ok(())
+        }
+        Command::Doc { command } => doc(cli, command),
+        Command::Config { command } => {
+            let rt = open(cli)?;
+            if let ConfigCommand::Set { file } = command {
+                let text = std::fs::read_to_string(file).map_err(|source| Error::Io { path: file.clone(), source })?;
+                rt.set_config(&text)?;
+            }
+            let config = rt.config();
+            print(cli, json!(config), || serde_json::to_string_pretty(&config).unwrap_or_default());
+            Ok(())
+        }
+        Command::Demo => Ok(demo::run(cli.db.as_deref(), cli.json)?),
+        Command::Dev { command } => match command {
+            DevCommand::GenCatalog { products, seed, out } => {
+                let g = tsd_core::catalog::generate(out, *products, *seed)?;
+                print(
+                    cli,
+                    json!({"catalog": g.catalog, "cells": g.cells, "barcodes": g.barcodes, "products": g.products, "barcode_count": g.barcode_count, "rows": g.rows}),
+                    || format!("wrote {} ({} products, {} barcodes, {} rows), {} and {}", g.catalog.display(), g.products, g.barcode_count, g.rows, g.cells.display(), g.barcodes.display()),
+                );
+                Ok(())
+            }
+            DevCommand::Bench(args) => Ok(bench::run(args)?),
+            DevCommand::BenchLookup(args) => Ok(bench::lookup(&db_path(cli), args)?),
+            DevCommand::BenchScan(args) => Ok(bench::scan(&db_path(cli), args)?),
+        },
+    }
+}
+
+fn doc(cli: &Cli, command: &DocCommand) -> CmdResult {
+    let rt = open(cli)?;
+    match command {
+        DocCommand::New { doc_type } => {
+            let h = rt.new_document(doc_type)?;
+            print(cli, json!(h), || format!("{}\t{}\t{}", h.id, h.number, h.doc_type));
+        }
+        DocCommand::List => {
+            let docs = rt.documents()?;
+            print(cli, json!(docs), || {
+                docs.iter().map(|h| format!("{}\t{}\t{}\t{:?}", h.id, h.number, h.doc_type, h.status).to_lowercase()).collect::<Vec<_>>().join("\n")
+            });
+        }
+        DocCommand::Show { id } => {
+            let d = rt.document(id)?;
+            print(cli, json!(d), || {
+                let q = tsd_core::documents::qty_json;
+                let mut s = format!("{} {} ({}, {:?})\n", d.header.number, d.header.doc_type, d.header.id, d.header.status).to_string();
+                for l in &d.lines {
+                    let what = l.product.clone().map(|p| format!("{p} {}", l.name.clone().unwrap_or_default())).unwrap_or_else(|| format!("? {}", output::printable(&l.raw.clone().unwrap_or_default())));
+                    s += &format!("  {what}: {}{}\n", q(l.actual), l.planned.map(|p| format!(" of {}", q(p))).unwrap_or_default());
+                }
+                s += &format!("  {} journal entries", d.scans.len());
+                s
+            });
+        }
+        DocCommand::Scan { id, code, stdin, qty } => {
+            let qty = qty.as_deref().map(quantity).transpose()?;
+            let one = |raw: &str| -> Result<String, Error> {
+                let o = rt.scan(id, raw, qty)?;
+                Ok(if cli.json { output::scan_json(raw, &o).to_string() } else { output::scan_line(raw, &o) })
+            };
+            if *stdin {
+                let mut failed = false;
+                for line in stdin_lines() {
+                    match one(&line) {
+                        // The line is printed only after the journal commit returned.
+                        Ok(text) => println!("{text}"),
+                        Err(Error::Barcode(e)) => {
+                            failed = true;
+                            if cli.json {
+                                println!("{}", json!({"seq": null, "status": "error", "input": line, "error": {"code": e.code.as_str(), "message": e.to_string()}}));
+                            } else {
+                                println!("-\terror: {e}\t{}", output::printable(&line));
+                            }
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                if failed {
+                    return Err(Failure::Reported);
+                }
+            } else {
+                println!("{}", one(code.as_deref().unwrap_or_default())?);
+            }
+        }
+        DocCommand::Undo { id } => {
+            let (seq, target) = rt.undo(id)?;
+            print(cli, json!({"seq": seq, "undone": target}), || format!("{seq}\tundid {target}"));
+        }
+        DocCommand::SetQty { id, product, qty } => {
+            let q = parse_quantity(qty).ok_or_else(|| Error::InvalidArgument(format!("quantity {qty:?} is not a number with at most 3 decimals")))?;
+            if rt.product(product)?.is_none() {
+                return Err(Error::InvalidArgument(format!("product {product} is not in the catalog")).into());
+            }
+            let seq = rt.set_quantity(id, product, q)?;
+            print(cli, json!({"seq": seq}), || seq.map_or("unchanged".into(), |s| format!("{s}\tset {product} to {qty}")));
+        }
+        DocCommand::Complete { id } => {
+            let done = rt.complete(id)?;
+            print(cli, json!({"completed": true, "changed": done}), || if done { format!("completed {id}") } else { format!("{id} was already completed") });
+        }
+        DocCommand::ImportTasks { file } => {
+            let tasks = read_tasks(file)?;
+            let added = rt.add_tasks(&tasks)?;
+            print(cli, json!({"tasks": tasks.len(), "added": added}), || format!("{} tasks read, {added} new", tasks.len()));
+        }
+    }
+    rt.close()?;
+    Ok(())
+}
+
+fn read_tasks(file: &Path) -> Result<Vec<TaskDocument>, Error> {
+    let text = std::fs::read_to_string(file).map_err(|source| Error::Io { path: file.to_path_buf(), source })?;
+    let mut tasks = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let t = serde_json::from_str(line).map_err(|e| Error::Import { path: file.to_path_buf(), line: i as u64 + 1, reason: format!("bad task JSON: {e}") })?;
+        tasks.push(t);
+    }
+    Ok(tasks)
+}

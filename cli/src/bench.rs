@@ -1,0 +1,284 @@
+//! Benchmarks (`scripts/bench.sh` → `tsd dev bench`): import rate and peak memory,
+//! lookup latency in-process and as a whole process, scan-to-durable latency, and
+//! database size. Figures are printed and written to `docs/benchmarks.md`; nothing
+//! here is a pass/fail assertion.
+
+use clap::Args;
+use serde_json::{json, Value};
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+use tsd_core::barcode::check_digit;
+use tsd_core::{Error, Runtime};
+
+/// `tsd dev bench`.
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Products in the generated catalog.
+    #[arg(long, default_value_t = 1_000_000)]
+    products: u64,
+    /// Working folder (generated files and databases; replaced).
+    #[arg(long, default_value = "target/bench")]
+    work: PathBuf,
+    /// Where to write the Markdown report.
+    #[arg(long, default_value = "docs/benchmarks.md")]
+    report: PathBuf,
+    /// In-process lookups to time.
+    #[arg(long, default_value_t = 1_000_000)]
+    lookups: usize,
+    /// Codes fed to `tsd lookup --stdin`.
+    #[arg(long, default_value_t = 100_000)]
+    process_lookups: usize,
+    /// Durable scans to time.
+    #[arg(long, default_value_t = 10_000)]
+    scans: usize,
+}
+
+/// `tsd dev bench-lookup`.
+#[derive(Args)]
+pub struct LookupArgs {
+    /// Barcode list (one a line), e.g. the generator's barcodes.txt.
+    #[arg(long)]
+    codes: PathBuf,
+    /// Lookups to time.
+    #[arg(long, default_value_t = 1_000_000)]
+    n: usize,
+    /// Percentage of codes that are not in the catalog.
+    #[arg(long, default_value_t = 10)]
+    miss_percent: u64,
+}
+
+/// `tsd dev bench-scan`.
+#[derive(Args)]
+pub struct ScanArgs {
+    /// Barcode list to scan from.
+    #[arg(long)]
+    codes: PathBuf,
+    /// Scans to time.
+    #[arg(long, default_value_t = 10_000)]
+    n: usize,
+}
+
+/// Peak resident set size of this process (Linux `VmHWM`), KiB.
+pub fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |source| Error::Io { path: path.to_path_buf(), source }
+}
+
+fn read_codes(path: &Path) -> Result<Vec<String>, Error> {
+    let file = std::fs::File::open(path).map_err(io(path))?;
+    std::io::BufReader::new(file).lines().collect::<Result<_, _>>().map_err(io(path))
+}
+
+/// A mix of catalog codes and codes that are valid EAN-13 but absent (prefix 479).
+fn mixed_codes(codes: &[String], n: usize, miss_percent: u64, seed: u64) -> Vec<String> {
+    let mut rng = Rng(seed | 1);
+    (0..n)
+        .map(|_| {
+            if rng.next() % 100 < miss_percent {
+                let body = format!("479{:09}", rng.next() % 1_000_000_000);
+                format!("{body}{}", check_digit(body.as_bytes()) as char)
+            } else {
+                codes[(rng.next() % codes.len() as u64) as usize].clone()
+            }
+        })
+        .collect()
+}
+
+fn percentiles(mut ns: Vec<u64>) -> Value {
+    ns.sort_unstable();
+    let at = |p: f64| ns[((ns.len() as f64 * p) as usize).min(ns.len() - 1)];
+    let mean = ns.iter().sum::<u64>() as f64 / ns.len() as f64;
+    json!({"n": ns.len(), "mean_ns": mean.round(), "p50_ns": at(0.50), "p99_ns": at(0.99), "p999_ns": at(0.999), "max_ns": ns[ns.len() - 1]})
+}
+
+/// In-process lookup latency.
+pub fn lookup(db: &Path, args: &LookupArgs) -> Result<(), Error> {
+    let codes = read_codes(&args.codes)?;
+    let sample = mixed_codes(&codes, args.n, args.miss_percent, 7);
+    drop(codes);
+    let rt = Runtime::open(db)?;
+    let mut found = 0usize;
+    for c in sample.iter().take(200_000) {
+        found += rt.resolve(c)?.found() as usize; // warm the page cache and statements
+    }
+    let _ = found;
+    let mut times = Vec::with_capacity(sample.len());
+    let mut hits = 0usize;
+    for c in &sample {
+        let t = Instant::now();
+        let r = rt.resolve(c)?;
+        times.push(t.elapsed().as_nanos() as u64);
+        hits += r.found() as usize;
+    }
+    let mut v = percentiles(times);
+    v["hits"] = json!(hits);
+    println!("{v}");
+    Ok(())
+}
+
+/// Scan-to-durable latency: each call returns after its journal commit (fsync).
+pub fn scan(db: &Path, args: &ScanArgs) -> Result<(), Error> {
+    let codes = read_codes(&args.codes)?;
+    let sample = mixed_codes(&codes, args.n, 0, 11);
+    let rt = Runtime::open(db)?;
+    let doc = rt.new_document("receiving")?;
+    let mut times = Vec::with_capacity(sample.len());
+    for c in &sample {
+        let t = Instant::now();
+        rt.scan(&doc.id, c, None)?;
+        times.push(t.elapsed().as_nanos() as u64);
+    }
+    rt.close()?;
+    println!("{}", percentiles(times));
+    Ok(())
+}
+
+fn run_json(args: &[&str], stdin: Option<&Path>) -> Result<(Value, f64), Error> {
+    let exe = std::env::current_exe().map_err(io(Path::new("tsd")))?;
+    let mut cmd = Command::new(&exe);
+    cmd.args(args).stderr(Stdio::inherit());
+    if let Some(p) = stdin {
+        cmd.stdin(std::fs::File::open(p).map_err(io(p))?);
+    }
+    let t = Instant::now();
+    let out = cmd.output().map_err(io(&exe))?;
+    let secs = t.elapsed().as_secs_f64();
+    if !out.status.success() {
+        return Err(Error::InvalidArgument(format!("benchmark step {args:?} failed: {}", out.status)));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let last = text.lines().last().unwrap_or("null");
+    Ok((serde_json::from_str(last).unwrap_or(Value::Null), secs))
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .unwrap_or_else(|| "unknown CPU".into());
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| s.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|k| k.parse::<u64>().ok()))
+        .map(|k| format!("{:.0} GiB RAM", k as f64 / 1048576.0))
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    format!("{cpu}, {cores} cores, {mem}, Linux, release build")
+}
+
+fn us(v: &Value, key: &str) -> String {
+    v[key].as_f64().map_or("?".into(), |ns| format!("{:.1} µs", ns / 1000.0))
+}
+
+fn ms(v: &Value, key: &str) -> String {
+    v[key].as_f64().map_or("?".into(), |ns| format!("{:.2} ms", ns / 1e6))
+}
+
+/// Runs every benchmark and writes the report.
+pub fn run(args: &BenchArgs) -> Result<(), Error> {
+    let work = &args.work;
+    let _ = std::fs::remove_dir_all(work);
+    std::fs::create_dir_all(work).map_err(io(work))?;
+    let w = |p: &str| work.join(p);
+    let s = |p: &Path| p.to_string_lossy().into_owned();
+    eprintln!("generating {} products…", args.products);
+    let t = Instant::now();
+    let g = tsd_core::catalog::generate(&w("export"), args.products, 1)?;
+    eprintln!("  {} rows in {:.1} s", g.rows, t.elapsed().as_secs_f64());
+    let csv_bytes = std::fs::metadata(&g.catalog).map_err(io(&g.catalog))?.len();
+
+    eprintln!("importing…");
+    let db = w("db");
+    let (import, _) = run_json(&["--db", &s(&db), "--json", "import", &s(&g.catalog)], None)?;
+    let catalog_bytes = std::fs::metadata(db.join("catalog.db")).map_err(io(&db))?.len();
+
+    eprintln!("timing {} in-process lookups…", args.lookups);
+    let (lookup, _) = run_json(&["--db", &s(&db), "dev", "bench-lookup", "--codes", &s(&g.barcodes), "--n", &args.lookups.to_string()], None)?;
+
+    eprintln!("timing `tsd lookup --stdin` over {} codes…", args.process_lookups);
+    let codes = read_codes(&g.barcodes)?;
+    let mix = mixed_codes(&codes, args.process_lookups, 10, 3);
+    drop(codes);
+    let mix_path = w("lookup-codes.txt");
+    std::fs::write(&mix_path, mix.join("\n") + "\n").map_err(io(&mix_path))?;
+    let exe = std::env::current_exe().map_err(io(Path::new("tsd")))?;
+    let t = Instant::now();
+    let status = Command::new(&exe)
+        .args(["--db", &s(&db), "lookup", "--stdin"])
+        .stdin(std::fs::File::open(&mix_path).map_err(io(&mix_path))?)
+        .stdout(Stdio::null())
+        .status()
+        .map_err(io(&exe))?;
+    let process_secs = t.elapsed().as_secs_f64();
+    if !status.success() {
+        return Err(Error::InvalidArgument("tsd lookup --stdin failed".into()));
+    }
+
+    eprintln!("timing {} durable scans…", args.scans);
+    let (scan, _) = run_json(&["--db", &s(&db), "dev", "bench-scan", "--codes", &s(&g.barcodes), "--n", &args.scans.to_string()], None)?;
+
+    let rows = import["rows"].as_f64().unwrap_or(0.0);
+    let rate = import["rows_per_second"].as_f64().unwrap_or(0.0);
+    let rss_mib = import["peak_rss_kib"].as_f64().unwrap_or(0.0) / 1024.0;
+    let per_product = catalog_bytes as f64 / args.products as f64;
+    let table = format!(
+        "| measure | result | target |\n|---|---|---|\n\
+| catalog import, {rows:.0} CSV rows ({products} products, {barcodes} barcodes, {csv_mb:.0} MB file) | {rate:.0} rows/s ({secs:.1} s) | ≥ 400,000 rows/s |\n\
+| import peak RSS (whole `tsd import` process) | {rss_mib:.1} MiB | ≤ 64 MiB |\n\
+| lookup by barcode, in-process, warm, 90% hits / 10% misses ({n} lookups) | p50 {l50}, p99 {l99}, p99.9 {l999} | p50 ≤ 5 µs, p99 ≤ 20 µs |\n\
+| `tsd lookup --stdin`, {pn} codes, whole process (start, open, resolve, JSON out) | {ps:.2} s ({prate:.0} codes/s) | — |\n\
+| scan-to-durable commit (fsync'd, {sn} scans) | p50 {s50}, p99 {s99}, p99.9 {s999} | p99 ≤ 2 ms |\n\
+| catalog.db size | {cat_mb:.0} MB, {per_product:.0} bytes per product | — |\n",
+        products = args.products,
+        barcodes = g.barcode_count,
+        csv_mb = csv_bytes as f64 / 1e6,
+        secs = import["seconds"].as_f64().unwrap_or(0.0),
+        n = args.lookups,
+        l50 = us(&lookup, "p50_ns"),
+        l99 = us(&lookup, "p99_ns"),
+        l999 = us(&lookup, "p999_ns"),
+        pn = args.process_lookups,
+        ps = process_secs,
+        prate = args.process_lookups as f64 / process_secs,
+        sn = args.scans,
+        s50 = ms(&scan, "p50_ns"),
+        s99 = ms(&scan, "p99_ns"),
+        s999 = ms(&scan, "p999_ns"),
+        cat_mb = catalog_bytes as f64 / 1e6,
+    );
+    println!("{table}");
+    let report = format!(
+        "# Benchmarks\n\nProduced by `scripts/bench.sh` (`tsd dev bench`); re-run it to refresh this page. \
+Figures are from one run; they are measurements, not assertions.\n\n\
+Machine: {}.\n\nData: `tsd dev gen-catalog --products {} --seed 1` — Cyrillic names, EAN-13 with 460–469 prefixes, \
+1–4 packagings per product (ITF-14 box/pack/pallet codes), ~5% weighed goods with in-store weight codes, ~10% marked goods.\n\n{table}\n\
+Raw figures:\n\n```json\n{}\n```\n",
+        machine(),
+        args.products,
+        serde_json::to_string_pretty(&json!({"import": import, "lookup_in_process": lookup, "lookup_process_seconds": process_secs, "scan": scan, "catalog_bytes": catalog_bytes}))
+            .unwrap_or_default()
+    );
+    if let Some(parent) = args.report.parent() {
+        std::fs::create_dir_all(parent).map_err(io(parent))?;
+    }
+    let mut f = std::fs::File::create(&args.report).map_err(io(&args.report))?;
+    f.write_all(report.as_bytes()).map_err(io(&args.report))?;
+    eprintln!("wrote {}", args.report.display());
+    Ok(())
+}
