@@ -14,16 +14,48 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Mutex, MutexGuard, RwLock};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 /// Journal commits between two background checkpoints.
 const CHECKPOINT_EVERY: u64 = 256;
+
+/// Longest a lookup snapshot is kept before it is refreshed (so a catalog changed by
+/// another process is seen within this time).
+const SNAPSHOT_AGE: Duration = Duration::from_secs(1);
+
+/// The catalog read connection. Lookups run inside a read transaction that is kept
+/// open for up to [`SNAPSHOT_AGE`]: starting a transaction per statement costs file
+/// locking and `fstat` system calls that are most of a lookup's time.
+struct CatalogReader {
+    conn: Connection,
+    snapshot_since: Option<Instant>,
+}
+
+impl CatalogReader {
+    fn conn(&mut self) -> Result<&Connection> {
+        let stale = self.snapshot_since.is_none_or(|t| t.elapsed() > SNAPSHOT_AGE);
+        if stale {
+            self.end_snapshot()?;
+            self.conn.execute_batch("BEGIN DEFERRED").step("starting a lookup snapshot")?;
+            self.snapshot_since = Some(Instant::now());
+        }
+        Ok(&self.conn)
+    }
+
+    fn end_snapshot(&mut self) -> Result<()> {
+        if self.snapshot_since.take().is_some() && !self.conn.is_autocommit() {
+            self.conn.execute_batch("COMMIT").step("ending a lookup snapshot")?;
+        }
+        Ok(())
+    }
+}
 
 /// The terminal runtime over one data folder. `Send + Sync`: share it behind an
 /// `Arc`; every method takes `&self`.
 pub struct Runtime {
     dir: PathBuf,
     catalog_writer: Mutex<Connection>,
-    catalog_reader: Mutex<Connection>,
+    catalog_reader: Mutex<CatalogReader>,
     journal: Mutex<Connection>,
     config: RwLock<Config>,
     commits: AtomicU64,
@@ -57,7 +89,7 @@ impl Runtime {
         Ok(Runtime {
             dir,
             catalog_writer: Mutex::new(catalog_writer),
-            catalog_reader: Mutex::new(catalog_reader),
+            catalog_reader: Mutex::new(CatalogReader { conn: catalog_reader, snapshot_since: None }),
             journal: Mutex::new(journal),
             config: RwLock::new(config),
             commits: AtomicU64::new(0),
@@ -92,41 +124,44 @@ impl Runtime {
     pub fn import_catalog(&self, path: &Path, format: Format, progress: &mut dyn FnMut(u64) -> bool) -> Result<ImportReport> {
         let mut conn = lock(&self.catalog_writer);
         let report = catalog::import_file(&mut conn, path, format, progress)?;
-        // Fold the import's WAL back so readers do not wade through it.
+        // Lookups see the new catalog from their next call; the import's WAL is folded
+        // back while no snapshot pins it, so later lookups do not wade through it.
+        let mut reader = lock(&self.catalog_reader);
+        reader.end_snapshot()?;
         conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").step("checkpointing after import")?;
         Ok(report)
     }
 
     /// Resolves a raw scan against the catalog (no journal write).
     pub fn resolve(&self, raw: &str) -> Result<Resolution> {
-        let templates = self.config.read().unwrap_or_else(|p| p.into_inner()).weight_templates.clone();
-        resolve::resolve(&lock(&self.catalog_reader), raw, &templates)
+        let config = self.config.read().unwrap_or_else(|p| p.into_inner());
+        resolve::resolve(lock(&self.catalog_reader).conn()?, raw, &config.weight_templates)
     }
 
     /// Looks a catalog barcode up as written (normalised like an import).
     pub fn lookup_barcode(&self, barcode: &str) -> Result<Option<BarcodeHit>> {
         let key = catalog::barcode_key(barcode).map_err(Error::InvalidArgument)?;
-        catalog::by_barcode(&lock(&self.catalog_reader), &key)
+        catalog::by_barcode(lock(&self.catalog_reader).conn()?, &key)
     }
 
     /// Products with this article/code.
     pub fn products_by_code(&self, code: &str) -> Result<Vec<Product>> {
-        catalog::products_by_code(&lock(&self.catalog_reader), code)
+        catalog::products_by_code(lock(&self.catalog_reader).conn()?, code)
     }
 
     /// A product by id.
     pub fn product(&self, id: &str) -> Result<Option<Product>> {
-        catalog::product_by_id(&lock(&self.catalog_reader), id)
+        catalog::product_by_id(lock(&self.catalog_reader).conn()?, id)
     }
 
     /// Name/code search (word prefixes, case- and ё-insensitive).
     pub fn search(&self, text: &str, limit: usize) -> Result<Vec<Product>> {
-        catalog::search(&lock(&self.catalog_reader), text, limit)
+        catalog::search(lock(&self.catalog_reader).conn()?, text, limit)
     }
 
     /// Catalog table counts and version.
     pub fn catalog_stats(&self) -> Result<Stats> {
-        catalog::stats(&lock(&self.catalog_reader))
+        catalog::stats(lock(&self.catalog_reader).conn()?)
     }
 
     fn write_journal<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
@@ -173,10 +208,11 @@ impl Runtime {
     /// A document with lines (product names filled from the catalog) and journal.
     pub fn document(&self, id: &str) -> Result<Document> {
         let mut doc = documents::show(&lock(&self.journal), id)?;
-        let reader = lock(&self.catalog_reader);
+        let mut reader = lock(&self.catalog_reader);
+        let conn = reader.conn()?;
         for line in &mut doc.lines {
             if let Some(p) = &line.product {
-                line.name = catalog::product_by_id(&reader, p)?.map(|p| p.name);
+                line.name = catalog::product_by_id(conn, p)?.map(|p| p.name);
             }
         }
         Ok(doc)

@@ -20,7 +20,8 @@
 
 use super::{barcode_key, fold, FLAG_MARKED, FLAG_WEIGHTED};
 use crate::error::{Error, Result, SqlStep};
-use rusqlite::{params, Connection, OptionalExtension, Statement, Transaction, TransactionBehavior};
+use rusqlite::functions::FunctionFlags;
+use rusqlite::{params, Connection, OptionalExtension, Statement, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -97,7 +98,8 @@ CREATE TEMP TABLE IF NOT EXISTS s_packagings (product TEXT, id TEXT, name TEXT, 
 CREATE TEMP TABLE IF NOT EXISTS s_barcodes (barcode TEXT, product TEXT, packaging TEXT, line INTEGER);
 CREATE TEMP TABLE IF NOT EXISTS s_cells (id TEXT, name TEXT, barcode TEXT, line INTEGER);
 CREATE TEMP TABLE IF NOT EXISTS s_records (catalog TEXT, id TEXT, fields TEXT, line INTEGER);
-DELETE FROM s_products; DELETE FROM s_packagings; DELETE FROM s_barcodes; DELETE FROM s_cells; DELETE FROM s_records;";
+CREATE TEMP TABLE IF NOT EXISTS s_bulk_barcodes (barcode TEXT, product INTEGER, packaging INTEGER, line INTEGER);
+DELETE FROM s_bulk_barcodes; DELETE FROM s_products; DELETE FROM s_packagings; DELETE FROM s_barcodes; DELETE FROM s_cells; DELETE FROM s_records;";
 
 #[derive(Clone, PartialEq)]
 struct ProductRow {
@@ -111,6 +113,9 @@ struct ProductRow {
 /// Appends parsed rows to the staging tables; skips exact repeats of the previous
 /// product/packaging (the flat CSV repeats them on every barcode row).
 struct Stager<'t> {
+    /// Set when loading into an empty catalog: products and packagings go straight
+    /// into their tables (file order), barcodes into a staging table keyed by pk.
+    bulk: Option<Bulk<'t>>,
     product: Statement<'t>,
     packaging: Statement<'t>,
     barcode: Statement<'t>,
@@ -121,10 +126,35 @@ struct Stager<'t> {
     path: PathBuf,
 }
 
+/// Statements and state of the bulk path.
+struct Bulk<'t> {
+    product: Statement<'t>,
+    packaging: Statement<'t>,
+    barcode: Statement<'t>,
+    product_pk: i64,
+    packaging_pk: i64,
+    products: u64,
+    packagings: u64,
+}
+
 impl<'t> Stager<'t> {
-    fn new(tx: &'t Transaction<'_>, path: &Path) -> Result<Self> {
+    fn new(tx: &'t Connection, path: &Path, bulk: bool) -> Result<Self> {
         let p = |sql| tx.prepare(sql).step("preparing staging");
+        let bulk = if bulk {
+            Some(Bulk {
+                product: p("INSERT INTO products (id, code, name, unit, flags) VALUES (?1, ?2, ?3, ?4, ?5)")?,
+                packaging: p("INSERT INTO packagings (product, id, name, factor) VALUES (?1, ?2, ?3, ?4)")?,
+                barcode: p("INSERT INTO s_bulk_barcodes VALUES (?1, ?2, ?3, ?4)")?,
+                product_pk: 0,
+                packaging_pk: 0,
+                products: 0,
+                packagings: 0,
+            })
+        } else {
+            None
+        };
         Ok(Stager {
+            bulk,
             product: p("INSERT INTO s_products VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?,
             packaging: p("INSERT INTO s_packagings VALUES (?1, ?2, ?3, ?4, ?5)")?,
             barcode: p("INSERT INTO s_barcodes VALUES (?1, ?2, ?3, ?4)")?,
@@ -155,7 +185,15 @@ impl<'t> Stager<'t> {
                 return Ok(());
             }
         }
-        self.product.execute(params![p.id, p.code, p.name, p.unit, p.flags, line]).step("staging a product")?;
+        match &mut self.bulk {
+            Some(b) => {
+                b.product_pk = b.product.insert(params![p.id, p.code, p.name, p.unit, p.flags]).step("loading a product")?;
+                b.products += 1;
+            }
+            None => {
+                self.product.execute(params![p.id, p.code, p.name, p.unit, p.flags, line]).step("staging a product")?;
+            }
+        }
         self.last_product = Some((p, line));
         Ok(())
     }
@@ -173,14 +211,30 @@ impl<'t> Stager<'t> {
                 return Ok(());
             }
         }
-        self.packaging.execute(params![product, id, name, factor, line]).step("staging a packaging")?;
+        match &mut self.bulk {
+            Some(b) => {
+                b.packaging_pk = b.packaging.insert(params![b.product_pk, id, name, factor]).step("loading a packaging")?;
+                b.packagings += 1;
+            }
+            None => {
+                self.packaging.execute(params![product, id, name, factor, line]).step("staging a packaging")?;
+            }
+        }
         self.last_packaging = Some((product.to_string(), id.to_string(), name.to_string(), factor, line));
         Ok(())
     }
 
     fn barcode(&mut self, raw: &str, product: &str, packaging: Option<&str>, line: u64) -> Result<()> {
         let key = barcode_key(raw).map_err(|e| self.err(line, e))?;
-        self.barcode.execute(params![key, product, packaging, line]).step("staging a barcode")?;
+        match &mut self.bulk {
+            Some(b) => {
+                let packaging = packaging.map(|_| b.packaging_pk);
+                b.barcode.execute(params![key, b.product_pk, packaging, line]).step("staging a barcode")?;
+            }
+            None => {
+                self.barcode.execute(params![key, product, packaging, line]).step("staging a barcode")?;
+            }
+        }
         Ok(())
     }
 
@@ -408,11 +462,11 @@ fn stage_jsonl(st: &mut Stager<'_>, reader: impl Read, progress: &mut dyn FnMut(
     Ok(rows)
 }
 
-fn is_empty(tx: &Transaction<'_>, table: &str) -> Result<bool> {
+fn is_empty(tx: &Connection, table: &str) -> Result<bool> {
     tx.query_row(&format!("SELECT NOT EXISTS (SELECT 1 FROM {table})"), [], |r| r.get(0)).step("checking for an empty table")
 }
 
-fn merge_products(tx: &Transaction<'_>, path: &Path, c: &mut Counts) -> Result<()> {
+fn merge_products(tx: &Connection, path: &Path, c: &mut Counts) -> Result<()> {
     let bulk = is_empty(tx, "products")?;
     let mut sel = tx.prepare("SELECT id, code, name, unit, flags, line FROM s_products ORDER BY id, line").step("sorting products")?;
     let mut existing = tx.prepare("SELECT pk, code, name, unit, flags FROM products WHERE id = ?1").step("preparing product merge")?;
@@ -460,7 +514,7 @@ fn merge_products(tx: &Transaction<'_>, path: &Path, c: &mut Counts) -> Result<(
     Ok(())
 }
 
-fn merge_packagings(tx: &Transaction<'_>, path: &Path, c: &mut Counts) -> Result<()> {
+fn merge_packagings(tx: &Connection, path: &Path, c: &mut Counts) -> Result<()> {
     let bulk = is_empty(tx, "packagings")?;
     let mut sel = tx
         .prepare("SELECT s.product, s.id, s.name, s.factor, s.line, p.pk FROM s_packagings s JOIN products p ON p.id = s.product ORDER BY s.product, s.id, s.line")
@@ -498,7 +552,7 @@ fn merge_packagings(tx: &Transaction<'_>, path: &Path, c: &mut Counts) -> Result
     Ok(())
 }
 
-fn merge_barcodes(tx: &Transaction<'_>, path: &Path, c: &mut Counts) -> Result<()> {
+fn merge_barcodes(tx: &Connection, path: &Path, c: &mut Counts) -> Result<()> {
     let bulk = is_empty(tx, "barcodes")?;
     let mut sel = tx
         .prepare(
@@ -544,7 +598,7 @@ fn merge_barcodes(tx: &Transaction<'_>, path: &Path, c: &mut Counts) -> Result<(
     Ok(())
 }
 
-fn merge_cells(tx: &Transaction<'_>, path: &Path, c: &mut Counts) -> Result<()> {
+fn merge_cells(tx: &Connection, path: &Path, c: &mut Counts) -> Result<()> {
     let mut sel = tx.prepare("SELECT id, name, barcode, line FROM s_cells ORDER BY id, line").step("sorting cells")?;
     let mut rows = sel.query([]).step("sorting cells")?;
     let mut prev: Option<(String, String, Option<String>, u64)> = None;
@@ -582,7 +636,7 @@ fn merge_cells(tx: &Transaction<'_>, path: &Path, c: &mut Counts) -> Result<()> 
     Ok(())
 }
 
-fn merge_records(tx: &Transaction<'_>, path: &Path, c: &mut Counts) -> Result<()> {
+fn merge_records(tx: &Connection, path: &Path, c: &mut Counts) -> Result<()> {
     let mut sel = tx.prepare("SELECT catalog, id, fields, line FROM s_records ORDER BY catalog, id, line").step("sorting records")?;
     let mut rows = sel.query([]).step("sorting records")?;
     let mut prev: Option<(String, String, String, u64)> = None;
@@ -613,24 +667,109 @@ fn merge_records(tx: &Transaction<'_>, path: &Path, c: &mut Counts) -> Result<()
     Ok(())
 }
 
+/// Indexes dropped for a bulk load and built after it (sorting once beats
+/// inserting a million random keys). The text is the migration's, so the schema
+/// after a bulk load is byte-for-byte the schema of a fresh catalog.
+const BULK_INDEXES: [(&str, &str); 3] = [
+    ("products_by_id", "CREATE UNIQUE INDEX products_by_id ON products(id)"),
+    ("products_by_code", "CREATE INDEX products_by_code ON products(code) WHERE code <> ''"),
+    ("packagings_by_product", "CREATE UNIQUE INDEX packagings_by_product ON packagings(product, id)"),
+];
+
+/// Why the bulk path handed over to the general one.
+struct NotBulk;
+
+fn stage(conn: &Connection, path: &Path, format: Format, bulk: bool, progress: &mut dyn FnMut(u64) -> bool) -> Result<(u64, u64, u64)> {
+    let file = std::fs::File::open(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    let mut st = Stager::new(conn, path, bulk)?;
+    let rows = match format {
+        Format::Csv => stage_csv(&mut st, file, progress)?,
+        Format::Jsonl => stage_jsonl(&mut st, file, progress)?,
+    };
+    Ok(st.bulk.map_or((rows, 0, 0), |b| (rows, b.products, b.packagings)))
+}
+
+/// Loads a file into an empty catalog: products and packagings in file order with
+/// their indexes built afterwards, barcodes sorted once and appended, the name
+/// index filled in one statement. Hands over to the general path (`NotBulk`) when
+/// a product or packaging appears in two separate groups of rows.
+fn bulk_import(conn: &Connection, path: &Path, format: Format, progress: &mut dyn FnMut(u64) -> bool, report: &mut ImportReport) -> Result<Result<(), NotBulk>> {
+    for (name, _) in BULK_INDEXES {
+        conn.execute_batch(&format!("DROP INDEX {name}")).step("dropping an index for the bulk load")?;
+    }
+    let (rows, products, packagings) = stage(conn, path, format, true, progress)?;
+    report.rows = rows;
+    report.products.added = products;
+    report.packagings.added = packagings;
+    for (_, sql) in BULK_INDEXES {
+        match conn.execute_batch(sql) {
+            Ok(()) => {}
+            Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) => return Ok(Err(NotBulk)),
+            Err(e) => return Err(Error::Sqlite { step: "building an index after the bulk load", source: e }),
+        }
+    }
+    let mut sel = conn.prepare("SELECT barcode, product, packaging, line FROM s_bulk_barcodes ORDER BY barcode, line").step("sorting barcodes")?;
+    let mut ins = conn.prepare("INSERT INTO barcodes (barcode, product, packaging) VALUES (?1, ?2, ?3)").step("preparing barcode load")?;
+    let mut rows = sel.query([]).step("sorting barcodes")?;
+    let mut prev: Option<(String, i64, Option<i64>, u64)> = None;
+    while let Some(r) = rows.next().step("reading staged barcodes")? {
+        let (barcode, product, packaging, line): (String, i64, Option<i64>, u64) = (r.get(0).step("s")?, r.get(1).step("s")?, r.get(2).step("s")?, r.get(3).step("s")?);
+        if let Some((qb, qp, qk, ql)) = &prev {
+            if *qb == barcode {
+                if *qp != product || *qk != packaging {
+                    let id = |pk: i64| conn.query_row("SELECT id FROM products WHERE pk = ?1", [pk], |r| r.get::<_, String>(0)).step("naming a product");
+                    let what = if *qp != product { format!("products {} and {}", id(*qp)?, id(product)?) } else { format!("two packagings of {}", id(product)?) };
+                    return Err(Error::Import { path: path.to_path_buf(), line, reason: format!("barcode {barcode} is given to {what} (also line {ql})") });
+                }
+                continue;
+            }
+        }
+        ins.execute(params![barcode, product, packaging]).step("loading a barcode")?;
+        report.barcodes.added += 1;
+        prev = Some((barcode, product, packaging, line));
+    }
+    // A bigger pending-terms hash means fewer, larger segments to merge.
+    conn.execute_batch(
+        "INSERT INTO product_text (product_text, rank) VALUES ('hashsize', 8388608);
+         INSERT INTO product_text (rowid, name, code) SELECT pk, tsd_fold(name), tsd_fold(code) FROM products;
+         INSERT INTO product_text (product_text, rank) VALUES ('hashsize', 1048576);",
+    )
+    .step("indexing product names")?;
+    Ok(Ok(()))
+}
+
 /// Imports one file into the catalog in a single transaction. `progress` is called
 /// with the rows read so far every 65,536 rows; returning `false` cancels the import
 /// (nothing is changed).
 pub fn import_file(conn: &mut Connection, path: &Path, format: Format, progress: &mut dyn FnMut(u64) -> bool) -> Result<ImportReport> {
-    let file = std::fs::File::open(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).step("starting the import")?;
+    conn.create_scalar_function("tsd_fold", 1, FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC, |ctx| {
+        Ok(fold(ctx.get_raw(0).as_str().unwrap_or("")))
+    })
+    .step("registering tsd_fold")?;
+    // Helpers take `&Connection` because they run inside this transaction or a
+    // savepoint of it; nothing here commits on its own.
+    let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).step("starting the import")?;
     tx.execute_batch(STAGING).step("creating staging tables")?;
     let mut report = ImportReport::default();
-    {
-        let mut st = Stager::new(&tx, path)?;
-        report.rows = match format {
-            Format::Csv => stage_csv(&mut st, file, progress)?,
-            Format::Jsonl => stage_jsonl(&mut st, file, progress)?,
-        };
+    let empty = is_empty(&tx, "products")? && is_empty(&tx, "packagings")? && is_empty(&tx, "barcodes")?;
+    let mut done = false;
+    if empty {
+        let sp = tx.savepoint().step("starting the bulk load")?;
+        if bulk_import(&sp, path, format, progress, &mut report)?.is_ok() {
+            sp.commit().step("finishing the bulk load")?;
+            done = true;
+        } else {
+            report = ImportReport::default();
+            // Dropping the savepoint rolls the bulk attempt back, indexes included.
+        }
     }
-    merge_products(&tx, path, &mut report.products)?;
-    merge_packagings(&tx, path, &mut report.packagings)?;
-    merge_barcodes(&tx, path, &mut report.barcodes)?;
+    if !done {
+        tx.execute_batch(STAGING).step("clearing staging tables")?;
+        report.rows = stage(&tx, path, format, false, progress)?.0;
+        merge_products(&tx, path, &mut report.products)?;
+        merge_packagings(&tx, path, &mut report.packagings)?;
+        merge_barcodes(&tx, path, &mut report.barcodes)?;
+    }
     merge_cells(&tx, path, &mut report.cells)?;
     merge_records(&tx, path, &mut report.records)?;
     tx.execute_batch(STAGING).step("clearing staging tables")?;

@@ -50,9 +50,9 @@ CREATE TABLE records (
 -- it holds the folded text (lower case, ё → е) that search matches against.
 CREATE VIRTUAL TABLE product_text USING fts5(
     name, code,
-    content = '', contentless_delete = 1,
+    content = '', contentless_delete = 1, detail = none,
     tokenize = "unicode61 remove_diacritics 2",
-    prefix = '2 3'
+    prefix = '2'
 );
 
 -- Catalog-wide facts: version counter, last import.
