@@ -187,3 +187,43 @@ fn generated_catalog_imports_and_every_barcode_is_found() {
     assert!(weighted > 20 && marked > 100, "{weighted} {marked}");
     assert!(st.packagings > 2_000);
 }
+
+#[test]
+fn bulk_load_keeps_the_schema_and_falls_back_on_scattered_rows() {
+    let (dir, mut conn) = catalog();
+    let fresh = store::schema_dump(&conn).unwrap();
+    import(&mut conn, &write(&dir, "c.csv", CSV)).unwrap();
+    assert_eq!(store::schema_dump(&conn).unwrap(), fresh, "indexes rebuilt with the migration's text");
+
+    // P1 appears in two separate groups of rows: the bulk path hands over to the
+    // general merge, which accepts identical repeats.
+    let scattered = "product_id,name,packaging_id,factor,barcode\nP1,Молоко,,,4601234567893\nP2,Кефир,,,4601234567909\nP1,Молоко,box,12,14601234567890\n";
+    let (dir2, mut conn2) = catalog();
+    let r = import(&mut conn2, &write(&dir2, "s.csv", scattered)).unwrap();
+    assert_eq!((r.products.added, r.packagings.added, r.barcodes.added), (2, 1, 3));
+    assert_eq!(store::schema_dump(&conn2).unwrap(), fresh);
+    assert_eq!(by_barcode(&conn2, "14601234567890").unwrap().unwrap().product.id, "P1");
+    assert_eq!(search(&conn2, "кефир", 5).unwrap()[0].id, "P2");
+    // A conflicting scattered repeat is still an error with its line.
+    let bad = "product_id,name\nP1,Молоко\nP2,Кефир\nP1,Сметана\n";
+    let (dir3, mut conn3) = catalog();
+    let e = import(&mut conn3, &write(&dir3, "b.csv", bad)).unwrap_err();
+    assert!(matches!(e, Error::Import { line: 4, .. }), "{e}");
+    assert_eq!(stats(&conn3).unwrap(), Stats::default());
+}
+
+#[test]
+fn bulk_and_general_paths_agree_on_a_generated_catalog() {
+    let (dir, mut bulk) = catalog();
+    let g = generate(dir.path(), 1_500, 3).unwrap();
+    import(&mut bulk, &g.catalog).unwrap();
+    // General path: the catalog is not empty (one unrelated product first).
+    let other = tempfile::tempdir().unwrap();
+    let mut general = store::open(other.path(), Db::Catalog, true).unwrap();
+    import(&mut general, &write(&dir, "seed.csv", "product_id,name,barcode\nZ0,Seed,SEED-1\n")).unwrap();
+    import(&mut general, &g.catalog).unwrap();
+    for key in std::fs::read_to_string(&g.barcodes).unwrap().lines().map(|l| barcode_key(l).unwrap()) {
+        assert_eq!(by_barcode(&bulk, &key).unwrap(), by_barcode(&general, &key).unwrap(), "{key}");
+    }
+    assert_eq!(search(&bulk, "молоко", 1000).unwrap().len(), search(&general, "молоко", 1000).unwrap().len());
+}

@@ -1,0 +1,160 @@
+//! The `tsd` command's contract: JSON shapes, exit statuses, stdin modes. These
+//! run the real binary against real SQLite files in a temporary folder.
+
+use serde_json::Value;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn tsd(db: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tsd"));
+    cmd.arg("--db").arg(db).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).unwrap();
+    }
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn ok(out: &Output) -> String {
+    assert!(out.status.success(), "status {:?}\nstdout: {}\nstderr: {}", out.status, String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_str(ok(out).trim()).unwrap()
+}
+
+const CATALOG: &str = "product_id,code,name,unit,weighted,marked,packaging_id,packaging_name,factor,barcode
+P1,A-1,Молоко 3.2%,шт,0,0,,,,4601234567893
+P1,A-1,Молоко 3.2%,шт,0,0,box,Коробка 12 шт,12,14601234567890
+P2,A-2,Сыр Российский,кг,1,0,,,,2200123000002
+";
+
+fn with_catalog() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("data");
+    let csv = dir.path().join("c.csv");
+    std::fs::write(&csv, CATALOG).unwrap();
+    let report = json(&tsd(&db, &["--json", "import", csv.to_str().unwrap()], None));
+    assert_eq!(report["products"]["added"], 2);
+    (dir, db)
+}
+
+#[test]
+fn barcode_parse_json_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("none");
+    let v = json(&tsd(&db, &["--json", "barcode", "parse", "]C10104601234567893\u{1D}10LOT\u{1D}3103001250"], None));
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["kind"], "gs1");
+    assert_eq!(v["gtin"], "04601234567893");
+    assert_eq!(v["ais"][1], serde_json::json!({"ai": "10", "value": "LOT"}));
+    assert_eq!(v["weight_grams"], 1250);
+    assert_eq!(v["serial"], Value::Null);
+    assert_eq!(v["error"], Value::Null);
+    for key in ["input", "ok", "kind", "gtin", "ais", "serial", "weight_grams", "error"] {
+        assert!(v.get(key).is_some(), "{key}");
+    }
+    assert!(!db.exists(), "parsing needs no data folder");
+
+    let bad = tsd(&db, &["--json", "barcode", "parse", "4601234567890"], None);
+    assert_eq!(bad.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&bad.stdout).unwrap();
+    assert_eq!((v["ok"].clone(), v["error"]["code"].clone()), (Value::Bool(false), Value::from("bad_check_digit")));
+
+    let lines = ok(&tsd(&db, &["barcode", "parse", "--stdin"], Some("4601234567893\n46009333\n04252614\n0104601234567893215Ab7Xz9Qw2Lk9\u{1D}93Ab1z\n2200123012500\nхлам\n4601234567890\n")));
+    let kinds: Vec<Value> = lines.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).map(|v| v["kind"].clone()).collect();
+    assert_eq!(kinds, ["ean13", "ean8", "upce", "marking", "weight", "unknown", "null"].map(|k| if k == "null" { Value::Null } else { Value::from(k) }));
+}
+
+#[test]
+fn lookup_search_and_stdin() {
+    let (_d, db) = with_catalog();
+    let v = json(&tsd(&db, &["--json", "lookup", "14601234567890"], None));
+    assert_eq!((v["found"].clone(), v["product"]["id"].clone(), v["quantity"].clone()), (Value::Bool(true), Value::from("P1"), Value::from(12)));
+    let out = ok(&tsd(&db, &["lookup", "--stdin"], Some("4601234567893\n4600000000008\n2200123012500\n")));
+    let v: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(v.len(), 3);
+    assert_eq!(v[0]["found"], true);
+    assert_eq!(v[1]["found"], false);
+    assert_eq!(v[1]["gtin"], "04600000000008", "not found still shows what was parsed");
+    assert_eq!((v[2]["product"]["id"].clone(), v[2]["quantity"].clone()), (Value::from("P2"), Value::from(1.25)));
+    let hits = json(&tsd(&db, &["--json", "search", "СЫР"], None));
+    assert_eq!(hits[0]["id"], "P2");
+}
+
+#[test]
+fn documents_end_to_end() {
+    let (_d, db) = with_catalog();
+    let doc = json(&tsd(&db, &["--json", "doc", "new", "receiving"], None));
+    let id = doc["id"].as_str().unwrap().to_string();
+    let out = tsd(&db, &["doc", "scan", &id, "--stdin"], Some("4601234567893\n14601234567890\nWHATEVER-1\n4601234567890\n4601234567893\n"));
+    assert_eq!(out.status.code(), Some(1), "a rejected label makes the run exit 1, after the other scans");
+    let out = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 5);
+    let seqs: Vec<&str> = lines.iter().map(|l| l.split('\t').next().unwrap()).collect();
+    assert!(seqs[..3].iter().chain(&seqs[4..]).all(|s| s.parse::<i64>().is_ok()), "{lines:?}");
+    assert!(lines[3].starts_with("-\terror"), "a bad label is reported in line: {}", lines[3]);
+    let one = json(&tsd(&db, &["--json", "doc", "scan", &id, "14601234567890", "--qty", "2"], None));
+    assert_eq!((one["status"].clone(), one["qty"].clone()), (Value::from("accepted"), Value::from(24)));
+    assert!(one.as_object().unwrap().keys().next().unwrap() == "seq");
+    json(&tsd(&db, &["--json", "doc", "undo", &id], None));
+    let shown = json(&tsd(&db, &["--json", "doc", "show", &id], None));
+    let scans = shown["scans"].as_array().unwrap();
+    assert_eq!(scans.len(), 6);
+    assert_eq!(scans[0]["raw"], "4601234567893");
+    assert!(scans.windows(2).all(|w| w[0]["seq"].as_i64() < w[1]["seq"].as_i64()));
+    let p1 = shown["lines"].as_array().unwrap().iter().find(|l| l["product"] == "P1").unwrap();
+    assert_eq!(p1["actual"], 14, "1 + 12 + 1; the two boxes were undone");
+    json(&tsd(&db, &["--json", "doc", "complete", &id], None));
+    let refused = tsd(&db, &["--json", "doc", "scan", &id, "4601234567893"], None);
+    assert_eq!(refused.status.code(), Some(1));
+    let err: Value = serde_json::from_slice(&refused.stderr).unwrap();
+    assert_eq!(err["error"]["code"], "document_completed");
+    let list = json(&tsd(&db, &["--json", "doc", "list"], None));
+    assert_eq!(list[0]["status"], "completed");
+
+    let tasks = db.parent().unwrap().join("tasks.jsonl");
+    std::fs::write(&tasks, "{\"id\":\"T1\",\"type\":\"picking\",\"lines\":[{\"product\":\"P1\",\"qty\":1}]}\n").unwrap();
+    assert_eq!(json(&tsd(&db, &["--json", "doc", "import-tasks", tasks.to_str().unwrap()], None))["added"], 1);
+    let over = ok(&tsd(&db, &["doc", "scan", "T1", "--stdin"], Some("4601234567893\n4601234567893\n")));
+    assert!(over.lines().nth(1).unwrap().contains("refused: more than planned"), "{over}");
+}
+
+#[test]
+fn errors_name_the_file_and_line_and_exit_non_zero() {
+    let (d, db) = with_catalog();
+    let bad = d.path().join("bad.csv");
+    std::fs::write(&bad, "product_id,name,barcode\nP9,Новый,4601234567008\nP10,Другой,123456789013\n").unwrap();
+    let out = tsd(&db, &["import", bad.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.csv") && err.contains("line 3") && err.contains("nothing was imported"), "{err}");
+    assert_eq!(json(&tsd(&db, &["--json", "stats"], None))["products"], 2);
+    let out = tsd(&db, &["doc", "show", "nope"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("document nope not found"));
+    let newer = tempfile::tempdir().unwrap();
+    std::fs::write(newer.path().join("journal.db"), b"not a database at all, but long enough to have a header...................").unwrap();
+    let out = tsd(newer.path(), &["doc", "list"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("left as it is"));
+}
+
+#[test]
+fn generator_and_demo_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("gen");
+    let v = json(&tsd(&dir.path().join("db"), &["--json", "dev", "gen-catalog", "--products", "300", "--out", out.to_str().unwrap()], None));
+    assert_eq!(v["products"], 300);
+    let codes = std::fs::read_to_string(out.join("barcodes.txt")).unwrap();
+    assert_eq!(codes.lines().count() as u64, v["barcode_count"].as_u64().unwrap());
+    let demo = ok(&tsd(&dir.path().join("demo"), &["demo"], None));
+    for needle in ["EAN-8", "UPC-E", "ITF-14", "GS1-128", "marking code", "tobacco", "weight", "refused", "undo", "completed"] {
+        assert!(demo.contains(needle), "demo output lacks {needle}:\n{demo}");
+    }
+}
