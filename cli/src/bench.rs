@@ -78,7 +78,10 @@ impl Rng {
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
-    move |source| Error::Io { path: path.to_path_buf(), source }
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 fn read_codes(path: &Path) -> Result<Vec<String>, Error> {
@@ -171,11 +174,20 @@ fn run_json(args: &[&str], stdin: Option<&Path>) -> Result<(Value, f64), Error> 
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
     let mem = std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|s| s.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|k| k.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.lines()
+                .next()
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|k| k.parse::<u64>().ok())
+        })
         .map(|k| format!("{:.0} GiB RAM", k as f64 / 1048576.0))
         .unwrap_or_default();
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
@@ -209,7 +221,19 @@ pub fn run(args: &BenchArgs) -> Result<(), Error> {
     let catalog_bytes = std::fs::metadata(db.join("catalog.db")).map_err(io(&db))?.len();
 
     eprintln!("timing {} in-process lookups…", args.lookups);
-    let (lookup, _) = run_json(&["--db", &s(&db), "dev", "bench-lookup", "--codes", &s(&g.barcodes), "--n", &args.lookups.to_string()], None)?;
+    let (lookup, _) = run_json(
+        &[
+            "--db",
+            &s(&db),
+            "dev",
+            "bench-lookup",
+            "--codes",
+            &s(&g.barcodes),
+            "--n",
+            &args.lookups.to_string(),
+        ],
+        None,
+    )?;
 
     eprintln!("timing `tsd lookup --stdin` over {} codes…", args.process_lookups);
     let codes = read_codes(&g.barcodes)?;
@@ -231,7 +255,19 @@ pub fn run(args: &BenchArgs) -> Result<(), Error> {
     }
 
     eprintln!("timing {} durable scans…", args.scans);
-    let (scan, _) = run_json(&["--db", &s(&db), "dev", "bench-scan", "--codes", &s(&g.barcodes), "--n", &args.scans.to_string()], None)?;
+    let (scan, _) = run_json(
+        &[
+            "--db",
+            &s(&db),
+            "dev",
+            "bench-scan",
+            "--codes",
+            &s(&g.barcodes),
+            "--n",
+            &args.scans.to_string(),
+        ],
+        None,
+    )?;
 
     let rows = import["rows"].as_f64().unwrap_or(0.0);
     let rate = import["rows_per_second"].as_f64().unwrap_or(0.0);

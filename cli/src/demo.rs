@@ -21,7 +21,10 @@ fn with_check(body: &str) -> String {
 }
 
 fn first_line_with(path: &Path, pred: impl Fn(&[&str]) -> bool) -> Result<Vec<String>, Error> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     text.lines()
         .skip(1)
         .map(|l| l.split(',').map(str::to_string).collect::<Vec<_>>())
@@ -31,7 +34,10 @@ fn first_line_with(path: &Path, pred: impl Fn(&[&str]) -> bool) -> Result<Vec<St
 
 /// Runs the demo in `db` (or a temporary folder that is removed afterwards).
 pub fn run(db: Option<&Path>, json: bool) -> Result<(), Error> {
-    let temp = tempfile::tempdir().map_err(|source| Error::Io { path: std::env::temp_dir(), source })?;
+    let temp = tempfile::tempdir().map_err(|source| Error::Io {
+        path: std::env::temp_dir(),
+        source,
+    })?;
     let data = db.map(Path::to_path_buf).unwrap_or_else(|| temp.path().join("data"));
     let say = |s: String| {
         if !json {
@@ -42,9 +48,16 @@ pub fn run(db: Option<&Path>, json: bool) -> Result<(), Error> {
 
     let generated = tsd_core::catalog::generate(&temp.path().join("export"), 1_000, 42)?;
     let extra = temp.path().join("export/extra.jsonl");
-    std::fs::write(&extra, EXTRA).map_err(|source| Error::Io { path: extra.clone(), source })?;
+    std::fs::write(&extra, EXTRA).map_err(|source| Error::Io {
+        path: extra.clone(),
+        source,
+    })?;
     let rt = Runtime::open(&data)?;
-    for (file, format) in [(&generated.catalog, Format::Csv), (&generated.cells, Format::Csv), (&extra, Format::Jsonl)] {
+    for (file, format) in [
+        (&generated.catalog, Format::Csv),
+        (&generated.cells, Format::Csv),
+        (&extra, Format::Jsonl),
+    ] {
         let r = rt.import_catalog(file, format, &mut |_| true)?;
         say(format!(
             "1. import {}: {} rows → {} products, {} barcodes, {} cells added (catalog version {})",
@@ -57,10 +70,17 @@ pub fn run(db: Option<&Path>, json: bool) -> Result<(), Error> {
         ));
     }
     let again = rt.import_catalog(&generated.catalog, Format::Csv, &mut |_| true)?;
-    say(format!("   re-import of the same file: {} products unchanged, changed anything: {}\n", again.products.unchanged, again.changed()));
+    say(format!(
+        "   re-import of the same file: {} products unchanged, changed anything: {}\n",
+        again.products.unchanged,
+        again.changed()
+    ));
 
     let hits = rt.search("молоко простокв", 3)?;
-    say(format!("2. search \"молоко простокв\": {}\n", hits.iter().map(|p| format!("{} {}", p.id, p.name)).collect::<Vec<_>>().join("; ")));
+    say(format!(
+        "2. search \"молоко простокв\": {}\n",
+        hits.iter().map(|p| format!("{} {}", p.id, p.name)).collect::<Vec<_>>().join("; ")
+    ));
 
     // Codes of the generated catalog, found by what the generator writes.
     let boxed = first_line_with(&generated.catalog, |f| f[6] == "box")?;
@@ -70,19 +90,37 @@ pub fn run(db: Option<&Path>, json: bool) -> Result<(), Error> {
     let item = &weighed[9][2..7];
     let crypto = "MEUCIQDa1b2c3d4e5f6g7h8i9j0kLmNoPqRsTuVwXyZ+";
     let scans: Vec<(&str, String)> = vec![
-        ("EAN-13 with symbology prefix", format!("]E0{}", &first_line_with(&generated.catalog, |f| f[9].starts_with("46") && f[9].len() == 13)?[9])),
+        (
+            "EAN-13 with symbology prefix",
+            format!(
+                "]E0{}",
+                &first_line_with(&generated.catalog, |f| f[9].starts_with("46") && f[9].len() == 13)?[9]
+            ),
+        ),
         ("ITF-14 box of 12", boxed[9].clone()),
         ("EAN-8", ean8[9].clone()),
         ("UPC-A", upca[9].clone()),
         ("UPC-E (expanded to UPC-A 042100005264)", "04252614".to_string()),
         ("in-store weight code, 1.375 kg", with_check(&format!("22{item}01375"))),
-        ("GS1-128: GTIN, batch, expiry, count 3", format!("]C10104601234567893\u{1D}10L-2611\u{1D}17270331\u{1D}303")),
-        ("marking code, full (01 21 91 92)", format!("]d20104607000000014215Ab7Xz9Qw2Lk9\u{1D}91EE06\u{1D}92{crypto}")),
-        ("marking code, short (93), scanner dropped GS", "010460123456789321aB3cD993Ab1z".to_string()),
+        (
+            "GS1-128: GTIN, batch, expiry, count 3",
+            "]C10104601234567893\u{1D}10L-2611\u{1D}17270331\u{1D}303".to_string(),
+        ),
+        (
+            "marking code, full (01 21 91 92)",
+            format!("]d20104607000000014215Ab7Xz9Qw2Lk9\u{1D}91EE06\u{1D}92{crypto}"),
+        ),
+        (
+            "marking code, short (93), scanner dropped GS",
+            "010460123456789321aB3cD993Ab1z".to_string(),
+        ),
         ("tobacco pack code, 29 characters", "04606203084623-AbC1dEFGhJkLmN".to_string()),
         ("cell label", "CELL-A-01".to_string()),
         ("unknown code (receiving keeps it)", "]C0SUPPLIER-LABEL-77".to_string()),
-        ("the same marked shoes again", format!("]d20104607000000014215Ab7Xz9Qw2Lk9\u{1D}91EE06\u{1D}92{crypto}")),
+        (
+            "the same marked shoes again",
+            format!("]d20104607000000014215Ab7Xz9Qw2Lk9\u{1D}91EE06\u{1D}92{crypto}"),
+        ),
     ];
     let doc = rt.new_document("receiving")?;
     say(format!("3. receiving document {} ({}): every barcode kind", doc.number, doc.id));
@@ -109,17 +147,26 @@ pub fn run(db: Option<&Path>, json: bool) -> Result<(), Error> {
     say(format!("   lines of {}:", shown.header.number));
     for l in &shown.lines {
         let name = l.name.clone().or_else(|| l.raw.clone()).unwrap_or_default();
-        say(format!("     {:<12} {:<48} {}", l.product.clone().unwrap_or_else(|| "?".into()), output::printable(&name), qty_json(l.actual)));
+        say(format!(
+            "     {:<12} {:<48} {}",
+            l.product.clone().unwrap_or_else(|| "?".into()),
+            output::printable(&name),
+            qty_json(l.actual)
+        ));
     }
     rt.complete(&doc.id)?;
-    say(format!("   completed; outbox: {} document(s) waiting to be sent\n", rt.outbox()?.len()));
+    say(format!(
+        "   completed; outbox: {} document(s) waiting to be sent\n",
+        rt.outbox()?.len()
+    ));
 
     let product = &boxed[0];
     let task = TaskDocument {
         id: "TASK-DEMO-1".into(),
         doc_type: "picking".into(),
         number: "ОТ-00042".into(),
-        lines: vec![serde_json::from_value(serde_json::json!({"product": product, "qty": 12})).map_err(|e| Error::InvalidArgument(e.to_string()))?],
+        lines: vec![serde_json::from_value(serde_json::json!({"product": product, "qty": 12}))
+            .map_err(|e| Error::InvalidArgument(e.to_string()))?],
     };
     rt.add_tasks(&[task])?;
     say(format!("4. picking task ОТ-00042: plan 12 of {product}; over-scan is refused"));
@@ -130,12 +177,20 @@ pub fn run(db: Option<&Path>, json: bool) -> Result<(), Error> {
         }
         say(format!("   {}", output::scan_line(&raw, &o)));
         if let ScanStatus::Refused(v) = o.status {
-            say(format!("   ↑ refused and journaled ({}), the line stays at {}", v.as_str(), qty_json(o.actual)));
+            say(format!(
+                "   ↑ refused and journaled ({}), the line stays at {}",
+                v.as_str(),
+                qty_json(o.actual)
+            ));
         }
     }
     let transfer = rt.new_document("transfer")?;
     let o = rt.scan(&transfer.id, &boxed[9], None)?;
-    say(format!("5. transfer {}: goods before a cell → {}", transfer.number, output::scan_line(&boxed[9], &o)));
+    say(format!(
+        "5. transfer {}: goods before a cell → {}",
+        transfer.number,
+        output::scan_line(&boxed[9], &o)
+    ));
     rt.close()?;
     say("\nEvery journal entry above was on disk before its line was printed.".to_string());
     Ok(())

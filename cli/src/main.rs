@@ -227,11 +227,17 @@ fn print(cli: &Cli, value: serde_json::Value, text: impl FnOnce() -> String) {
 }
 
 fn quantity(s: &str) -> Result<i64, Error> {
-    parse_quantity(s).filter(|q| *q > 0).ok_or_else(|| Error::InvalidArgument(format!("quantity {s:?} is not a positive number with at most 3 decimals")))
+    parse_quantity(s)
+        .filter(|q| *q > 0)
+        .ok_or_else(|| Error::InvalidArgument(format!("quantity {s:?} is not a positive number with at most 3 decimals")))
 }
 
 fn stdin_lines() -> impl Iterator<Item = String> {
-    std::io::stdin().lock().lines().map_while(Result::ok).map(|l| l.trim_end_matches('\r').to_string())
+    std::io::stdin()
+        .lock()
+        .lines()
+        .map_while(Result::ok)
+        .map(|l| l.trim_end_matches('\r').to_string())
 }
 
 fn run(cli: &Cli) -> CmdResult {
@@ -239,7 +245,12 @@ fn run(cli: &Cli) -> CmdResult {
         Command::Import { file, format } => {
             let format = match format {
                 Some(f) => Format::from_name(f).ok_or_else(|| Error::InvalidArgument(format!("unknown format {f:?} (csv or jsonl)")))?,
-                None => Format::from_path(file).ok_or_else(|| Error::InvalidArgument(format!("{}: cannot tell the format from the extension; pass --format", file.display())))?,
+                None => Format::from_path(file).ok_or_else(|| {
+                    Error::InvalidArgument(format!(
+                        "{}: cannot tell the format from the extension; pass --format",
+                        file.display()
+                    ))
+                })?,
             };
             let rt = open(cli)?;
             let started = std::time::Instant::now();
@@ -272,9 +283,15 @@ fn run(cli: &Cli) -> CmdResult {
                 let mut out = std::io::BufWriter::new(out.lock());
                 for line in stdin_lines() {
                     let v = output::lookup_json(&line, &rt.resolve(&line));
-                    writeln!(out, "{v}").map_err(|e| Error::Io { path: "stdout".into(), source: e })?;
+                    writeln!(out, "{v}").map_err(|e| Error::Io {
+                        path: "stdout".into(),
+                        source: e,
+                    })?;
                 }
-                out.flush().map_err(|e| Error::Io { path: "stdout".into(), source: e })?;
+                out.flush().map_err(|e| Error::Io {
+                    path: "stdout".into(),
+                    source: e,
+                })?;
                 return Ok(());
             }
             let code = args.code.as_deref().unwrap_or_default();
@@ -290,23 +307,39 @@ fn run(cli: &Cli) -> CmdResult {
                     h.packaging.as_ref().map(|k| format!(" {}", k.name)).unwrap_or_default(),
                     tsd_core::documents::qty_json(res.qty)
                 ),
-                None => format!("not found ({}{})", res.parsed.kind.as_str(), res.parsed.gtin.map(|g| format!(", GTIN {g}")).unwrap_or_default()),
+                None => format!(
+                    "not found ({}{})",
+                    res.parsed.kind.as_str(),
+                    res.parsed.gtin.map(|g| format!(", GTIN {g}")).unwrap_or_default()
+                ),
             });
             Ok(())
         }
         Command::Search { text, limit } => {
             let rt = open(cli)?;
             let hits = rt.search(text, *limit)?;
-            print(cli, json!(hits), || hits.iter().map(|p| format!("{}\t{}\t{}", p.id, p.code, p.name)).collect::<Vec<_>>().join("\n"));
+            print(cli, json!(hits), || {
+                hits.iter()
+                    .map(|p| format!("{}\t{}\t{}", p.id, p.code, p.name))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
             Ok(())
         }
         Command::Stats => {
             let rt = open(cli)?;
             let s = rt.catalog_stats()?;
-            print(cli, json!(s), || format!("version {}: {} products, {} packagings, {} barcodes, {} cells, {} records", s.version, s.products, s.packagings, s.barcodes, s.cells, s.records));
+            print(cli, json!(s), || {
+                format!(
+                    "version {}: {} products, {} packagings, {} barcodes, {} cells, {} records",
+                    s.version, s.products, s.packagings, s.barcodes, s.cells, s.records
+                )
+            });
             Ok(())
         }
-        Command::Barcode { command: BarcodeCommand::Parse(args) } => {
+        Command::Barcode {
+            command: BarcodeCommand::Parse(args),
+        } => {
             let templates = match cli.db.as_deref().filter(|p| p.exists()) {
                 Some(_) => open(cli)?.config().weight_templates,
                 None => tsd_core::config::Config::default().weight_templates,
@@ -348,7 +381,10 @@ fn run(cli: &Cli) -> CmdResult {
         Command::Config { command } => {
             let rt = open(cli)?;
             if let ConfigCommand::Set { file } = command {
-                let text = std::fs::read_to_string(file).map_err(|source| Error::Io { path: file.clone(), source })?;
+                let text = std::fs::read_to_string(file).map_err(|source| Error::Io {
+                    path: file.clone(),
+                    source,
+                })?;
                 rt.set_config(&text)?;
             }
             let config = rt.config();
@@ -362,7 +398,17 @@ fn run(cli: &Cli) -> CmdResult {
                 print(
                     cli,
                     json!({"catalog": g.catalog, "cells": g.cells, "barcodes": g.barcodes, "products": g.products, "barcode_count": g.barcode_count, "rows": g.rows}),
-                    || format!("wrote {} ({} products, {} barcodes, {} rows), {} and {}", g.catalog.display(), g.products, g.barcode_count, g.rows, g.cells.display(), g.barcodes.display()),
+                    || {
+                        format!(
+                            "wrote {} ({} products, {} barcodes, {} rows), {} and {}",
+                            g.catalog.display(),
+                            g.products,
+                            g.barcode_count,
+                            g.rows,
+                            g.cells.display(),
+                            g.barcodes.display()
+                        )
+                    },
                 );
                 Ok(())
             }
@@ -383,17 +429,32 @@ fn doc(cli: &Cli, command: &DocCommand) -> CmdResult {
         DocCommand::List => {
             let docs = rt.documents()?;
             print(cli, json!(docs), || {
-                docs.iter().map(|h| format!("{}\t{}\t{}\t{:?}", h.id, h.number, h.doc_type, h.status).to_lowercase()).collect::<Vec<_>>().join("\n")
+                docs.iter()
+                    .map(|h| format!("{}\t{}\t{}\t{:?}", h.id, h.number, h.doc_type, h.status).to_lowercase())
+                    .collect::<Vec<_>>()
+                    .join("\n")
             });
         }
         DocCommand::Show { id } => {
             let d = rt.document(id)?;
             print(cli, json!(d), || {
                 let q = tsd_core::documents::qty_json;
-                let mut s = format!("{} {} ({}, {:?})\n", d.header.number, d.header.doc_type, d.header.id, d.header.status).to_string();
+                let mut s = format!(
+                    "{} {} ({}, {:?})\n",
+                    d.header.number, d.header.doc_type, d.header.id, d.header.status
+                )
+                .to_string();
                 for l in &d.lines {
-                    let what = l.product.clone().map(|p| format!("{p} {}", l.name.clone().unwrap_or_default())).unwrap_or_else(|| format!("? {}", output::printable(&l.raw.clone().unwrap_or_default())));
-                    s += &format!("  {what}: {}{}\n", q(l.actual), l.planned.map(|p| format!(" of {}", q(p))).unwrap_or_default());
+                    let what = l
+                        .product
+                        .clone()
+                        .map(|p| format!("{p} {}", l.name.clone().unwrap_or_default()))
+                        .unwrap_or_else(|| format!("? {}", output::printable(&l.raw.clone().unwrap_or_default())));
+                    s += &format!(
+                        "  {what}: {}{}\n",
+                        q(l.actual),
+                        l.planned.map(|p| format!(" of {}", q(p))).unwrap_or_default()
+                    );
                 }
                 s += &format!("  {} journal entries", d.scans.len());
                 s
@@ -403,7 +464,11 @@ fn doc(cli: &Cli, command: &DocCommand) -> CmdResult {
             let qty = qty.as_deref().map(quantity).transpose()?;
             let one = |raw: &str| -> Result<String, Error> {
                 let o = rt.scan(id, raw, qty)?;
-                Ok(if cli.json { output::scan_json(raw, &o).to_string() } else { output::scan_line(raw, &o) })
+                Ok(if cli.json {
+                    output::scan_json(raw, &o).to_string()
+                } else {
+                    output::scan_line(raw, &o)
+                })
             };
             if *stdin {
                 let mut failed = false;
@@ -414,7 +479,10 @@ fn doc(cli: &Cli, command: &DocCommand) -> CmdResult {
                         Err(Error::Barcode(e)) => {
                             failed = true;
                             if cli.json {
-                                println!("{}", json!({"seq": null, "status": "error", "input": line, "error": {"code": e.code.as_str(), "message": e.to_string()}}));
+                                println!(
+                                    "{}",
+                                    json!({"seq": null, "status": "error", "input": line, "error": {"code": e.code.as_str(), "message": e.to_string()}})
+                                );
                             } else {
                                 println!("-\terror: {e}\t{}", output::printable(&line));
                             }
@@ -434,21 +502,32 @@ fn doc(cli: &Cli, command: &DocCommand) -> CmdResult {
             print(cli, json!({"seq": seq, "undone": target}), || format!("{seq}\tundid {target}"));
         }
         DocCommand::SetQty { id, product, qty } => {
-            let q = parse_quantity(qty).ok_or_else(|| Error::InvalidArgument(format!("quantity {qty:?} is not a number with at most 3 decimals")))?;
+            let q = parse_quantity(qty)
+                .ok_or_else(|| Error::InvalidArgument(format!("quantity {qty:?} is not a number with at most 3 decimals")))?;
             if rt.product(product)?.is_none() {
                 return Err(Error::InvalidArgument(format!("product {product} is not in the catalog")).into());
             }
             let seq = rt.set_quantity(id, product, q)?;
-            print(cli, json!({"seq": seq}), || seq.map_or("unchanged".into(), |s| format!("{s}\tset {product} to {qty}")));
+            print(cli, json!({"seq": seq}), || {
+                seq.map_or("unchanged".into(), |s| format!("{s}\tset {product} to {qty}"))
+            });
         }
         DocCommand::Complete { id } => {
             let done = rt.complete(id)?;
-            print(cli, json!({"completed": true, "changed": done}), || if done { format!("completed {id}") } else { format!("{id} was already completed") });
+            print(cli, json!({"completed": true, "changed": done}), || {
+                if done {
+                    format!("completed {id}")
+                } else {
+                    format!("{id} was already completed")
+                }
+            });
         }
         DocCommand::ImportTasks { file } => {
             let tasks = read_tasks(file)?;
             let added = rt.add_tasks(&tasks)?;
-            print(cli, json!({"tasks": tasks.len(), "added": added}), || format!("{} tasks read, {added} new", tasks.len()));
+            print(cli, json!({"tasks": tasks.len(), "added": added}), || {
+                format!("{} tasks read, {added} new", tasks.len())
+            });
         }
     }
     rt.close()?;
@@ -456,13 +535,20 @@ fn doc(cli: &Cli, command: &DocCommand) -> CmdResult {
 }
 
 fn read_tasks(file: &Path) -> Result<Vec<TaskDocument>, Error> {
-    let text = std::fs::read_to_string(file).map_err(|source| Error::Io { path: file.to_path_buf(), source })?;
+    let text = std::fs::read_to_string(file).map_err(|source| Error::Io {
+        path: file.to_path_buf(),
+        source,
+    })?;
     let mut tasks = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let t = serde_json::from_str(line).map_err(|e| Error::Import { path: file.to_path_buf(), line: i as u64 + 1, reason: format!("bad task JSON: {e}") })?;
+        let t = serde_json::from_str(line).map_err(|e| Error::Import {
+            path: file.to_path_buf(),
+            line: i as u64 + 1,
+            reason: format!("bad task JSON: {e}"),
+        })?;
         tasks.push(t);
     }
     Ok(tasks)

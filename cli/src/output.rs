@@ -50,7 +50,13 @@ pub fn lookup_json(input: &str, res: &Result<Resolution, Error>) -> Value {
     match res {
         Ok(r) => {
             let (product, packaging, cell) = match &r.target {
-                Target::Product(h) => (serde_json::to_value(&h.product).ok(), h.packaging.as_ref().map(|k| json!({"id": k.id, "name": k.name, "factor": qty_json(k.factor)})), None),
+                Target::Product(h) => (
+                    serde_json::to_value(&h.product).ok(),
+                    h.packaging
+                        .as_ref()
+                        .map(|k| json!({"id": k.id, "name": k.name, "factor": qty_json(k.factor)})),
+                    None,
+                ),
                 Target::Cell(c) => (None, None, serde_json::to_value(c).ok()),
                 Target::NotFound => (None, None, None),
             };

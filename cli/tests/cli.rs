@@ -8,7 +8,12 @@ use std::process::{Command, Output, Stdio};
 
 fn tsd(db: &Path, args: &[&str], stdin: Option<&str>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tsd"));
-    cmd.arg("--db").arg(db).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::piped());
+    cmd.arg("--db")
+        .arg(db)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
     let mut input = child.stdin.take().unwrap();
     if let Some(text) = stdin {
@@ -19,7 +24,13 @@ fn tsd(db: &Path, args: &[&str], stdin: Option<&str>) -> Output {
 }
 
 fn ok(out: &Output) -> String {
-    assert!(out.status.success(), "status {:?}\nstdout: {}\nstderr: {}", out.status, String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "status {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout.clone()).unwrap()
 }
 
@@ -47,7 +58,11 @@ fn with_catalog() -> (tempfile::TempDir, std::path::PathBuf) {
 fn barcode_parse_json_contract() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("none");
-    let v = json(&tsd(&db, &["--json", "barcode", "parse", "]C10104601234567893\u{1D}10LOT\u{1D}3103001250"], None));
+    let v = json(&tsd(
+        &db,
+        &["--json", "barcode", "parse", "]C10104601234567893\u{1D}10LOT\u{1D}3103001250"],
+        None,
+    ));
     assert_eq!(v["ok"], true);
     assert_eq!(v["kind"], "gs1");
     assert_eq!(v["gtin"], "04601234567893");
@@ -63,25 +78,49 @@ fn barcode_parse_json_contract() {
     let bad = tsd(&db, &["--json", "barcode", "parse", "4601234567890"], None);
     assert_eq!(bad.status.code(), Some(1));
     let v: Value = serde_json::from_slice(&bad.stdout).unwrap();
-    assert_eq!((v["ok"].clone(), v["error"]["code"].clone()), (Value::Bool(false), Value::from("bad_check_digit")));
+    assert_eq!(
+        (v["ok"].clone(), v["error"]["code"].clone()),
+        (Value::Bool(false), Value::from("bad_check_digit"))
+    );
 
-    let lines = ok(&tsd(&db, &["barcode", "parse", "--stdin"], Some("4601234567893\n46009333\n04252614\n0104601234567893215Ab7Xz9Qw2Lk9\u{1D}93Ab1z\n2200123012500\nхлам\n4601234567890\n")));
-    let kinds: Vec<Value> = lines.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).map(|v| v["kind"].clone()).collect();
-    assert_eq!(kinds, ["ean13", "ean8", "upce", "marking", "weight", "unknown", "null"].map(|k| if k == "null" { Value::Null } else { Value::from(k) }));
+    let lines = ok(&tsd(
+        &db,
+        &["barcode", "parse", "--stdin"],
+        Some("4601234567893\n46009333\n04252614\n0104601234567893215Ab7Xz9Qw2Lk9\u{1D}93Ab1z\n2200123012500\nхлам\n4601234567890\n"),
+    ));
+    let kinds: Vec<Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .map(|v| v["kind"].clone())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["ean13", "ean8", "upce", "marking", "weight", "unknown", "null"].map(|k| if k == "null" { Value::Null } else { Value::from(k) })
+    );
 }
 
 #[test]
 fn lookup_search_and_stdin() {
     let (_d, db) = with_catalog();
     let v = json(&tsd(&db, &["--json", "lookup", "14601234567890"], None));
-    assert_eq!((v["found"].clone(), v["product"]["id"].clone(), v["quantity"].clone()), (Value::Bool(true), Value::from("P1"), Value::from(12)));
-    let out = ok(&tsd(&db, &["lookup", "--stdin"], Some("4601234567893\n4600000000008\n2200123012500\n")));
+    assert_eq!(
+        (v["found"].clone(), v["product"]["id"].clone(), v["quantity"].clone()),
+        (Value::Bool(true), Value::from("P1"), Value::from(12))
+    );
+    let out = ok(&tsd(
+        &db,
+        &["lookup", "--stdin"],
+        Some("4601234567893\n4600000000008\n2200123012500\n"),
+    ));
     let v: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(v.len(), 3);
     assert_eq!(v[0]["found"], true);
     assert_eq!(v[1]["found"], false);
     assert_eq!(v[1]["gtin"], "04600000000008", "not found still shows what was parsed");
-    assert_eq!((v[2]["product"]["id"].clone(), v[2]["quantity"].clone()), (Value::from("P2"), Value::from(1.25)));
+    assert_eq!(
+        (v[2]["product"]["id"].clone(), v[2]["quantity"].clone()),
+        (Value::from("P2"), Value::from(1.25))
+    );
     let hits = json(&tsd(&db, &["--json", "search", "СЫР"], None));
     assert_eq!(hits[0]["id"], "P2");
 }
@@ -91,8 +130,16 @@ fn documents_end_to_end() {
     let (_d, db) = with_catalog();
     let doc = json(&tsd(&db, &["--json", "doc", "new", "receiving"], None));
     let id = doc["id"].as_str().unwrap().to_string();
-    let out = tsd(&db, &["doc", "scan", &id, "--stdin"], Some("4601234567893\n14601234567890\nWHATEVER-1\n4601234567890\n4601234567893\n"));
-    assert_eq!(out.status.code(), Some(1), "a rejected label makes the run exit 1, after the other scans");
+    let out = tsd(
+        &db,
+        &["doc", "scan", &id, "--stdin"],
+        Some("4601234567893\n14601234567890\nWHATEVER-1\n4601234567890\n4601234567893\n"),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a rejected label makes the run exit 1, after the other scans"
+    );
     let out = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 5);
@@ -100,7 +147,10 @@ fn documents_end_to_end() {
     assert!(seqs[..3].iter().chain(&seqs[4..]).all(|s| s.parse::<i64>().is_ok()), "{lines:?}");
     assert!(lines[3].starts_with("-\terror"), "a bad label is reported in line: {}", lines[3]);
     let one = json(&tsd(&db, &["--json", "doc", "scan", &id, "14601234567890", "--qty", "2"], None));
-    assert_eq!((one["status"].clone(), one["qty"].clone()), (Value::from("accepted"), Value::from(24)));
+    assert_eq!(
+        (one["status"].clone(), one["qty"].clone()),
+        (Value::from("accepted"), Value::from(24))
+    );
     assert!(one.as_object().unwrap().keys().next().unwrap() == "seq");
     json(&tsd(&db, &["--json", "doc", "undo", &id], None));
     let shown = json(&tsd(&db, &["--json", "doc", "show", &id], None));
@@ -119,8 +169,15 @@ fn documents_end_to_end() {
     assert_eq!(list[0]["status"], "completed");
 
     let tasks = db.parent().unwrap().join("tasks.jsonl");
-    std::fs::write(&tasks, "{\"id\":\"T1\",\"type\":\"picking\",\"lines\":[{\"product\":\"P1\",\"qty\":1}]}\n").unwrap();
-    assert_eq!(json(&tsd(&db, &["--json", "doc", "import-tasks", tasks.to_str().unwrap()], None))["added"], 1);
+    std::fs::write(
+        &tasks,
+        "{\"id\":\"T1\",\"type\":\"picking\",\"lines\":[{\"product\":\"P1\",\"qty\":1}]}\n",
+    )
+    .unwrap();
+    assert_eq!(
+        json(&tsd(&db, &["--json", "doc", "import-tasks", tasks.to_str().unwrap()], None))["added"],
+        1
+    );
     let over = ok(&tsd(&db, &["doc", "scan", "T1", "--stdin"], Some("4601234567893\n4601234567893\n")));
     assert!(over.lines().nth(1).unwrap().contains("refused: more than planned"), "{over}");
 }
@@ -133,13 +190,20 @@ fn errors_name_the_file_and_line_and_exit_non_zero() {
     let out = tsd(&db, &["import", bad.to_str().unwrap()], None);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bad.csv") && err.contains("line 3") && err.contains("nothing was imported"), "{err}");
+    assert!(
+        err.contains("bad.csv") && err.contains("line 3") && err.contains("nothing was imported"),
+        "{err}"
+    );
     assert_eq!(json(&tsd(&db, &["--json", "stats"], None))["products"], 2);
     let out = tsd(&db, &["doc", "show", "nope"], None);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("document nope not found"));
     let newer = tempfile::tempdir().unwrap();
-    std::fs::write(newer.path().join("journal.db"), b"not a database at all, but long enough to have a header...................").unwrap();
+    std::fs::write(
+        newer.path().join("journal.db"),
+        b"not a database at all, but long enough to have a header...................",
+    )
+    .unwrap();
     let out = tsd(newer.path(), &["doc", "list"], None);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("left as it is"));
@@ -149,12 +213,27 @@ fn errors_name_the_file_and_line_and_exit_non_zero() {
 fn generator_and_demo_run() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("gen");
-    let v = json(&tsd(&dir.path().join("db"), &["--json", "dev", "gen-catalog", "--products", "300", "--out", out.to_str().unwrap()], None));
+    let v = json(&tsd(
+        &dir.path().join("db"),
+        &["--json", "dev", "gen-catalog", "--products", "300", "--out", out.to_str().unwrap()],
+        None,
+    ));
     assert_eq!(v["products"], 300);
     let codes = std::fs::read_to_string(out.join("barcodes.txt")).unwrap();
     assert_eq!(codes.lines().count() as u64, v["barcode_count"].as_u64().unwrap());
     let demo = ok(&tsd(&dir.path().join("demo"), &["demo"], None));
-    for needle in ["EAN-8", "UPC-E", "ITF-14", "GS1-128", "marking code", "tobacco", "weight", "refused", "undo", "completed"] {
+    for needle in [
+        "EAN-8",
+        "UPC-E",
+        "ITF-14",
+        "GS1-128",
+        "marking code",
+        "tobacco",
+        "weight",
+        "refused",
+        "undo",
+        "completed",
+    ] {
         assert!(demo.contains(needle), "demo output lacks {needle}:\n{demo}");
     }
 }

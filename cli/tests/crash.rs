@@ -24,12 +24,21 @@ fn acknowledged_scans_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("data");
     let exe = env!("CARGO_BIN_EXE_tsd");
-    let out = Command::new(exe).args(["--json", "--db"]).arg(&db).args(["doc", "new", "receiving"]).output().unwrap();
+    let out = Command::new(exe)
+        .args(["--json", "--db"])
+        .arg(&db)
+        .args(["doc", "new", "receiving"])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     let id = doc["id"].as_str().unwrap().to_string();
 
-    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
     eprintln!("seed {seed}");
     let mut rng = Rng(seed);
     let mut acknowledged: HashMap<i64, String> = HashMap::new();
@@ -81,7 +90,11 @@ fn acknowledged_scans_survive_sigkill() {
             assert!(acknowledged.insert(seq, raw).is_none(), "seq {seq} acknowledged twice");
         }
     }
-    assert!(acknowledged.len() > 100, "the child should have scanned something: {}", acknowledged.len());
+    assert!(
+        acknowledged.len() > 100,
+        "the child should have scanned something: {}",
+        acknowledged.len()
+    );
 
     let rt = tsd_core::Runtime::open(&db).unwrap();
     let journal = rt.document(&id).unwrap().scans;

@@ -52,7 +52,10 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Config { document_types: default_doc_types(), weight_templates: default_templates() }
+        Config {
+            document_types: default_doc_types(),
+            weight_templates: default_templates(),
+        }
     }
 }
 
@@ -61,7 +64,16 @@ fn default_templates() -> Vec<WeightTemplate> {
 }
 
 fn doc_type(id: &str, name: &str, prefix: &str, allow_overscan: bool, require_cell: bool, allow_unknown: bool) -> DocType {
-    DocType { id: id.into(), name: name.into(), prefix: prefix.into(), allow_overscan, unique_marks: true, require_cell, quantity_prompt: false, allow_unknown }
+    DocType {
+        id: id.into(),
+        name: name.into(),
+        prefix: prefix.into(),
+        allow_overscan,
+        unique_marks: true,
+        require_cell,
+        quantity_prompt: false,
+        allow_unknown,
+    }
 }
 
 /// The four standard types: receiving (over-scan and unknown goods allowed, so
@@ -100,7 +112,10 @@ impl Config {
 
     /// A document type by id.
     pub fn doc_type(&self, id: &str) -> Result<&DocType> {
-        self.document_types.iter().find(|t| t.id == id).ok_or_else(|| Error::UnknownDocumentType(id.to_string()))
+        self.document_types
+            .iter()
+            .find(|t| t.id == id)
+            .ok_or_else(|| Error::UnknownDocumentType(id.to_string()))
     }
 }
 

@@ -112,7 +112,12 @@ impl Error {
         match self {
             Error::Sqlite { source, .. } => matches!(
                 source.sqlite_error_code(),
-                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked | rusqlite::ErrorCode::DiskFull | rusqlite::ErrorCode::SystemIoFailure)
+                Some(
+                    rusqlite::ErrorCode::DatabaseBusy
+                        | rusqlite::ErrorCode::DatabaseLocked
+                        | rusqlite::ErrorCode::DiskFull
+                        | rusqlite::ErrorCode::SystemIoFailure
+                )
             ),
             Error::Io { .. } | Error::Cancelled => true,
             _ => false,

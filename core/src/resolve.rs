@@ -128,5 +128,10 @@ pub fn resolve(conn: &Connection, raw: &str, templates: &[WeightTemplate]) -> Re
         Some(g) if via_template || (weighed_product && parsed.kind != Kind::Weight) => g as i64,
         _ => factor.saturating_mul(parsed.count().map_or(1, |c| c as i64)),
     };
-    Ok(Resolution { parsed, target, qty, attributes })
+    Ok(Resolution {
+        parsed,
+        target,
+        qty,
+        attributes,
+    })
 }

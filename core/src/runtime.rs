@@ -63,7 +63,10 @@ pub struct Runtime {
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -83,13 +86,21 @@ impl Runtime {
         let config = match journal.query_row("SELECT value FROM config WHERE key = 'runtime'", [], |r| r.get::<_, String>(0)) {
             Ok(text) => Config::from_json(&text)?,
             Err(rusqlite::Error::QueryReturnedNoRows) => Config::default(),
-            Err(e) => return Err(Error::Sqlite { step: "reading configuration", source: e }),
+            Err(e) => {
+                return Err(Error::Sqlite {
+                    step: "reading configuration",
+                    source: e,
+                })
+            }
         };
         let checkpointer = spawn_checkpointer(&dir)?;
         Ok(Runtime {
             dir,
             catalog_writer: Mutex::new(catalog_writer),
-            catalog_reader: Mutex::new(CatalogReader { conn: catalog_reader, snapshot_since: None }),
+            catalog_reader: Mutex::new(CatalogReader {
+                conn: catalog_reader,
+                snapshot_since: None,
+            }),
             journal: Mutex::new(journal),
             config: RwLock::new(config),
             commits: AtomicU64::new(0),
@@ -112,9 +123,12 @@ impl Runtime {
         let config = Config::from_json(json)?;
         let canonical = serde_json::to_string(&config).map_err(|e| Error::Config(e.to_string()))?;
         self.write_journal(|tx| {
-            tx.execute("INSERT INTO config (key, value) VALUES ('runtime', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value", [canonical])
-                .step("storing configuration")
-                .map(|_| ())
+            tx.execute(
+                "INSERT INTO config (key, value) VALUES ('runtime', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [canonical],
+            )
+            .step("storing configuration")
+            .map(|_| ())
         })?;
         *self.config.write().unwrap_or_else(|p| p.into_inner()) = config;
         Ok(())
@@ -128,7 +142,8 @@ impl Runtime {
         // back while no snapshot pins it, so later lookups do not wade through it.
         let mut reader = lock(&self.catalog_reader);
         reader.end_snapshot()?;
-        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").step("checkpointing after import")?;
+        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+            .step("checkpointing after import")?;
         Ok(report)
     }
 
@@ -166,7 +181,9 @@ impl Runtime {
 
     fn write_journal<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
         let mut conn = lock(&self.journal);
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).step("starting a journal write")?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .step("starting a journal write")?;
         let out = f(&tx)?;
         // synchronous=FULL: when commit returns, the entry is on disk.
         tx.commit().step("committing to the journal")?;
@@ -245,7 +262,9 @@ impl Runtime {
     /// Documents waiting in the outbox.
     pub fn outbox(&self) -> Result<Vec<String>> {
         let conn = lock(&self.journal);
-        let mut stmt = conn.prepare("SELECT doc FROM outbox ORDER BY queued_at, doc").step("reading the outbox")?;
+        let mut stmt = conn
+            .prepare("SELECT doc FROM outbox ORDER BY queued_at, doc")
+            .step("reading the outbox")?;
         let rows = stmt.query_map([], |r| r.get(0)).step("reading the outbox")?;
         rows.collect::<rusqlite::Result<_>>().step("reading the outbox")
     }
@@ -253,7 +272,9 @@ impl Runtime {
     /// Stops the checkpointer and folds the journal's WAL into the database.
     pub fn close(self) -> Result<()> {
         self.shutdown();
-        lock(&self.journal).execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").step("checkpointing the journal")
+        lock(&self.journal)
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+            .step("checkpointing the journal")
     }
 
     fn shutdown(&self) {
@@ -284,6 +305,9 @@ fn spawn_checkpointer(dir: &Path) -> Result<(Sender<()>, JoinHandle<()>)> {
                 }
             }
         })
-        .map_err(|source| Error::Io { path: dir.to_path_buf(), source })?;
+        .map_err(|source| Error::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
     Ok((tx, handle))
 }

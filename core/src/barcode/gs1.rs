@@ -48,7 +48,12 @@ use Format::*;
 use Meaning::*;
 
 const fn spec(ai: &'static str, format: Format, meaning: Meaning, title: &'static str) -> AiSpec {
-    AiSpec { ai, format, meaning, title }
+    AiSpec {
+        ai,
+        format,
+        meaning,
+        title,
+    }
 }
 
 /// The AIs this runtime understands: what warehouses and Честный ЗНАК use.
@@ -152,7 +157,7 @@ pub fn is_cset82(c: char) -> bool {
 
 fn days_in_month(yy: u32, mm: u32) -> u32 {
     match mm {
-        2 if yy % 4 == 0 => 29,
+        2 if yy.is_multiple_of(4) => 29,
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,
@@ -218,11 +223,18 @@ fn validate(spec: &AiSpec, ai: &str, value: &str, pos: usize) -> Result<(), Barc
             return Err(BarcodeError::new(
                 ErrorCode::TooLong,
                 pos,
-                format!("AI ({ai}) allows at most {max} characters, got {} (missing GS separator?)", value.chars().count()),
+                format!(
+                    "AI ({ai}) allows at most {max} characters, got {} (missing GS separator?)",
+                    value.chars().count()
+                ),
             ))
         }
         VarNumeric(_) | VarAlpha(_) if value.is_empty() => {
-            return Err(BarcodeError::new(ErrorCode::BadLength, pos, format!("AI ({ai}) has an empty value")))
+            return Err(BarcodeError::new(
+                ErrorCode::BadLength,
+                pos,
+                format!("AI ({ai}) has an empty value"),
+            ))
         }
         _ => {}
     }
@@ -240,7 +252,11 @@ fn validate(spec: &AiSpec, ai: &str, value: &str, pos: usize) -> Result<(), Barc
         }
         Date => {
             if let Err(why) = check_date(value) {
-                return Err(BarcodeError::new(ErrorCode::BadDate, pos, format!("AI ({ai}) is not a date: {why}")));
+                return Err(BarcodeError::new(
+                    ErrorCode::BadDate,
+                    pos,
+                    format!("AI ({ai}) is not a date: {why}"),
+                ));
             }
         }
         Plain | Decimal => {}
@@ -260,9 +276,8 @@ pub fn parse_unbracketed(s: &str, offset: usize) -> Result<Vec<Element>, Barcode
             pos = s.len() - r.len();
             continue;
         }
-        let (spec, ai_len) = lookup_ai(rest).ok_or_else(|| {
-            BarcodeError::new(ErrorCode::UnknownAi, offset + pos, "no known GS1 Application Identifier here")
-        })?;
+        let (spec, ai_len) = lookup_ai(rest)
+            .ok_or_else(|| BarcodeError::new(ErrorCode::UnknownAi, offset + pos, "no known GS1 Application Identifier here"))?;
         let ai = &rest[..ai_len];
         let after = &rest[ai_len..];
         let value = match spec.format {
@@ -281,7 +296,10 @@ pub fn parse_unbracketed(s: &str, offset: usize) -> Result<Vec<Element>, Barcode
             VarNumeric(_) | VarAlpha(_) => after.split(GS).next().unwrap_or(""),
         };
         validate(spec, ai, value, offset + pos + ai_len)?;
-        out.push(Element { ai: ai.to_string(), value: value.to_string() });
+        out.push(Element {
+            ai: ai.to_string(),
+            value: value.to_string(),
+        });
         pos += ai_len + value.len();
     }
     Ok(out)
@@ -311,7 +329,10 @@ pub fn parse_bracketed(s: &str) -> Result<Vec<Element>, BarcodeError> {
         }
         let value = &body[..end];
         validate(spec, ai, value, pos + close + 1)?;
-        out.push(Element { ai: ai.to_string(), value: value.to_string() });
+        out.push(Element {
+            ai: ai.to_string(),
+            value: value.to_string(),
+        });
         pos += close + 1 + end;
     }
     if out.is_empty() {
@@ -351,12 +372,18 @@ mod tests {
         assert_eq!((e.code, e.position), (ErrorCode::BadCheckDigit, 15));
         let e = parse_unbracketed("0104601234567893\u{1D}17261332", 0).unwrap_err();
         assert_eq!(e.code, ErrorCode::BadDate);
-        assert_eq!(parse_unbracketed("0104601234567893\u{1D}17260231", 0).unwrap_err().code, ErrorCode::BadDate);
+        assert_eq!(
+            parse_unbracketed("0104601234567893\u{1D}17260231", 0).unwrap_err().code,
+            ErrorCode::BadDate
+        );
         let e = parse_unbracketed("0104601234567893\u{1D}88ABC", 0).unwrap_err();
         assert_eq!((e.code, e.position), (ErrorCode::UnknownAi, 17));
         assert_eq!(parse_unbracketed("01046012345", 0).unwrap_err().code, ErrorCode::BadLength);
         assert_eq!(parse_unbracketed("3102AB1234", 0).unwrap_err().code, ErrorCode::BadCharacter);
-        assert_eq!(parse_unbracketed(&format!("21{}", "X".repeat(21)), 0).unwrap_err().code, ErrorCode::TooLong);
+        assert_eq!(
+            parse_unbracketed(&format!("21{}", "X".repeat(21)), 0).unwrap_err().code,
+            ErrorCode::TooLong
+        );
         assert_eq!(parse_bracketed("(01").unwrap_err().code, ErrorCode::BadSyntax);
         assert!(!parse_unbracketed("21серия", 0).unwrap_err().message.contains("серия"));
     }
@@ -374,7 +401,10 @@ mod tests {
 
     #[test]
     fn every_listed_ai_is_in_the_table() {
-        for ai in ["00", "01", "02", "10", "11", "13", "15", "17", "21", "22", "30", "3100", "3165", "3203", "37", "240", "241", "250", "251", "400", "410", "415", "8005", "90", "99"] {
+        for ai in [
+            "00", "01", "02", "10", "11", "13", "15", "17", "21", "22", "30", "3100", "3165", "3203", "37", "240", "241", "250", "251",
+            "400", "410", "415", "8005", "90", "99",
+        ] {
             assert!(spec_of(ai).is_some(), "{ai}");
         }
         assert!(spec_of("3").is_none());

@@ -70,7 +70,10 @@ impl MarkingCode {
         for (i, e) in elements.iter().enumerate() {
             full.push_str(&e.ai);
             full.push_str(&e.value);
-            let fixed = matches!(&e.ai[..2], "00" | "01" | "02" | "11" | "12" | "13" | "15" | "16" | "17" | "20" | "31" | "32" | "33");
+            let fixed = matches!(
+                &e.ai[..2],
+                "00" | "01" | "02" | "11" | "12" | "13" | "15" | "16" | "17" | "20" | "31" | "32" | "33"
+            );
             if !fixed && i + 1 < elements.len() {
                 full.push(GS);
             }
@@ -109,8 +112,14 @@ impl MarkingCode {
             let Some(tail) = s.get(18 + serial_len..) else { continue };
             if let Some(elements) = split_tail(tail) {
                 let mut all = vec![
-                    Element { ai: "01".into(), value: s[2..16].into() },
-                    Element { ai: "21".into(), value: s[18..18 + serial_len].into() },
+                    Element {
+                        ai: "01".into(),
+                        value: s[2..16].into(),
+                    },
+                    Element {
+                        ai: "21".into(),
+                        value: s[18..18 + serial_len].into(),
+                    },
                 ];
                 all.extend(elements);
                 if all.iter().all(|e| e.value.chars().all(is_cset82)) {
@@ -151,9 +160,16 @@ impl MarkingCode {
 fn split_tail(mut tail: &str) -> Option<Vec<Element>> {
     let mut out = Vec::new();
     while !tail.is_empty() {
-        let (ai, len) = [("91", Some(4)), ("92", None), ("93", Some(4)), ("8005", Some(6)), ("17", Some(6)), ("7003", Some(10))]
-            .into_iter()
-            .find(|(ai, _)| tail.starts_with(ai))?;
+        let (ai, len) = [
+            ("91", Some(4)),
+            ("92", None),
+            ("93", Some(4)),
+            ("8005", Some(6)),
+            ("17", Some(6)),
+            ("7003", Some(10)),
+        ]
+        .into_iter()
+        .find(|(ai, _)| tail.starts_with(ai))?;
         let body = &tail[ai.len()..];
         let len = match len {
             Some(l) => l,
@@ -161,7 +177,10 @@ fn split_tail(mut tail: &str) -> Option<Vec<Element>> {
             None => return None,
         };
         let value = body.get(..len)?;
-        out.push(Element { ai: ai.to_string(), value: value.to_string() });
+        out.push(Element {
+            ai: ai.to_string(),
+            value: value.to_string(),
+        });
         tail = &body[len..];
     }
     Some(out)

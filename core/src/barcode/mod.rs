@@ -88,7 +88,16 @@ pub struct Parsed {
 
 impl Parsed {
     fn new(symbology: Option<Symbology>, kind: Kind, text: &str) -> Parsed {
-        Parsed { symbology, kind, gtin: None, alt_gtin: None, elements: Vec::new(), marking: None, weight: None, text: text.to_string() }
+        Parsed {
+            symbology,
+            kind,
+            gtin: None,
+            alt_gtin: None,
+            elements: Vec::new(),
+            marking: None,
+            weight: None,
+            text: text.to_string(),
+        }
     }
 
     /// Value of the first element with this AI.
@@ -109,7 +118,10 @@ impl Parsed {
     }
     /// Count of units (AI 30 or 37, or a count template).
     pub fn count(&self) -> Option<u64> {
-        self.ai("30").or_else(|| self.ai("37")).and_then(|v| v.parse().ok()).or(self.weight.as_ref().and_then(|w| w.count))
+        self.ai("30")
+            .or_else(|| self.ai("37"))
+            .and_then(|v| v.parse().ok())
+            .or(self.weight.as_ref().and_then(|w| w.count))
     }
     /// Net weight in grams: from a weight barcode, or AI 310n (kg) / 320n (lb).
     pub fn weight_grams(&self) -> Option<u64> {
@@ -120,7 +132,11 @@ impl Parsed {
             let Some(dec) = e.decimals() else { continue };
             let v: u64 = e.value.parse().ok()?;
             if e.ai.starts_with("310") {
-                return Some(if dec <= 3 { v * 10u64.pow(3 - dec) } else { (v + 10u64.pow(dec - 3) / 2) / 10u64.pow(dec - 3) });
+                return Some(if dec <= 3 {
+                    v * 10u64.pow(3 - dec)
+                } else {
+                    (v + 10u64.pow(dec - 3) / 2) / 10u64.pow(dec - 3)
+                });
             }
             if e.ai.starts_with("320") {
                 let lb = v as f64 / 10f64.powi(dec as i32);
@@ -138,14 +154,21 @@ fn from_elements(sym: Option<Symbology>, text: &str, elements: Vec<Element>) -> 
         p.gtin = Some(m.gtin());
         p.marking = Some(m);
     } else {
-        p.gtin = elements.iter().find(|e| e.ai == "01" || e.ai == "02").and_then(|e| Gtin14::parse(&e.value).ok());
+        p.gtin = elements
+            .iter()
+            .find(|e| e.ai == "01" || e.ai == "02")
+            .and_then(|e| Gtin14::parse(&e.value).ok());
     }
     p.elements = elements;
     Ok(p)
 }
 
 fn parse_gs1(sym: Option<Symbology>, text: &str) -> Result<Parsed, BarcodeError> {
-    let elements = if text.starts_with('(') { gs1::parse_bracketed(text)? } else { gs1::parse_unbracketed(text, 0)? };
+    let elements = if text.starts_with('(') {
+        gs1::parse_bracketed(text)?
+    } else {
+        gs1::parse_unbracketed(text, 0)?
+    };
     from_elements(sym, text, elements)
 }
 
@@ -156,9 +179,12 @@ pub fn parse(raw: &str, templates: &[WeightTemplate]) -> Result<Parsed, BarcodeE
     if text.is_empty() {
         return Err(BarcodeError::new(ErrorCode::Empty, 0, "nothing scanned"));
     }
-    let gs1_hint = sym.is_some_and(Symbology::is_gs1) || text.contains(GS) || (text.starts_with('(') && text[1..].starts_with(|c: char| c.is_ascii_digit()));
+    let gs1_hint = sym.is_some_and(Symbology::is_gs1)
+        || text.contains(GS)
+        || (text.starts_with('(') && text[1..].starts_with(|c: char| c.is_ascii_digit()));
     let digits = text.bytes().all(|b| b.is_ascii_digit());
-    let looks_marked = text.len() > 18 && text.starts_with("01") && text.get(16..18) == Some("21") && text[2..16].bytes().all(|b| b.is_ascii_digit());
+    let looks_marked =
+        text.len() > 18 && text.starts_with("01") && text.get(16..18) == Some("21") && text[2..16].bytes().all(|b| b.is_ascii_digit());
 
     if gs1_hint || (looks_marked && !digits) {
         return match parse_gs1(sym, text) {
@@ -169,8 +195,14 @@ pub fn parse(raw: &str, templates: &[WeightTemplate]) -> Result<Parsed, BarcodeE
                     let mut p = Parsed::new(sym, Kind::Marking, text);
                     p.gtin = Some(m.gtin());
                     p.elements = vec![
-                        Element { ai: "01".into(), value: m.gtin().to_string() },
-                        Element { ai: "21".into(), value: m.serial().to_string() },
+                        Element {
+                            ai: "01".into(),
+                            value: m.gtin().to_string(),
+                        },
+                        Element {
+                            ai: "21".into(),
+                            value: m.serial().to_string(),
+                        },
                     ];
                     p.marking = Some(m);
                     Ok(p)

@@ -33,7 +33,10 @@ pub enum Symbology {
 impl Symbology {
     /// True for symbologies whose data is a GS1 element string.
     pub fn is_gs1(self) -> bool {
-        matches!(self, Symbology::Gs1_128 | Symbology::Gs1DataMatrix | Symbology::Gs1Qr | Symbology::Gs1DataBar)
+        matches!(
+            self,
+            Symbology::Gs1_128 | Symbology::Gs1DataMatrix | Symbology::Gs1Qr | Symbology::Gs1DataBar
+        )
     }
 
     /// The identifier without the leading `]`.

@@ -95,12 +95,20 @@ impl WeightTemplate {
             }
         }
         if plen + item_digits + value_digits != 12 || item_digits == 0 || value_digits == 0 {
-            return Err(format!("prefix ({plen}) + item ({item_digits}) + value ({value_digits}) digits must be 12"));
+            return Err(format!(
+                "prefix ({plen}) + item ({item_digits}) + value ({value_digits}) digits must be 12"
+            ));
         }
         if unit_grams == 0 {
             return Err("unit_grams must be positive".into());
         }
-        Ok(WeightTemplate { prefixes, item_digits, value_digits, measure, unit_grams })
+        Ok(WeightTemplate {
+            prefixes,
+            item_digits,
+            value_digits,
+            measure,
+            unit_grams,
+        })
     }
 
     /// The default of Russian retail scales: prefixes 20–29, 5-digit item code,
@@ -120,9 +128,15 @@ impl WeightTemplate {
         let item = &ean13[plen..item_end];
         let value: u64 = match ean13[item_end..12].parse() {
             Ok(v) => v,
-            Err(_) => return Some(Err(BarcodeError::new(ErrorCode::BadCharacter, item_end, "weight value must be digits"))),
+            Err(_) => {
+                return Some(Err(BarcodeError::new(
+                    ErrorCode::BadCharacter,
+                    item_end,
+                    "weight value must be digits",
+                )))
+            }
         };
-        let mut key = ean13[..item_end].as_bytes().to_vec();
+        let mut key = ean13.as_bytes()[..item_end].to_vec();
         key.resize(12, b'0');
         key.push(check_digit(&key));
         let key = String::from_utf8(key).unwrap_or_default();
@@ -130,7 +144,13 @@ impl WeightTemplate {
             Ok(g) => g,
             Err(e) => return Some(Err(e)),
         };
-        let mut r = WeightReading { item_gtin, item: item.to_string(), grams: None, price: None, count: None };
+        let mut r = WeightReading {
+            item_gtin,
+            item: item.to_string(),
+            grams: None,
+            price: None,
+            count: None,
+        };
         match self.measure {
             Measure::Weight => r.grams = Some(value * self.unit_grams),
             Measure::Price => r.price = Some(value),
@@ -167,6 +187,8 @@ mod tests {
         let json = r#"{"prefixes":["21"],"item_digits":5,"value_digits":5,"measure":"price"}"#;
         let t: WeightTemplate = serde_json::from_str(json).unwrap();
         assert_eq!(t.measure, Measure::Price);
-        assert!(serde_json::from_str::<WeightTemplate>(r#"{"prefixes":["21"],"item_digits":9,"value_digits":5,"measure":"price"}"#).is_err());
+        assert!(
+            serde_json::from_str::<WeightTemplate>(r#"{"prefixes":["21"],"item_digits":9,"value_digits":5,"measure":"price"}"#).is_err()
+        );
     }
 }

@@ -46,15 +46,67 @@ impl Rng {
 }
 
 const CATEGORIES: &[&str] = &[
-    "Молоко", "Кефир", "Сыр", "Хлеб", "Масло сливочное", "Йогурт", "Сок", "Вода минеральная", "Чай", "Кофе", "Шоколад", "Печенье", "Макароны", "Рис",
-    "Гречка", "Сахар", "Колбаса", "Пельмени", "Мороженое", "Конфеты", "Мука", "Шампунь", "Мыло", "Стиральный порошок", "Батарейки", "Носки", "Футболка",
-    "Кроссовки", "Пиво", "Ёлочные игрушки",
+    "Молоко",
+    "Кефир",
+    "Сыр",
+    "Хлеб",
+    "Масло сливочное",
+    "Йогурт",
+    "Сок",
+    "Вода минеральная",
+    "Чай",
+    "Кофе",
+    "Шоколад",
+    "Печенье",
+    "Макароны",
+    "Рис",
+    "Гречка",
+    "Сахар",
+    "Колбаса",
+    "Пельмени",
+    "Мороженое",
+    "Конфеты",
+    "Мука",
+    "Шампунь",
+    "Мыло",
+    "Стиральный порошок",
+    "Батарейки",
+    "Носки",
+    "Футболка",
+    "Кроссовки",
+    "Пиво",
+    "Ёлочные игрушки",
 ];
 const BRANDS: &[&str] = &[
-    "Простоквашино", "Домик в деревне", "Весёлый молочник", "Alpen Gold", "Nescafe", "Lipton", "Добрый", "Фруктовый сад", "Макфа", "Мистраль", "Агуша",
-    "Савушкин", "Global Village", "Первым делом", "Красная цена", "Бабаевский",
+    "Простоквашино",
+    "Домик в деревне",
+    "Весёлый молочник",
+    "Alpen Gold",
+    "Nescafe",
+    "Lipton",
+    "Добрый",
+    "Фруктовый сад",
+    "Макфа",
+    "Мистраль",
+    "Агуша",
+    "Савушкин",
+    "Global Village",
+    "Первым делом",
+    "Красная цена",
+    "Бабаевский",
 ];
-const ATTRS: &[&str] = &["2,5%", "3,2%", "ультрапастеризованное", "классический", "без сахара", "с ванилью", "отборный", "премиум", "lite", "organic"];
+const ATTRS: &[&str] = &[
+    "2,5%",
+    "3,2%",
+    "ультрапастеризованное",
+    "классический",
+    "без сахара",
+    "с ванилью",
+    "отборный",
+    "премиум",
+    "lite",
+    "organic",
+];
 const SIZES: &[&str] = &["0,5 л", "1 л", "900 г", "450 г", "200 г", "1 кг", "5 кг", "12 шт", "330 мл"];
 
 fn with_check(body: &str) -> String {
@@ -66,7 +118,10 @@ fn with_check(body: &str) -> String {
 pub fn generate(dir: &Path, products: u64, seed: u64) -> Result<GeneratedCatalog> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| Error::Io { path: path.clone(), source }
+        move |source| Error::Io {
+            path: path.clone(),
+            source,
+        }
     };
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let catalog = dir.join("catalog.csv");
@@ -77,11 +132,21 @@ pub fn generate(dir: &Path, products: u64, seed: u64) -> Result<GeneratedCatalog
     let mut rng = Rng(seed ^ 0x5453_445F_4341_5441);
     let (mut rows, mut barcode_count) = (0u64, 0u64);
     let mut weighed_items = 0u64;
-    writeln!(out, "product_id,code,name,unit,weighted,marked,packaging_id,packaging_name,factor,barcode").map_err(io(&catalog))?;
+    writeln!(
+        out,
+        "product_id,code,name,unit,weighted,marked,packaging_id,packaging_name,factor,barcode"
+    )
+    .map_err(io(&catalog))?;
     for n in 1..=products {
         let id = format!("P{n:08}");
         let code = format!("A-{:06}", rng.below(1_000_000));
-        let name = format!("{} {} {} {}", rng.pick(CATEGORIES), rng.pick(BRANDS), rng.pick(ATTRS), rng.pick(SIZES));
+        let name = format!(
+            "{} {} {} {}",
+            rng.pick(CATEGORIES),
+            rng.pick(BRANDS),
+            rng.pick(ATTRS),
+            rng.pick(SIZES)
+        );
         let weighted = rng.below(100) < 5 && weighed_items < 99_999;
         let marked = !weighted && rng.below(100) < 10;
         let unit = if weighted { "кг" } else { "шт" };
@@ -93,7 +158,12 @@ pub fn generate(dir: &Path, products: u64, seed: u64) -> Result<GeneratedCatalog
         } else {
             list.push(("", "", "", with_check(&base)));
             if rng.below(2) == 0 {
-                list.push(("", "", "", with_check(&format!("46{}{:09}", (n + 5) % 10, (n + 500_000_000) % 1_000_000_000))));
+                list.push((
+                    "",
+                    "",
+                    "",
+                    with_check(&format!("46{}{:09}", (n + 5) % 10, (n + 500_000_000) % 1_000_000_000)),
+                ));
             }
             if n < 100_000 && n % 97 == 0 {
                 list.push(("", "", "", with_check(&format!("46{n:05}"))));
@@ -102,13 +172,22 @@ pub fn generate(dir: &Path, products: u64, seed: u64) -> Result<GeneratedCatalog
                 list.push(("", "", "", with_check(&format!("0{:010}", n))));
             }
             let extra = rng.below(4);
-            let packs: [(&str, &str, &str, char); 3] = [("box", "Коробка 12 шт", "12", '1'), ("pack", "Упаковка 6 шт", "6", '3'), ("pallet", "Паллета 480 шт", "480", '5')];
+            let packs: [(&str, &str, &str, char); 3] = [
+                ("box", "Коробка 12 шт", "12", '1'),
+                ("pack", "Упаковка 6 шт", "6", '3'),
+                ("pallet", "Паллета 480 шт", "480", '5'),
+            ];
             for (pid, pname, factor, indicator) in packs.iter().take(extra as usize) {
                 list.push((pid, pname, factor, with_check(&format!("{indicator}{}", &base[..12]))));
             }
         }
         for (pid, pname, factor, barcode) in &list {
-            writeln!(out, "{id},{code},\"{name}\",{unit},{},{},{pid},{pname},{factor},{barcode}", weighted as u8, marked as u8).map_err(io(&catalog))?;
+            writeln!(
+                out,
+                "{id},{code},\"{name}\",{unit},{},{},{pid},{pname},{factor},{barcode}",
+                weighted as u8, marked as u8
+            )
+            .map_err(io(&catalog))?;
             writeln!(codes, "{barcode}").map_err(io(&barcodes_path))?;
             rows += 1;
             barcode_count += 1;
@@ -124,5 +203,12 @@ pub fn generate(dir: &Path, products: u64, seed: u64) -> Result<GeneratedCatalog
         }
     }
     c.flush().map_err(io(&cells))?;
-    Ok(GeneratedCatalog { catalog, cells, barcodes: barcodes_path, products, barcode_count, rows })
+    Ok(GeneratedCatalog {
+        catalog,
+        cells,
+        barcodes: barcodes_path,
+        products,
+        barcode_count,
+        rows,
+    })
 }

@@ -88,7 +88,9 @@ pub struct ImportReport {
 impl ImportReport {
     /// True when the import changed anything.
     pub fn changed(&self) -> bool {
-        [self.products, self.packagings, self.barcodes, self.cells, self.records].iter().any(|c| c.added + c.changed > 0)
+        [self.products, self.packagings, self.barcodes, self.cells, self.records]
+            .iter()
+            .any(|c| c.added + c.changed > 0)
     }
 }
 
@@ -167,7 +169,11 @@ impl<'t> Stager<'t> {
     }
 
     fn err(&self, line: u64, reason: impl Into<String>) -> Error {
-        Error::Import { path: self.path.clone(), line, reason: reason.into() }
+        Error::Import {
+            path: self.path.clone(),
+            line,
+            reason: reason.into(),
+        }
     }
 
     fn product(&mut self, p: ProductRow, line: u64) -> Result<()> {
@@ -187,11 +193,16 @@ impl<'t> Stager<'t> {
         }
         match &mut self.bulk {
             Some(b) => {
-                b.product_pk = b.product.insert(params![p.id, p.code, p.name, p.unit, p.flags]).step("loading a product")?;
+                b.product_pk = b
+                    .product
+                    .insert(params![p.id, p.code, p.name, p.unit, p.flags])
+                    .step("loading a product")?;
                 b.products += 1;
             }
             None => {
-                self.product.execute(params![p.id, p.code, p.name, p.unit, p.flags, line]).step("staging a product")?;
+                self.product
+                    .execute(params![p.id, p.code, p.name, p.unit, p.flags, line])
+                    .step("staging a product")?;
             }
         }
         self.last_product = Some((p, line));
@@ -199,25 +210,37 @@ impl<'t> Stager<'t> {
     }
 
     fn packaging(&mut self, product: &str, id: &str, name: &str, factor: &str, line: u64) -> Result<()> {
-        let factor = if factor.trim().is_empty() { 1000 } else { parse_milli(factor).ok_or_else(|| self.err(line, format!("packaging {id}: factor {factor:?} is not a positive number")))? };
+        let factor = if factor.trim().is_empty() {
+            1000
+        } else {
+            parse_milli(factor).ok_or_else(|| self.err(line, format!("packaging {id}: factor {factor:?} is not a positive number")))?
+        };
         if factor <= 0 {
             return Err(self.err(line, format!("packaging {id}: factor must be positive")));
         }
         if let Some((lp, lid, lname, lfactor, lline)) = &self.last_packaging {
             if lp == product && lid == id {
                 if lname != name || *lfactor != factor {
-                    return Err(self.err(line, format!("packaging {id} of product {product} differs from its row on line {lline}")));
+                    return Err(self.err(
+                        line,
+                        format!("packaging {id} of product {product} differs from its row on line {lline}"),
+                    ));
                 }
                 return Ok(());
             }
         }
         match &mut self.bulk {
             Some(b) => {
-                b.packaging_pk = b.packaging.insert(params![b.product_pk, id, name, factor]).step("loading a packaging")?;
+                b.packaging_pk = b
+                    .packaging
+                    .insert(params![b.product_pk, id, name, factor])
+                    .step("loading a packaging")?;
                 b.packagings += 1;
             }
             None => {
-                self.packaging.execute(params![product, id, name, factor, line]).step("staging a packaging")?;
+                self.packaging
+                    .execute(params![product, id, name, factor, line])
+                    .step("staging a packaging")?;
             }
         }
         self.last_packaging = Some((product.to_string(), id.to_string(), name.to_string(), factor, line));
@@ -229,10 +252,14 @@ impl<'t> Stager<'t> {
         match &mut self.bulk {
             Some(b) => {
                 let packaging = packaging.map(|_| b.packaging_pk);
-                b.barcode.execute(params![key, b.product_pk, packaging, line]).step("staging a barcode")?;
+                b.barcode
+                    .execute(params![key, b.product_pk, packaging, line])
+                    .step("staging a barcode")?;
             }
             None => {
-                self.barcode.execute(params![key, product, packaging, line]).step("staging a barcode")?;
+                self.barcode
+                    .execute(params![key, product, packaging, line])
+                    .step("staging a barcode")?;
             }
         }
         Ok(())
@@ -264,7 +291,11 @@ pub fn parse_milli(s: &str) -> Option<i64> {
         Some(i) => (&s[..i], &s[i + 1..]),
         None => (s, ""),
     };
-    if int.is_empty() && frac.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) || frac.len() > 3 {
+    if int.is_empty() && frac.is_empty()
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+        || frac.len() > 3
+    {
         return None;
     }
     let int: i64 = if int.is_empty() { 0 } else { int.parse().ok()? };
@@ -290,9 +321,15 @@ fn flags(weighted: bool, marked: bool) -> i64 {
 fn stage_csv(st: &mut Stager<'_>, reader: impl Read, progress: &mut dyn FnMut(u64) -> bool) -> Result<u64> {
     let mut reader = BufReader::with_capacity(1 << 16, reader);
     let delimiter = {
-        let head = reader.fill_buf().map_err(|source| Error::Io { path: st.path.clone(), source })?;
+        let head = reader.fill_buf().map_err(|source| Error::Io {
+            path: st.path.clone(),
+            source,
+        })?;
         let first = head.split(|&b| b == b'\n').next().unwrap_or(&[]);
-        [b';', b'\t', b','].into_iter().max_by_key(|d| first.iter().filter(|b| *b == d).count()).unwrap_or(b',')
+        [b';', b'\t', b',']
+            .into_iter()
+            .max_by_key(|d| first.iter().filter(|b| *b == d).count())
+            .unwrap_or(b',')
     };
     let mut csv = csv::ReaderBuilder::new().delimiter(delimiter).flexible(true).from_reader(reader);
     let headers: Vec<String> = csv
@@ -308,7 +345,18 @@ fn stage_csv(st: &mut Stager<'_>, reader: impl Read, progress: &mut dyn FnMut(u6
         Records(usize, usize),
     }
     let shape = if col("product_id").is_some() {
-        let names = ["product_id", "code", "name", "unit", "weighted", "marked", "packaging_id", "packaging_name", "factor", "barcode"];
+        let names = [
+            "product_id",
+            "code",
+            "name",
+            "unit",
+            "weighted",
+            "marked",
+            "packaging_id",
+            "packaging_name",
+            "factor",
+            "barcode",
+        ];
         Shape::Products(names.map(col))
     } else if col("cell_id").is_some() {
         Shape::Cells(["cell_id", "name", "barcode"].map(col))
@@ -344,7 +392,13 @@ fn stage_csv(st: &mut Stager<'_>, reader: impl Read, progress: &mut dyn FnMut(u6
                 let marked = parse_bool(get(c[5])).ok_or_else(|| st.err(line, "marked must be 0/1, true/false or да/нет"))?;
                 let id = get(c[0]);
                 st.product(
-                    ProductRow { id: id.to_string(), code: get(c[1]).to_string(), name: get(c[2]).to_string(), unit: get(c[3]).to_string(), flags: flags(weighted, marked) },
+                    ProductRow {
+                        id: id.to_string(),
+                        code: get(c[1]).to_string(),
+                        name: get(c[2]).to_string(),
+                        unit: get(c[3]).to_string(),
+                        flags: flags(weighted, marked),
+                    },
                     line,
                 )?;
                 let pack = get(c[6]);
@@ -367,7 +421,7 @@ fn stage_csv(st: &mut Stager<'_>, reader: impl Read, progress: &mut dyn FnMut(u6
                 st.record(get(Some(*c)), get(Some(*r)), &fields, line)?;
             }
         }
-        if rows % 65536 == 0 && !progress(rows) {
+        if rows.is_multiple_of(65536) && !progress(rows) {
             return Err(Error::Cancelled);
         }
     }
@@ -416,7 +470,10 @@ fn stage_jsonl(st: &mut Stager<'_>, reader: impl Read, progress: &mut dyn FnMut(
     let (mut line, mut rows) = (0u64, 0u64);
     loop {
         buf.clear();
-        let n = reader.read_until(b'\n', &mut buf).map_err(|source| Error::Io { path: st.path.clone(), source })?;
+        let n = reader.read_until(b'\n', &mut buf).map_err(|source| Error::Io {
+            path: st.path.clone(),
+            source,
+        })?;
         if n == 0 {
             break;
         }
@@ -431,7 +488,16 @@ fn stage_jsonl(st: &mut Stager<'_>, reader: impl Read, progress: &mut dyn FnMut(
         let id = j.id.clone().unwrap_or_default();
         match j.kind.as_deref() {
             None | Some("product") => {
-                st.product(ProductRow { id: id.clone(), code: j.code, name: j.name, unit: j.unit, flags: flags(j.weighted, j.marked) }, line)?;
+                st.product(
+                    ProductRow {
+                        id: id.clone(),
+                        code: j.code,
+                        name: j.name,
+                        unit: j.unit,
+                        flags: flags(j.weighted, j.marked),
+                    },
+                    line,
+                )?;
                 for b in &j.barcodes {
                     st.barcode(b, &id, None, line)?;
                 }
@@ -455,7 +521,7 @@ fn stage_jsonl(st: &mut Stager<'_>, reader: impl Read, progress: &mut dyn FnMut(
             Some("record") => st.record(j.catalog.as_deref().unwrap_or(""), &id, &j.fields, line)?,
             Some(other) => return Err(st.err(line, format!("unknown type {other:?} (product, cell or record)"))),
         }
-        if rows % 65536 == 0 && !progress(rows) {
+        if rows.is_multiple_of(65536) && !progress(rows) {
             return Err(Error::Cancelled);
         }
     }
@@ -463,26 +529,49 @@ fn stage_jsonl(st: &mut Stager<'_>, reader: impl Read, progress: &mut dyn FnMut(
 }
 
 fn is_empty(tx: &Connection, table: &str) -> Result<bool> {
-    tx.query_row(&format!("SELECT NOT EXISTS (SELECT 1 FROM {table})"), [], |r| r.get(0)).step("checking for an empty table")
+    tx.query_row(&format!("SELECT NOT EXISTS (SELECT 1 FROM {table})"), [], |r| r.get(0))
+        .step("checking for an empty table")
 }
 
 fn merge_products(tx: &Connection, path: &Path, c: &mut Counts) -> Result<()> {
     let bulk = is_empty(tx, "products")?;
-    let mut sel = tx.prepare("SELECT id, code, name, unit, flags, line FROM s_products ORDER BY id, line").step("sorting products")?;
-    let mut existing = tx.prepare("SELECT pk, code, name, unit, flags FROM products WHERE id = ?1").step("preparing product merge")?;
-    let mut ins = tx.prepare("INSERT INTO products (id, code, name, unit, flags) VALUES (?1, ?2, ?3, ?4, ?5)").step("preparing product merge")?;
-    let mut upd = tx.prepare("UPDATE products SET code = ?2, name = ?3, unit = ?4, flags = ?5 WHERE pk = ?1").step("preparing product merge")?;
-    let mut fts_del = tx.prepare("DELETE FROM product_text WHERE rowid = ?1").step("preparing product merge")?;
-    let mut fts_ins = tx.prepare("INSERT INTO product_text (rowid, name, code) VALUES (?1, ?2, ?3)").step("preparing product merge")?;
+    let mut sel = tx
+        .prepare("SELECT id, code, name, unit, flags, line FROM s_products ORDER BY id, line")
+        .step("sorting products")?;
+    let mut existing = tx
+        .prepare("SELECT pk, code, name, unit, flags FROM products WHERE id = ?1")
+        .step("preparing product merge")?;
+    let mut ins = tx
+        .prepare("INSERT INTO products (id, code, name, unit, flags) VALUES (?1, ?2, ?3, ?4, ?5)")
+        .step("preparing product merge")?;
+    let mut upd = tx
+        .prepare("UPDATE products SET code = ?2, name = ?3, unit = ?4, flags = ?5 WHERE pk = ?1")
+        .step("preparing product merge")?;
+    let mut fts_del = tx
+        .prepare("DELETE FROM product_text WHERE rowid = ?1")
+        .step("preparing product merge")?;
+    let mut fts_ins = tx
+        .prepare("INSERT INTO product_text (rowid, name, code) VALUES (?1, ?2, ?3)")
+        .step("preparing product merge")?;
     let mut rows = sel.query([]).step("sorting products")?;
     let mut prev: Option<(ProductRow, u64)> = None;
     while let Some(r) = rows.next().step("reading staged products")? {
-        let p = ProductRow { id: r.get(0).step("s")?, code: r.get(1).step("s")?, name: r.get(2).step("s")?, unit: r.get(3).step("s")?, flags: r.get(4).step("s")? };
+        let p = ProductRow {
+            id: r.get(0).step("s")?,
+            code: r.get(1).step("s")?,
+            name: r.get(2).step("s")?,
+            unit: r.get(3).step("s")?,
+            flags: r.get(4).step("s")?,
+        };
         let line: u64 = r.get(5).step("reading staged products")?;
         if let Some((q, qline)) = &prev {
             if q.id == p.id {
                 if *q != p {
-                    return Err(Error::Import { path: path.to_path_buf(), line, reason: format!("product {} differs from its row on line {qline}", p.id) });
+                    return Err(Error::Import {
+                        path: path.to_path_buf(),
+                        line,
+                        reason: format!("product {} differs from its row on line {qline}", p.id),
+                    });
                 }
                 continue;
             }
@@ -491,21 +580,38 @@ fn merge_products(tx: &Connection, path: &Path, c: &mut Counts) -> Result<()> {
             None
         } else {
             existing
-                .query_row([&p.id], |r| Ok((r.get::<_, i64>(0)?, ProductRow { id: p.id.clone(), code: r.get(1)?, name: r.get(2)?, unit: r.get(3)?, flags: r.get(4)? })))
+                .query_row([&p.id], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        ProductRow {
+                            id: p.id.clone(),
+                            code: r.get(1)?,
+                            name: r.get(2)?,
+                            unit: r.get(3)?,
+                            flags: r.get(4)?,
+                        },
+                    ))
+                })
                 .optional()
                 .step("reading a product")?
         };
         match old {
             None => {
-                ins.execute(params![p.id, p.code, p.name, p.unit, p.flags]).step("inserting a product")?;
-                fts_ins.execute(params![tx.last_insert_rowid(), fold(&p.name), fold(&p.code)]).step("indexing a product name")?;
+                ins.execute(params![p.id, p.code, p.name, p.unit, p.flags])
+                    .step("inserting a product")?;
+                fts_ins
+                    .execute(params![tx.last_insert_rowid(), fold(&p.name), fold(&p.code)])
+                    .step("indexing a product name")?;
                 c.added += 1;
             }
             Some((_, ref o)) if *o == p => c.unchanged += 1,
             Some((pk, _)) => {
-                upd.execute(params![pk, p.code, p.name, p.unit, p.flags]).step("updating a product")?;
+                upd.execute(params![pk, p.code, p.name, p.unit, p.flags])
+                    .step("updating a product")?;
                 fts_del.execute([pk]).step("re-indexing a product name")?;
-                fts_ins.execute(params![pk, fold(&p.name), fold(&p.code)]).step("re-indexing a product name")?;
+                fts_ins
+                    .execute(params![pk, fold(&p.name), fold(&p.code)])
+                    .step("re-indexing a product name")?;
                 c.changed += 1;
             }
         }
@@ -519,23 +625,48 @@ fn merge_packagings(tx: &Connection, path: &Path, c: &mut Counts) -> Result<()> 
     let mut sel = tx
         .prepare("SELECT s.product, s.id, s.name, s.factor, s.line, p.pk FROM s_packagings s JOIN products p ON p.id = s.product ORDER BY s.product, s.id, s.line")
         .step("sorting packagings")?;
-    let mut existing = tx.prepare("SELECT pk, name, factor FROM packagings WHERE product = ?1 AND id = ?2").step("preparing packaging merge")?;
-    let mut ins = tx.prepare("INSERT INTO packagings (product, id, name, factor) VALUES (?1, ?2, ?3, ?4)").step("preparing packaging merge")?;
-    let mut upd = tx.prepare("UPDATE packagings SET name = ?2, factor = ?3 WHERE pk = ?1").step("preparing packaging merge")?;
+    let mut existing = tx
+        .prepare("SELECT pk, name, factor FROM packagings WHERE product = ?1 AND id = ?2")
+        .step("preparing packaging merge")?;
+    let mut ins = tx
+        .prepare("INSERT INTO packagings (product, id, name, factor) VALUES (?1, ?2, ?3, ?4)")
+        .step("preparing packaging merge")?;
+    let mut upd = tx
+        .prepare("UPDATE packagings SET name = ?2, factor = ?3 WHERE pk = ?1")
+        .step("preparing packaging merge")?;
     let mut rows = sel.query([]).step("sorting packagings")?;
     let mut prev: Option<(String, String, String, i64, u64)> = None;
     while let Some(r) = rows.next().step("reading staged packagings")? {
-        let (product, id, name, factor, line, ppk): (String, String, String, i64, u64, i64) =
-            (r.get(0).step("s")?, r.get(1).step("s")?, r.get(2).step("s")?, r.get(3).step("s")?, r.get(4).step("s")?, r.get(5).step("s")?);
+        let (product, id, name, factor, line, ppk): (String, String, String, i64, u64, i64) = (
+            r.get(0).step("s")?,
+            r.get(1).step("s")?,
+            r.get(2).step("s")?,
+            r.get(3).step("s")?,
+            r.get(4).step("s")?,
+            r.get(5).step("s")?,
+        );
         if let Some((qp, qi, qn, qf, ql)) = &prev {
             if *qp == product && *qi == id {
                 if *qn != name || *qf != factor {
-                    return Err(Error::Import { path: path.to_path_buf(), line, reason: format!("packaging {id} of product {product} differs from its row on line {ql}") });
+                    return Err(Error::Import {
+                        path: path.to_path_buf(),
+                        line,
+                        reason: format!("packaging {id} of product {product} differs from its row on line {ql}"),
+                    });
                 }
                 continue;
             }
         }
-        let old = if bulk { None } else { existing.query_row(params![ppk, id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))).optional().step("reading a packaging")? };
+        let old = if bulk {
+            None
+        } else {
+            existing
+                .query_row(params![ppk, id], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
+                })
+                .optional()
+                .step("reading a packaging")?
+        };
         match old {
             None => {
                 ins.execute(params![ppk, id, name, factor]).step("inserting a packaging")?;
@@ -562,9 +693,15 @@ fn merge_barcodes(tx: &Connection, path: &Path, c: &mut Counts) -> Result<()> {
              ORDER BY s.barcode, s.line",
         )
         .step("sorting barcodes")?;
-    let mut existing = tx.prepare("SELECT product, packaging FROM barcodes WHERE barcode = ?1").step("preparing barcode merge")?;
-    let mut ins = tx.prepare("INSERT INTO barcodes (barcode, product, packaging) VALUES (?1, ?2, ?3)").step("preparing barcode merge")?;
-    let mut upd = tx.prepare("UPDATE barcodes SET product = ?2, packaging = ?3 WHERE barcode = ?1").step("preparing barcode merge")?;
+    let mut existing = tx
+        .prepare("SELECT product, packaging FROM barcodes WHERE barcode = ?1")
+        .step("preparing barcode merge")?;
+    let mut ins = tx
+        .prepare("INSERT INTO barcodes (barcode, product, packaging) VALUES (?1, ?2, ?3)")
+        .step("preparing barcode merge")?;
+    let mut upd = tx
+        .prepare("UPDATE barcodes SET product = ?2, packaging = ?3 WHERE barcode = ?1")
+        .step("preparing barcode merge")?;
     let mut rows = sel.query([]).step("sorting barcodes")?;
     let mut prev: Option<(String, i64, Option<i64>, u64, String)> = None;
     while let Some(r) = rows.next().step("reading staged barcodes")? {
@@ -575,13 +712,28 @@ fn merge_barcodes(tx: &Connection, path: &Path, c: &mut Counts) -> Result<()> {
         if let Some((qb, qp, qk, ql, qid)) = &prev {
             if *qb == barcode {
                 if *qp != product || *qk != packaging {
-                    let what = if *qp != product { format!("products {qid} and {product_id}") } else { format!("two packagings of {product_id}") };
-                    return Err(Error::Import { path: path.to_path_buf(), line, reason: format!("barcode {barcode} is given to {what} (also line {ql})") });
+                    let what = if *qp != product {
+                        format!("products {qid} and {product_id}")
+                    } else {
+                        format!("two packagings of {product_id}")
+                    };
+                    return Err(Error::Import {
+                        path: path.to_path_buf(),
+                        line,
+                        reason: format!("barcode {barcode} is given to {what} (also line {ql})"),
+                    });
                 }
                 continue;
             }
         }
-        let old = if bulk { None } else { existing.query_row([&barcode], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<i64>>(1)?))).optional().step("reading a barcode")? };
+        let old = if bulk {
+            None
+        } else {
+            existing
+                .query_row([&barcode], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<i64>>(1)?)))
+                .optional()
+                .step("reading a barcode")?
+        };
         match old {
             None => {
                 ins.execute(params![barcode, product, packaging]).step("inserting a barcode")?;
@@ -599,26 +751,45 @@ fn merge_barcodes(tx: &Connection, path: &Path, c: &mut Counts) -> Result<()> {
 }
 
 fn merge_cells(tx: &Connection, path: &Path, c: &mut Counts) -> Result<()> {
-    let mut sel = tx.prepare("SELECT id, name, barcode, line FROM s_cells ORDER BY id, line").step("sorting cells")?;
+    let mut sel = tx
+        .prepare("SELECT id, name, barcode, line FROM s_cells ORDER BY id, line")
+        .step("sorting cells")?;
     let mut rows = sel.query([]).step("sorting cells")?;
     let mut prev: Option<(String, String, Option<String>, u64)> = None;
     while let Some(r) = rows.next().step("reading staged cells")? {
-        let (id, name, barcode, line): (String, String, Option<String>, u64) = (r.get(0).step("s")?, r.get(1).step("s")?, r.get(2).step("s")?, r.get(3).step("s")?);
+        let (id, name, barcode, line): (String, String, Option<String>, u64) =
+            (r.get(0).step("s")?, r.get(1).step("s")?, r.get(2).step("s")?, r.get(3).step("s")?);
         if let Some((qi, qn, qb, ql)) = &prev {
             if *qi == id {
                 if *qn != name || *qb != barcode {
-                    return Err(Error::Import { path: path.to_path_buf(), line, reason: format!("cell {id} differs from its row on line {ql}") });
+                    return Err(Error::Import {
+                        path: path.to_path_buf(),
+                        line,
+                        reason: format!("cell {id} differs from its row on line {ql}"),
+                    });
                 }
                 continue;
             }
         }
-        let old: Option<(String, Option<String>)> =
-            tx.query_row("SELECT name, barcode FROM cells WHERE id = ?1", [&id], |r| Ok((r.get(0)?, r.get(1)?))).optional().step("reading a cell")?;
-        let write = |sql: &str| {
-            tx.execute(sql, params![id, name, barcode]).map_err(|e| match e.sqlite_error_code() {
-                Some(rusqlite::ErrorCode::ConstraintViolation) => Error::Import { path: path.to_path_buf(), line, reason: format!("cell label of {id} is already used by another cell") },
-                _ => Error::Sqlite { step: "writing a cell", source: e },
+        let old: Option<(String, Option<String>)> = tx
+            .query_row("SELECT name, barcode FROM cells WHERE id = ?1", [&id], |r| {
+                Ok((r.get(0)?, r.get(1)?))
             })
+            .optional()
+            .step("reading a cell")?;
+        let write = |sql: &str| {
+            tx.execute(sql, params![id, name, barcode])
+                .map_err(|e| match e.sqlite_error_code() {
+                    Some(rusqlite::ErrorCode::ConstraintViolation) => Error::Import {
+                        path: path.to_path_buf(),
+                        line,
+                        reason: format!("cell label of {id} is already used by another cell"),
+                    },
+                    _ => Error::Sqlite {
+                        step: "writing a cell",
+                        source: e,
+                    },
+                })
         };
         match old {
             None => {
@@ -637,28 +808,48 @@ fn merge_cells(tx: &Connection, path: &Path, c: &mut Counts) -> Result<()> {
 }
 
 fn merge_records(tx: &Connection, path: &Path, c: &mut Counts) -> Result<()> {
-    let mut sel = tx.prepare("SELECT catalog, id, fields, line FROM s_records ORDER BY catalog, id, line").step("sorting records")?;
+    let mut sel = tx
+        .prepare("SELECT catalog, id, fields, line FROM s_records ORDER BY catalog, id, line")
+        .step("sorting records")?;
     let mut rows = sel.query([]).step("sorting records")?;
     let mut prev: Option<(String, String, String, u64)> = None;
     while let Some(r) = rows.next().step("reading staged records")? {
-        let (cat, id, fields, line): (String, String, String, u64) = (r.get(0).step("s")?, r.get(1).step("s")?, r.get(2).step("s")?, r.get(3).step("s")?);
+        let (cat, id, fields, line): (String, String, String, u64) =
+            (r.get(0).step("s")?, r.get(1).step("s")?, r.get(2).step("s")?, r.get(3).step("s")?);
         if let Some((qc, qi, qf, ql)) = &prev {
             if *qc == cat && *qi == id {
                 if *qf != fields {
-                    return Err(Error::Import { path: path.to_path_buf(), line, reason: format!("record {cat}/{id} differs from its row on line {ql}") });
+                    return Err(Error::Import {
+                        path: path.to_path_buf(),
+                        line,
+                        reason: format!("record {cat}/{id} differs from its row on line {ql}"),
+                    });
                 }
                 continue;
             }
         }
-        let old: Option<String> = tx.query_row("SELECT fields FROM records WHERE catalog = ?1 AND id = ?2", [&cat, &id], |r| r.get(0)).optional().step("reading a record")?;
+        let old: Option<String> = tx
+            .query_row("SELECT fields FROM records WHERE catalog = ?1 AND id = ?2", [&cat, &id], |r| {
+                r.get(0)
+            })
+            .optional()
+            .step("reading a record")?;
         match old {
             None => {
-                tx.execute("INSERT INTO records (catalog, id, fields) VALUES (?1, ?2, ?3)", params![cat, id, fields]).step("inserting a record")?;
+                tx.execute(
+                    "INSERT INTO records (catalog, id, fields) VALUES (?1, ?2, ?3)",
+                    params![cat, id, fields],
+                )
+                .step("inserting a record")?;
                 c.added += 1;
             }
             Some(o) if o == fields => c.unchanged += 1,
             Some(_) => {
-                tx.execute("UPDATE records SET fields = ?3 WHERE catalog = ?1 AND id = ?2", params![cat, id, fields]).step("updating a record")?;
+                tx.execute(
+                    "UPDATE records SET fields = ?3 WHERE catalog = ?1 AND id = ?2",
+                    params![cat, id, fields],
+                )
+                .step("updating a record")?;
                 c.changed += 1;
             }
         }
@@ -672,15 +863,24 @@ fn merge_records(tx: &Connection, path: &Path, c: &mut Counts) -> Result<()> {
 /// after a bulk load is byte-for-byte the schema of a fresh catalog.
 const BULK_INDEXES: [(&str, &str); 3] = [
     ("products_by_id", "CREATE UNIQUE INDEX products_by_id ON products(id)"),
-    ("products_by_code", "CREATE INDEX products_by_code ON products(code) WHERE code <> ''"),
-    ("packagings_by_product", "CREATE UNIQUE INDEX packagings_by_product ON packagings(product, id)"),
+    (
+        "products_by_code",
+        "CREATE INDEX products_by_code ON products(code) WHERE code <> ''",
+    ),
+    (
+        "packagings_by_product",
+        "CREATE UNIQUE INDEX packagings_by_product ON packagings(product, id)",
+    ),
 ];
 
 /// Why the bulk path handed over to the general one.
 struct NotBulk;
 
 fn stage(conn: &Connection, path: &Path, format: Format, bulk: bool, progress: &mut dyn FnMut(u64) -> bool) -> Result<(u64, u64, u64)> {
-    let file = std::fs::File::open(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    let file = std::fs::File::open(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let mut st = Stager::new(conn, path, bulk)?;
     let rows = match format {
         Format::Csv => stage_csv(&mut st, file, progress)?,
@@ -693,9 +893,16 @@ fn stage(conn: &Connection, path: &Path, format: Format, bulk: bool, progress: &
 /// their indexes built afterwards, barcodes sorted once and appended, the name
 /// index filled in one statement. Hands over to the general path (`NotBulk`) when
 /// a product or packaging appears in two separate groups of rows.
-fn bulk_import(conn: &Connection, path: &Path, format: Format, progress: &mut dyn FnMut(u64) -> bool, report: &mut ImportReport) -> Result<Result<(), NotBulk>> {
+fn bulk_import(
+    conn: &Connection,
+    path: &Path,
+    format: Format,
+    progress: &mut dyn FnMut(u64) -> bool,
+    report: &mut ImportReport,
+) -> Result<Result<(), NotBulk>> {
     for (name, _) in BULK_INDEXES {
-        conn.execute_batch(&format!("DROP INDEX {name}")).step("dropping an index for the bulk load")?;
+        conn.execute_batch(&format!("DROP INDEX {name}"))
+            .step("dropping an index for the bulk load")?;
     }
     let (rows, products, packagings) = stage(conn, path, format, true, progress)?;
     report.rows = rows;
@@ -705,21 +912,42 @@ fn bulk_import(conn: &Connection, path: &Path, format: Format, progress: &mut dy
         match conn.execute_batch(sql) {
             Ok(()) => {}
             Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) => return Ok(Err(NotBulk)),
-            Err(e) => return Err(Error::Sqlite { step: "building an index after the bulk load", source: e }),
+            Err(e) => {
+                return Err(Error::Sqlite {
+                    step: "building an index after the bulk load",
+                    source: e,
+                })
+            }
         }
     }
-    let mut sel = conn.prepare("SELECT barcode, product, packaging, line FROM s_bulk_barcodes ORDER BY barcode, line").step("sorting barcodes")?;
-    let mut ins = conn.prepare("INSERT INTO barcodes (barcode, product, packaging) VALUES (?1, ?2, ?3)").step("preparing barcode load")?;
+    let mut sel = conn
+        .prepare("SELECT barcode, product, packaging, line FROM s_bulk_barcodes ORDER BY barcode, line")
+        .step("sorting barcodes")?;
+    let mut ins = conn
+        .prepare("INSERT INTO barcodes (barcode, product, packaging) VALUES (?1, ?2, ?3)")
+        .step("preparing barcode load")?;
     let mut rows = sel.query([]).step("sorting barcodes")?;
     let mut prev: Option<(String, i64, Option<i64>, u64)> = None;
     while let Some(r) = rows.next().step("reading staged barcodes")? {
-        let (barcode, product, packaging, line): (String, i64, Option<i64>, u64) = (r.get(0).step("s")?, r.get(1).step("s")?, r.get(2).step("s")?, r.get(3).step("s")?);
+        let (barcode, product, packaging, line): (String, i64, Option<i64>, u64) =
+            (r.get(0).step("s")?, r.get(1).step("s")?, r.get(2).step("s")?, r.get(3).step("s")?);
         if let Some((qb, qp, qk, ql)) = &prev {
             if *qb == barcode {
                 if *qp != product || *qk != packaging {
-                    let id = |pk: i64| conn.query_row("SELECT id FROM products WHERE pk = ?1", [pk], |r| r.get::<_, String>(0)).step("naming a product");
-                    let what = if *qp != product { format!("products {} and {}", id(*qp)?, id(product)?) } else { format!("two packagings of {}", id(product)?) };
-                    return Err(Error::Import { path: path.to_path_buf(), line, reason: format!("barcode {barcode} is given to {what} (also line {ql})") });
+                    let id = |pk: i64| {
+                        conn.query_row("SELECT id FROM products WHERE pk = ?1", [pk], |r| r.get::<_, String>(0))
+                            .step("naming a product")
+                    };
+                    let what = if *qp != product {
+                        format!("products {} and {}", id(*qp)?, id(product)?)
+                    } else {
+                        format!("two packagings of {}", id(product)?)
+                    };
+                    return Err(Error::Import {
+                        path: path.to_path_buf(),
+                        line,
+                        reason: format!("barcode {barcode} is given to {what} (also line {ql})"),
+                    });
                 }
                 continue;
             }
@@ -742,13 +970,18 @@ fn bulk_import(conn: &Connection, path: &Path, format: Format, progress: &mut dy
 /// with the rows read so far every 65,536 rows; returning `false` cancels the import
 /// (nothing is changed).
 pub fn import_file(conn: &mut Connection, path: &Path, format: Format, progress: &mut dyn FnMut(u64) -> bool) -> Result<ImportReport> {
-    conn.create_scalar_function("tsd_fold", 1, FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC, |ctx| {
-        Ok(fold(ctx.get_raw(0).as_str().unwrap_or("")))
-    })
+    conn.create_scalar_function(
+        "tsd_fold",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| Ok(fold(ctx.get_raw(0).as_str().unwrap_or(""))),
+    )
     .step("registering tsd_fold")?;
     // Helpers take `&Connection` because they run inside this transaction or a
     // savepoint of it; nothing here commits on its own.
-    let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).step("starting the import")?;
+    let mut tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .step("starting the import")?;
     tx.execute_batch(STAGING).step("creating staging tables")?;
     let mut report = ImportReport::default();
     let empty = is_empty(&tx, "products")? && is_empty(&tx, "packagings")? && is_empty(&tx, "barcodes")?;
@@ -776,8 +1009,11 @@ pub fn import_file(conn: &mut Connection, path: &Path, format: Format, progress:
     report.version = super::version(&tx)?;
     if report.changed() {
         report.version += 1;
-        tx.execute("INSERT INTO meta (key, value) VALUES ('version', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value", [report.version.to_string()])
-            .step("bumping the catalog version")?;
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('version', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [report.version.to_string()],
+        )
+        .step("bumping the catalog version")?;
     }
     if !progress(report.rows) {
         return Err(Error::Cancelled);

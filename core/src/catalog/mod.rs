@@ -84,7 +84,10 @@ pub fn barcode_key(raw: &str) -> std::result::Result<String, String> {
 
 /// Folds text for name search: lower case, ё → е.
 pub fn fold(s: &str) -> String {
-    s.chars().flat_map(char::to_lowercase).map(|c| if c == 'ё' { 'е' } else { c }).collect()
+    s.chars()
+        .flat_map(char::to_lowercase)
+        .map(|c| if c == 'ё' { 'е' } else { c })
+        .collect()
 }
 
 fn product_from_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Product> {
@@ -110,10 +113,17 @@ pub fn by_barcode(conn: &Connection, key: &str) -> Result<Option<BarcodeHit>> {
         .step("preparing barcode lookup")?;
     stmt.query_row([key], |r| {
         let packaging = match r.get::<_, Option<String>>(5)? {
-            Some(id) => Some(Packaging { id, name: r.get(6)?, factor: r.get(7)? }),
+            Some(id) => Some(Packaging {
+                id,
+                name: r.get(6)?,
+                factor: r.get(7)?,
+            }),
             None => None,
         };
-        Ok(BarcodeHit { product: product_from_row(r, 0)?, packaging })
+        Ok(BarcodeHit {
+            product: product_from_row(r, 0)?,
+            packaging,
+        })
     })
     .optional()
     .step("looking up a barcode")
@@ -121,19 +131,34 @@ pub fn by_barcode(conn: &Connection, key: &str) -> Result<Option<BarcodeHit>> {
 
 /// A cell by its label.
 pub fn cell_by_barcode(conn: &Connection, label: &str) -> Result<Option<Cell>> {
-    let mut stmt = conn.prepare_cached("SELECT id, name FROM cells WHERE barcode = ?1").step("preparing cell lookup")?;
-    stmt.query_row([label], |r| Ok(Cell { id: r.get(0)?, name: r.get(1)? })).optional().step("looking up a cell")
+    let mut stmt = conn
+        .prepare_cached("SELECT id, name FROM cells WHERE barcode = ?1")
+        .step("preparing cell lookup")?;
+    stmt.query_row([label], |r| {
+        Ok(Cell {
+            id: r.get(0)?,
+            name: r.get(1)?,
+        })
+    })
+    .optional()
+    .step("looking up a cell")
 }
 
 /// A product by its accounting-system id.
 pub fn product_by_id(conn: &Connection, id: &str) -> Result<Option<Product>> {
-    let mut stmt = conn.prepare_cached("SELECT id, code, name, unit, flags FROM products WHERE id = ?1").step("preparing product lookup")?;
-    stmt.query_row([id], |r| product_from_row(r, 0)).optional().step("looking up a product")
+    let mut stmt = conn
+        .prepare_cached("SELECT id, code, name, unit, flags FROM products WHERE id = ?1")
+        .step("preparing product lookup")?;
+    stmt.query_row([id], |r| product_from_row(r, 0))
+        .optional()
+        .step("looking up a product")
 }
 
 /// Products whose article/code is exactly `code`.
 pub fn products_by_code(conn: &Connection, code: &str) -> Result<Vec<Product>> {
-    let mut stmt = conn.prepare_cached("SELECT id, code, name, unit, flags FROM products WHERE code = ?1 AND code <> '' LIMIT 100").step("preparing code lookup")?;
+    let mut stmt = conn
+        .prepare_cached("SELECT id, code, name, unit, flags FROM products WHERE code = ?1 AND code <> '' LIMIT 100")
+        .step("preparing code lookup")?;
     let rows = stmt.query_map([code], |r| product_from_row(r, 0)).step("looking up by code")?;
     rows.collect::<rusqlite::Result<_>>().step("looking up by code")
 }
@@ -157,23 +182,37 @@ pub fn search(conn: &Connection, text: &str, limit: usize) -> Result<Vec<Product
              JOIN products p ON p.pk = t.rowid",
         )
         .step("preparing search")?;
-    let rows = stmt.query_map(rusqlite::params![query, limit as i64], |r| product_from_row(r, 0)).step("searching")?;
+    let rows = stmt
+        .query_map(rusqlite::params![query, limit as i64], |r| product_from_row(r, 0))
+        .step("searching")?;
     rows.collect::<rusqlite::Result<_>>().step("searching")
 }
 
 /// Packagings of a product.
 pub fn packagings_of(conn: &Connection, product_id: &str) -> Result<Vec<Packaging>> {
     let mut stmt = conn
-        .prepare_cached("SELECT k.id, k.name, k.factor FROM packagings k JOIN products p ON p.pk = k.product WHERE p.id = ?1 ORDER BY k.factor")
+        .prepare_cached(
+            "SELECT k.id, k.name, k.factor FROM packagings k JOIN products p ON p.pk = k.product WHERE p.id = ?1 ORDER BY k.factor",
+        )
         .step("preparing packagings")?;
-    let rows = stmt.query_map([product_id], |r| Ok(Packaging { id: r.get(0)?, name: r.get(1)?, factor: r.get(2)? })).step("reading packagings")?;
+    let rows = stmt
+        .query_map([product_id], |r| {
+            Ok(Packaging {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                factor: r.get(2)?,
+            })
+        })
+        .step("reading packagings")?;
     rows.collect::<rusqlite::Result<_>>().step("reading packagings")
 }
 
 /// A record of a generic catalog, fields as JSON.
 pub fn record(conn: &Connection, catalog: &str, id: &str) -> Result<Option<serde_json::Value>> {
     let text: Option<String> = conn
-        .query_row("SELECT fields FROM records WHERE catalog = ?1 AND id = ?2", [catalog, id], |r| r.get(0))
+        .query_row("SELECT fields FROM records WHERE catalog = ?1 AND id = ?2", [catalog, id], |r| {
+            r.get(0)
+        })
         .optional()
         .step("reading a record")?;
     Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
@@ -198,7 +237,10 @@ pub struct Stats {
 
 /// Counts of the main tables.
 pub fn stats(conn: &Connection) -> Result<Stats> {
-    let count = |t: &str| conn.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get::<_, i64>(0)).step("counting rows");
+    let count = |t: &str| {
+        conn.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get::<_, i64>(0))
+            .step("counting rows")
+    };
     Ok(Stats {
         version: version(conn)?,
         products: count("products")?,
@@ -211,7 +253,10 @@ pub fn stats(conn: &Connection) -> Result<Stats> {
 
 /// The catalog version (0 for an empty catalog).
 pub fn version(conn: &Connection) -> Result<i64> {
-    let v: Option<String> = conn.query_row("SELECT value FROM meta WHERE key = 'version'", [], |r| r.get(0)).optional().step("reading catalog version")?;
+    let v: Option<String> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'version'", [], |r| r.get(0))
+        .optional()
+        .step("reading catalog version")?;
     Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
 }
 

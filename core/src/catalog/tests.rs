@@ -1,6 +1,6 @@
 use super::*;
-use crate::Error;
 use crate::store::{self, Db};
+use crate::Error;
 use std::path::PathBuf;
 
 fn catalog() -> (tempfile::TempDir, Connection) {
@@ -32,7 +32,11 @@ fn dump(conn: &Connection) -> String {
     ] {
         let mut stmt = conn.prepare(sql).unwrap();
         let n = stmt.column_count();
-        let rows = stmt.query_map([], |r| Ok((0..n).map(|i| format!("{:?}", r.get_ref(i).unwrap())).collect::<Vec<_>>().join("|"))).unwrap();
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((0..n).map(|i| format!("{:?}", r.get_ref(i).unwrap())).collect::<Vec<_>>().join("|"))
+            })
+            .unwrap();
         for r in rows {
             out.push_str(&r.unwrap());
             out.push('\n');
@@ -112,11 +116,17 @@ fn changes_update_rows_and_search() {
 {"type":"record","catalog":"reasons","id":"R1","fields":{"name":"Брак"}}
 "#;
     let r = import(&mut conn, &write(&dir, "d.jsonl", jsonl)).unwrap();
-    assert_eq!((r.products.changed, r.packagings.changed, r.cells.added, r.records.added), (1, 1, 1, 1));
+    assert_eq!(
+        (r.products.changed, r.packagings.changed, r.cells.added, r.records.added),
+        (1, 1, 1, 1)
+    );
     assert_eq!(r.version, 2);
     assert!(search(&conn, "молоко", 10).unwrap().is_empty(), "old name left the index");
     assert_eq!(search(&conn, "кефир", 10).unwrap()[0].id, "P1");
-    assert_eq!(by_barcode(&conn, "14601234567890").unwrap().unwrap().packaging.unwrap().factor, 6000);
+    assert_eq!(
+        by_barcode(&conn, "14601234567890").unwrap().unwrap().packaging.unwrap().factor,
+        6000
+    );
     assert_eq!(cell_by_barcode(&conn, "CELL-A-01").unwrap().unwrap().id, "A-01");
     assert_eq!(record(&conn, "reasons", "R1").unwrap().unwrap()["name"], "Брак");
 }
@@ -127,20 +137,54 @@ fn a_bad_row_fails_the_whole_import_and_changes_nothing() {
     import(&mut conn, &write(&dir, "c.csv", CSV)).unwrap();
     let before = dump(&conn);
     let cases = [
-        ("bad-check.csv", "product_id,name,barcode\nP9,Новый,4601234567008\nP10,Другой,4601234567894\n", 3, "check digit"),
-        ("no-name.csv", "product_id,name,barcode\nP9,Новый,4601234567909\nP10,,4601234567916\n", 3, "no name"),
-        ("twice.csv", "product_id,name,barcode\nP9,Новый,4601234567909\nP10,Другой,4601234567909\n", 3, "given to products P9 and P10"),
-        ("conflict.csv", "product_id,name\nP9,Новый\nP10,Другой\nP9,Иной\n", 4, "differs from its row on line 2"),
-        ("factor.csv", "product_id,name,packaging_id,factor\nP9,Новый,box,двенадцать\n", 2, "factor"),
+        (
+            "bad-check.csv",
+            "product_id,name,barcode\nP9,Новый,4601234567008\nP10,Другой,4601234567894\n",
+            3,
+            "check digit",
+        ),
+        (
+            "no-name.csv",
+            "product_id,name,barcode\nP9,Новый,4601234567909\nP10,,4601234567916\n",
+            3,
+            "no name",
+        ),
+        (
+            "twice.csv",
+            "product_id,name,barcode\nP9,Новый,4601234567909\nP10,Другой,4601234567909\n",
+            3,
+            "given to products P9 and P10",
+        ),
+        (
+            "conflict.csv",
+            "product_id,name\nP9,Новый\nP10,Другой\nP9,Иной\n",
+            4,
+            "differs from its row on line 2",
+        ),
+        (
+            "factor.csv",
+            "product_id,name,packaging_id,factor\nP9,Новый,box,двенадцать\n",
+            2,
+            "factor",
+        ),
         ("flag.csv", "product_id,name,weighted\nP9,Новый,может быть\n", 2, "weighted"),
         ("header.csv", "sku,title\n1,x\n", 1, "header"),
-        ("json.jsonl", "{\"id\":\"P9\",\"name\":\"ok\"}\n{\"id\":\"P10\",\"name\":\n", 2, "bad JSON"),
+        (
+            "json.jsonl",
+            "{\"id\":\"P9\",\"name\":\"ok\"}\n{\"id\":\"P10\",\"name\":\n",
+            2,
+            "bad JSON",
+        ),
         ("type.jsonl", "{\"type\":\"warehouse\",\"id\":\"W\"}\n", 1, "unknown type"),
     ];
     for (name, text, line, reason) in cases {
         let path = write(&dir, name, text);
         match import(&mut conn, &path) {
-            Err(Error::Import { path: p, line: l, reason: r }) => {
+            Err(Error::Import {
+                path: p,
+                line: l,
+                reason: r,
+            }) => {
                 assert_eq!((p, l), (path.clone(), line), "{name}: {r}");
                 assert!(r.contains(reason), "{name}: {r}");
             }
@@ -170,7 +214,11 @@ fn generated_catalog_imports_and_every_barcode_is_found() {
     let (dir, mut conn) = catalog();
     let g = generate(dir.path(), 2_000, 7).unwrap();
     let again = generate(&dir.path().join("again"), 2_000, 7).unwrap();
-    assert_eq!(std::fs::read(&g.catalog).unwrap(), std::fs::read(&again.catalog).unwrap(), "deterministic");
+    assert_eq!(
+        std::fs::read(&g.catalog).unwrap(),
+        std::fs::read(&again.catalog).unwrap(),
+        "deterministic"
+    );
     let r = import(&mut conn, &g.catalog).unwrap();
     assert_eq!(r.rows, g.rows);
     assert_eq!(r.products.added, 2_000);
@@ -182,8 +230,12 @@ fn generated_catalog_imports_and_every_barcode_is_found() {
     }
     let st = stats(&conn).unwrap();
     assert_eq!(st.cells, 30);
-    let weighted: i64 = conn.query_row("SELECT count(*) FROM products WHERE flags & 1", [], |r| r.get(0)).unwrap();
-    let marked: i64 = conn.query_row("SELECT count(*) FROM products WHERE flags & 2", [], |r| r.get(0)).unwrap();
+    let weighted: i64 = conn
+        .query_row("SELECT count(*) FROM products WHERE flags & 1", [], |r| r.get(0))
+        .unwrap();
+    let marked: i64 = conn
+        .query_row("SELECT count(*) FROM products WHERE flags & 2", [], |r| r.get(0))
+        .unwrap();
     assert!(weighted > 20 && marked > 100, "{weighted} {marked}");
     assert!(st.packagings > 2_000);
 }
@@ -193,7 +245,11 @@ fn bulk_load_keeps_the_schema_and_falls_back_on_scattered_rows() {
     let (dir, mut conn) = catalog();
     let fresh = store::schema_dump(&conn).unwrap();
     import(&mut conn, &write(&dir, "c.csv", CSV)).unwrap();
-    assert_eq!(store::schema_dump(&conn).unwrap(), fresh, "indexes rebuilt with the migration's text");
+    assert_eq!(
+        store::schema_dump(&conn).unwrap(),
+        fresh,
+        "indexes rebuilt with the migration's text"
+    );
 
     // P1 appears in two separate groups of rows: the bulk path hands over to the
     // general merge, which accepts identical repeats.
@@ -222,8 +278,15 @@ fn bulk_and_general_paths_agree_on_a_generated_catalog() {
     let mut general = store::open(other.path(), Db::Catalog, true).unwrap();
     import(&mut general, &write(&dir, "seed.csv", "product_id,name,barcode\nZ0,Seed,SEED-1\n")).unwrap();
     import(&mut general, &g.catalog).unwrap();
-    for key in std::fs::read_to_string(&g.barcodes).unwrap().lines().map(|l| barcode_key(l).unwrap()) {
+    for key in std::fs::read_to_string(&g.barcodes)
+        .unwrap()
+        .lines()
+        .map(|l| barcode_key(l).unwrap())
+    {
         assert_eq!(by_barcode(&bulk, &key).unwrap(), by_barcode(&general, &key).unwrap(), "{key}");
     }
-    assert_eq!(search(&bulk, "молоко", 1000).unwrap().len(), search(&general, "молоко", 1000).unwrap().len());
+    assert_eq!(
+        search(&bulk, "молоко", 1000).unwrap().len(),
+        search(&general, "молоко", 1000).unwrap().len()
+    );
 }

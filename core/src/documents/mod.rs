@@ -206,8 +206,14 @@ pub fn header(conn: &Connection, id: &str) -> Result<DocumentHeader> {
 
 /// Creates a free document of a type; returns its header.
 pub fn create(tx: &Transaction<'_>, doc_type: &DocType, now: i64) -> Result<DocumentHeader> {
-    let n: i64 = tx.query_row("SELECT count(*) FROM documents WHERE type = ?1", [&doc_type.id], |r| r.get(0)).step("numbering a document")?;
-    let prefix = if doc_type.prefix.is_empty() { doc_type.id.as_str() } else { doc_type.prefix.as_str() };
+    let n: i64 = tx
+        .query_row("SELECT count(*) FROM documents WHERE type = ?1", [&doc_type.id], |r| r.get(0))
+        .step("numbering a document")?;
+    let prefix = if doc_type.prefix.is_empty() {
+        doc_type.id.as_str()
+    } else {
+        doc_type.prefix.as_str()
+    };
     let header = DocumentHeader {
         id: uuid::Uuid::new_v4().to_string(),
         doc_type: doc_type.id.clone(),
@@ -231,19 +237,31 @@ pub fn add_task(tx: &Transaction<'_>, task: &TaskDocument, now: i64) -> Result<b
     if task.id.trim().is_empty() {
         return Err(Error::InvalidArgument("a task document needs an id".into()));
     }
-    let exists: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM documents WHERE id = ?1)", [&task.id], |r| r.get(0)).step("checking a task")?;
+    let exists: bool = tx
+        .query_row("SELECT EXISTS (SELECT 1 FROM documents WHERE id = ?1)", [&task.id], |r| r.get(0))
+        .step("checking a task")?;
     if exists {
         return Ok(false);
     }
-    let number = if task.number.is_empty() { task.id.clone() } else { task.number.clone() };
+    let number = if task.number.is_empty() {
+        task.id.clone()
+    } else {
+        task.number.clone()
+    };
     tx.execute(
         "INSERT INTO documents (id, type, number, origin, status, created_at) VALUES (?1, ?2, ?3, 'task', 'open', ?4)",
         params![task.id, task.doc_type, number, now],
     )
     .step("adding a task document")?;
     for (i, l) in task.lines.iter().enumerate() {
-        let qty = crate::catalog::parse_quantity(&l.qty.to_string())
-            .ok_or_else(|| Error::InvalidArgument(format!("task {} line {}: quantity {} is not a non-negative number with at most 3 decimals", task.id, i + 1, l.qty)))?;
+        let qty = crate::catalog::parse_quantity(&l.qty.to_string()).ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "task {} line {}: quantity {} is not a non-negative number with at most 3 decimals",
+                task.id,
+                i + 1,
+                l.qty
+            ))
+        })?;
         tx.execute(
             "INSERT INTO plan_lines (doc, line, product, packaging, qty, cell) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![task.id, i as i64 + 1, l.product, l.packaging, qty, l.cell],
@@ -255,7 +273,9 @@ pub fn add_task(tx: &Transaction<'_>, task: &TaskDocument, now: i64) -> Result<b
 
 /// All documents, newest first.
 pub fn list(conn: &Connection) -> Result<Vec<DocumentHeader>> {
-    let mut stmt = conn.prepare(&format!("SELECT {HEADER_COLUMNS} FROM documents ORDER BY created_at DESC, id")).step("listing documents")?;
+    let mut stmt = conn
+        .prepare(&format!("SELECT {HEADER_COLUMNS} FROM documents ORDER BY created_at DESC, id"))
+        .step("listing documents")?;
     let rows = stmt.query_map([], header_from_row).step("listing documents")?;
     rows.collect::<rusqlite::Result<_>>().step("listing documents")
 }
@@ -299,15 +319,25 @@ pub fn show(conn: &Connection, id: &str) -> Result<Document> {
     let scans = journal(conn, id)?;
     let mut lines: Vec<Line> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
-    let mut stmt = conn.prepare("SELECT product, qty FROM plan_lines WHERE doc = ?1 ORDER BY line").step("reading planned lines")?;
-    let plan = stmt.query_map([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))).step("reading planned lines")?;
+    let mut stmt = conn
+        .prepare("SELECT product, qty FROM plan_lines WHERE doc = ?1 ORDER BY line")
+        .step("reading planned lines")?;
+    let plan = stmt
+        .query_map([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+        .step("reading planned lines")?;
     for p in plan {
         let (product, qty) = p.step("reading planned lines")?;
         match index.get(&product) {
             Some(&i) => *lines[i].planned.get_or_insert(0) += qty,
             None => {
                 index.insert(product.clone(), lines.len());
-                lines.push(Line { product: Some(product), raw: None, name: None, planned: Some(qty), actual: 0 });
+                lines.push(Line {
+                    product: Some(product),
+                    raw: None,
+                    name: None,
+                    planned: Some(qty),
+                    actual: 0,
+                });
             }
         }
     }
@@ -318,7 +348,13 @@ pub fn show(conn: &Connection, id: &str) -> Result<Document> {
             (None, None) => continue,
         };
         let i = *index.entry(key).or_insert_with(|| {
-            lines.push(Line { product: e.product.clone(), raw: if e.product.is_none() { e.raw.clone() } else { None }, name: None, planned: None, actual: 0 });
+            lines.push(Line {
+                product: e.product.clone(),
+                raw: if e.product.is_none() { e.raw.clone() } else { None },
+                name: None,
+                planned: None,
+                actual: 0,
+            });
             lines.len() - 1
         });
         lines[i].actual += e.qty;

@@ -114,7 +114,18 @@ struct NewEntry<'a> {
 
 impl<'a> NewEntry<'a> {
     fn new(kind: &'a str) -> Self {
-        NewEntry { kind, raw: None, product: None, packaging: None, qty: 0, cell: None, mark: None, attrs: None, target: None, violation: None }
+        NewEntry {
+            kind,
+            raw: None,
+            product: None,
+            packaging: None,
+            qty: 0,
+            cell: None,
+            mark: None,
+            attrs: None,
+            target: None,
+            violation: None,
+        }
     }
 }
 
@@ -124,7 +135,20 @@ fn append(tx: &Transaction<'_>, doc: &str, now: i64, e: &NewEntry<'_>) -> Result
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )
     .step("preparing a journal entry")?
-    .execute(params![doc, now, e.kind, e.raw, e.product, e.packaging, e.qty, e.cell, e.mark, e.attrs, e.target, e.violation])
+    .execute(params![
+        doc,
+        now,
+        e.kind,
+        e.raw,
+        e.product,
+        e.packaging,
+        e.qty,
+        e.cell,
+        e.mark,
+        e.attrs,
+        e.target,
+        e.violation
+    ])
     .step("appending to the journal")?;
     Ok(tx.last_insert_rowid())
 }
@@ -138,10 +162,12 @@ fn open_doc(tx: &Transaction<'_>, doc: &str) -> Result<super::DocumentHeader> {
 }
 
 fn actual(tx: &Transaction<'_>, doc: &str, product: &str) -> Result<i64> {
-    tx.prepare_cached(&format!("SELECT coalesce(sum(qty), 0) FROM journal WHERE doc = ?1 AND product = ?2 AND {ACTIVE}"))
-        .step("preparing a line sum")?
-        .query_row(params![doc, product], |r| r.get(0))
-        .step("summing a line")
+    tx.prepare_cached(&format!(
+        "SELECT coalesce(sum(qty), 0) FROM journal WHERE doc = ?1 AND product = ?2 AND {ACTIVE}"
+    ))
+    .step("preparing a line sum")?
+    .query_row(params![doc, product], |r| r.get(0))
+    .step("summing a line")
 }
 
 fn planned(tx: &Transaction<'_>, doc: &str, product: &str) -> Result<Option<i64>> {
@@ -162,14 +188,32 @@ fn current_cell(tx: &Transaction<'_>, doc: &str) -> Result<Option<String>> {
 
 /// Records one scan into a document under its type's rules. `qty` overrides the
 /// quantity read from the code: a count of the scanned packaging, in thousandths.
-pub fn record_scan(tx: &Transaction<'_>, doc: &str, rules: &DocType, raw: &str, res: Resolution, qty: Option<i64>, now: i64) -> Result<ScanOutcome> {
+pub fn record_scan(
+    tx: &Transaction<'_>,
+    doc: &str,
+    rules: &DocType,
+    raw: &str,
+    res: Resolution,
+    qty: Option<i64>,
+    now: i64,
+) -> Result<ScanOutcome> {
     let h = open_doc(tx, doc)?;
     if let Some(q) = qty {
         if q <= 0 {
-            return Err(Error::InvalidArgument(format!("quantity must be positive, got {}", super::qty_json(q))));
+            return Err(Error::InvalidArgument(format!(
+                "quantity must be positive, got {}",
+                super::qty_json(q)
+            )));
         }
     }
-    let mut outcome = ScanOutcome { seq: None, status: ScanStatus::Accepted, qty: 0, actual: 0, planned: None, resolution: res };
+    let mut outcome = ScanOutcome {
+        seq: None,
+        status: ScanStatus::Accepted,
+        qty: 0,
+        actual: 0,
+        planned: None,
+        resolution: res,
+    };
     let res = &outcome.resolution;
     if let Target::Cell(cell) = &res.target {
         let mut e = NewEntry::new("cell");
@@ -193,7 +237,10 @@ pub fn record_scan(tx: &Transaction<'_>, doc: &str, rules: &DocType, raw: &str, 
     let cell = current_cell(tx, doc)?;
     let mark = res.attributes.mark.as_deref();
     let (before, plan) = match product {
-        Some(p) => (actual(tx, doc, p)?, if h.origin == Origin::Task { planned(tx, doc, p)? } else { None }),
+        Some(p) => (
+            actual(tx, doc, p)?,
+            if h.origin == Origin::Task { planned(tx, doc, p)? } else { None },
+        ),
         None => (0, None),
     };
     let violation = if hit.is_none() && !rules.allow_unknown {
@@ -224,7 +271,10 @@ pub fn record_scan(tx: &Transaction<'_>, doc: &str, rules: &DocType, raw: &str, 
     e.qty = amount;
     e.cell = cell.as_deref();
     e.mark = mark;
-    e.attrs = attrs.as_object().filter(|m| !m.is_empty()).map(|m| serde_json::Value::Object(m.clone()).to_string());
+    e.attrs = attrs
+        .as_object()
+        .filter(|m| !m.is_empty())
+        .map(|m| serde_json::Value::Object(m.clone()).to_string());
     e.violation = violation.map(Violation::as_str);
     outcome.seq = Some(append(tx, doc, now, &e)?);
     outcome.planned = plan;
@@ -242,10 +292,12 @@ pub fn record_scan(tx: &Transaction<'_>, doc: &str, rules: &DocType, raw: &str, 
 }
 
 fn mark_taken(tx: &Transaction<'_>, doc: &str, mark: &str) -> Result<bool> {
-    tx.prepare_cached(&format!("SELECT EXISTS (SELECT 1 FROM journal WHERE doc = ?1 AND mark = ?2 AND kind = 'scan' AND {ACTIVE})"))
-        .step("preparing a mark check")?
-        .query_row(params![doc, mark], |r| r.get(0))
-        .step("checking a marking code")
+    tx.prepare_cached(&format!(
+        "SELECT EXISTS (SELECT 1 FROM journal WHERE doc = ?1 AND mark = ?2 AND kind = 'scan' AND {ACTIVE})"
+    ))
+    .step("preparing a mark check")?
+    .query_row(params![doc, mark], |r| r.get(0))
+    .step("checking a marking code")
 }
 
 /// Undoes the latest scan or correction that is still in force; returns the undo
@@ -253,7 +305,11 @@ fn mark_taken(tx: &Transaction<'_>, doc: &str, mark: &str) -> Result<bool> {
 pub fn undo(tx: &Transaction<'_>, doc: &str, now: i64) -> Result<(i64, i64)> {
     open_doc(tx, doc)?;
     let last: Option<(i64, Option<String>)> = tx
-        .query_row(&format!("SELECT seq, cell FROM journal WHERE doc = ?1 AND {ACTIVE} ORDER BY seq DESC LIMIT 1"), [doc], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row(
+            &format!("SELECT seq, cell FROM journal WHERE doc = ?1 AND {ACTIVE} ORDER BY seq DESC LIMIT 1"),
+            [doc],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .optional()
         .step("finding the scan to undo")?;
     let (target, _) = last.ok_or_else(|| Error::NothingToUndo(doc.to_string()))?;
@@ -290,7 +346,12 @@ pub fn complete(tx: &Transaction<'_>, doc: &str, now: i64) -> Result<bool> {
         return Ok(false);
     }
     append(tx, doc, now, &NewEntry::new("complete"))?;
-    tx.execute("UPDATE documents SET status = 'completed', completed_at = ?2 WHERE id = ?1", params![doc, now]).step("completing a document")?;
-    tx.execute("INSERT INTO outbox (doc, queued_at) VALUES (?1, ?2)", params![doc, now]).step("queueing a document")?;
+    tx.execute(
+        "UPDATE documents SET status = 'completed', completed_at = ?2 WHERE id = ?1",
+        params![doc, now],
+    )
+    .step("completing a document")?;
+    tx.execute("INSERT INTO outbox (doc, queued_at) VALUES (?1, ?2)", params![doc, now])
+        .step("queueing a document")?;
     Ok(true)
 }

@@ -60,11 +60,26 @@ fn receiving_stores_every_kind_and_sums_lines() {
     assert_eq!(line("P1"), 1000 + 12_000 + 24_000 + 1000);
     assert_eq!(line("P2"), 1250);
     assert_eq!(line("P3"), 1000);
-    assert_eq!(shown.lines.iter().find(|l| l.product.is_none()).unwrap().raw.as_deref(), Some("]C0NOT-IN-CATALOG"));
-    assert_eq!(shown.lines.iter().find(|l| l.product.as_deref() == Some("P1")).unwrap().name.as_deref(), Some("Молоко 3.2%"));
+    assert_eq!(
+        shown.lines.iter().find(|l| l.product.is_none()).unwrap().raw.as_deref(),
+        Some("]C0NOT-IN-CATALOG")
+    );
+    assert_eq!(
+        shown
+            .lines
+            .iter()
+            .find(|l| l.product.as_deref() == Some("P1"))
+            .unwrap()
+            .name
+            .as_deref(),
+        Some("Молоко 3.2%")
+    );
     let marked = shown.scans.iter().find(|e| e.product.as_deref() == Some("P3")).unwrap();
     assert_eq!(marked.mark.as_deref(), Some("046070000000145Ab7Xz9Qw2Lk9"));
-    assert!(marked.attrs.as_ref().unwrap()["marking"].as_str().unwrap().contains("\u{1D}92"), "full code kept to send back");
+    assert!(
+        marked.attrs.as_ref().unwrap()["marking"].as_str().unwrap().contains("\u{1D}92"),
+        "full code kept to send back"
+    );
     let seqs: Vec<i64> = shown.scans.iter().map(|e| e.seq).collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]));
 }
@@ -89,19 +104,23 @@ fn undo_correct_and_complete() {
 
     assert!(rt.complete(&doc.id).unwrap());
     assert!(!rt.complete(&doc.id).unwrap(), "completing twice changes nothing");
-    assert_eq!(rt.outbox().unwrap(), [doc.id.clone()]);
+    assert_eq!(rt.outbox().unwrap(), std::slice::from_ref(&doc.id));
     assert!(matches!(rt.scan(&doc.id, "4601234567893", None), Err(Error::DocumentCompleted(_))));
     assert!(matches!(rt.undo(&doc.id), Err(Error::DocumentCompleted(_))));
     let shown = rt.document(&doc.id).unwrap();
     assert_eq!(shown.scans.last().unwrap().kind, "complete");
-    assert!(matches!(rt.scan("no-such-doc", "4601234567893", None), Err(Error::DocumentNotFound(_))));
+    assert!(matches!(
+        rt.scan("no-such-doc", "4601234567893", None),
+        Err(Error::DocumentNotFound(_))
+    ));
 }
 
 #[test]
 fn picking_task_refuses_overscan_and_goods_outside_the_plan() {
     let (_d, rt) = runtime();
-    let task: TaskDocument = serde_json::from_str(r#"{"id":"T-1","type":"picking","number":"ОТ-7","lines":[{"product":"P1","qty":2}]}"#).unwrap();
-    assert_eq!(rt.add_tasks(&[task.clone()]).unwrap(), 1);
+    let task: TaskDocument =
+        serde_json::from_str(r#"{"id":"T-1","type":"picking","number":"ОТ-7","lines":[{"product":"P1","qty":2}]}"#).unwrap();
+    assert_eq!(rt.add_tasks(std::slice::from_ref(&task)).unwrap(), 1);
     assert_eq!(rt.add_tasks(&[task]).unwrap(), 0, "a re-sent task changes nothing");
     let status = |raw: &str| rt.scan("T-1", raw, None).unwrap().status;
     assert_eq!(status("4601234567893"), ScanStatus::Accepted);
@@ -122,7 +141,10 @@ fn picking_task_refuses_overscan_and_goods_outside_the_plan() {
 fn transfer_needs_a_cell_first() {
     let (_d, rt) = runtime();
     let doc = rt.new_document("transfer").unwrap();
-    assert_eq!(rt.scan(&doc.id, "4601234567893", None).unwrap().status, ScanStatus::Refused(Violation::CellRequired));
+    assert_eq!(
+        rt.scan(&doc.id, "4601234567893", None).unwrap().status,
+        ScanStatus::Refused(Violation::CellRequired)
+    );
     assert_eq!(rt.scan(&doc.id, "CELL-A-01", None).unwrap().status, ScanStatus::CellSet);
     assert_eq!(rt.scan(&doc.id, "4601234567893", None).unwrap().status, ScanStatus::Accepted);
     let last = rt.document(&doc.id).unwrap().scans.pop().unwrap();
@@ -132,15 +154,25 @@ fn transfer_needs_a_cell_first() {
 #[test]
 fn configured_quantity_prompt_and_marked_quantity() {
     let (_d, rt) = runtime();
-    rt.set_config(r#"{"document_types":[{"id":"count","quantity_prompt":true,"allow_unknown":true}]}"#).unwrap();
+    rt.set_config(r#"{"document_types":[{"id":"count","quantity_prompt":true,"allow_unknown":true}]}"#)
+        .unwrap();
     let doc = rt.new_document("count").unwrap();
     let o = rt.scan(&doc.id, "14601234567890", None).unwrap();
     assert_eq!((o.status, o.seq), (ScanStatus::NeedQuantity, None));
     assert_eq!(rt.scan(&doc.id, "14601234567890", Some(3000)).unwrap().qty, 36_000);
-    assert_eq!(rt.scan(&doc.id, &marking("QWErty1234567"), Some(2000)).unwrap().status, ScanStatus::Refused(Violation::MarkedQuantity));
-    assert!(matches!(rt.scan(&doc.id, "14601234567890", Some(0)), Err(Error::InvalidArgument(_))));
+    assert_eq!(
+        rt.scan(&doc.id, &marking("QWErty1234567"), Some(2000)).unwrap().status,
+        ScanStatus::Refused(Violation::MarkedQuantity)
+    );
+    assert!(matches!(
+        rt.scan(&doc.id, "14601234567890", Some(0)),
+        Err(Error::InvalidArgument(_))
+    ));
     assert!(matches!(rt.new_document("receiving"), Err(Error::UnknownDocumentType(_))));
-    assert!(matches!(rt.set_config("{\"document_types\":[{\"id\":\"\"}]}"), Err(Error::Config(_))));
+    assert!(matches!(
+        rt.set_config("{\"document_types\":[{\"id\":\"\"}]}"),
+        Err(Error::Config(_))
+    ));
     assert!(matches!(rt.scan(&doc.id, "4601234567890", Some(1000)), Err(Error::Barcode(_))));
 }
 

@@ -57,7 +57,8 @@ pub fn open(dir: &Path, db: Db, writer: bool) -> Result<Connection> {
     conn.busy_timeout(std::time::Duration::from_secs(10)).step("setting busy timeout")?;
     // Query-planner stability: without it the bundled SQLite (STAT4) re-prepares
     // every join statement on each bind, which costs ~20 µs per barcode lookup.
-    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true).step("configuring the query planner")?;
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
+        .step("configuring the query planner")?;
     if writer {
         let sync = if db == Db::Journal { "FULL" } else { "NORMAL" };
         // WAL: readers never block the writer. The journal syncs every commit (an
@@ -74,7 +75,8 @@ pub fn open(dir: &Path, db: Db, writer: bool) -> Result<Connection> {
     } else {
         // Memory-mapped reads: a page the OS already caches costs no system call.
         // SQLite falls back to read() where the mapping cannot be made (32-bit).
-        conn.execute_batch("PRAGMA cache_size=-16384; PRAGMA temp_store=FILE; PRAGMA mmap_size=1073741824;").step("setting pragmas")?;
+        conn.execute_batch("PRAGMA cache_size=-16384; PRAGMA temp_store=FILE; PRAGMA mmap_size=1073741824;")
+            .step("setting pragmas")?;
         check_version(&conn, &path, db)?;
     }
     Ok(conn)
@@ -83,28 +85,45 @@ pub fn open(dir: &Path, db: Db, writer: bool) -> Result<Connection> {
 /// Maps "not a database" and "corrupt" to [`Error::Corrupt`].
 fn classify(path: &Path, e: rusqlite::Error, step: &'static str) -> Error {
     match e.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) => {
-            Error::Corrupt { path: path.to_path_buf(), reason: e.to_string() }
-        }
+        Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) => Error::Corrupt {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        },
         _ => Error::Sqlite { step, source: e },
     }
 }
 
 fn check_version(conn: &Connection, path: &Path, db: Db) -> Result<i64> {
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| classify(path, e, "reading schema version"))?;
-    let app: i32 = conn.query_row("PRAGMA application_id", [], |r| r.get(0)).map_err(|e| classify(path, e, "reading application id"))?;
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|e| classify(path, e, "reading schema version"))?;
+    let app: i32 = conn
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .map_err(|e| classify(path, e, "reading application id"))?;
     let supported = db.migrations().len() as i64;
     if app != 0 && app != db.application_id() {
-        return Err(Error::Corrupt { path: path.to_path_buf(), reason: format!("not a TSD {} database (application id {app:#x})", db.file_name()) });
+        return Err(Error::Corrupt {
+            path: path.to_path_buf(),
+            reason: format!("not a TSD {} database (application id {app:#x})", db.file_name()),
+        });
     }
     if app == 0 {
-        let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0)).map_err(|e| classify(path, e, "reading schema"))?;
+        let tables: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
+            .map_err(|e| classify(path, e, "reading schema"))?;
         if tables > 0 {
-            return Err(Error::Corrupt { path: path.to_path_buf(), reason: "an SQLite file of another application".into() });
+            return Err(Error::Corrupt {
+                path: path.to_path_buf(),
+                reason: "an SQLite file of another application".into(),
+            });
         }
     }
     if version > supported {
-        return Err(Error::SchemaTooNew { path: path.to_path_buf(), found: version, supported });
+        return Err(Error::SchemaTooNew {
+            path: path.to_path_buf(),
+            found: version,
+            supported,
+        });
     }
     Ok(version)
 }
@@ -122,8 +141,12 @@ pub fn migrate(conn: &Connection, path: &Path, db: Db) -> Result<()> {
     for sql in &migrations[version as usize..] {
         tx.execute_batch(sql).step("applying a schema migration")?;
     }
-    tx.execute_batch(&format!("PRAGMA user_version={}; PRAGMA application_id={};", migrations.len(), db.application_id()))
-        .step("stamping schema version")?;
+    tx.execute_batch(&format!(
+        "PRAGMA user_version={}; PRAGMA application_id={};",
+        migrations.len(),
+        db.application_id()
+    ))
+    .step("stamping schema version")?;
     tx.commit().step("committing migration")?;
     Ok(())
 }
@@ -136,9 +159,15 @@ impl DataDir {
     /// Creates the folder when missing.
     pub fn create(path: &Path) -> Result<DataDir> {
         if path.is_file() {
-            return Err(Error::InvalidArgument(format!("{} is a file; the data location is a folder", path.display())));
+            return Err(Error::InvalidArgument(format!(
+                "{} is a file; the data location is a folder",
+                path.display()
+            )));
         }
-        std::fs::create_dir_all(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+        std::fs::create_dir_all(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Ok(DataDir(path.to_path_buf()))
     }
 }
@@ -146,7 +175,9 @@ impl DataDir {
 /// Schema as text (type, name, SQL), for comparing migrated with fresh databases.
 pub fn schema_dump(conn: &Connection) -> Result<Vec<String>> {
     let mut stmt = conn
-        .prepare("SELECT type || ' ' || name || ': ' || coalesce(sql, '') FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name")
+        .prepare(
+            "SELECT type || ' ' || name || ': ' || coalesce(sql, '') FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name",
+        )
         .step("reading schema")?;
     let rows = stmt.query_map([], |r| r.get::<_, String>(0)).step("reading schema")?;
     rows.collect::<rusqlite::Result<Vec<_>>>().step("reading schema")

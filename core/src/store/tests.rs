@@ -20,12 +20,26 @@ fn fresh_databases_are_stamped_and_in_wal() {
 #[test]
 fn fts5_is_compiled_in() {
     let (_d, conn) = fresh(Db::Catalog);
-    conn.execute("INSERT INTO products(pk, id, name) VALUES (1, 'a', 'Молоко Ёжик')", []).unwrap();
-    conn.execute("INSERT INTO product_text(rowid, name, code) VALUES (1, 'молоко ежик', '')", []).unwrap();
-    let n: i64 = conn.query_row("SELECT count(*) FROM product_text WHERE product_text MATCH '\"ежи\"*'", [], |r| r.get(0)).unwrap();
+    conn.execute("INSERT INTO products(pk, id, name) VALUES (1, 'a', 'Молоко Ёжик')", [])
+        .unwrap();
+    conn.execute("INSERT INTO product_text(rowid, name, code) VALUES (1, 'молоко ежик', '')", [])
+        .unwrap();
+    let n: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM product_text WHERE product_text MATCH '\"ежи\"*'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
     assert_eq!(n, 1);
     conn.execute("DELETE FROM product_text WHERE rowid = 1", []).unwrap();
-    let n: i64 = conn.query_row("SELECT count(*) FROM product_text WHERE product_text MATCH 'молоко'", [], |r| r.get(0)).unwrap();
+    let n: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM product_text WHERE product_text MATCH 'молоко'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
     assert_eq!(n, 0, "contentless_delete works");
 }
 
@@ -56,7 +70,10 @@ fn newer_schema_is_refused_and_left_unchanged() {
     let dir = tempfile::tempdir().unwrap();
     drop(open(dir.path(), Db::Journal, true).unwrap());
     let path = dir.path().join("journal.db");
-    Connection::open(&path).unwrap().execute_batch("PRAGMA user_version=99; PRAGMA wal_checkpoint(TRUNCATE);").unwrap();
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch("PRAGMA user_version=99; PRAGMA wal_checkpoint(TRUNCATE);")
+        .unwrap();
     let before = std::fs::read(&path).unwrap();
     match open(dir.path(), Db::Journal, true) {
         Err(Error::SchemaTooNew { found: 99, supported, .. }) => assert_eq!(supported, 1),
@@ -69,7 +86,11 @@ fn newer_schema_is_refused_and_left_unchanged() {
 fn foreign_and_damaged_files_are_reported_not_replaced() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("journal.db");
-    std::fs::write(&path, b"this is a text file, not a database, and it is long enough to have a header").unwrap();
+    std::fs::write(
+        &path,
+        b"this is a text file, not a database, and it is long enough to have a header",
+    )
+    .unwrap();
     let before = std::fs::read(&path).unwrap();
     let err = open(dir.path(), Db::Journal, true).unwrap_err();
     assert_eq!(err.code(), "corrupt_database", "{err}");
