@@ -18,6 +18,7 @@
 //! "packagings":[{"id","name","factor","barcodes":[..]}]}` per product;
 //! `{"type":"cell","id","name","barcode"}`; `{"type":"record","catalog","id","fields":{..}}`.
 
+use super::sort::{Rec, Sorter};
 use super::{barcode_key, fold, FLAG_MARKED, FLAG_WEIGHTED};
 use crate::error::{Error, Result, SqlStep};
 use rusqlite::functions::FunctionFlags;
@@ -100,8 +101,7 @@ CREATE TEMP TABLE IF NOT EXISTS s_packagings (product TEXT, id TEXT, name TEXT, 
 CREATE TEMP TABLE IF NOT EXISTS s_barcodes (barcode TEXT, product TEXT, packaging TEXT, line INTEGER);
 CREATE TEMP TABLE IF NOT EXISTS s_cells (id TEXT, name TEXT, barcode TEXT, line INTEGER);
 CREATE TEMP TABLE IF NOT EXISTS s_records (catalog TEXT, id TEXT, fields TEXT, line INTEGER);
-CREATE TEMP TABLE IF NOT EXISTS s_bulk_barcodes (barcode TEXT, product INTEGER, packaging INTEGER, line INTEGER);
-DELETE FROM s_bulk_barcodes; DELETE FROM s_products; DELETE FROM s_packagings; DELETE FROM s_barcodes; DELETE FROM s_cells; DELETE FROM s_records;";
+DELETE FROM s_products; DELETE FROM s_packagings; DELETE FROM s_barcodes; DELETE FROM s_cells; DELETE FROM s_records;";
 
 #[derive(Clone, PartialEq)]
 struct ProductRow {
@@ -132,7 +132,7 @@ struct Stager<'t> {
 struct Bulk<'t> {
     product: Statement<'t>,
     packaging: Statement<'t>,
-    barcode: Statement<'t>,
+    barcodes: Sorter,
     product_pk: i64,
     packaging_pk: i64,
     products: u64,
@@ -146,7 +146,7 @@ impl<'t> Stager<'t> {
             Some(Bulk {
                 product: p("INSERT INTO products (id, code, name, unit, flags) VALUES (?1, ?2, ?3, ?4, ?5)")?,
                 packaging: p("INSERT INTO packagings (product, id, name, factor) VALUES (?1, ?2, ?3, ?4)")?,
-                barcode: p("INSERT INTO s_bulk_barcodes VALUES (?1, ?2, ?3, ?4)")?,
+                barcodes: Sorter::new(path.to_path_buf()),
                 product_pk: 0,
                 packaging_pk: 0,
                 products: 0,
@@ -251,10 +251,13 @@ impl<'t> Stager<'t> {
         let key = barcode_key(raw).map_err(|e| self.err(line, e))?;
         match &mut self.bulk {
             Some(b) => {
-                let packaging = packaging.map(|_| b.packaging_pk);
-                b.barcode
-                    .execute(params![key, b.product_pk, packaging, line])
-                    .step("staging a barcode")?;
+                let packaging = if packaging.is_some() { b.packaging_pk } else { 0 };
+                b.barcodes.push(Rec {
+                    key,
+                    line,
+                    product: b.product_pk,
+                    packaging,
+                })?;
             }
             None => {
                 self.barcode
@@ -307,6 +310,12 @@ pub fn parse_milli(s: &str) -> Option<i64> {
 }
 
 fn parse_bool(s: &str) -> Option<bool> {
+    // The common exports first, without allocating.
+    match s.trim() {
+        "" | "0" => return Some(false),
+        "1" => return Some(true),
+        _ => {}
+    }
     match s.trim().to_lowercase().as_str() {
         "" | "0" | "false" | "no" | "нет" | "ложь" => Some(false),
         "1" | "true" | "yes" | "да" | "истина" => Some(true),
@@ -391,16 +400,23 @@ fn stage_csv(st: &mut Stager<'_>, reader: impl Read, progress: &mut dyn FnMut(u6
                 let weighted = parse_bool(get(c[4])).ok_or_else(|| st.err(line, "weighted must be 0/1, true/false or да/нет"))?;
                 let marked = parse_bool(get(c[5])).ok_or_else(|| st.err(line, "marked must be 0/1, true/false or да/нет"))?;
                 let id = get(c[0]);
-                st.product(
-                    ProductRow {
-                        id: id.to_string(),
-                        code: get(c[1]).to_string(),
-                        name: get(c[2]).to_string(),
-                        unit: get(c[3]).to_string(),
-                        flags: flags(weighted, marked),
-                    },
-                    line,
-                )?;
+                let same = st.last_product.as_ref().is_some_and(|(p, _)| {
+                    p.id == id && p.code == get(c[1]) && p.name == get(c[2]) && p.unit == get(c[3]) && p.flags == flags(weighted, marked)
+                });
+                // The flat CSV repeats the product on every barcode row: skip the
+                // allocations when the row equals the previous one.
+                if !same {
+                    st.product(
+                        ProductRow {
+                            id: id.to_string(),
+                            code: get(c[1]).to_string(),
+                            name: get(c[2]).to_string(),
+                            unit: get(c[3]).to_string(),
+                            flags: flags(weighted, marked),
+                        },
+                        line,
+                    )?;
+                }
                 let pack = get(c[6]);
                 if !pack.is_empty() {
                     st.packaging(id, pack, get(c[7]), get(c[8]), line)?;
@@ -876,7 +892,15 @@ const BULK_INDEXES: [(&str, &str); 3] = [
 /// Why the bulk path handed over to the general one.
 struct NotBulk;
 
-fn stage(conn: &Connection, path: &Path, format: Format, bulk: bool, progress: &mut dyn FnMut(u64) -> bool) -> Result<(u64, u64, u64)> {
+/// What the bulk path loaded: products, packagings, and the barcodes to sort.
+struct Loaded {
+    rows: u64,
+    products: u64,
+    packagings: u64,
+    barcodes: Option<Sorter>,
+}
+
+fn stage(conn: &Connection, path: &Path, format: Format, bulk: bool, progress: &mut dyn FnMut(u64) -> bool) -> Result<Loaded> {
     let file = std::fs::File::open(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
@@ -886,7 +910,20 @@ fn stage(conn: &Connection, path: &Path, format: Format, bulk: bool, progress: &
         Format::Csv => stage_csv(&mut st, file, progress)?,
         Format::Jsonl => stage_jsonl(&mut st, file, progress)?,
     };
-    Ok(st.bulk.map_or((rows, 0, 0), |b| (rows, b.products, b.packagings)))
+    Ok(match st.bulk {
+        Some(b) => Loaded {
+            rows,
+            products: b.products,
+            packagings: b.packagings,
+            barcodes: Some(b.barcodes),
+        },
+        None => Loaded {
+            rows,
+            products: 0,
+            packagings: 0,
+            barcodes: None,
+        },
+    })
 }
 
 /// Loads a file into an empty catalog: products and packagings in file order with
@@ -904,10 +941,10 @@ fn bulk_import(
         conn.execute_batch(&format!("DROP INDEX {name}"))
             .step("dropping an index for the bulk load")?;
     }
-    let (rows, products, packagings) = stage(conn, path, format, true, progress)?;
-    report.rows = rows;
-    report.products.added = products;
-    report.packagings.added = packagings;
+    let loaded = stage(conn, path, format, true, progress)?;
+    report.rows = loaded.rows;
+    report.products.added = loaded.products;
+    report.packagings.added = loaded.packagings;
     for (_, sql) in BULK_INDEXES {
         match conn.execute_batch(sql) {
             Ok(()) => {}
@@ -920,42 +957,40 @@ fn bulk_import(
             }
         }
     }
-    let mut sel = conn
-        .prepare("SELECT barcode, product, packaging, line FROM s_bulk_barcodes ORDER BY barcode, line")
-        .step("sorting barcodes")?;
     let mut ins = conn
         .prepare("INSERT INTO barcodes (barcode, product, packaging) VALUES (?1, ?2, ?3)")
         .step("preparing barcode load")?;
-    let mut rows = sel.query([]).step("sorting barcodes")?;
-    let mut prev: Option<(String, i64, Option<i64>, u64)> = None;
-    while let Some(r) = rows.next().step("reading staged barcodes")? {
-        let (barcode, product, packaging, line): (String, i64, Option<i64>, u64) =
-            (r.get(0).step("s")?, r.get(1).step("s")?, r.get(2).step("s")?, r.get(3).step("s")?);
-        if let Some((qb, qp, qk, ql)) = &prev {
-            if *qb == barcode {
-                if *qp != product || *qk != packaging {
-                    let id = |pk: i64| {
-                        conn.query_row("SELECT id FROM products WHERE pk = ?1", [pk], |r| r.get::<_, String>(0))
-                            .step("naming a product")
-                    };
-                    let what = if *qp != product {
-                        format!("products {} and {}", id(*qp)?, id(product)?)
+    let mut prev: Option<Rec> = None;
+    let id = |pk: i64| {
+        conn.query_row("SELECT id FROM products WHERE pk = ?1", [pk], |r| r.get::<_, String>(0))
+            .step("naming a product")
+    };
+    let barcodes = loaded.barcodes.unwrap_or_else(|| Sorter::new(path.to_path_buf()));
+    barcodes.finish(|rec| {
+        if let Some(q) = &prev {
+            if q.key == rec.key {
+                if q.product != rec.product || q.packaging != rec.packaging {
+                    let what = if q.product != rec.product {
+                        format!("products {} and {}", id(q.product)?, id(rec.product)?)
                     } else {
-                        format!("two packagings of {}", id(product)?)
+                        format!("two packagings of {}", id(rec.product)?)
                     };
+                    let reason = format!("barcode {} is given to {what} (also line {})", rec.key, q.line);
                     return Err(Error::Import {
                         path: path.to_path_buf(),
-                        line,
-                        reason: format!("barcode {barcode} is given to {what} (also line {ql})"),
+                        line: rec.line,
+                        reason,
                     });
                 }
-                continue;
+                return Ok(());
             }
         }
-        ins.execute(params![barcode, product, packaging]).step("loading a barcode")?;
+        let packaging = (rec.packaging != 0).then_some(rec.packaging);
+        ins.execute(params![rec.key, rec.product, packaging]).step("loading a barcode")?;
         report.barcodes.added += 1;
-        prev = Some((barcode, product, packaging, line));
-    }
+        prev = Some(rec);
+        Ok(())
+    })?;
     // A bigger pending-terms hash means fewer, larger segments to merge.
     conn.execute_batch(
         "INSERT INTO product_text (product_text, rank) VALUES ('hashsize', 8388608);
@@ -998,7 +1033,7 @@ pub fn import_file(conn: &mut Connection, path: &Path, format: Format, progress:
     }
     if !done {
         tx.execute_batch(STAGING).step("clearing staging tables")?;
-        report.rows = stage(&tx, path, format, false, progress)?.0;
+        report.rows = stage(&tx, path, format, false, progress)?.rows;
         merge_products(&tx, path, &mut report.products)?;
         merge_packagings(&tx, path, &mut report.packagings)?;
         merge_barcodes(&tx, path, &mut report.barcodes)?;

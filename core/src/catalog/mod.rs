@@ -3,6 +3,7 @@
 
 mod generate;
 mod import;
+mod sort;
 
 pub use generate::{generate, GeneratedCatalog};
 pub use import::{import_file, parse_milli as parse_quantity, Counts, Format, ImportReport};
@@ -84,10 +85,18 @@ pub fn barcode_key(raw: &str) -> std::result::Result<String, String> {
 
 /// Folds text for name search: lower case, ё → е.
 pub fn fold(s: &str) -> String {
-    s.chars()
-        .flat_map(char::to_lowercase)
-        .map(|c| if c == 'ё' { 'е' } else { c })
-        .collect()
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            // Fast paths for what catalogs are made of; the rest through Unicode.
+            'a'..='z' | 'а'..='я' | '0'..='9' | ' ' => out.push(c),
+            'A'..='Z' => out.push(c.to_ascii_lowercase()),
+            'А'..='Я' => out.push(char::from_u32(c as u32 + 0x20).unwrap_or(c)),
+            'ё' | 'Ё' => out.push('е'),
+            c => out.extend(c.to_lowercase()),
+        }
+    }
+    out
 }
 
 fn product_from_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Product> {

@@ -290,3 +290,15 @@ fn bulk_and_general_paths_agree_on_a_generated_catalog() {
         search(&general, "молоко", 1000).unwrap().len()
     );
 }
+
+#[test]
+fn fold_matches_unicode_lowercase() {
+    for s in ["Молоко ЁЖИК ёлка", "Nescafé GOLD 3,2%", "ÄÖÜ ß İ", "Ǆ ΣΑΣ"] {
+        let expected: String = s
+            .chars()
+            .flat_map(char::to_lowercase)
+            .map(|c| if c == 'ё' { 'е' } else { c })
+            .collect();
+        assert_eq!(fold(s), expected, "{s}");
+    }
+}
