@@ -567,7 +567,7 @@ fn merge_products(tx: &Connection, path: &Path, c: &mut Counts) -> Result<()> {
         .prepare("DELETE FROM product_text WHERE rowid = ?1")
         .step("preparing product merge")?;
     let mut fts_ins = tx
-        .prepare("INSERT INTO product_text (rowid, name, code) VALUES (?1, ?2, ?3)")
+        .prepare("INSERT INTO product_text (rowid, name) VALUES (?1, ?2)")
         .step("preparing product merge")?;
     let mut rows = sel.query([]).step("sorting products")?;
     let mut prev: Option<(ProductRow, u64)> = None;
@@ -616,7 +616,7 @@ fn merge_products(tx: &Connection, path: &Path, c: &mut Counts) -> Result<()> {
                 ins.execute(params![p.id, p.code, p.name, p.unit, p.flags])
                     .step("inserting a product")?;
                 fts_ins
-                    .execute(params![tx.last_insert_rowid(), fold(&p.name), fold(&p.code)])
+                    .execute(params![tx.last_insert_rowid(), fold(&p.name)])
                     .step("indexing a product name")?;
                 c.added += 1;
             }
@@ -625,9 +625,7 @@ fn merge_products(tx: &Connection, path: &Path, c: &mut Counts) -> Result<()> {
                 upd.execute(params![pk, p.code, p.name, p.unit, p.flags])
                     .step("updating a product")?;
                 fts_del.execute([pk]).step("re-indexing a product name")?;
-                fts_ins
-                    .execute(params![pk, fold(&p.name), fold(&p.code)])
-                    .step("re-indexing a product name")?;
+                fts_ins.execute(params![pk, fold(&p.name)]).step("re-indexing a product name")?;
                 c.changed += 1;
             }
         }
@@ -994,7 +992,7 @@ fn bulk_import(
     // A bigger pending-terms hash means fewer, larger segments to merge.
     conn.execute_batch(
         "INSERT INTO product_text (product_text, rank) VALUES ('hashsize', 8388608);
-         INSERT INTO product_text (rowid, name, code) SELECT pk, tsd_fold(name), tsd_fold(code) FROM products;
+         INSERT INTO product_text (rowid, name) SELECT pk, tsd_fold(name) FROM products;
          INSERT INTO product_text (product_text, rank) VALUES ('hashsize', 1048576);",
     )
     .step("indexing product names")?;

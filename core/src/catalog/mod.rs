@@ -172,29 +172,44 @@ pub fn products_by_code(conn: &Connection, code: &str) -> Result<Vec<Product>> {
     rows.collect::<rusqlite::Result<_>>().step("looking up by code")
 }
 
-/// Name (and code) search: every word of `text` must start a word of the name or
-/// code, case-insensitive, Cyrillic and Latin, ё = е. Best matches first.
+/// Most name matches looked at before ordering; keeps one-letter queries fast at a
+/// million products.
+const SEARCH_CANDIDATES: i64 = 1000;
+
+/// Search by article or name. An exact article (`code`) comes first; then products
+/// whose name has a word starting with each word of `text` (case-insensitive,
+/// Cyrillic and Latin, ё = е), names that start with the first word before the
+/// rest, shorter names first.
 pub fn search(conn: &Connection, text: &str, limit: usize) -> Result<Vec<Product>> {
-    let words: Vec<String> = fold(text)
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(|w| format!("\"{w}\"*"))
-        .collect();
-    if words.is_empty() {
-        return Ok(Vec::new());
+    let mut out = products_by_code(conn, text.trim())?;
+    out.truncate(limit);
+    let folded = fold(text);
+    let words: Vec<&str> = folded.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    if words.is_empty() || out.len() >= limit {
+        return Ok(out);
     }
-    let query = words.join(" ");
+    let query = words.iter().map(|w| format!("\"{w}\"*")).collect::<Vec<_>>().join(" ");
     let mut stmt = conn
         .prepare_cached(
             "SELECT p.id, p.code, p.name, p.unit, p.flags FROM
-               (SELECT rowid FROM product_text WHERE product_text MATCH ?1 ORDER BY rank LIMIT ?2) t
+               (SELECT rowid FROM product_text WHERE product_text MATCH ?1 LIMIT ?2) t
              JOIN products p ON p.pk = t.rowid",
         )
         .step("preparing search")?;
     let rows = stmt
-        .query_map(rusqlite::params![query, limit as i64], |r| product_from_row(r, 0))
+        .query_map(rusqlite::params![query, SEARCH_CANDIDATES], |r| product_from_row(r, 0))
         .step("searching")?;
-    rows.collect::<rusqlite::Result<_>>().step("searching")
+    let mut hits: Vec<Product> = rows.collect::<rusqlite::Result<_>>().step("searching")?;
+    hits.sort_by_cached_key(|p| (!fold(&p.name).starts_with(words[0]), p.name.chars().count()));
+    for p in hits {
+        if out.len() >= limit {
+            break;
+        }
+        if !out.iter().any(|o| o.id == p.id) {
+            out.push(p);
+        }
+    }
+    Ok(out)
 }
 
 /// Packagings of a product.

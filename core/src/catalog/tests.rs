@@ -87,7 +87,7 @@ fn search_folds_case_and_yo_and_matches_prefixes() {
     assert_eq!(ids("МОЛ прост"), ["P1"], "prefixes of several words");
     assert_eq!(ids("елки"), ["P2"], "ё matches е");
     assert_eq!(ids("nesc"), ["P3"]);
-    assert_eq!(ids("c-3"), ["P3"], "article code");
+    assert_eq!(ids("C-3"), ["P3"], "exact article");
     assert!(ids("молоко сыр").is_empty(), "all words must match");
     assert!(ids("  ,. ").is_empty());
     assert!(ids("\"*)(").is_empty(), "query syntax is not injected");
@@ -301,4 +301,16 @@ fn fold_matches_unicode_lowercase() {
             .collect();
         assert_eq!(fold(s), expected, "{s}");
     }
+}
+
+#[test]
+fn names_starting_with_the_query_come_first() {
+    let (dir, mut conn) = catalog();
+    let csv = "product_id,code,name\nP1,K-1,Кефир молочный из цельного молока\nP2,M-2,Молоко\nP3,M-3,Сыр\nP4,M-2X,Молочный коктейль\n";
+    import(&mut conn, &write(&dir, "c.csv", csv)).unwrap();
+    let ids: Vec<String> = search(&conn, "мол", 10).unwrap().into_iter().map(|p| p.id).collect();
+    assert_eq!(ids, ["P2", "P4", "P1"]);
+    let ids: Vec<String> = search(&conn, "M-2", 10).unwrap().into_iter().map(|p| p.id).collect();
+    assert_eq!(ids[0], "P2", "the exact article first");
+    assert_eq!(search(&conn, "мол", 1).unwrap().len(), 1);
 }

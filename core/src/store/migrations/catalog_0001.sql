@@ -46,13 +46,14 @@ CREATE TABLE records (
     PRIMARY KEY (catalog, id)
 ) WITHOUT ROWID;
 
--- Full-text index over product names and codes; rowid = products.pk. Contentless:
--- it holds the folded text (lower case, ё → е) that search matches against.
+-- Full-text index over product names; rowid = products.pk. Contentless: it holds
+-- the folded name (lower case, ё → е) that search matches word prefixes against.
+-- detail=none: only rowids are needed for AND-of-prefixes queries. Articles are
+-- found through products_by_code instead.
 CREATE VIRTUAL TABLE product_text USING fts5(
-    name, code,
+    name,
     content = '', contentless_delete = 1, detail = none,
-    tokenize = "unicode61 remove_diacritics 2",
-    prefix = '2'
+    tokenize = "unicode61 remove_diacritics 2"
 );
 
 -- Catalog-wide facts: version counter, last import.
