@@ -3,7 +3,7 @@
 //! as not found with everything parsed.
 
 use crate::barcode::{self, Gtin14, Kind, Parsed, WeightTemplate};
-use crate::catalog::{self, BarcodeHit, Cell};
+use crate::catalog::{self, BarcodeHit, BarcodeKey, Cell};
 use crate::error::Result;
 use rusqlite::Connection;
 use serde::Serialize;
@@ -75,20 +75,20 @@ impl Resolution {
 }
 
 /// The catalog keys to try, best first.
-fn keys(p: &Parsed) -> Vec<String> {
+fn keys(p: &Parsed) -> Vec<BarcodeKey> {
     let mut keys = Vec::with_capacity(2);
     match p.kind {
         // An in-store code may be registered as it is (piece goods labelled in the
         // store) before it is read as a weight code.
         Kind::Weight => {
             if let Ok(g) = Gtin14::parse(&p.text) {
-                keys.push(g.to_string());
+                keys.push(BarcodeKey::gtin(g));
             }
         }
-        Kind::Unknown => keys.push(p.text.trim().to_string()),
+        Kind::Unknown => keys.push(BarcodeKey::Text(p.text.trim().to_string())),
         _ => {}
     }
-    keys.extend(p.gtin.iter().chain(p.alt_gtin.iter()).map(|g| g.to_string()));
+    keys.extend(p.gtin.iter().chain(p.alt_gtin.iter()).map(|g| BarcodeKey::gtin(*g)));
     keys
 }
 

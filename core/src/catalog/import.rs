@@ -19,7 +19,7 @@
 //! `{"type":"cell","id","name","barcode"}`; `{"type":"record","catalog","id","fields":{..}}`.
 
 use super::sort::{Rec, Sorter};
-use super::{barcode_key, fold, FLAG_MARKED, FLAG_WEIGHTED};
+use super::{barcode_key, fold, BarcodeKey, FLAG_MARKED, FLAG_WEIGHTED};
 use crate::error::{Error, Result, SqlStep};
 use rusqlite::functions::FunctionFlags;
 use rusqlite::{params, Connection, OptionalExtension, Statement, TransactionBehavior};
@@ -98,7 +98,7 @@ impl ImportReport {
 const STAGING: &str = "
 CREATE TEMP TABLE IF NOT EXISTS s_products (id TEXT, code TEXT, name TEXT, unit TEXT, flags INTEGER, line INTEGER);
 CREATE TEMP TABLE IF NOT EXISTS s_packagings (product TEXT, id TEXT, name TEXT, factor INTEGER, line INTEGER);
-CREATE TEMP TABLE IF NOT EXISTS s_barcodes (barcode TEXT, product TEXT, packaging TEXT, line INTEGER);
+CREATE TEMP TABLE IF NOT EXISTS s_barcodes (barcode, product TEXT, packaging TEXT, line INTEGER);
 CREATE TEMP TABLE IF NOT EXISTS s_cells (id TEXT, name TEXT, barcode TEXT, line INTEGER);
 CREATE TEMP TABLE IF NOT EXISTS s_records (catalog TEXT, id TEXT, fields TEXT, line INTEGER);
 DELETE FROM s_products; DELETE FROM s_packagings; DELETE FROM s_barcodes; DELETE FROM s_cells; DELETE FROM s_records;";
@@ -717,9 +717,9 @@ fn merge_barcodes(tx: &Connection, path: &Path, c: &mut Counts) -> Result<()> {
         .prepare("UPDATE barcodes SET product = ?2, packaging = ?3 WHERE barcode = ?1")
         .step("preparing barcode merge")?;
     let mut rows = sel.query([]).step("sorting barcodes")?;
-    let mut prev: Option<(String, i64, Option<i64>, u64, String)> = None;
+    let mut prev: Option<(BarcodeKey, i64, Option<i64>, u64, String)> = None;
     while let Some(r) = rows.next().step("reading staged barcodes")? {
-        let barcode: String = r.get(0).step("s")?;
+        let barcode: BarcodeKey = r.get(0).step("s")?;
         let line: u64 = r.get(1).step("s")?;
         let (product, packaging): (i64, Option<i64>) = (r.get(2).step("s")?, r.get(3).step("s")?);
         let product_id: String = r.get(4).step("s")?;

@@ -65,22 +65,69 @@ pub struct Cell {
     pub name: String,
 }
 
+/// The key a barcode is stored and looked up under. Every GTIN form is one
+/// integer (its 14 digits), which keeps the barcode B-tree small and its
+/// comparisons cheap; any other code is text as written. SQLite orders integers
+/// before text, and so does this type.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum BarcodeKey {
+    /// A GTIN (EAN-8/13, UPC-A/E, ITF-14, GTIN-14) as a number.
+    Gtin(i64),
+    /// Anything else (internal codes, Code 128 labels).
+    Text(String),
+}
+
+impl BarcodeKey {
+    /// The key of a validated GTIN.
+    pub fn gtin(g: Gtin14) -> BarcodeKey {
+        BarcodeKey::Gtin(g.as_str().parse().unwrap_or(0))
+    }
+}
+
+impl std::fmt::Display for BarcodeKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BarcodeKey::Gtin(n) => write!(f, "{n:014}"),
+            BarcodeKey::Text(s) => f.write_str(s),
+        }
+    }
+}
+
+impl rusqlite::ToSql for BarcodeKey {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(match self {
+            BarcodeKey::Gtin(n) => rusqlite::types::ToSqlOutput::from(*n),
+            BarcodeKey::Text(s) => rusqlite::types::ToSqlOutput::from(s.as_str()),
+        })
+    }
+}
+
+impl rusqlite::types::FromSql for BarcodeKey {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        match value {
+            rusqlite::types::ValueRef::Integer(n) => Ok(BarcodeKey::Gtin(n)),
+            rusqlite::types::ValueRef::Text(t) => Ok(BarcodeKey::Text(String::from_utf8_lossy(t).into_owned())),
+            _ => Err(rusqlite::types::FromSqlError::InvalidType),
+        }
+    }
+}
+
 /// Normalises a catalog barcode to its lookup key: GTINs (8, 12, 13, 14 digits with a
-/// valid check digit; 8 digits may also be UPC-E) become 14 digits, anything else
+/// valid check digit; 8 digits may also be UPC-E) become one number, anything else
 /// stays as written (trimmed).
-pub fn barcode_key(raw: &str) -> std::result::Result<String, String> {
+pub fn barcode_key(raw: &str) -> std::result::Result<BarcodeKey, String> {
     let s = raw.trim();
     if s.is_empty() {
         return Err("empty barcode".into());
     }
     if s.bytes().all(|b| b.is_ascii_digit()) && matches!(s.len(), 8 | 12 | 13 | 14) {
         return match Gtin14::parse(s) {
-            Ok(g) => Ok(g.to_string()),
-            Err(e) if s.len() == 8 => Gtin14::from_upce(s).map(|g| g.to_string()).map_err(|_| e.message),
+            Ok(g) => Ok(BarcodeKey::gtin(g)),
+            Err(e) if s.len() == 8 => Gtin14::from_upce(s).map(BarcodeKey::gtin).map_err(|_| e.message),
             Err(e) => Err(format!("barcode {s}: {}", e.message)),
         };
     }
-    Ok(s.to_string())
+    Ok(BarcodeKey::Text(s.to_string()))
 }
 
 /// Folds text for name search: lower case, ё → е.
@@ -112,7 +159,7 @@ fn product_from_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Produc
 }
 
 /// Looks a normalised key up (the hot path of every scan).
-pub fn by_barcode(conn: &Connection, key: &str) -> Result<Option<BarcodeHit>> {
+pub fn by_barcode(conn: &Connection, key: &BarcodeKey) -> Result<Option<BarcodeHit>> {
     let mut stmt = conn
         .prepare_cached(
             "SELECT p.id, p.code, p.name, p.unit, p.flags, k.id, k.name, k.factor

@@ -3,6 +3,7 @@
 //! key order. SQLite appends sorted keys to a B-tree several times faster than
 //! random ones, and sorting here avoids staging millions of rows in a temp table.
 
+use super::BarcodeKey;
 use crate::error::{Error, Result};
 use std::collections::BinaryHeap;
 use std::io::{BufReader, BufWriter, Read, Write};
@@ -12,7 +13,7 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Rec {
     /// Normalised barcode (the sort key).
-    pub key: String,
+    pub key: BarcodeKey,
     /// Source line (second sort key: the first occurrence wins ties).
     pub line: u64,
     /// `products.pk`.
@@ -56,7 +57,7 @@ impl Sorter {
 
     /// Adds one record, spilling a sorted run when the budget is reached.
     pub fn push(&mut self, rec: Rec) -> Result<()> {
-        self.bytes += rec.key.len() + REC_OVERHEAD;
+        self.bytes += REC_OVERHEAD + if let BarcodeKey::Text(t) = &rec.key { t.len() } else { 0 };
         self.buf.push(rec);
         if self.bytes >= self.budget {
             self.spill()?;
@@ -69,9 +70,17 @@ impl Sorter {
         let file = tempfile::NamedTempFile::new().map_err(io(&self.context))?;
         let mut w = BufWriter::with_capacity(1 << 16, file.as_file());
         for r in self.buf.drain(..) {
-            let key = r.key.as_bytes();
-            w.write_all(&(key.len() as u32).to_le_bytes()).map_err(io(file.path()))?;
-            w.write_all(key).map_err(io(file.path()))?;
+            match &r.key {
+                BarcodeKey::Gtin(n) => {
+                    w.write_all(&[0]).map_err(io(file.path()))?;
+                    w.write_all(&n.to_le_bytes()).map_err(io(file.path()))?;
+                }
+                BarcodeKey::Text(t) => {
+                    w.write_all(&[1]).map_err(io(file.path()))?;
+                    w.write_all(&(t.len() as u32).to_le_bytes()).map_err(io(file.path()))?;
+                    w.write_all(t.as_bytes()).map_err(io(file.path()))?;
+                }
+            }
             for n in [r.line as i64, r.product, r.packaging] {
                 w.write_all(&n.to_le_bytes()).map_err(io(file.path()))?;
             }
@@ -115,21 +124,30 @@ impl Sorter {
 }
 
 fn read_rec(r: &mut impl Read, path: &std::path::Path) -> Result<Option<Rec>> {
-    let mut len = [0u8; 4];
-    match r.read_exact(&mut len) {
+    let mut tag = [0u8; 1];
+    match r.read_exact(&mut tag) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
         Err(e) => return Err(io(path)(e)),
     }
-    let mut key = vec![0u8; u32::from_le_bytes(len) as usize];
-    r.read_exact(&mut key).map_err(io(path))?;
+    let damaged = || io(path)(std::io::Error::new(std::io::ErrorKind::InvalidData, "damaged sort run"));
+    let key = if tag[0] == 0 {
+        let mut n = [0u8; 8];
+        r.read_exact(&mut n).map_err(io(path))?;
+        BarcodeKey::Gtin(i64::from_le_bytes(n))
+    } else {
+        let mut len = [0u8; 4];
+        r.read_exact(&mut len).map_err(io(path))?;
+        let mut text = vec![0u8; u32::from_le_bytes(len) as usize];
+        r.read_exact(&mut text).map_err(io(path))?;
+        BarcodeKey::Text(String::from_utf8(text).map_err(|_| damaged())?)
+    };
     let mut nums = [0i64; 3];
     for n in &mut nums {
         let mut b = [0u8; 8];
         r.read_exact(&mut b).map_err(io(path))?;
         *n = i64::from_le_bytes(b);
     }
-    let key = String::from_utf8(key).map_err(|_| io(path)(std::io::Error::new(std::io::ErrorKind::InvalidData, "damaged sort run")))?;
     Ok(Some(Rec {
         key,
         line: nums[0] as u64,
@@ -150,8 +168,13 @@ mod tests {
         let mut x = 12345u64;
         for line in 0..100_000u64 {
             x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let key = if line % 7 == 0 {
+                BarcodeKey::Text(format!("T{}", (x >> 20) % 1000))
+            } else {
+                BarcodeKey::Gtin(((x >> 20) % 1_000_000) as i64)
+            };
             let rec = Rec {
-                key: format!("{:014}", (x >> 20) % 1_000_000),
+                key,
                 line,
                 product: line as i64,
                 packaging: 0,

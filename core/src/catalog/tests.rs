@@ -64,15 +64,21 @@ fn csv_import_then_lookups() {
     assert_eq!(r.barcodes.added, 5);
     assert_eq!(r.version, 1);
 
-    let hit = by_barcode(&conn, "04601234567893").unwrap().unwrap();
+    let hit = by_barcode(&conn, &barcode_key("04601234567893").unwrap()).unwrap().unwrap();
     assert_eq!(hit.product.name, "Молоко Простоквашино 3,2%");
     assert!(hit.product.marked && !hit.product.weighted);
     assert!(hit.packaging.is_none());
-    let boxed = by_barcode(&conn, "14601234567890").unwrap().unwrap();
+    let boxed = by_barcode(&conn, &barcode_key("14601234567890").unwrap()).unwrap().unwrap();
     assert_eq!(boxed.packaging.unwrap().factor, 12_000);
-    assert!(by_barcode(&conn, "00036000291452").unwrap().is_some(), "UPC-A stored as GTIN-14");
-    assert!(by_barcode(&conn, "INT-0003").unwrap().is_some(), "internal codes kept as text");
-    assert!(by_barcode(&conn, "04601234567894").unwrap().is_none());
+    assert!(
+        by_barcode(&conn, &barcode_key("00036000291452").unwrap()).unwrap().is_some(),
+        "UPC-A stored as GTIN-14"
+    );
+    assert!(
+        by_barcode(&conn, &barcode_key("INT-0003").unwrap()).unwrap().is_some(),
+        "internal codes kept as text"
+    );
+    assert!(by_barcode(&conn, &barcode_key("4600000000008").unwrap()).unwrap().is_none());
     assert!(product_by_id(&conn, "P2").unwrap().unwrap().weighted);
     assert_eq!(products_by_code(&conn, "C-3").unwrap()[0].id, "P3");
     assert_eq!(stats(&conn).unwrap().barcodes, 5);
@@ -124,7 +130,12 @@ fn changes_update_rows_and_search() {
     assert!(search(&conn, "молоко", 10).unwrap().is_empty(), "old name left the index");
     assert_eq!(search(&conn, "кефир", 10).unwrap()[0].id, "P1");
     assert_eq!(
-        by_barcode(&conn, "14601234567890").unwrap().unwrap().packaging.unwrap().factor,
+        by_barcode(&conn, &barcode_key("14601234567890").unwrap())
+            .unwrap()
+            .unwrap()
+            .packaging
+            .unwrap()
+            .factor,
         6000
     );
     assert_eq!(cell_by_barcode(&conn, "CELL-A-01").unwrap().unwrap().id, "A-01");
@@ -258,7 +269,14 @@ fn bulk_load_keeps_the_schema_and_falls_back_on_scattered_rows() {
     let r = import(&mut conn2, &write(&dir2, "s.csv", scattered)).unwrap();
     assert_eq!((r.products.added, r.packagings.added, r.barcodes.added), (2, 1, 3));
     assert_eq!(store::schema_dump(&conn2).unwrap(), fresh);
-    assert_eq!(by_barcode(&conn2, "14601234567890").unwrap().unwrap().product.id, "P1");
+    assert_eq!(
+        by_barcode(&conn2, &barcode_key("14601234567890").unwrap())
+            .unwrap()
+            .unwrap()
+            .product
+            .id,
+        "P1"
+    );
     assert_eq!(search(&conn2, "кефир", 5).unwrap()[0].id, "P2");
     // A conflicting scattered repeat is still an error with its line.
     let bad = "product_id,name\nP1,Молоко\nP2,Кефир\nP1,Сметана\n";

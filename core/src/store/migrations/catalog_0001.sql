@@ -22,10 +22,11 @@ CREATE TABLE packagings (
 );
 CREATE UNIQUE INDEX packagings_by_product ON packagings(product, id);
 
--- Barcodes: the hot path of every scan. GTINs are stored as 14 digits, other codes
--- as scanned. packaging NULL means the base unit.
+-- Barcodes: the hot path of every scan. GTINs (every form) are stored as one
+-- INTEGER, other codes as TEXT as scanned; the column has no declared type so
+-- neither is converted. packaging NULL means the base unit.
 CREATE TABLE barcodes (
-    barcode   TEXT PRIMARY KEY,
+    barcode   PRIMARY KEY,
     product   INTEGER NOT NULL,
     packaging INTEGER
 ) WITHOUT ROWID;
