@@ -549,327 +549,280 @@ fn is_empty(tx: &Connection, table: &str) -> Result<bool> {
         .step("checking for an empty table")
 }
 
-fn merge_products(tx: &Connection, path: &Path, c: &mut Counts) -> Result<()> {
-    let bulk = is_empty(tx, "products")?;
-    let mut sel = tx
-        .prepare("SELECT id, code, name, unit, flags, line FROM s_products ORDER BY id, line")
-        .step("sorting products")?;
-    let mut existing = tx
-        .prepare("SELECT pk, code, name, unit, flags FROM products WHERE id = ?1")
-        .step("preparing product merge")?;
-    let mut ins = tx
-        .prepare("INSERT INTO products (id, code, name, unit, flags) VALUES (?1, ?2, ?3, ?4, ?5)")
-        .step("preparing product merge")?;
-    let mut upd = tx
-        .prepare("UPDATE products SET code = ?2, name = ?3, unit = ?4, flags = ?5 WHERE pk = ?1")
-        .step("preparing product merge")?;
-    let mut fts_del = tx
-        .prepare("DELETE FROM product_text WHERE rowid = ?1")
-        .step("preparing product merge")?;
-    let mut fts_ins = tx
-        .prepare("INSERT INTO product_text (rowid, name) VALUES (?1, ?2)")
-        .step("preparing product merge")?;
-    let mut rows = sel.query([]).step("sorting products")?;
-    let mut prev: Option<(ProductRow, u64)> = None;
-    while let Some(r) = rows.next().step("reading staged products")? {
-        let p = ProductRow {
-            id: r.get(0).step("s")?,
-            code: r.get(1).step("s")?,
-            name: r.get(2).step("s")?,
-            unit: r.get(3).step("s")?,
-            flags: r.get(4).step("s")?,
-        };
-        let line: u64 = r.get(5).step("reading staged products")?;
-        if let Some((q, qline)) = &prev {
-            if q.id == p.id {
-                if *q != p {
-                    return Err(Error::Import {
-                        path: path.to_path_buf(),
-                        line,
-                        reason: format!("product {} differs from its row on line {qline}", p.id),
-                    });
-                }
-                continue;
-            }
-        }
-        let old = if bulk {
-            None
-        } else {
-            existing
-                .query_row([&p.id], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        ProductRow {
-                            id: p.id.clone(),
-                            code: r.get(1)?,
-                            name: r.get(2)?,
-                            unit: r.get(3)?,
-                            flags: r.get(4)?,
-                        },
-                    ))
-                })
-                .optional()
-                .step("reading a product")?
-        };
-        match old {
-            None => {
-                ins.execute(params![p.id, p.code, p.name, p.unit, p.flags])
-                    .step("inserting a product")?;
-                fts_ins
-                    .execute(params![tx.last_insert_rowid(), fold(&p.name)])
-                    .step("indexing a product name")?;
-                c.added += 1;
-            }
-            Some((_, ref o)) if *o == p => c.unchanged += 1,
-            Some((pk, _)) => {
-                upd.execute(params![pk, p.code, p.name, p.unit, p.flags])
-                    .step("updating a product")?;
-                fts_del.execute([pk]).step("re-indexing a product name")?;
-                fts_ins.execute(params![pk, fold(&p.name)]).step("re-indexing a product name")?;
-                c.changed += 1;
-            }
-        }
-        prev = Some((p, line));
-    }
-    Ok(())
+/// What merging one staged row did to the catalog.
+enum Merged {
+    Added,
+    Changed,
+    Unchanged,
 }
 
-fn merge_packagings(tx: &Connection, path: &Path, c: &mut Counts) -> Result<()> {
-    let bulk = is_empty(tx, "packagings")?;
-    let mut sel = tx
-        .prepare("SELECT s.product, s.id, s.name, s.factor, s.line, p.pk FROM s_packagings s JOIN products p ON p.id = s.product ORDER BY s.product, s.id, s.line")
-        .step("sorting packagings")?;
-    let mut existing = tx
-        .prepare("SELECT pk, name, factor FROM packagings WHERE product = ?1 AND id = ?2")
-        .step("preparing packaging merge")?;
-    let mut ins = tx
-        .prepare("INSERT INTO packagings (product, id, name, factor) VALUES (?1, ?2, ?3, ?4)")
-        .step("preparing packaging merge")?;
-    let mut upd = tx
-        .prepare("UPDATE packagings SET name = ?2, factor = ?3 WHERE pk = ?1")
-        .step("preparing packaging merge")?;
-    let mut rows = sel.query([]).step("sorting packagings")?;
-    let mut prev: Option<(String, String, String, i64, u64)> = None;
-    while let Some(r) = rows.next().step("reading staged packagings")? {
-        let (product, id, name, factor, line, ppk): (String, String, String, i64, u64, i64) = (
-            r.get(0).step("s")?,
-            r.get(1).step("s")?,
-            r.get(2).step("s")?,
-            r.get(3).step("s")?,
-            r.get(4).step("s")?,
-            r.get(5).step("s")?,
-        );
-        if let Some((qp, qi, qn, qf, ql)) = &prev {
-            if *qp == product && *qi == id {
-                if *qn != name || *qf != factor {
+/// The shape every general-path merge shares. `sql` selects staged rows sorted by
+/// key, then line; `read` turns one into `(row, line)`. A row with the same key as
+/// the previous one must carry the same data, else the import fails with both
+/// lines (`conflict` says what differs); the first of each key goes to `apply`.
+fn merge_sorted<T: PartialEq>(
+    tx: &Connection,
+    path: &Path,
+    sql: &str,
+    read: impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<(T, u64)>,
+    same_key: impl Fn(&T, &T) -> bool,
+    conflict: impl Fn(&T, &T, u64) -> String,
+    mut apply: impl FnMut(&T, u64) -> Result<Merged>,
+) -> Result<Counts> {
+    let mut counts = Counts::default();
+    let mut sel = tx.prepare(sql).step("sorting staged rows")?;
+    let mut rows = sel.query([]).step("sorting staged rows")?;
+    let mut prev: Option<(T, u64)> = None;
+    while let Some(r) = rows.next().step("reading staged rows")? {
+        let (row, line) = read(r).step("reading staged rows")?;
+        if let Some((q, qline)) = &prev {
+            if same_key(q, &row) {
+                if *q != row {
                     return Err(Error::Import {
                         path: path.to_path_buf(),
                         line,
-                        reason: format!("packaging {id} of product {product} differs from its row on line {ql}"),
+                        reason: conflict(q, &row, *qline),
                     });
                 }
                 continue;
             }
         }
-        let old = if bulk {
-            None
-        } else {
-            existing
+        match apply(&row, line)? {
+            Merged::Added => counts.added += 1,
+            Merged::Changed => counts.changed += 1,
+            Merged::Unchanged => counts.unchanged += 1,
+        }
+        prev = Some((row, line));
+    }
+    Ok(counts)
+}
+
+fn merge_products(tx: &Connection, path: &Path) -> Result<Counts> {
+    let prepare = |sql| tx.prepare(sql).step("preparing product merge");
+    let mut existing = prepare("SELECT pk, code, name, unit, flags FROM products WHERE id = ?1")?;
+    let mut ins = prepare("INSERT INTO products (id, code, name, unit, flags) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+    let mut upd = prepare("UPDATE products SET code = ?2, name = ?3, unit = ?4, flags = ?5 WHERE pk = ?1")?;
+    let mut fts_del = prepare("DELETE FROM product_text WHERE rowid = ?1")?;
+    let mut fts_ins = prepare("INSERT INTO product_text (rowid, name) VALUES (?1, ?2)")?;
+    merge_sorted(
+        tx,
+        path,
+        "SELECT id, code, name, unit, flags, line FROM s_products ORDER BY id, line",
+        |r| {
+            Ok((
+                ProductRow {
+                    id: r.get(0)?,
+                    code: r.get(1)?,
+                    name: r.get(2)?,
+                    unit: r.get(3)?,
+                    flags: r.get(4)?,
+                },
+                r.get(5)?,
+            ))
+        },
+        |a, b| a.id == b.id,
+        |_, p, other| format!("product {} differs from its row on line {other}", p.id),
+        |p, _| {
+            let old = existing
+                .query_row([&p.id], |r| {
+                    let row = ProductRow {
+                        id: p.id.clone(),
+                        code: r.get(1)?,
+                        name: r.get(2)?,
+                        unit: r.get(3)?,
+                        flags: r.get(4)?,
+                    };
+                    Ok((r.get::<_, i64>(0)?, row))
+                })
+                .optional()
+                .step("reading a product")?;
+            Ok(match old {
+                None => {
+                    let pk = ins
+                        .insert(params![p.id, p.code, p.name, p.unit, p.flags])
+                        .step("inserting a product")?;
+                    fts_ins.execute(params![pk, fold(&p.name)]).step("indexing a product name")?;
+                    Merged::Added
+                }
+                Some((_, o)) if o == *p => Merged::Unchanged,
+                Some((pk, _)) => {
+                    upd.execute(params![pk, p.code, p.name, p.unit, p.flags])
+                        .step("updating a product")?;
+                    fts_del.execute([pk]).step("re-indexing a product name")?;
+                    fts_ins.execute(params![pk, fold(&p.name)]).step("re-indexing a product name")?;
+                    Merged::Changed
+                }
+            })
+        },
+    )
+}
+
+/// A staged packaging: product id, packaging id, name, factor, product pk.
+type PackagingRow = (String, String, String, i64, i64);
+
+fn merge_packagings(tx: &Connection, path: &Path) -> Result<Counts> {
+    let prepare = |sql| tx.prepare(sql).step("preparing packaging merge");
+    let mut existing = prepare("SELECT pk, name, factor FROM packagings WHERE product = ?1 AND id = ?2")?;
+    let mut ins = prepare("INSERT INTO packagings (product, id, name, factor) VALUES (?1, ?2, ?3, ?4)")?;
+    let mut upd = prepare("UPDATE packagings SET name = ?2, factor = ?3 WHERE pk = ?1")?;
+    merge_sorted(
+        tx,
+        path,
+        "SELECT s.product, s.id, s.name, s.factor, p.pk, s.line FROM s_packagings s
+         JOIN products p ON p.id = s.product ORDER BY s.product, s.id, s.line",
+        |r| Ok(((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?), r.get(5)?)),
+        |a: &PackagingRow, b| a.0 == b.0 && a.1 == b.1,
+        |_, (product, id, ..), other| format!("packaging {id} of product {product} differs from its row on line {other}"),
+        |(_, id, name, factor, ppk), _| {
+            let old = existing
                 .query_row(params![ppk, id], |r| {
                     Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
                 })
                 .optional()
-                .step("reading a packaging")?
-        };
-        match old {
-            None => {
-                ins.execute(params![ppk, id, name, factor]).step("inserting a packaging")?;
-                c.added += 1;
-            }
-            Some((_, on, of)) if on == name && of == factor => c.unchanged += 1,
-            Some((pk, _, _)) => {
-                upd.execute(params![pk, name, factor]).step("updating a packaging")?;
-                c.changed += 1;
-            }
-        }
-        prev = Some((product, id, name, factor, line));
-    }
-    Ok(())
+                .step("reading a packaging")?;
+            Ok(match old {
+                None => {
+                    ins.execute(params![ppk, id, name, factor]).step("inserting a packaging")?;
+                    Merged::Added
+                }
+                Some((_, on, of)) if on == *name && of == *factor => Merged::Unchanged,
+                Some((pk, _, _)) => {
+                    upd.execute(params![pk, name, factor]).step("updating a packaging")?;
+                    Merged::Changed
+                }
+            })
+        },
+    )
 }
 
-fn merge_barcodes(tx: &Connection, path: &Path, c: &mut Counts) -> Result<()> {
-    let bulk = is_empty(tx, "barcodes")?;
-    let mut sel = tx
-        .prepare(
-            "SELECT s.barcode, s.line, p.pk, k.pk, s.product, s.packaging FROM s_barcodes s
-             JOIN products p ON p.id = s.product
-             LEFT JOIN packagings k ON k.product = p.pk AND k.id = s.packaging
-             ORDER BY s.barcode, s.line",
-        )
-        .step("sorting barcodes")?;
-    let mut existing = tx
-        .prepare("SELECT product, packaging FROM barcodes WHERE barcode = ?1")
-        .step("preparing barcode merge")?;
-    let mut ins = tx
-        .prepare("INSERT INTO barcodes (barcode, product, packaging) VALUES (?1, ?2, ?3)")
-        .step("preparing barcode merge")?;
-    let mut upd = tx
-        .prepare("UPDATE barcodes SET product = ?2, packaging = ?3 WHERE barcode = ?1")
-        .step("preparing barcode merge")?;
-    let mut rows = sel.query([]).step("sorting barcodes")?;
-    let mut prev: Option<(BarcodeKey, i64, Option<i64>, u64, String)> = None;
-    while let Some(r) = rows.next().step("reading staged barcodes")? {
-        let barcode: BarcodeKey = r.get(0).step("s")?;
-        let line: u64 = r.get(1).step("s")?;
-        let (product, packaging): (i64, Option<i64>) = (r.get(2).step("s")?, r.get(3).step("s")?);
-        let product_id: String = r.get(4).step("s")?;
-        if let Some((qb, qp, qk, ql, qid)) = &prev {
-            if *qb == barcode {
-                if *qp != product || *qk != packaging {
-                    let what = if *qp != product {
-                        format!("products {qid} and {product_id}")
-                    } else {
-                        format!("two packagings of {product_id}")
-                    };
-                    return Err(Error::Import {
-                        path: path.to_path_buf(),
-                        line,
-                        reason: format!("barcode {barcode} is given to {what} (also line {ql})"),
-                    });
-                }
-                continue;
-            }
-        }
-        let old = if bulk {
-            None
-        } else {
-            existing
-                .query_row([&barcode], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<i64>>(1)?)))
+/// A staged barcode: key, product pk, packaging pk, product id (for messages).
+type BarcodeRow = (BarcodeKey, i64, Option<i64>, String);
+
+fn merge_barcodes(tx: &Connection, path: &Path) -> Result<Counts> {
+    let prepare = |sql| tx.prepare(sql).step("preparing barcode merge");
+    let mut existing = prepare("SELECT product, packaging FROM barcodes WHERE barcode = ?1")?;
+    let mut ins = prepare("INSERT INTO barcodes (barcode, product, packaging) VALUES (?1, ?2, ?3)")?;
+    let mut upd = prepare("UPDATE barcodes SET product = ?2, packaging = ?3 WHERE barcode = ?1")?;
+    merge_sorted(
+        tx,
+        path,
+        "SELECT s.barcode, p.pk, k.pk, s.product, s.line FROM s_barcodes s
+         JOIN products p ON p.id = s.product
+         LEFT JOIN packagings k ON k.product = p.pk AND k.id = s.packaging
+         ORDER BY s.barcode, s.line",
+        |r| Ok(((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?), r.get(4)?)),
+        |a: &BarcodeRow, b| a.0 == b.0,
+        |(_, qp, _, qid), (barcode, p, _, id), other| {
+            let what = if qp != p {
+                format!("products {qid} and {id}")
+            } else {
+                format!("two packagings of {id}")
+            };
+            format!("barcode {barcode} is given to {what} (also line {other})")
+        },
+        |(barcode, product, packaging, _), _| {
+            let old = existing
+                .query_row([barcode], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<i64>>(1)?)))
                 .optional()
-                .step("reading a barcode")?
-        };
-        match old {
-            None => {
-                ins.execute(params![barcode, product, packaging]).step("inserting a barcode")?;
-                c.added += 1;
-            }
-            Some(o) if o == (product, packaging) => c.unchanged += 1,
-            Some(_) => {
-                upd.execute(params![barcode, product, packaging]).step("updating a barcode")?;
-                c.changed += 1;
-            }
-        }
-        prev = Some((barcode, product, packaging, line, product_id));
-    }
-    Ok(())
+                .step("reading a barcode")?;
+            Ok(match old {
+                None => {
+                    ins.execute(params![barcode, product, packaging]).step("inserting a barcode")?;
+                    Merged::Added
+                }
+                Some(o) if o == (*product, *packaging) => Merged::Unchanged,
+                Some(_) => {
+                    upd.execute(params![barcode, product, packaging]).step("updating a barcode")?;
+                    Merged::Changed
+                }
+            })
+        },
+    )
 }
 
-fn merge_cells(tx: &Connection, path: &Path, c: &mut Counts) -> Result<()> {
-    let mut sel = tx
-        .prepare("SELECT id, name, barcode, line FROM s_cells ORDER BY id, line")
-        .step("sorting cells")?;
-    let mut rows = sel.query([]).step("sorting cells")?;
-    let mut prev: Option<(String, String, Option<String>, u64)> = None;
-    while let Some(r) = rows.next().step("reading staged cells")? {
-        let (id, name, barcode, line): (String, String, Option<String>, u64) =
-            (r.get(0).step("s")?, r.get(1).step("s")?, r.get(2).step("s")?, r.get(3).step("s")?);
-        if let Some((qi, qn, qb, ql)) = &prev {
-            if *qi == id {
-                if *qn != name || *qb != barcode {
-                    return Err(Error::Import {
-                        path: path.to_path_buf(),
-                        line,
-                        reason: format!("cell {id} differs from its row on line {ql}"),
-                    });
-                }
-                continue;
-            }
-        }
-        let old: Option<(String, Option<String>)> = tx
-            .query_row("SELECT name, barcode FROM cells WHERE id = ?1", [&id], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .optional()
-            .step("reading a cell")?;
-        let write = |sql: &str| {
-            tx.execute(sql, params![id, name, barcode])
-                .map_err(|e| match e.sqlite_error_code() {
-                    Some(rusqlite::ErrorCode::ConstraintViolation) => Error::Import {
-                        path: path.to_path_buf(),
-                        line,
-                        reason: format!("cell label of {id} is already used by another cell"),
-                    },
-                    _ => Error::Sqlite {
-                        step: "writing a cell",
-                        source: e,
-                    },
+fn merge_cells(tx: &Connection, path: &Path) -> Result<Counts> {
+    merge_sorted(
+        tx,
+        path,
+        "SELECT id, name, barcode, line FROM s_cells ORDER BY id, line",
+        |r| {
+            Ok((
+                (r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?),
+                r.get(3)?,
+            ))
+        },
+        |a, b| a.0 == b.0,
+        |_, (id, ..), other| format!("cell {id} differs from its row on line {other}"),
+        |(id, name, barcode), line| {
+            let old: Option<(String, Option<String>)> = tx
+                .query_row("SELECT name, barcode FROM cells WHERE id = ?1", [id], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
                 })
-        };
-        match old {
-            None => {
-                write("INSERT INTO cells (id, name, barcode) VALUES (?1, ?2, ?3)")?;
-                c.added += 1;
-            }
-            Some((n, b)) if n == name && b == barcode => c.unchanged += 1,
-            Some(_) => {
-                write("UPDATE cells SET name = ?2, barcode = ?3 WHERE id = ?1")?;
-                c.changed += 1;
-            }
-        }
-        prev = Some((id, name, barcode, line));
-    }
-    Ok(())
+                .optional()
+                .step("reading a cell")?;
+            let write = |sql: &str| {
+                tx.execute(sql, params![id, name, barcode])
+                    .map_err(|e| match e.sqlite_error_code() {
+                        Some(rusqlite::ErrorCode::ConstraintViolation) => Error::Import {
+                            path: path.to_path_buf(),
+                            line,
+                            reason: format!("cell label of {id} is already used by another cell"),
+                        },
+                        _ => Error::Sqlite {
+                            step: "writing a cell",
+                            source: e,
+                        },
+                    })
+            };
+            Ok(match old {
+                None => {
+                    write("INSERT INTO cells (id, name, barcode) VALUES (?1, ?2, ?3)")?;
+                    Merged::Added
+                }
+                Some((n, b)) if n == *name && b == *barcode => Merged::Unchanged,
+                Some(_) => {
+                    write("UPDATE cells SET name = ?2, barcode = ?3 WHERE id = ?1")?;
+                    Merged::Changed
+                }
+            })
+        },
+    )
 }
 
-fn merge_records(tx: &Connection, path: &Path, c: &mut Counts) -> Result<()> {
-    let mut sel = tx
-        .prepare("SELECT catalog, id, fields, line FROM s_records ORDER BY catalog, id, line")
-        .step("sorting records")?;
-    let mut rows = sel.query([]).step("sorting records")?;
-    let mut prev: Option<(String, String, String, u64)> = None;
-    while let Some(r) = rows.next().step("reading staged records")? {
-        let (cat, id, fields, line): (String, String, String, u64) =
-            (r.get(0).step("s")?, r.get(1).step("s")?, r.get(2).step("s")?, r.get(3).step("s")?);
-        if let Some((qc, qi, qf, ql)) = &prev {
-            if *qc == cat && *qi == id {
-                if *qf != fields {
-                    return Err(Error::Import {
-                        path: path.to_path_buf(),
-                        line,
-                        reason: format!("record {cat}/{id} differs from its row on line {ql}"),
-                    });
+fn merge_records(tx: &Connection, path: &Path) -> Result<Counts> {
+    merge_sorted(
+        tx,
+        path,
+        "SELECT catalog, id, fields, line FROM s_records ORDER BY catalog, id, line",
+        |r| Ok(((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?), r.get(3)?)),
+        |a, b| a.0 == b.0 && a.1 == b.1,
+        |_, (cat, id, _), other| format!("record {cat}/{id} differs from its row on line {other}"),
+        |(cat, id, fields), _| {
+            let old: Option<String> = tx
+                .query_row("SELECT fields FROM records WHERE catalog = ?1 AND id = ?2", [cat, id], |r| r.get(0))
+                .optional()
+                .step("reading a record")?;
+            Ok(match old {
+                None => {
+                    tx.execute(
+                        "INSERT INTO records (catalog, id, fields) VALUES (?1, ?2, ?3)",
+                        params![cat, id, fields],
+                    )
+                    .step("inserting a record")?;
+                    Merged::Added
                 }
-                continue;
-            }
-        }
-        let old: Option<String> = tx
-            .query_row("SELECT fields FROM records WHERE catalog = ?1 AND id = ?2", [&cat, &id], |r| {
-                r.get(0)
+                Some(o) if o == *fields => Merged::Unchanged,
+                Some(_) => {
+                    tx.execute(
+                        "UPDATE records SET fields = ?3 WHERE catalog = ?1 AND id = ?2",
+                        params![cat, id, fields],
+                    )
+                    .step("updating a record")?;
+                    Merged::Changed
+                }
             })
-            .optional()
-            .step("reading a record")?;
-        match old {
-            None => {
-                tx.execute(
-                    "INSERT INTO records (catalog, id, fields) VALUES (?1, ?2, ?3)",
-                    params![cat, id, fields],
-                )
-                .step("inserting a record")?;
-                c.added += 1;
-            }
-            Some(o) if o == fields => c.unchanged += 1,
-            Some(_) => {
-                tx.execute(
-                    "UPDATE records SET fields = ?3 WHERE catalog = ?1 AND id = ?2",
-                    params![cat, id, fields],
-                )
-                .step("updating a record")?;
-                c.changed += 1;
-            }
-        }
-        prev = Some((cat, id, fields, line));
-    }
-    Ok(())
+        },
+    )
 }
 
 /// Indexes dropped for a bulk load and built after it (sorting once beats
@@ -1032,12 +985,12 @@ pub fn import_file(conn: &mut Connection, path: &Path, format: Format, progress:
     if !done {
         tx.execute_batch(STAGING).step("clearing staging tables")?;
         report.rows = stage(&tx, path, format, false, progress)?.rows;
-        merge_products(&tx, path, &mut report.products)?;
-        merge_packagings(&tx, path, &mut report.packagings)?;
-        merge_barcodes(&tx, path, &mut report.barcodes)?;
+        report.products = merge_products(&tx, path)?;
+        report.packagings = merge_packagings(&tx, path)?;
+        report.barcodes = merge_barcodes(&tx, path)?;
     }
-    merge_cells(&tx, path, &mut report.cells)?;
-    merge_records(&tx, path, &mut report.records)?;
+    report.cells = merge_cells(&tx, path)?;
+    report.records = merge_records(&tx, path)?;
     tx.execute_batch(STAGING).step("clearing staging tables")?;
     report.version = super::version(&tx)?;
     if report.changed() {
