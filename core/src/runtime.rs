@@ -238,10 +238,9 @@ impl Runtime {
     /// Resolves a scan and records it in the document under its type's rules. When
     /// this returns `Ok`, the journal entry is on disk.
     pub fn scan(&self, doc: &str, raw: &str, qty: Option<i64>) -> Result<ScanOutcome> {
-        let doc_type = documents::header(&lock(&self.journal), doc)?.doc_type;
-        let rules = self.config().doc_type(&doc_type)?.clone();
         let resolution = self.resolve(raw)?;
-        self.write_journal(|tx| documents::record_scan(tx, doc, &rules, raw, resolution, qty, now_ms()))
+        let config = self.config.read().unwrap_or_else(|p| p.into_inner());
+        self.write_journal(|tx| documents::record_scan(tx, doc, &config, raw, resolution, qty, now_ms()))
     }
 
     /// Undoes the latest scan or correction in force: `(undo seq, undone seq)`.

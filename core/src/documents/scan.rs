@@ -3,7 +3,7 @@
 //! the commit rolls everything back.
 
 use super::{header, Origin, Status};
-use crate::config::DocType;
+use crate::config::Config;
 use crate::error::{Error, Result, SqlStep};
 use crate::resolve::{Resolution, Target};
 use rusqlite::{params, OptionalExtension, Transaction};
@@ -191,13 +191,14 @@ fn current_cell(tx: &Transaction<'_>, doc: &str) -> Result<Option<String>> {
 pub fn record_scan(
     tx: &Transaction<'_>,
     doc: &str,
-    rules: &DocType,
+    config: &Config,
     raw: &str,
     res: Resolution,
     qty: Option<i64>,
     now: i64,
 ) -> Result<ScanOutcome> {
     let h = open_doc(tx, doc)?;
+    let rules = config.doc_type(&h.doc_type)?;
     if let Some(q) = qty {
         if q <= 0 {
             return Err(Error::InvalidArgument(format!(
