@@ -310,3 +310,26 @@ fn spawn_checkpointer(dir: &Path) -> Result<(Sender<()>, JoinHandle<()>)> {
         })?;
     Ok((tx, handle))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The JNI bridge shares one `Runtime` between threads behind an `Arc`.
+    #[test]
+    fn runtime_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Runtime>();
+    }
+
+    #[test]
+    fn lookups_see_an_import_at_their_next_call() {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = Runtime::open(&dir.path().join("data")).unwrap();
+        assert!(!rt.resolve("4601234567893").unwrap().found());
+        let csv = dir.path().join("c.csv");
+        std::fs::write(&csv, "product_id,name,barcode\nP1,Молоко,4601234567893\n").unwrap();
+        rt.import_catalog(&csv, Format::Csv, &mut |_| true).unwrap();
+        assert!(rt.resolve("4601234567893").unwrap().found(), "the lookup snapshot was refreshed");
+    }
+}
