@@ -332,3 +332,49 @@ fn names_starting_with_the_query_come_first() {
     assert_eq!(ids[0], "P2", "the exact article first");
     assert_eq!(search(&conn, "мол", 1).unwrap().len(), 1);
 }
+
+mod damaged_files {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+        /// Whatever a file turns into on its way from the accounting system, an
+        /// import either succeeds or fails with a typed error and leaves the catalog
+        /// exactly as it was; it never panics.
+        #[test]
+        fn a_damaged_file_never_half_applies(
+            edits in proptest::collection::vec((0usize..400, prop_oneof![
+                Just(b','), Just(b';'), Just(b'"'), Just(b'\n'), Just(b'x'), Just(b'0'), Just(0xFFu8), Just(b'{'), Just(b'}')
+            ]), 1..6),
+            json in any::<bool>(),
+        ) {
+            let (dir, mut conn) = catalog();
+            import(&mut conn, &write(&dir, "base.csv", CSV)).unwrap();
+            let before = dump(&conn);
+            let mut bytes = if json {
+                r#"{"id":"P9","name":"Новый","barcodes":["4601234567909"],"packagings":[{"id":"box","factor":6,"barcodes":["14601234567906"]}]}
+{"type":"cell","id":"Z-1","name":"Z","barcode":"CELL-Z-1"}
+"#
+                .as_bytes()
+                .to_vec()
+            } else {
+                CSV.replace("P1", "P7").replace("4601234567893", "4601234567909").into_bytes()
+            };
+            for (pos, byte) in edits {
+                let at = pos % bytes.len();
+                bytes[at] = byte;
+            }
+            let path = dir.path().join(if json { "damaged.jsonl" } else { "damaged.csv" });
+            std::fs::write(&path, &bytes).unwrap();
+            match import(&mut conn, &path) {
+                Ok(_) => {}
+                Err(e) => {
+                    prop_assert!(matches!(e, Error::Import { .. }), "{e}");
+                    prop_assert_eq!(dump(&conn), before);
+                }
+            }
+        }
+    }
+}
