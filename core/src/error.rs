@@ -81,6 +81,10 @@ pub enum Error {
     /// A caller passed something meaningless (negative quantity, empty id).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// A package was refused (truncated, damaged, foreign, unsigned, too new) or
+    /// could not be read; the message names the file and the reason.
+    #[error(transparent)]
+    Package(#[from] crate::package::PackageError),
     /// The operation was cancelled between batches; nothing was committed.
     #[error("cancelled; nothing was changed")]
     Cancelled,
@@ -102,6 +106,7 @@ impl Error {
             Error::NothingToUndo(_) => "nothing_to_undo",
             Error::Config(_) => "config",
             Error::InvalidArgument(_) => "invalid_argument",
+            Error::Package(_) => "package",
             Error::Cancelled => "cancelled",
         }
     }
