@@ -3,10 +3,12 @@
 
 mod generate;
 mod import;
+pub mod rows;
 mod sort;
 
 pub use generate::{generate, GeneratedCatalog};
-pub use import::{import_file, parse_milli as parse_quantity, Counts, Format, ImportReport};
+pub use import::{import_file, Counts, ImportReport};
+pub use rows::{parse_milli as parse_quantity, Format};
 
 use crate::barcode::Gtin14;
 use crate::error::{Result, SqlStep};
