@@ -132,7 +132,7 @@ pub fn lookup(db: &Path, args: &LookupArgs) -> Result<(), Error> {
     }
     let mut v = percentiles(times);
     v["hits"] = json!(hits);
-    println!("{v}");
+    out!("{v}");
     Ok(())
 }
 
@@ -149,7 +149,7 @@ pub fn scan(db: &Path, args: &ScanArgs) -> Result<(), Error> {
         times.push(t.elapsed().as_nanos() as u64);
     }
     rt.close()?;
-    println!("{}", percentiles(times));
+    out!("{}", percentiles(times));
     Ok(())
 }
 
@@ -298,7 +298,7 @@ pub fn run(args: &BenchArgs) -> Result<(), Error> {
         s999 = ms(&scan, "p999_ns"),
         cat_mb = catalog_bytes as f64 / 1e6,
     );
-    println!("{table}");
+    out!("{table}");
     let report = format!(
         "# Benchmarks\n\nProduced by `scripts/bench.sh` (`tsd dev bench`); re-run it to refresh this page. \
 Figures are from one run; they are measurements, not assertions.\n\n\

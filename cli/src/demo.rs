@@ -41,7 +41,7 @@ pub fn run(db: Option<&Path>, json: bool) -> Result<(), Error> {
     let data = db.map(Path::to_path_buf).unwrap_or_else(|| temp.path().join("data"));
     let say = |s: String| {
         if !json {
-            println!("{s}");
+            out!("{s}");
         }
     };
     say(format!("TSD offline runtime demo — data folder {}\n", data.display()));
@@ -128,7 +128,7 @@ pub fn run(db: Option<&Path>, json: bool) -> Result<(), Error> {
         match rt.scan(&doc.id, raw, None) {
             Ok(o) => {
                 if json {
-                    println!("{}", output::scan_json(raw, &o));
+                    out!("{}", output::scan_json(raw, &o));
                 }
                 say(format!("   {what:<44} {}", output::scan_line(raw, &o)));
             }
@@ -173,7 +173,7 @@ pub fn run(db: Option<&Path>, json: bool) -> Result<(), Error> {
     for raw in [boxed[9].clone(), boxed[9].clone()] {
         let o = rt.scan("TASK-DEMO-1", &raw, None)?;
         if json {
-            println!("{}", output::scan_json(&raw, &o));
+            out!("{}", output::scan_json(&raw, &o));
         }
         say(format!("   {}", output::scan_line(&raw, &o)));
         if let ScanStatus::Refused(v) = o.status {

@@ -4,6 +4,14 @@
 
 #![forbid(unsafe_code)]
 
+/// `println!` that ends the process quietly when the reader went away (`tsd … |
+/// head`): a closed pipe is not an error worth a panic or a message.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::write_stdout(format_args!($($arg)*))
+    };
+}
+
 mod bench;
 mod demo;
 mod output;
@@ -210,6 +218,18 @@ fn main() -> ExitCode {
     }
 }
 
+/// Writes one line to standard output; exits with status 0 on a closed pipe.
+pub(crate) fn write_stdout(args: std::fmt::Arguments<'_>) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args).and_then(|()| out.write_all(b"\n")) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: writing to standard output: {e}");
+        std::process::exit(1);
+    }
+}
+
 fn db_path(cli: &Cli) -> PathBuf {
     cli.db.clone().unwrap_or_else(|| PathBuf::from("tsd-data"))
 }
@@ -220,9 +240,9 @@ fn open(cli: &Cli) -> Result<Runtime, Error> {
 
 fn print(cli: &Cli, value: serde_json::Value, text: impl FnOnce() -> String) {
     if cli.json {
-        println!("{value}");
+        out!("{value}");
     } else {
-        println!("{}", text());
+        out!("{}", text());
     }
 }
 
@@ -281,18 +301,19 @@ fn run(cli: &Cli) -> CmdResult {
             if args.stdin {
                 let out = std::io::stdout();
                 let mut out = std::io::BufWriter::new(out.lock());
-                for line in stdin_lines() {
-                    let v = output::lookup_json(&line, &rt.resolve(&line));
-                    writeln!(out, "{v}").map_err(|e| Error::Io {
-                        path: "stdout".into(),
-                        source: e,
-                    })?;
+                let written = stdin_lines().try_for_each(|line| writeln!(out, "{}", output::lookup_json(&line, &rt.resolve(&line))));
+                match written.and_then(|()| out.flush()) {
+                    // The reader went away (`| head`): stop quietly.
+                    Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+                    Err(source) => {
+                        return Err(Error::Io {
+                            path: "stdout".into(),
+                            source,
+                        }
+                        .into())
+                    }
+                    Ok(()) => return Ok(()),
                 }
-                out.flush().map_err(|e| Error::Io {
-                    path: "stdout".into(),
-                    source: e,
-                })?;
-                return Ok(());
             }
             let code = args.code.as_deref().unwrap_or_default();
             let res = rt.resolve(code);
@@ -346,7 +367,7 @@ fn run(cli: &Cli) -> CmdResult {
             };
             if args.stdin {
                 for line in stdin_lines() {
-                    println!("{}", output::parsed_json(&line, &barcode::parse(&line, &templates)));
+                    out!("{}", output::parsed_json(&line, &barcode::parse(&line, &templates)));
                 }
                 return Ok(());
             }
@@ -354,19 +375,19 @@ fn run(cli: &Cli) -> CmdResult {
             let parsed = barcode::parse(code, &templates);
             let value = output::parsed_json(code, &parsed);
             if cli.json {
-                println!("{value}");
+                out!("{value}");
             } else {
                 match &parsed {
                     Ok(p) => {
-                        println!("kind: {}", p.kind.as_str());
+                        out!("kind: {}", p.kind.as_str());
                         if let Some(g) = p.gtin {
-                            println!("gtin: {g}");
+                            out!("gtin: {g}");
                         }
                         for e in &p.elements {
-                            println!("({}) {}", e.ai, output::printable(&e.value));
+                            out!("({}) {}", e.ai, output::printable(&e.value));
                         }
                         if let Some(w) = p.weight_grams() {
-                            println!("weight: {w} g");
+                            out!("weight: {w} g");
                         }
                     }
                     Err(e) => eprintln!("error: {} ({})", e, e.code.as_str()),
@@ -475,16 +496,16 @@ fn doc(cli: &Cli, command: &DocCommand) -> CmdResult {
                 for line in stdin_lines() {
                     match one(&line) {
                         // The line is printed only after the journal commit returned.
-                        Ok(text) => println!("{text}"),
+                        Ok(text) => out!("{text}"),
                         Err(Error::Barcode(e)) => {
                             failed = true;
                             if cli.json {
-                                println!(
+                                out!(
                                     "{}",
                                     json!({"seq": null, "status": "error", "input": line, "error": {"code": e.code.as_str(), "message": e.to_string()}})
                                 );
                             } else {
-                                println!("-\terror: {e}\t{}", output::printable(&line));
+                                out!("-\terror: {e}\t{}", output::printable(&line));
                             }
                         }
                         Err(e) => return Err(e.into()),
@@ -494,7 +515,7 @@ fn doc(cli: &Cli, command: &DocCommand) -> CmdResult {
                     return Err(Failure::Reported);
                 }
             } else {
-                println!("{}", one(code.as_deref().unwrap_or_default())?);
+                out!("{}", one(code.as_deref().unwrap_or_default())?);
             }
         }
         DocCommand::Undo { id } => {

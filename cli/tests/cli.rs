@@ -237,3 +237,32 @@ fn generator_and_demo_run() {
         assert!(demo.contains(needle), "demo output lacks {needle}:\n{demo}");
     }
 }
+
+#[test]
+fn a_closed_pipe_ends_the_command_quietly() {
+    let (_d, db) = with_catalog();
+    for args in [&["lookup", "--stdin"][..], &["barcode", "parse", "--stdin"][..]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tsd"))
+            .arg("--db")
+            .arg(&db)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        drop(child.stdout.take()); // the reader goes away, like `| head -0`
+        let feeder = std::thread::spawn(move || {
+            for _ in 0..20_000 {
+                if stdin.write_all(b"4601234567893\n").is_err() {
+                    break;
+                }
+            }
+        });
+        let out = child.wait_with_output().unwrap();
+        feeder.join().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && !err.contains("panicked"), "{args:?}: {:?} {err}", out.status);
+    }
+}
