@@ -263,6 +263,10 @@ fn a_closed_pipe_ends_the_command_quietly() {
         let out = child.wait_with_output().unwrap();
         feeder.join().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success() && !err.contains("panicked"), "{args:?}: {:?} {err}", out.status);
+        assert!(
+            out.status.success() && !err.contains("panicked"),
+            "{args:?}: {:?} {err}",
+            out.status
+        );
     }
 }

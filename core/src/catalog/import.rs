@@ -9,7 +9,7 @@
 //!
 //! File formats: see [`super::rows`].
 
-use super::rows::{parse_file, Format, ProductRow, Row, RowSink};
+use super::rows::{Format, ProductRow, Row, RowSink, Source};
 use super::sort::{Rec, Sorter};
 use super::{fold, BarcodeKey};
 use crate::error::{Error, Result, SqlStep};
@@ -27,6 +27,8 @@ pub struct Counts {
     pub changed: u64,
     /// Rows equal to what the catalog held.
     pub unchanged: u64,
+    /// Rows removed because a snapshot no longer has them.
+    pub deleted: u64,
 }
 
 /// What an import did.
@@ -53,7 +55,7 @@ impl ImportReport {
     pub fn changed(&self) -> bool {
         [self.products, self.packagings, self.barcodes, self.cells, self.records]
             .iter()
-            .any(|c| c.added + c.changed > 0)
+            .any(|c| c.added + c.changed + c.deleted > 0)
     }
 }
 
@@ -475,9 +477,9 @@ struct Loaded {
     barcodes: Option<Sorter>,
 }
 
-fn stage(conn: &Connection, path: &Path, format: Format, bulk: bool, progress: &mut dyn FnMut(u64) -> bool) -> Result<Loaded> {
-    let mut st = Stager::new(conn, path, bulk)?;
-    let rows = parse_file(path, format, &mut st, progress)?;
+fn stage(conn: &Connection, source: &Source<'_>, bulk: bool, progress: &mut dyn FnMut(u64) -> bool) -> Result<Loaded> {
+    let mut st = Stager::new(conn, source.path(), bulk)?;
+    let rows = source.parse(&mut st, progress)?;
     Ok(match st.bulk {
         Some(b) => Loaded {
             rows,
@@ -500,16 +502,16 @@ fn stage(conn: &Connection, path: &Path, format: Format, bulk: bool, progress: &
 /// a product or packaging appears in two separate groups of rows.
 fn bulk_import(
     conn: &Connection,
-    path: &Path,
-    format: Format,
+    source: &Source<'_>,
     progress: &mut dyn FnMut(u64) -> bool,
     report: &mut ImportReport,
 ) -> Result<Result<(), NotBulk>> {
+    let path = source.path();
     for (name, _) in BULK_INDEXES {
         conn.execute_batch(&format!("DROP INDEX {name}"))
             .step("dropping an index for the bulk load")?;
     }
-    let loaded = stage(conn, path, format, true, progress)?;
+    let loaded = stage(conn, source, true, progress)?;
     report.rows = loaded.rows;
     report.products.added = loaded.products;
     report.packagings.added = loaded.packagings;
@@ -569,10 +571,48 @@ fn bulk_import(
     Ok(Ok(()))
 }
 
-/// Imports one file into the catalog in a single transaction. `progress` is called
-/// with the rows read so far every 65,536 rows; returning `false` cancels the import
+/// How an import treats what the catalog already holds.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ImportOptions<'a> {
+    /// A snapshot: rows the source does not have are deleted.
+    pub replace: bool,
+    /// The package being applied: recorded in the same transaction, so a package is
+    /// applied once even across a crash (see [`package_applied`]).
+    pub package_id: Option<&'a str>,
+}
+
+/// Whether a package id was already applied to this catalog.
+pub fn package_applied(conn: &Connection, id: &str) -> Result<bool> {
+    conn.query_row("SELECT EXISTS (SELECT 1 FROM meta WHERE key = 'package:' || ?1)", [id], |r| {
+        r.get(0)
+    })
+    .step("checking applied packages")
+}
+
+/// A snapshot is the whole catalog: what it lacks goes. Runs after the merges, while
+/// the staging tables still hold every row of the source.
+fn delete_missing(tx: &Connection, report: &mut ImportReport) -> Result<()> {
+    let run = |sql: &str| tx.execute(sql, []).map(|n| n as u64).step("deleting what a snapshot lacks");
+    report.barcodes.deleted += run("DELETE FROM barcodes WHERE barcode NOT IN (SELECT barcode FROM s_barcodes)")?;
+    report.packagings.deleted += run("DELETE FROM packagings WHERE pk NOT IN (SELECT k.pk FROM s_packagings s
+           JOIN products p ON p.id = s.product JOIN packagings k ON k.product = p.pk AND k.id = s.id)")?;
+    run("DELETE FROM product_text WHERE rowid IN (SELECT pk FROM products WHERE id NOT IN (SELECT id FROM s_products))")?;
+    report.products.deleted += run("DELETE FROM products WHERE id NOT IN (SELECT id FROM s_products)")?;
+    report.cells.deleted += run("DELETE FROM cells WHERE id NOT IN (SELECT id FROM s_cells)")?;
+    report.records.deleted += run("DELETE FROM records WHERE (catalog, id) NOT IN (SELECT catalog, id FROM s_records)")?;
+    Ok(())
+}
+
+/// Imports one source into the catalog in a single transaction. `progress` is
+/// called with the rows read so far every 65,536 rows; returning `false` cancels
 /// (nothing is changed).
-pub fn import_file(conn: &mut Connection, path: &Path, format: Format, progress: &mut dyn FnMut(u64) -> bool) -> Result<ImportReport> {
+pub fn import(
+    conn: &mut Connection,
+    source: &Source<'_>,
+    options: &ImportOptions<'_>,
+    progress: &mut dyn FnMut(u64) -> bool,
+) -> Result<ImportReport> {
+    let path = source.path();
     conn.create_scalar_function(
         "tsd_fold",
         1,
@@ -588,26 +628,38 @@ pub fn import_file(conn: &mut Connection, path: &Path, format: Format, progress:
     tx.execute_batch(STAGING).step("creating staging tables")?;
     let mut report = ImportReport::default();
     let empty = is_empty(&tx, "products")? && is_empty(&tx, "packagings")? && is_empty(&tx, "barcodes")?;
-    let mut done = false;
+    let mut bulk_done = false;
     if empty {
         let sp = tx.savepoint().step("starting the bulk load")?;
-        if bulk_import(&sp, path, format, progress, &mut report)?.is_ok() {
+        if bulk_import(&sp, source, progress, &mut report)?.is_ok() {
             sp.commit().step("finishing the bulk load")?;
-            done = true;
+            bulk_done = true;
         } else {
             report = ImportReport::default();
             // Dropping the savepoint rolls the bulk attempt back, indexes included.
         }
     }
-    if !done {
+    if !bulk_done {
         tx.execute_batch(STAGING).step("clearing staging tables")?;
-        report.rows = stage(&tx, path, format, false, progress)?.rows;
+        report.rows = stage(&tx, source, false, progress)?.rows;
         report.products = merge_products(&tx, path)?;
         report.packagings = merge_packagings(&tx, path)?;
         report.barcodes = merge_barcodes(&tx, path)?;
     }
     report.cells = merge_cells(&tx, path)?;
     report.records = merge_records(&tx, path)?;
+    // The bulk path started from an empty catalog: nothing to delete, and its rows
+    // never went through the staging tables the deletes compare against.
+    if options.replace && !bulk_done {
+        delete_missing(&tx, &mut report)?;
+    }
+    if let Some(id) = options.package_id {
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('package:' || ?1, ?2)",
+            [id, &path.display().to_string()],
+        )
+        .step("recording the applied package")?;
+    }
     tx.execute_batch(STAGING).step("clearing staging tables")?;
     report.version = super::version(&tx)?;
     if report.changed() {
@@ -623,4 +675,9 @@ pub fn import_file(conn: &mut Connection, path: &Path, format: Format, progress:
     }
     tx.commit().step("committing the import")?;
     Ok(report)
+}
+
+/// Imports (merges) one file; see [`import`].
+pub fn import_file(conn: &mut Connection, path: &Path, format: Format, progress: &mut dyn FnMut(u64) -> bool) -> Result<ImportReport> {
+    import(conn, &Source::File(path, format), &ImportOptions::default(), progress)
 }

@@ -3,11 +3,12 @@
 
 mod generate;
 mod import;
+pub mod package;
 pub mod rows;
 mod sort;
 
 pub use generate::{generate, GeneratedCatalog};
-pub use import::{import_file, Counts, ImportReport};
+pub use import::{import, import_file, package_applied, Counts, ImportOptions, ImportReport};
 pub use rows::{parse_milli as parse_quantity, Format};
 
 use crate::barcode::Gtin14;

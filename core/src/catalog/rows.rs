@@ -107,6 +107,151 @@ pub enum Row<'a> {
     },
 }
 
+/// A catalog row as a package carries it (owned; postcard-encoded). The variant
+/// order is part of the package format: append, never reorder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CatalogRecord {
+    /// A product.
+    Product(ProductRow),
+    /// A packaging of a product.
+    Packaging {
+        /// Product id.
+        product: String,
+        /// Packaging id.
+        id: String,
+        /// Name.
+        name: String,
+        /// Base units per packaging, thousandths.
+        factor: i64,
+    },
+    /// A barcode: GTINs as their 14-digit number, other codes as text.
+    Barcode {
+        /// GTIN, when the code is one.
+        gtin: Option<i64>,
+        /// The code as text otherwise.
+        text: Option<String>,
+        /// Product id.
+        product: String,
+        /// Packaging id.
+        packaging: Option<String>,
+    },
+    /// A storage cell.
+    Cell {
+        /// Cell id.
+        id: String,
+        /// Name.
+        name: String,
+        /// Label.
+        barcode: Option<String>,
+    },
+    /// A record of a generic catalog.
+    Record {
+        /// Catalog name.
+        catalog: String,
+        /// Record id.
+        id: String,
+        /// Fields as a JSON object.
+        fields: String,
+    },
+}
+
+impl CatalogRecord {
+    /// The owned form of a row.
+    pub fn from_row(row: Row<'_>) -> CatalogRecord {
+        match row {
+            Row::Product(p) => CatalogRecord::Product(p.clone()),
+            Row::Packaging { product, id, name, factor } => CatalogRecord::Packaging {
+                product: product.into(),
+                id: id.into(),
+                name: name.into(),
+                factor,
+            },
+            Row::Barcode { key, product, packaging } => {
+                let (gtin, text) = match key {
+                    BarcodeKey::Gtin(n) => (Some(*n), None),
+                    BarcodeKey::Text(t) => (None, Some(t.clone())),
+                };
+                CatalogRecord::Barcode {
+                    gtin,
+                    text,
+                    product: product.into(),
+                    packaging: packaging.map(Into::into),
+                }
+            }
+            Row::Cell { id, name, barcode } => CatalogRecord::Cell {
+                id: id.into(),
+                name: name.into(),
+                barcode: barcode.map(Into::into),
+            },
+            Row::Record { catalog, id, fields } => CatalogRecord::Record {
+                catalog: catalog.into(),
+                id: id.into(),
+                fields: fields.into(),
+            },
+        }
+    }
+
+    /// Feeds the record through the same checks a file's rows get.
+    pub fn validate_into(self, v: &mut Validator<'_>, line: u64) -> Result<()> {
+        match self {
+            CatalogRecord::Product(p) => v.product(p, line),
+            CatalogRecord::Packaging { product, id, name, factor } => v.packaging_milli(&product, &id, &name, factor, line),
+            CatalogRecord::Barcode {
+                gtin,
+                text,
+                product,
+                packaging,
+            } => {
+                let raw = match (gtin, text) {
+                    (Some(n), None) => format!("{n:014}"),
+                    (None, Some(t)) => t,
+                    _ => return Err(v.err(line, "a barcode record needs exactly one of gtin and text")),
+                };
+                v.barcode(&raw, &product, packaging.as_deref(), line)
+            }
+            CatalogRecord::Cell { id, name, barcode } => v.cell(&id, &name, barcode.as_deref(), line),
+            CatalogRecord::Record { catalog, id, fields } => v.record_json(&catalog, &id, &fields, line),
+        }
+    }
+}
+
+/// Where the rows of an import come from.
+pub enum Source<'a> {
+    /// A CSV or JSON Lines file.
+    File(&'a Path, Format),
+    /// A verified package of [`CatalogRecord`]s.
+    Package(&'a crate::package::PackageReader),
+}
+
+impl Source<'_> {
+    /// The file, for error messages.
+    pub fn path(&self) -> &Path {
+        match self {
+            Source::File(p, _) => p,
+            Source::Package(r) => r.path(),
+        }
+    }
+
+    /// Reads every row into `sink`; returns the rows read.
+    pub fn parse(&self, sink: &mut dyn RowSink, progress: &mut dyn FnMut(u64) -> bool) -> Result<u64> {
+        match self {
+            Source::File(path, format) => parse_file(path, *format, sink, progress),
+            Source::Package(reader) => {
+                let mut v = Validator::new(sink, reader.path());
+                let mut rows = 0u64;
+                for record in reader.records::<CatalogRecord>()? {
+                    rows += 1;
+                    record?.validate_into(&mut v, rows)?;
+                    if rows.is_multiple_of(65536) && !progress(rows) {
+                        return Err(Error::Cancelled);
+                    }
+                }
+                Ok(rows)
+            }
+        }
+    }
+}
+
 /// Where validated rows go.
 pub trait RowSink {
     /// Takes one row; `line` is where it came from (file line or record number).

@@ -519,6 +519,11 @@ impl PackageReader {
         })
     }
 
+    /// The package file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// The verified header.
     pub fn header(&self) -> &Header {
         &self.header
