@@ -75,6 +75,13 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// The PC side of the exchange folder.
+    Exchange {
+        #[command(subcommand)]
+        command: ExchangeCommand,
+    },
+    /// The terminal side of a sync (this slice: the exchange folder).
+    Sync(SyncArgs),
     /// Walk through every barcode kind and document rule on a generated catalog.
     Demo,
     /// Developer tools: catalog generator, benchmarks.
@@ -151,6 +158,58 @@ enum DocCommand {
     ImportTasks {
         /// The file.
         file: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct KeyArgs {
+    /// File holding the key shared by the PC side and the terminal (signs and
+    /// verifies packages).
+    #[arg(long)]
+    key_file: Option<PathBuf>,
+    /// Refuse unsigned packages.
+    #[arg(long)]
+    require_signed: bool,
+}
+
+#[derive(Args)]
+struct SyncArgs {
+    /// Exchange folder root (holding to-device/ and from-device/).
+    #[arg(long)]
+    folder: PathBuf,
+    #[command(flatten)]
+    key: KeyArgs,
+}
+
+#[derive(Subcommand)]
+enum ExchangeCommand {
+    /// Build a catalog snapshot package from a CSV/JSONL file into FOLDER/to-device/.
+    PutCatalog {
+        /// Exchange folder root.
+        #[arg(long)]
+        folder: PathBuf,
+        /// The catalog file (the forms `tsd import` takes).
+        file: PathBuf,
+        /// csv or jsonl (default: from the extension).
+        #[arg(long)]
+        format: Option<String>,
+        /// Catalog version to stamp (default: seconds since 1970).
+        #[arg(long)]
+        version: Option<i64>,
+        #[command(flatten)]
+        key: KeyArgs,
+    },
+    /// Collect finished documents from FOLDER/from-device/ into a JSON Lines file and
+    /// acknowledge them.
+    Collect {
+        /// Exchange folder root.
+        #[arg(long)]
+        folder: PathBuf,
+        /// Output JSON Lines file (replaced).
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        key: KeyArgs,
     },
 }
 
@@ -246,6 +305,35 @@ fn print(cli: &Cli, value: serde_json::Value, text: impl FnOnce() -> String) {
     }
 }
 
+fn read_key(args: &KeyArgs) -> Result<Option<Vec<u8>>, Error> {
+    match &args.key_file {
+        None => Ok(None),
+        Some(path) => {
+            let key = std::fs::read(path).map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?;
+            let key = key.trim_ascii().to_vec();
+            if key.is_empty() {
+                return Err(Error::InvalidArgument(format!("{}: the key file is empty", path.display())));
+            }
+            Ok(Some(key))
+        }
+    }
+}
+
+fn format_of(file: &Path, format: &Option<String>) -> Result<Format, Error> {
+    match format {
+        Some(f) => Format::from_name(f).ok_or_else(|| Error::InvalidArgument(format!("unknown format {f:?} (csv or jsonl)"))),
+        None => Format::from_path(file).ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "{}: cannot tell the format from the extension; pass --format",
+                file.display()
+            ))
+        }),
+    }
+}
+
 fn quantity(s: &str) -> Result<i64, Error> {
     parse_quantity(s)
         .filter(|q| *q > 0)
@@ -263,15 +351,7 @@ fn stdin_lines() -> impl Iterator<Item = String> {
 fn run(cli: &Cli) -> CmdResult {
     match &cli.command {
         Command::Import { file, format } => {
-            let format = match format {
-                Some(f) => Format::from_name(f).ok_or_else(|| Error::InvalidArgument(format!("unknown format {f:?} (csv or jsonl)")))?,
-                None => Format::from_path(file).ok_or_else(|| {
-                    Error::InvalidArgument(format!(
-                        "{}: cannot tell the format from the extension; pass --format",
-                        file.display()
-                    ))
-                })?,
-            };
+            let format = format_of(file, format)?;
             let rt = open(cli)?;
             let started = std::time::Instant::now();
             let report = rt.import_catalog(file, format, &mut |_| true)?;
@@ -410,6 +490,33 @@ fn run(cli: &Cli) -> CmdResult {
             }
             let config = rt.config();
             print(cli, json!(config), || serde_json::to_string_pretty(&config).unwrap_or_default());
+            Ok(())
+        }
+        Command::Exchange { command } => exchange(cli, command),
+        Command::Sync(args) => {
+            let key = read_key(&args.key)?;
+            let rt = open(cli)?;
+            let report = rt.sync_folder(&args.folder, key.as_deref(), args.key.require_signed)?;
+            rt.close()?;
+            print(cli, json!(report), || {
+                let mut s = format!(
+                    "pushed {}, acknowledged {}, applied {}, skipped {}, rejected {}; {} document(s) waiting",
+                    report.pushed.len(),
+                    report.acknowledged.len(),
+                    report.applied.len(),
+                    report.skipped.len(),
+                    report.rejected.len(),
+                    report.waiting
+                );
+                for r in &report.rejected {
+                    s += &format!("\n  rejected {}: {}", r.file, r.reason);
+                }
+                s
+            });
+            if report.waiting > 0 {
+                eprintln!("{} document(s) not yet acknowledged by the PC side", report.waiting);
+                return Err(Failure::Reported);
+            }
             Ok(())
         }
         Command::Demo => Ok(demo::run(cli.db.as_deref(), cli.json)?),
@@ -552,6 +659,47 @@ fn doc(cli: &Cli, command: &DocCommand) -> CmdResult {
         }
     }
     rt.close()?;
+    Ok(())
+}
+
+fn exchange(cli: &Cli, command: &ExchangeCommand) -> CmdResult {
+    match command {
+        ExchangeCommand::PutCatalog {
+            folder,
+            file,
+            format,
+            version,
+            key,
+        } => {
+            let format = format_of(file, format)?;
+            let version = version.unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs() as i64)
+                    .unwrap_or(0)
+            });
+            let (name, header) = tsd_core::sync::folder::put_catalog(folder, file, format, version, read_key(key)?.as_deref())?;
+            let value = json!({"file": name, "package_id": header.package_id, "records": header.records, "version": header.to_version, "signed": header.signed});
+            print(cli, value, || {
+                format!(
+                    "wrote {}/to-device/{name}: {} records, version {}",
+                    folder.display(),
+                    header.records,
+                    header.to_version
+                )
+            });
+        }
+        ExchangeCommand::Collect { folder, out, key } => {
+            let c = tsd_core::sync::folder::collect(folder, out, read_key(key)?.as_deref(), key.require_signed)?;
+            print(cli, json!(c), || {
+                let mut s = format!("{} document(s) collected into {}", c.documents.len(), out.display());
+                for r in &c.rejected {
+                    s += &format!("\n  rejected {}: {}", r.file, r.reason);
+                }
+                s
+            });
+        }
+    }
     Ok(())
 }
 

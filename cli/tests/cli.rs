@@ -270,3 +270,67 @@ fn a_closed_pipe_ends_the_command_quietly() {
         );
     }
 }
+
+#[test]
+fn exchange_folder_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ex, db, csv, key) = (
+        dir.path().join("ex"),
+        dir.path().join("tsd"),
+        dir.path().join("c.csv"),
+        dir.path().join("key"),
+    );
+    std::fs::write(&csv, CATALOG).unwrap();
+    std::fs::write(&key, "shared secret\n").unwrap();
+    let (ex_s, csv_s, key_s) = (ex.to_str().unwrap(), csv.to_str().unwrap(), key.to_str().unwrap());
+    let put = json(&tsd(
+        &db,
+        &["--json", "exchange", "put-catalog", "--folder", ex_s, csv_s, "--key-file", key_s],
+        None,
+    ));
+    assert_eq!((put["records"].clone(), put["signed"].clone()), (Value::from(6), Value::Bool(true)));
+    let sync = json(&tsd(
+        &db,
+        &["--json", "sync", "--folder", ex_s, "--key-file", key_s, "--require-signed"],
+        None,
+    ));
+    assert_eq!(sync["applied"].as_array().unwrap().len(), 1);
+    assert_eq!(json(&tsd(&db, &["--json", "lookup", "4601234567893"], None))["product"]["id"], "P1");
+
+    let doc = json(&tsd(&db, &["--json", "doc", "new", "receiving"], None));
+    let id = doc["id"].as_str().unwrap();
+    ok(&tsd(&db, &["doc", "scan", id, "14601234567890"], None));
+    ok(&tsd(&db, &["doc", "complete", id], None));
+    let waiting = tsd(&db, &["--json", "sync", "--folder", ex_s, "--key-file", key_s], None);
+    assert_eq!(waiting.status.code(), Some(1), "non-zero while a document is unacknowledged");
+    let report: Value = serde_json::from_slice(&waiting.stdout).unwrap();
+    assert_eq!(
+        (report["pushed"][0].clone(), report["waiting"].clone()),
+        (Value::from(id), Value::from(1))
+    );
+
+    let out = dir.path().join("docs.jsonl");
+    let collected = json(&tsd(
+        &db,
+        &[
+            "--json",
+            "exchange",
+            "collect",
+            "--folder",
+            ex_s,
+            "--out",
+            out.to_str().unwrap(),
+            "--key-file",
+            key_s,
+        ],
+        None,
+    ));
+    assert_eq!(collected["documents"][0], id);
+    let line: Value = serde_json::from_str(std::fs::read_to_string(&out).unwrap().lines().next().unwrap()).unwrap();
+    assert_eq!(line["lines"][0]["actual"], 12);
+    let done = json(&tsd(&db, &["--json", "sync", "--folder", ex_s, "--key-file", key_s], None));
+    assert_eq!(
+        (done["acknowledged"][0].clone(), done["waiting"].clone()),
+        (Value::from(id), Value::from(0))
+    );
+}

@@ -29,6 +29,7 @@ pub mod package;
 pub mod resolve;
 mod runtime;
 pub mod store;
+pub mod sync;
 
 pub use error::{Error, Result};
 pub use runtime::Runtime;

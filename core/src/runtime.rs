@@ -8,6 +8,7 @@ use crate::documents::{self, Document, DocumentHeader, ScanOutcome, TaskDocument
 use crate::error::{Error, Result, SqlStep};
 use crate::resolve::{self, Resolution};
 use crate::store::{self, DataDir, Db};
+use crate::sync::folder::{self, FolderReport};
 use rusqlite::{Connection, TransactionBehavior};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -256,6 +257,35 @@ impl Runtime {
     /// Completes a document and queues it for sending; `false` if it already was.
     pub fn complete(&self, doc: &str) -> Result<bool> {
         self.write_journal(|tx| documents::complete(tx, doc, now_ms()))
+    }
+
+    /// One exchange-folder sync: completed documents go to `from-device/`, the PC
+    /// side's acknowledgements take them out of the outbox, then packages in
+    /// `to-device/` are applied in name order (see [`crate::sync::folder`]).
+    pub fn sync_folder(&self, root: &Path, key: Option<&[u8]>, require_signed: bool) -> Result<FolderReport> {
+        let outbox = self.outbox()?.iter().map(|id| self.document(id)).collect::<Result<Vec<_>>>()?;
+        let device = self.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let terminal = folder::Terminal {
+            root,
+            key,
+            require_signed,
+            device: &device,
+        };
+        let mut acknowledge = |doc: &str| {
+            self.write_journal(|tx| {
+                tx.execute("DELETE FROM outbox WHERE doc = ?1", [doc])
+                    .map(|n| n > 0)
+                    .step("acknowledging a document")
+            })
+        };
+        let mut conn = lock(&self.catalog_writer);
+        let report = terminal.sync(&mut conn, &outbox, &mut acknowledge, &mut |_| true)?;
+        if !report.applied.is_empty() {
+            lock(&self.catalog_reader).end_snapshot()?;
+            conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+                .step("checkpointing after a package")?;
+        }
+        Ok(report)
     }
 
     /// Documents waiting in the outbox.

@@ -1,0 +1,377 @@
+//! The exchange folder ("without server" mode): the PC side fills `to-device/` and
+//! empties `from-device/` over USB (adb/MTP) or an RDP-redirected drive.
+//!
+//! ```text
+//! ROOT/to-device/     packages for the terminal (*.tsdpkg), acks (doc-ID.ack)
+//! ROOT/from-device/   finished documents (doc-ID.tsdpkg), one package a document
+//! ROOT/archive/       packages and acks the terminal has processed
+//! ROOT/rejected/      refused files, each with NAME.reason.txt beside it
+//! ```
+//!
+//! Every file is written as `NAME.part`, synced, then renamed; `*.part` files are
+//! ignored. Packages are applied in file-name order, each package id once (a
+//! re-copied file changes nothing). A completed document stays in the outbox until
+//! the PC side has collected it and left `to-device/doc-ID.ack`.
+
+use crate::catalog::package::{apply, Applied};
+use crate::documents::Document;
+use crate::error::{Error, Result};
+use crate::package::{Header, Kind, PackageError, PackageReader, PackageWriter};
+use rusqlite::Connection;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// Sub-folders of the exchange root.
+pub const TO_DEVICE: &str = "to-device";
+/// See [`TO_DEVICE`].
+pub const FROM_DEVICE: &str = "from-device";
+/// See [`TO_DEVICE`].
+pub const ARCHIVE: &str = "archive";
+/// See [`TO_DEVICE`].
+pub const REJECTED: &str = "rejected";
+
+/// Checks a file name from the exchange folder: one plain component of letters,
+/// digits, `.`, `_`, `-`, not starting with a dot. Anything else (a path, `..`, a
+/// drive letter, control characters) is refused.
+pub fn safe_name(name: &str) -> std::result::Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 200
+        && !name.starts_with('.')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "unsafe file name {:?}: only letters, digits, '.', '_' and '-' are accepted",
+            name
+        ))
+    }
+}
+
+/// One refused file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rejected {
+    /// The file name.
+    pub file: String,
+    /// Stable reason code.
+    pub code: String,
+    /// What was wrong.
+    pub reason: String,
+}
+
+/// What one folder sync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FolderReport {
+    /// Finished documents written to `from-device/` now.
+    pub pushed: Vec<String>,
+    /// Documents the PC side acknowledged (left the outbox).
+    pub acknowledged: Vec<String>,
+    /// Packages applied.
+    pub applied: Vec<String>,
+    /// Packages seen before (archived, nothing changed).
+    pub skipped: Vec<String>,
+    /// Files refused (moved to `rejected/`).
+    pub rejected: Vec<Rejected>,
+    /// Documents still waiting in the outbox (not yet acknowledged).
+    pub waiting: usize,
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Writes `bytes` to `dir/name` through `name.part`, fsync and rename.
+pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
+    let part = dir.join(format!("{name}.part"));
+    let target = dir.join(name);
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&part).map_err(io(&part))?;
+        f.write_all(bytes).map_err(io(&part))?;
+        f.sync_all().map_err(io(&part))?;
+    }
+    std::fs::rename(&part, &target).map_err(io(&target))?;
+    sync_dir(dir);
+    Ok(())
+}
+
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// Creates the four sub-folders.
+pub fn prepare(root: &Path) -> Result<()> {
+    for d in [TO_DEVICE, FROM_DEVICE, ARCHIVE, REJECTED] {
+        let p = root.join(d);
+        std::fs::create_dir_all(&p).map_err(io(&p))?;
+    }
+    Ok(())
+}
+
+/// File names in `dir`, sorted, `*.part` left out.
+fn names(dir: &Path) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+        let entry = entry.map_err(io(dir))?;
+        if !entry.file_type().map_err(io(dir))?.is_file() {
+            continue;
+        }
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.ends_with(".part") {
+            out.push(name);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn move_to(root: &Path, from: &Path, sub: &str, name: &str) -> Result<PathBuf> {
+    let dir = root.join(sub);
+    let mut target = dir.join(name);
+    // Never overwrite: a second copy of a name gets a numbered sibling.
+    let mut n = 1;
+    while target.exists() {
+        target = dir.join(format!("{name}.{n}"));
+        n += 1;
+    }
+    std::fs::rename(from, &target).map_err(io(from))?;
+    sync_dir(&dir);
+    Ok(target)
+}
+
+fn reject(root: &Path, report: &mut FolderReport, name: &str, code: &str, reason: String) -> Result<()> {
+    let from = root.join(TO_DEVICE).join(name);
+    let moved = move_to(root, &from, REJECTED, &name.replace(|c: char| c.is_control(), "_"))?;
+    let moved_name = moved.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    write_atomically(
+        &root.join(REJECTED),
+        &format!("{moved_name}.reason.txt"),
+        format!("{code}: {reason}\n").as_bytes(),
+    )?;
+    report.rejected.push(Rejected {
+        file: name.to_string(),
+        code: code.to_string(),
+        reason,
+    });
+    Ok(())
+}
+
+/// The token that names a document in file names: the id itself when it is a safe
+/// file-name piece (UUIDs are), else the first 32 hex digits of its SHA-256 (task ids
+/// from the accounting system may hold Cyrillic, slashes or spaces).
+pub fn document_token(doc_id: &str) -> String {
+    if doc_id.len() <= 64 && !doc_id.is_empty() && doc_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return doc_id.to_string();
+    }
+    use sha2::Digest;
+    sha2::Sha256::digest(doc_id.as_bytes())
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The package name of a finished document.
+pub fn document_package_name(doc_id: &str) -> String {
+    format!("doc-{}.tsdpkg", document_token(doc_id))
+}
+
+/// The acknowledgement file name of a finished document.
+pub fn ack_name(doc_id: &str) -> String {
+    format!("doc-{}.ack", document_token(doc_id))
+}
+
+/// Writes a finished document as a package (one record: the document as JSON) with
+/// the document id as package id, so a second export is the same package.
+pub fn write_document(dir: &Path, doc: &Document, device: &str, key: Option<&[u8]>) -> Result<String> {
+    let name = document_package_name(&doc.header.id);
+    safe_name(&name).map_err(Error::InvalidArgument)?;
+    let mut header = Header::new(Kind::FinishedDocuments, device, 1);
+    header.package_id = doc.header.id.clone();
+    header.device = device.to_string();
+    let json = serde_json::to_string(doc).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+    let mut w = PackageWriter::create(&dir.join(&name), &header, key)?;
+    w.write(&json)?;
+    w.finish()?;
+    Ok(name)
+}
+
+/// The terminal's side of a folder sync. `outbox` gives the documents waiting (id and
+/// the document), `acknowledge` removes one from the outbox; both come from the
+/// journal, which this module does not touch directly.
+pub struct Terminal<'a> {
+    /// Exchange root.
+    pub root: &'a Path,
+    /// Shared key: signs outgoing packages and verifies incoming ones.
+    pub key: Option<&'a [u8]>,
+    /// Refuse unsigned incoming packages.
+    pub require_signed: bool,
+    /// Device name written into outgoing packages.
+    pub device: &'a str,
+}
+
+impl Terminal<'_> {
+    /// Pushes the outbox, takes acknowledgements, then applies incoming packages.
+    pub fn sync(
+        &self,
+        catalog: &mut Connection,
+        outbox: &[Document],
+        acknowledge: &mut dyn FnMut(&str) -> Result<bool>,
+        progress: &mut dyn FnMut(u64) -> bool,
+    ) -> Result<FolderReport> {
+        prepare(self.root)?;
+        let mut report = FolderReport::default();
+        let to = self.root.join(TO_DEVICE);
+        let from = self.root.join(FROM_DEVICE);
+        // 1. Push: one package per completed document not yet in from-device/.
+        for doc in outbox {
+            let name = document_package_name(&doc.header.id);
+            if !from.join(&name).exists() {
+                write_document(&from, doc, self.device, self.key)?;
+                report.pushed.push(doc.header.id.clone());
+            }
+        }
+        // 2. Acknowledgements, 3. packages, in name order.
+        let mut waiting = outbox.len();
+        for name in names(&to)? {
+            if let Err(why) = safe_name(&name) {
+                reject(self.root, &mut report, &name, "unsafe_name", why)?;
+                continue;
+            }
+            let path = to.join(&name);
+            if name.ends_with(".ack") {
+                if let Some(doc) = outbox.iter().find(|d| ack_name(&d.header.id) == name) {
+                    if acknowledge(&doc.header.id)? {
+                        report.acknowledged.push(doc.header.id.clone());
+                        waiting = waiting.saturating_sub(1);
+                    }
+                }
+                // An ack for a document no longer waiting (acknowledged before) is done.
+                move_to(self.root, &path, ARCHIVE, &name)?;
+                continue;
+            }
+            if !name.ends_with(".tsdpkg") {
+                reject(
+                    self.root,
+                    &mut report,
+                    &name,
+                    "not_a_package",
+                    "only *.tsdpkg packages and doc-ID.ack files belong here".into(),
+                )?;
+                continue;
+            }
+            let reader = match PackageReader::open(&path, self.key, self.require_signed) {
+                Ok(r) => r,
+                Err(PackageError::Refused { reason, .. }) => {
+                    reject(self.root, &mut report, &name, reason.code(), reason.to_string())?;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            match apply(catalog, &reader, progress) {
+                Ok(Applied::Applied(_)) => report.applied.push(name.clone()),
+                Ok(Applied::AlreadyApplied) => report.skipped.push(name.clone()),
+                Err(Error::Package(PackageError::Refused { reason, .. })) => {
+                    reject(self.root, &mut report, &name, reason.code(), reason.to_string())?;
+                    continue;
+                }
+                Err(e @ Error::Import { .. }) => {
+                    reject(self.root, &mut report, &name, "bad_row", e.to_string())?;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+            move_to(self.root, &path, ARCHIVE, &name)?;
+        }
+        report.waiting = waiting;
+        Ok(report)
+    }
+}
+
+/// What the PC side collected.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Collected {
+    /// Documents written to the output file (and acknowledged).
+    pub documents: Vec<String>,
+    /// Files refused (moved to `rejected/`).
+    pub rejected: Vec<Rejected>,
+}
+
+/// The PC side: collects finished documents from `from-device/` into a JSON Lines
+/// file (written whole through `.part`), then acknowledges each one with
+/// `to-device/doc-ID.ack` and moves its package to `archive/`. A crash before the
+/// acknowledgements only means the same documents are collected again.
+pub fn collect(root: &Path, out: &Path, key: Option<&[u8]>, require_signed: bool) -> Result<Collected> {
+    prepare(root)?;
+    let from = root.join(FROM_DEVICE);
+    let mut result = Collected::default();
+    let mut lines = String::new();
+    let mut done = Vec::new();
+    for name in names(&from)? {
+        let path = from.join(&name);
+        let refused = match safe_name(&name) {
+            Err(why) => Some(("unsafe_name".to_string(), why)),
+            Ok(()) => match PackageReader::open(&path, key, require_signed) {
+                Err(PackageError::Refused { reason, .. }) => Some((reason.code().to_string(), reason.to_string())),
+                Err(e) => return Err(e.into()),
+                Ok(r) if r.header().kind != Kind::FinishedDocuments => {
+                    Some(("wrong_kind".into(), format!("a {:?} package in from-device/", r.header().kind)))
+                }
+                Ok(r) => {
+                    for record in r.records::<String>()? {
+                        lines.push_str(&record?);
+                        lines.push('\n');
+                    }
+                    done.push((name.clone(), r.header().package_id.clone()));
+                    None
+                }
+            },
+        };
+        if let Some((code, reason)) = refused {
+            let moved = move_to(root, &path, REJECTED, &name)?;
+            let moved_name = moved.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            write_atomically(
+                &root.join(REJECTED),
+                &format!("{moved_name}.reason.txt"),
+                format!("{code}: {reason}\n").as_bytes(),
+            )?;
+            result.rejected.push(Rejected { file: name, code, reason });
+        }
+    }
+    let dir = out.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let file_name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| Error::InvalidArgument(format!("{} is not a file path", out.display())))?;
+    write_atomically(dir, &file_name, lines.as_bytes())?;
+    for (name, doc_id) in done {
+        write_atomically(&root.join(TO_DEVICE), &ack_name(&doc_id), b"")?;
+        move_to(root, &from.join(&name), ARCHIVE, &name)?;
+        result.documents.push(doc_id);
+    }
+    Ok(result)
+}
+
+/// Puts a catalog file into `to-device/` as a snapshot package named
+/// `catalog-YYYYMMDDTHHMMSSmmm.tsdpkg` (so name order is time order).
+pub fn put_catalog(
+    root: &Path,
+    input: &Path,
+    format: crate::catalog::Format,
+    version: i64,
+    key: Option<&[u8]>,
+) -> Result<(String, Header)> {
+    prepare(root)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    let name = format!("catalog-{now:015}.tsdpkg");
+    let header = crate::catalog::package::build_snapshot(input, format, &root.join(TO_DEVICE).join(&name), "tsd exchange", version, key)?;
+    Ok((name, header))
+}

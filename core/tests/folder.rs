@@ -1,0 +1,153 @@
+//! The exchange folder end to end on real files: the PC side puts a catalog and
+//! collects documents, the terminal syncs; every kind of bad file is refused with
+//! its reason and leaves the databases as they were.
+
+use std::path::{Path, PathBuf};
+use tsd_core::catalog::Format;
+use tsd_core::sync::folder::{self, collect, put_catalog, safe_name};
+use tsd_core::Runtime;
+
+const KEY: &[u8] = b"warehouse-7 shared key";
+const CATALOG: &str =
+    "product_id,name,packaging_id,factor,barcode\nP1,Молоко,,,4601234567893\nP1,Молоко,box,12,14601234567890\nP2,Кефир,,,4601234567909\n";
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    rt: Runtime,
+    csv: PathBuf,
+}
+
+fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("exchange");
+    let rt = Runtime::open(&dir.path().join("terminal-1")).unwrap();
+    let csv = dir.path().join("catalog.csv");
+    std::fs::write(&csv, CATALOG).unwrap();
+    Setup { root, rt, csv, _dir: dir }
+}
+
+fn to_device(root: &Path, name: &str) -> PathBuf {
+    root.join(folder::TO_DEVICE).join(name)
+}
+
+#[test]
+fn catalog_goes_in_documents_come_out_exactly_once() {
+    let s = setup();
+    let (name, header) = put_catalog(&s.root, &s.csv, Format::Csv, 1, Some(KEY)).unwrap();
+    assert!(header.signed);
+    let r = s.rt.sync_folder(&s.root, Some(KEY), true).unwrap();
+    assert_eq!(r.applied, std::slice::from_ref(&name));
+    assert!(s.rt.resolve("14601234567890").unwrap().found(), "lookups see the applied catalog");
+    assert!(s.root.join(folder::ARCHIVE).join(&name).exists());
+
+    // A re-copied package changes nothing.
+    std::fs::copy(s.root.join(folder::ARCHIVE).join(&name), to_device(&s.root, "again.tsdpkg")).unwrap();
+    let before = s.rt.catalog_stats().unwrap();
+    let r = s.rt.sync_folder(&s.root, Some(KEY), true).unwrap();
+    assert_eq!((r.applied.len(), r.skipped.clone()), (0, vec!["again.tsdpkg".to_string()]));
+    assert_eq!(s.rt.catalog_stats().unwrap(), before);
+
+    // A completed document waits until the PC side has collected it.
+    let doc = s.rt.new_document("receiving").unwrap();
+    s.rt.scan(&doc.id, "4601234567893", None).unwrap();
+    s.rt.complete(&doc.id).unwrap();
+    let r = s.rt.sync_folder(&s.root, Some(KEY), true).unwrap();
+    assert_eq!((r.pushed.clone(), r.waiting), (vec![doc.id.clone()], 1));
+    let r = s.rt.sync_folder(&s.root, Some(KEY), true).unwrap();
+    assert!(r.pushed.is_empty(), "exported once");
+    assert_eq!(r.waiting, 1, "never reported as sent before the acknowledgement");
+
+    let out = s.root.parent().unwrap().join("collected.jsonl");
+    let c = collect(&s.root, &out, Some(KEY), true).unwrap();
+    assert_eq!(c.documents, std::slice::from_ref(&doc.id));
+    let text = std::fs::read_to_string(&out).unwrap();
+    let line: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(line["id"], doc.id.as_str());
+    assert_eq!(line["scans"][0]["raw"], "4601234567893");
+    assert!(
+        collect(&s.root, &out, Some(KEY), true).unwrap().documents.is_empty(),
+        "collected once"
+    );
+
+    let r = s.rt.sync_folder(&s.root, Some(KEY), true).unwrap();
+    assert_eq!((r.acknowledged.clone(), r.waiting), (vec![doc.id.clone()], 0));
+    assert!(s.rt.outbox().unwrap().is_empty());
+}
+
+#[test]
+fn bad_files_are_refused_with_their_reason_and_change_nothing() {
+    let s = setup();
+    let (good, _) = put_catalog(&s.root, &s.csv, Format::Csv, 1, Some(KEY)).unwrap();
+    let bytes = std::fs::read(to_device(&s.root, &good)).unwrap();
+    std::fs::remove_file(to_device(&s.root, &good)).unwrap();
+
+    let mut flipped = bytes.clone();
+    let mid = bytes.len() / 2;
+    flipped[mid] ^= 0x10;
+    let mut future = bytes.clone();
+    future[8] = 9;
+    std::fs::write(to_device(&s.root, "a-truncated.tsdpkg"), &bytes[..bytes.len() - 100]).unwrap();
+    std::fs::write(to_device(&s.root, "b-flipped.tsdpkg"), &flipped).unwrap();
+    std::fs::write(to_device(&s.root, "c-foreign.tsdpkg"), "ИНН;КПП;Наименование\n").unwrap();
+    std::fs::write(to_device(&s.root, "d-future.tsdpkg"), &future).unwrap();
+    std::fs::write(to_device(&s.root, "e readme.txt"), "hello").unwrap();
+    std::fs::write(to_device(&s.root, "f-notes.txt"), "hello").unwrap();
+    std::fs::write(to_device(&s.root, "g-half.tsdpkg.part"), &bytes[..10]).unwrap();
+    let unsigned_csv = s.csv.clone();
+    let (unsigned, _) = put_catalog(&s.root, &unsigned_csv, Format::Csv, 1, None).unwrap();
+    let journal_before = std::fs::read(s.rt.dir().join("journal.db")).unwrap();
+
+    let r = s.rt.sync_folder(&s.root, Some(KEY), true).unwrap();
+    let codes: Vec<(&str, &str)> = r.rejected.iter().map(|x| (x.file.as_str(), x.code.as_str())).collect();
+    assert_eq!(
+        codes,
+        [
+            ("a-truncated.tsdpkg", "truncated"),
+            ("b-flipped.tsdpkg", "bad_checksum"),
+            ("c-foreign.tsdpkg", "foreign"),
+            (unsigned.as_str(), "unsigned"),
+            ("d-future.tsdpkg", "too_new"),
+            ("e readme.txt", "unsafe_name"),
+            ("f-notes.txt", "not_a_package"),
+        ]
+    );
+    assert!(r.applied.is_empty());
+    assert_eq!(s.rt.catalog_stats().unwrap(), Default::default(), "the catalog is unchanged");
+    assert_eq!(std::fs::read(s.rt.dir().join("journal.db")).unwrap(), journal_before);
+    for x in &r.rejected {
+        let reason = std::fs::read_to_string(s.root.join(folder::REJECTED).join(format!("{}.reason.txt", x.file))).unwrap();
+        assert!(reason.starts_with(&x.code), "{reason}");
+    }
+    assert!(to_device(&s.root, "g-half.tsdpkg.part").exists(), ".part files are left alone");
+    // A key other than the PC side's is a bad signature.
+    std::fs::write(to_device(&s.root, "h-good.tsdpkg"), &bytes).unwrap();
+    let r = s.rt.sync_folder(&s.root, Some(b"another key"), true).unwrap();
+    assert_eq!(r.rejected[0].code, "bad_signature");
+}
+
+#[test]
+fn unsafe_names_are_refused() {
+    for bad in [
+        "../catalog.tsdpkg",
+        "..",
+        ".hidden",
+        "a/b",
+        "a\\b",
+        "C:x",
+        "ведомость.tsdpkg",
+        "",
+        "a b",
+    ] {
+        assert!(safe_name(bad).is_err(), "{bad:?}");
+    }
+    for good in ["catalog-001.tsdpkg", "doc-0f3a.ack", "A_b.c-d"] {
+        assert!(safe_name(good).is_ok(), "{good}");
+    }
+    assert_eq!(
+        folder::document_package_name("3b0c6f5e-1c1e-4a8e-9d61-1b4d9f0d8a11"),
+        "doc-3b0c6f5e-1c1e-4a8e-9d61-1b4d9f0d8a11.tsdpkg"
+    );
+    let task = folder::document_package_name("ЗК-000123/2026");
+    assert!(safe_name(&task).is_ok(), "{task}");
+}
