@@ -199,6 +199,16 @@ enum ExchangeCommand {
         #[command(flatten)]
         key: KeyArgs,
     },
+    /// Put task documents (JSON Lines, one task a line) into FOLDER/to-device/.
+    PutTasks {
+        /// Exchange folder root.
+        #[arg(long)]
+        folder: PathBuf,
+        /// The tasks file.
+        file: PathBuf,
+        #[command(flatten)]
+        key: KeyArgs,
+    },
     /// Collect finished documents from FOLDER/from-device/ into a JSON Lines file and
     /// acknowledge them.
     Collect {
@@ -687,6 +697,13 @@ fn exchange(cli: &Cli, command: &ExchangeCommand) -> CmdResult {
                     header.records,
                     header.to_version
                 )
+            });
+        }
+        ExchangeCommand::PutTasks { folder, file, key } => {
+            let (name, header) = tsd_core::sync::folder::put_tasks(folder, file, read_key(key)?.as_deref())?;
+            let value = json!({"file": name, "package_id": header.package_id, "records": header.records, "signed": header.signed});
+            print(cli, value, || {
+                format!("wrote {}/to-device/{name}: {} task(s)", folder.display(), header.records)
             });
         }
         ExchangeCommand::Collect { folder, out, key } => {

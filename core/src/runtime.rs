@@ -271,15 +271,8 @@ impl Runtime {
             require_signed,
             device: &device,
         };
-        let mut acknowledge = |doc: &str| {
-            self.write_journal(|tx| {
-                tx.execute("DELETE FROM outbox WHERE doc = ?1", [doc])
-                    .map(|n| n > 0)
-                    .step("acknowledging a document")
-            })
-        };
         let mut conn = lock(&self.catalog_writer);
-        let report = terminal.sync(&mut conn, &outbox, &mut acknowledge, &mut |_| true)?;
+        let report = terminal.sync(&mut conn, &outbox, &mut JournalOf(self), &mut |_| true)?;
         if !report.applied.is_empty() {
             lock(&self.catalog_reader).end_snapshot()?;
             conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
@@ -317,6 +310,23 @@ impl Runtime {
 impl Drop for Runtime {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+/// The journal operations a folder sync needs, on this runtime.
+struct JournalOf<'a>(&'a Runtime);
+
+impl folder::JournalSide for JournalOf<'_> {
+    fn acknowledge(&mut self, doc_id: &str) -> Result<bool> {
+        self.0.write_journal(|tx| {
+            tx.execute("DELETE FROM outbox WHERE doc = ?1", [doc_id])
+                .map(|n| n > 0)
+                .step("acknowledging a document")
+        })
+    }
+
+    fn add_tasks(&mut self, tasks: &[TaskDocument]) -> Result<usize> {
+        self.0.add_tasks(tasks)
     }
 }
 

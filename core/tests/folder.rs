@@ -151,3 +151,36 @@ fn unsafe_names_are_refused() {
     let task = folder::document_package_name("ЗК-000123/2026");
     assert!(safe_name(&task).is_ok(), "{task}");
 }
+
+#[test]
+fn task_documents_arrive_once_and_bad_ones_are_refused() {
+    let s = setup();
+    let tasks = s.root.parent().unwrap().join("tasks.jsonl");
+    std::fs::write(
+        &tasks,
+        "{\"id\":\"ЗК-000123/2026\",\"type\":\"picking\",\"number\":\"ОТ-7\",\"lines\":[{\"product\":\"P1\",\"qty\":2}]}\n",
+    )
+    .unwrap();
+    let (name, header) = folder::put_tasks(&s.root, &tasks, None).unwrap();
+    assert_eq!(header.records, 1);
+    let r = s.rt.sync_folder(&s.root, None, false).unwrap();
+    assert_eq!(r.applied, std::slice::from_ref(&name));
+    let doc = s.rt.document("ЗК-000123/2026").unwrap();
+    assert_eq!(doc.lines[0].planned, Some(2000));
+    std::fs::copy(s.root.join(folder::ARCHIVE).join(&name), to_device(&s.root, "tasks-again.tsdpkg")).unwrap();
+    let r = s.rt.sync_folder(&s.root, None, false).unwrap();
+    assert_eq!(r.skipped, ["tasks-again.tsdpkg"]);
+    assert_eq!(s.rt.documents().unwrap().len(), 1);
+
+    std::fs::write(&tasks, "{\"id\":\"T-9\",\"type\":\"shipping\",\"lines\":[]}\n").unwrap();
+    folder::put_tasks(&s.root, &tasks, None).unwrap();
+    let r = s.rt.sync_folder(&s.root, None, false).unwrap();
+    assert_eq!(r.rejected[0].code, "bad_row");
+    assert!(r.rejected[0].reason.contains("shipping"), "{}", r.rejected[0].reason);
+    assert_eq!(s.rt.documents().unwrap().len(), 1, "nothing of a refused package is applied");
+    std::fs::write(&tasks, "{\"id\":\"\",\"type\":\"picking\"}\n").unwrap();
+    assert!(matches!(
+        folder::put_tasks(&s.root, &tasks, None),
+        Err(tsd_core::Error::Import { line: 1, .. })
+    ));
+}

@@ -14,7 +14,7 @@
 //! the PC side has collected it and left `to-device/doc-ID.ack`.
 
 use crate::catalog::package::{apply, Applied};
-use crate::documents::Document;
+use crate::documents::{Document, TaskDocument};
 use crate::error::{Error, Result};
 use crate::package::{Header, Kind, PackageError, PackageReader, PackageWriter};
 use rusqlite::Connection;
@@ -201,9 +201,16 @@ pub fn write_document(dir: &Path, doc: &Document, device: &str, key: Option<&[u8
     Ok(name)
 }
 
-/// The terminal's side of a folder sync. `outbox` gives the documents waiting (id and
-/// the document), `acknowledge` removes one from the outbox; both come from the
-/// journal, which this module does not touch directly.
+/// What a folder sync needs from the journal, which this module does not touch
+/// directly.
+pub trait JournalSide {
+    /// Takes an acknowledged document out of the outbox; `false` if it was not there.
+    fn acknowledge(&mut self, doc_id: &str) -> Result<bool>;
+    /// Adds task documents (all or none); tasks already known are left as they are.
+    fn add_tasks(&mut self, tasks: &[TaskDocument]) -> Result<usize>;
+}
+
+/// The terminal's side of a folder sync.
 pub struct Terminal<'a> {
     /// Exchange root.
     pub root: &'a Path,
@@ -221,7 +228,7 @@ impl Terminal<'_> {
         &self,
         catalog: &mut Connection,
         outbox: &[Document],
-        acknowledge: &mut dyn FnMut(&str) -> Result<bool>,
+        journal: &mut dyn JournalSide,
         progress: &mut dyn FnMut(u64) -> bool,
     ) -> Result<FolderReport> {
         prepare(self.root)?;
@@ -246,7 +253,7 @@ impl Terminal<'_> {
             let path = to.join(&name);
             if name.ends_with(".ack") {
                 if let Some(doc) = outbox.iter().find(|d| ack_name(&d.header.id) == name) {
-                    if acknowledge(&doc.header.id)? {
+                    if journal.acknowledge(&doc.header.id)? {
                         report.acknowledged.push(doc.header.id.clone());
                         waiting = waiting.saturating_sub(1);
                     }
@@ -273,14 +280,24 @@ impl Terminal<'_> {
                 }
                 Err(e) => return Err(e.into()),
             };
-            match apply(catalog, &reader, progress) {
+            let result = match reader.header().kind {
+                Kind::TaskDocuments => apply_tasks(&reader, journal).map(|added| {
+                    if added > 0 {
+                        Applied::Applied(Default::default())
+                    } else {
+                        Applied::AlreadyApplied
+                    }
+                }),
+                _ => apply(catalog, &reader, progress),
+            };
+            match result {
                 Ok(Applied::Applied(_)) => report.applied.push(name.clone()),
                 Ok(Applied::AlreadyApplied) => report.skipped.push(name.clone()),
                 Err(Error::Package(PackageError::Refused { reason, .. })) => {
                     reject(self.root, &mut report, &name, reason.code(), reason.to_string())?;
                     continue;
                 }
-                Err(e @ Error::Import { .. }) => {
+                Err(e @ (Error::Import { .. } | Error::UnknownDocumentType(_) | Error::InvalidArgument(_))) => {
                     reject(self.root, &mut report, &name, "bad_row", e.to_string())?;
                     continue;
                 }
@@ -355,6 +372,63 @@ pub fn collect(root: &Path, out: &Path, key: Option<&[u8]>, require_signed: bool
         result.documents.push(doc_id);
     }
     Ok(result)
+}
+
+/// Reads a task-documents package: each record is one task as JSON (the line the
+/// accounting system writes for `tsd doc import-tasks`).
+fn apply_tasks(reader: &PackageReader, journal: &mut dyn JournalSide) -> Result<usize> {
+    let mut tasks = Vec::new();
+    for (i, record) in reader.records::<String>()?.enumerate() {
+        let record = record?;
+        let task: TaskDocument = serde_json::from_str(&record).map_err(|e| Error::Import {
+            path: reader.path().to_path_buf(),
+            line: i as u64 + 1,
+            reason: format!("bad task JSON: {e}"),
+        })?;
+        tasks.push(task);
+    }
+    journal.add_tasks(&tasks)
+}
+
+/// Puts task documents (JSON Lines, one task a line) into `to-device/` as a package
+/// named `tasks-<unix ms>.tsdpkg`. Every line must be a task with an id.
+pub fn put_tasks(root: &Path, input: &Path, key: Option<&[u8]>) -> Result<(String, Header)> {
+    prepare(root)?;
+    let text = std::fs::read_to_string(input).map_err(io(input))?;
+    let mut records = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let bad = |reason: String| Error::Import {
+            path: input.to_path_buf(),
+            line: i as u64 + 1,
+            reason,
+        };
+        let task: TaskDocument = serde_json::from_str(line).map_err(|e| bad(format!("bad task JSON: {e}")))?;
+        if task.id.trim().is_empty() {
+            return Err(bad("a task needs an id".into()));
+        }
+        records.push(serde_json::to_string(&task).map_err(|e| bad(e.to_string()))?);
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    let name = format!("tasks-{now:015}.tsdpkg");
+    let header = Header::new(Kind::TaskDocuments, "tsd exchange", records.len() as u64);
+    let mut w = PackageWriter::create(&root.join(TO_DEVICE).join(&name), &header, key)?;
+    for r in &records {
+        w.write(r)?;
+    }
+    w.finish()?;
+    Ok((
+        name,
+        Header {
+            signed: key.is_some(),
+            ..header
+        },
+    ))
 }
 
 /// Puts a catalog file into `to-device/` as a snapshot package named
