@@ -1,6 +1,7 @@
 //! The local catalog: products, packagings, barcodes, cells and generic catalogs;
 //! import from CSV / JSON Lines; lookups by barcode, code and name.
 
+mod columns;
 mod generate;
 mod import;
 pub mod package;

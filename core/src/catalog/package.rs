@@ -2,6 +2,7 @@
 //! JSON Lines `tsd import` takes, checked by the same rules); the terminal applies
 //! it in one transaction, once per package id.
 
+use super::columns::{BlockBuilder, BLOCK};
 use super::import::{import, package_applied, ImportOptions, ImportReport};
 use super::rows::{parse_file, CatalogRecord, Format, Row, RowSink, Source};
 use crate::error::{Error, Result};
@@ -9,34 +10,45 @@ use crate::package::{Header, Kind, PackageReader, PackageWriter};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 
-struct Count(u64);
+/// Counts the records a snapshot of the file will have: one per block of products,
+/// one per cell or generic record.
+#[derive(Default)]
+struct Count {
+    products: u64,
+    others: u64,
+}
 
 impl RowSink for Count {
-    fn row(&mut self, _: Row<'_>, _: u64) -> Result<()> {
-        self.0 += 1;
+    fn row(&mut self, row: Row<'_>, _: u64) -> Result<()> {
+        match row {
+            Row::Product(_) => self.products += 1,
+            Row::Cell { .. } | Row::Record { .. } => self.others += 1,
+            Row::Packaging { .. } | Row::Barcode { .. } => {}
+        }
         Ok(())
     }
 }
 
-struct Writing(PackageWriter);
-
-impl RowSink for Writing {
-    fn row(&mut self, row: Row<'_>, _: u64) -> Result<()> {
-        Ok(self.0.write(&CatalogRecord::from_row(row))?)
-    }
-}
+/// zstd level of snapshots. Measured on the 100,000-product generated catalog
+/// (gzip -6 of the same data as JSON Lines: 3.12 MB): level 3 gives 1.87 MB,
+/// 9 gives 1.41 MB in 1.1 s, 15 gives 1.24 MB in 3.9 s, 19 gives 1.14 MB in 12 s.
+const SNAPSHOT_LEVEL: i32 = 9;
 
 /// Builds a catalog snapshot package at `out` from a catalog file. The file is read
 /// twice (the header carries the record count); a bad row fails with file, line and
 /// reason before anything is written under `out`.
 pub fn build_snapshot(input: &Path, format: Format, out: &Path, producer: &str, version: i64, key: Option<&[u8]>) -> Result<Header> {
-    let mut count = Count(0);
+    let mut count = Count::default();
     parse_file(input, format, &mut count, &mut |_| true)?;
-    let mut header = Header::new(Kind::CatalogSnapshot, producer, count.0);
+    let blocks = count.products.div_ceil(BLOCK as u64);
+    let mut header = Header::new(Kind::CatalogSnapshot, producer, blocks + count.others);
     header.to_version = version;
-    let mut writing = Writing(PackageWriter::create(out, &header, key)?);
-    parse_file(input, format, &mut writing, &mut |_| true)?;
-    writing.0.finish()?;
+    let mut writer = PackageWriter::create_with_level(out, &header, key, SNAPSHOT_LEVEL)?;
+    let mut emit = |record: CatalogRecord| -> Result<()> { Ok(writer.write(&record)?) };
+    let mut builder = BlockBuilder::new(&mut emit);
+    parse_file(input, format, &mut builder, &mut |_| true)?;
+    builder.finish()?;
+    writer.finish()?;
     header.signed = key.is_some();
     Ok(header)
 }
@@ -98,7 +110,7 @@ mod tests {
         let mut conn = store::open(dir.path(), Db::Catalog, true).unwrap();
         let p1 = build(dir.path(), "v1", V1);
         let r1 = PackageReader::open(&p1, None, false).unwrap();
-        assert_eq!(r1.header().records, 6, "2 products, 1 packaging, 3 barcodes");
+        assert_eq!(r1.header().records, 1, "one block of 2 products with their packaging and barcodes");
         let Applied::Applied(report) = apply(&mut conn, &r1, &mut |_| true).unwrap() else {
             panic!("not applied")
         };
@@ -120,6 +132,53 @@ mod tests {
             0,
             "deleted products leave the name index"
         );
+    }
+
+    /// Column blocks must give back exactly the rows they were built from, whatever
+    /// the ids, GTIN order, duplicates and text barcodes look like.
+    #[test]
+    fn blocks_round_trip_every_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = "product_id,name,unit,packaging_id,factor,barcode
+P1,Молоко,шт,,,4601234567893
+P1,Молоко,шт,box,12,14601234567890
+P1,Молоко,шт,,,INT-1
+P10,Кефир,шт,,,00000046009333
+P10,Кефир,шт,,,0460123456786
+Ж-1/2,Сыр,кг,pal,480,4601234567909
+Ж-1/2,Сыр,кг,pal,480,4601234567909
+Ж-1/3,Сыр,кг,,,4600000000008
+";
+        let g = crate::catalog::generate(&dir.path().join("gen"), 9_000, 5).unwrap();
+        for (name, input) in [("small", write_csv(dir.path(), csv)), ("generated", g.catalog.clone())] {
+            let out = dir.path().join(format!("{name}.tsdpkg"));
+            build_snapshot(&input, Format::Csv, &out, "test", 1, None).unwrap();
+            let (pd, fd) = (dir.path().join(format!("{name}-p")), dir.path().join(format!("{name}-f")));
+            std::fs::create_dir_all(&pd).unwrap();
+            std::fs::create_dir_all(&fd).unwrap();
+            let via_package = store::open(&pd, Db::Catalog, true).unwrap();
+            let via_file = store::open(&fd, Db::Catalog, true).unwrap();
+            let (mut p, mut f) = (via_package, via_file);
+            apply(&mut p, &PackageReader::open(&out, None, false).unwrap(), &mut |_| true).unwrap();
+            crate::catalog::import_file(&mut f, &input, Format::Csv, &mut |_| true).unwrap();
+            let dump = |c: &Connection| -> Vec<String> {
+                let mut st = c
+                    .prepare(
+                        "SELECT p.id || '|' || p.name || '|' || p.unit || '|' || quote(b.barcode) || '|' || coalesce(k.id, '') || '|' || coalesce(k.factor, '')
+                         FROM barcodes b JOIN products p ON p.pk = b.product LEFT JOIN packagings k ON k.pk = b.packaging ORDER BY 1",
+                    )
+                    .unwrap();
+                st.query_map([], |r| r.get(0)).unwrap().map(|r| r.unwrap()).collect()
+            };
+            assert_eq!(dump(&p), dump(&f), "{name}");
+            assert_eq!(stats(&p).unwrap().products, stats(&f).unwrap().products, "{name}");
+        }
+    }
+
+    fn write_csv(dir: &Path, text: &str) -> PathBuf {
+        let p = dir.join("small.csv");
+        std::fs::write(&p, text).unwrap();
+        p
     }
 
     #[test]

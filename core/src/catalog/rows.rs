@@ -153,6 +153,9 @@ pub enum CatalogRecord {
         /// Fields as a JSON object.
         fields: String,
     },
+    /// Up to 4096 products with their packagings and barcodes, column by column
+    /// (what snapshots carry; the single-row variants above stay for small packages).
+    Block(super::columns::ProductBlock),
 }
 
 impl CatalogRecord {
@@ -211,6 +214,7 @@ impl CatalogRecord {
             }
             CatalogRecord::Cell { id, name, barcode } => v.cell(&id, &name, barcode.as_deref(), line),
             CatalogRecord::Record { catalog, id, fields } => v.record_json(&catalog, &id, &fields, line),
+            CatalogRecord::Block(block) => block.validate_into(v, line),
         }
     }
 }

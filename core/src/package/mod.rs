@@ -282,6 +282,13 @@ pub struct PackageWriter {
 impl PackageWriter {
     /// Starts a package at `path`; `key` signs it (and sets `header.signed`).
     pub fn create(path: &Path, header: &Header, key: Option<&[u8]>) -> Result<PackageWriter, PackageError> {
+        Self::create_with_level(path, header, key, ZSTD_LEVEL)
+    }
+
+    /// Like [`PackageWriter::create`] with a chosen zstd level (1–22): snapshots,
+    /// built once on a PC or server and downloaded by many terminals, pay for a
+    /// higher one; decompression speed hardly depends on it.
+    pub fn create_with_level(path: &Path, header: &Header, key: Option<&[u8]>, level: i32) -> Result<PackageWriter, PackageError> {
         let mut part = path.as_os_str().to_owned();
         part.push(".part");
         let part = PathBuf::from(part);
@@ -306,7 +313,7 @@ impl PackageWriter {
         out.write_all(&FORMAT_VERSION.to_le_bytes()).map_err(io)?;
         out.write_all(&(encoded.len() as u32).to_le_bytes()).map_err(io)?;
         out.write_all(&encoded).map_err(io)?;
-        let body = zstd::stream::write::Encoder::new(out, ZSTD_LEVEL).map_err(io)?;
+        let body = zstd::stream::write::Encoder::new(out, level).map_err(io)?;
         Ok(PackageWriter {
             body: Some(body),
             path: path.to_path_buf(),
