@@ -105,16 +105,15 @@ impl ProductBlock {
             prev.clone_from(&id);
             ids.push(id);
         }
-        for i in 0..n {
+        for (i, id) in ids.iter().enumerate() {
             let row = ProductRow {
-                id: ids[i].clone(),
+                id: id.clone(),
                 code: self.codes[i].clone(),
                 name: self.names[i].clone(),
                 unit: self.units[i].clone(),
                 flags: i64::from(self.flags[i]),
             };
             v.product(row, line)?;
-            let id = &ids[i];
             take_barcodes(v, id, None)?;
             for _ in 0..self.packagings[i] {
                 let (Some(pid), Some(pname), Some(factor)) =
@@ -205,7 +204,7 @@ impl<'e> BlockBuilder<'e> {
 
     fn flush_block(&mut self) -> Result<()> {
         if !self.block.is_empty() {
-            (self.emit)(CatalogRecord::Block(std::mem::take(&mut self.block)))?;
+            (self.emit)(CatalogRecord::Block(Box::new(std::mem::take(&mut self.block))))?;
             self.last_gtin = 0;
             self.last_id.clear();
         }

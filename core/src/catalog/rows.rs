@@ -155,7 +155,7 @@ pub enum CatalogRecord {
     },
     /// Up to 4096 products with their packagings and barcodes, column by column
     /// (what snapshots carry; the single-row variants above stay for small packages).
-    Block(super::columns::ProductBlock),
+    Block(Box<super::columns::ProductBlock>),
 }
 
 impl CatalogRecord {
