@@ -23,7 +23,7 @@ pub struct Rec {
 }
 
 /// In-memory bytes per run before it is spilled (keeps peak RSS bounded).
-const RUN_BYTES: usize = 24 << 20;
+const RUN_BYTES: usize = 16 << 20;
 /// Rough heap cost of one record besides its key bytes.
 const REC_OVERHEAD: usize = 64;
 
