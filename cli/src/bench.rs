@@ -202,6 +202,65 @@ fn ms(v: &Value, key: &str) -> String {
     v[key].as_f64().map_or("?".into(), |ns| format!("{:.2} ms", ns / 1e6))
 }
 
+/// Writes the catalog as JSON Lines, one product a line with its packagings and
+/// barcodes (the `tsd import` JSONL form): the baseline snapshots are compared with.
+fn write_jsonl(csv: &Path, out: &Path) -> Result<(), Error> {
+    use tsd_core::catalog::rows::{parse_file, Row, RowSink};
+    struct Jsonl<W: Write> {
+        out: W,
+        current: Option<Value>,
+        path: PathBuf,
+    }
+    impl<W: Write> Jsonl<W> {
+        fn flush(&mut self) -> Result<(), Error> {
+            if let Some(p) = self.current.take() {
+                writeln!(self.out, "{p}").map_err(io(&self.path))?;
+            }
+            Ok(())
+        }
+    }
+    impl<W: Write> RowSink for Jsonl<W> {
+        fn row(&mut self, row: Row<'_>, _: u64) -> Result<(), Error> {
+            match row {
+                Row::Product(p) => {
+                    self.flush()?;
+                    self.current = Some(json!({"id": p.id, "code": p.code, "name": p.name, "unit": p.unit,
+                        "weighted": p.flags & 1 != 0, "marked": p.flags & 2 != 0, "barcodes": [], "packagings": []}));
+                }
+                Row::Packaging { id, name, factor, .. } => {
+                    if let Some(list) = self.current.as_mut().and_then(|p| p["packagings"].as_array_mut()) {
+                        list.push(json!({"id": id, "name": name, "factor": tsd_core::documents::qty_json(factor), "barcodes": []}));
+                    }
+                }
+                Row::Barcode { key, packaging, .. } => {
+                    let code = key.to_string();
+                    let Some(p) = self.current.as_mut() else { return Ok(()) };
+                    let list = match packaging {
+                        None => p["barcodes"].as_array_mut(),
+                        Some(k) => p["packagings"].as_array_mut().and_then(|l| l.iter_mut().rev().find(|x| x["id"] == k)).and_then(|x| x["barcodes"].as_array_mut()),
+                    };
+                    if let Some(list) = list {
+                        list.push(json!(code));
+                    }
+                }
+                Row::Cell { .. } | Row::Record { .. } => {}
+            }
+            Ok(())
+        }
+    }
+    let file = std::fs::File::create(out).map_err(io(out))?;
+    let mut sink = Jsonl { out: std::io::BufWriter::new(file), current: None, path: out.to_path_buf() };
+    parse_file(csv, tsd_core::catalog::Format::Csv, &mut sink, &mut |_| true)?;
+    sink.flush()?;
+    sink.out.flush().map_err(io(out))
+}
+
+/// Size of `gzip -6` of a file, when the `gzip` command is there.
+fn gzip6_bytes(path: &Path) -> Option<u64> {
+    let out = Command::new("gzip").args(["-6", "-c"]).arg(path).stderr(Stdio::null()).output().ok()?;
+    out.status.success().then_some(out.stdout.len() as u64)
+}
+
 /// Runs every benchmark and writes the report.
 pub fn run(args: &BenchArgs) -> Result<(), Error> {
     let work = &args.work;
@@ -269,6 +328,16 @@ pub fn run(args: &BenchArgs) -> Result<(), Error> {
         None,
     )?;
 
+    eprintln!("building and applying a snapshot package…");
+    let exchange = w("exchange");
+    let (put, put_secs) = run_json(&["--json", "exchange", "put-catalog", "--folder", &s(&exchange), &s(&g.catalog)], None)?;
+    let package = exchange.join("to-device").join(put["file"].as_str().unwrap_or_default());
+    let package_bytes = std::fs::metadata(&package).map_err(io(&package))?.len();
+    let (apply, apply_secs) = run_json(&["--db", &s(&w("terminal")), "--json", "sync", "--folder", &s(&exchange)], None)?;
+    let jsonl = w("export/catalog.jsonl");
+    write_jsonl(&g.catalog, &jsonl)?;
+    let gzip_bytes = gzip6_bytes(&jsonl);
+
     let rows = import["rows"].as_f64().unwrap_or(0.0);
     let rate = import["rows_per_second"].as_f64().unwrap_or(0.0);
     let rss_mib = import["peak_rss_kib"].as_f64().unwrap_or(0.0) / 1024.0;
@@ -280,7 +349,10 @@ pub fn run(args: &BenchArgs) -> Result<(), Error> {
 | lookup by barcode, in-process, warm, 90% hits / 10% misses ({n} lookups) | p50 {l50}, p99 {l99}, p99.9 {l999} | p50 ≤ 5 µs, p99 ≤ 20 µs |\n\
 | `tsd lookup --stdin`, {pn} codes, whole process (start, open, resolve, JSON out) | {ps:.2} s ({prate:.0} codes/s) | — |\n\
 | scan-to-durable commit (fsync'd, {sn} scans) | p50 {s50}, p99 {s99}, p99.9 {s999} | p99 ≤ 2 ms |\n\
-| catalog.db size | {cat_mb:.0} MB, {per_product:.0} bytes per product | — |\n",
+| catalog.db size | {cat_mb:.0} MB, {per_product:.0} bytes per product | — |\n\
+| snapshot package of the whole catalog | {pkg_mb:.2} MB = {pkg_ratio} of gzip -6 JSON Lines ({gz}) | ≤ 50 % |\n\
+| snapshot build (`tsd exchange put-catalog`, whole process) | {put_secs:.1} s, peak RSS {put_rss:.1} MiB | — |\n\
+| snapshot apply into an empty terminal (`tsd sync --folder`, whole process) | {apply_secs:.1} s, peak RSS {apply_rss:.1} MiB | ≤ 64 MiB |\n",
         products = args.products,
         barcodes = g.barcode_count,
         csv_mb = csv_bytes as f64 / 1e6,
@@ -297,6 +369,11 @@ pub fn run(args: &BenchArgs) -> Result<(), Error> {
         s99 = ms(&scan, "p99_ns"),
         s999 = ms(&scan, "p999_ns"),
         cat_mb = catalog_bytes as f64 / 1e6,
+        pkg_mb = package_bytes as f64 / 1e6,
+        pkg_ratio = gzip_bytes.map_or("?".to_string(), |gz| format!("{:.1} %", package_bytes as f64 * 100.0 / gz as f64)),
+        gz = gzip_bytes.map_or("gzip not found".to_string(), |gz| format!("{:.2} MB", gz as f64 / 1e6)),
+        put_rss = put["peak_rss_kib"].as_f64().unwrap_or(0.0) / 1024.0,
+        apply_rss = apply["peak_rss_kib"].as_f64().unwrap_or(0.0) / 1024.0,
     );
     out!("{table}");
     let report = format!(
@@ -307,7 +384,8 @@ Machine: {}.\n\nData: `tsd dev gen-catalog --products {} --seed 1` — Cyrillic 
 Raw figures:\n\n```json\n{}\n```\n",
         machine(),
         args.products,
-        serde_json::to_string_pretty(&json!({"import": import, "lookup_in_process": lookup, "lookup_process_seconds": process_secs, "scan": scan, "catalog_bytes": catalog_bytes}))
+        serde_json::to_string_pretty(&json!({"import": import, "lookup_in_process": lookup, "lookup_process_seconds": process_secs, "scan": scan, "catalog_bytes": catalog_bytes,
+            "snapshot": {"bytes": package_bytes, "gzip6_jsonl_bytes": gzip_bytes, "build_seconds": put_secs, "build": put, "apply_seconds": apply_secs, "apply": apply}}))
             .unwrap_or_default()
     );
     if let Some(parent) = args.report.parent() {

@@ -508,7 +508,9 @@ fn run(cli: &Cli) -> CmdResult {
             let rt = open(cli)?;
             let report = rt.sync_folder(&args.folder, key.as_deref(), args.key.require_signed)?;
             rt.close()?;
-            print(cli, json!(report), || {
+            let mut value = json!(report);
+            value["peak_rss_kib"] = json!(bench::peak_rss_kib());
+            print(cli, value, || {
                 let mut s = format!(
                     "pushed {}, acknowledged {}, applied {}, skipped {}, rejected {}; {} document(s) waiting",
                     report.pushed.len(),
@@ -689,7 +691,7 @@ fn exchange(cli: &Cli, command: &ExchangeCommand) -> CmdResult {
                     .unwrap_or(0)
             });
             let (name, header) = tsd_core::sync::folder::put_catalog(folder, file, format, version, read_key(key)?.as_deref())?;
-            let value = json!({"file": name, "package_id": header.package_id, "records": header.records, "version": header.to_version, "signed": header.signed});
+            let value = json!({"file": name, "package_id": header.package_id, "records": header.records, "version": header.to_version, "signed": header.signed, "peak_rss_kib": bench::peak_rss_kib()});
             print(cli, value, || {
                 format!(
                     "wrote {}/to-device/{name}: {} records, version {}",
