@@ -237,7 +237,10 @@ fn write_jsonl(csv: &Path, out: &Path) -> Result<(), Error> {
                     let Some(p) = self.current.as_mut() else { return Ok(()) };
                     let list = match packaging {
                         None => p["barcodes"].as_array_mut(),
-                        Some(k) => p["packagings"].as_array_mut().and_then(|l| l.iter_mut().rev().find(|x| x["id"] == k)).and_then(|x| x["barcodes"].as_array_mut()),
+                        Some(k) => p["packagings"]
+                            .as_array_mut()
+                            .and_then(|l| l.iter_mut().rev().find(|x| x["id"] == k))
+                            .and_then(|x| x["barcodes"].as_array_mut()),
                     };
                     if let Some(list) = list {
                         list.push(json!(code));
@@ -249,7 +252,11 @@ fn write_jsonl(csv: &Path, out: &Path) -> Result<(), Error> {
         }
     }
     let file = std::fs::File::create(out).map_err(io(out))?;
-    let mut sink = Jsonl { out: std::io::BufWriter::new(file), current: None, path: out.to_path_buf() };
+    let mut sink = Jsonl {
+        out: std::io::BufWriter::new(file),
+        current: None,
+        path: out.to_path_buf(),
+    };
     parse_file(csv, tsd_core::catalog::Format::Csv, &mut sink, &mut |_| true)?;
     sink.flush()?;
     sink.out.flush().map_err(io(out))
@@ -257,7 +264,12 @@ fn write_jsonl(csv: &Path, out: &Path) -> Result<(), Error> {
 
 /// Size of `gzip -6` of a file, when the `gzip` command is there.
 fn gzip6_bytes(path: &Path) -> Option<u64> {
-    let out = Command::new("gzip").args(["-6", "-c"]).arg(path).stderr(Stdio::null()).output().ok()?;
+    let out = Command::new("gzip")
+        .args(["-6", "-c"])
+        .arg(path)
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
     out.status.success().then_some(out.stdout.len() as u64)
 }
 
@@ -330,7 +342,10 @@ pub fn run(args: &BenchArgs) -> Result<(), Error> {
 
     eprintln!("building and applying a snapshot package…");
     let exchange = w("exchange");
-    let (put, put_secs) = run_json(&["--json", "exchange", "put-catalog", "--folder", &s(&exchange), &s(&g.catalog)], None)?;
+    let (put, put_secs) = run_json(
+        &["--json", "exchange", "put-catalog", "--folder", &s(&exchange), &s(&g.catalog)],
+        None,
+    )?;
     let package = exchange.join("to-device").join(put["file"].as_str().unwrap_or_default());
     let package_bytes = std::fs::metadata(&package).map_err(io(&package))?.len();
     let (apply, apply_secs) = run_json(&["--db", &s(&w("terminal")), "--json", "sync", "--folder", &s(&exchange)], None)?;
