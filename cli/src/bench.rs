@@ -204,22 +204,23 @@ fn ms(v: &Value, key: &str) -> String {
 
 /// Writes the catalog as JSON Lines, one product a line with its packagings and
 /// barcodes (the `tsd import` JSONL form): the baseline snapshots are compared with.
-fn write_jsonl(csv: &Path, out: &Path) -> Result<(), Error> {
+fn write_jsonl(csv: &Path, out: &Path, keep: &dyn Fn(&str) -> bool) -> Result<(), Error> {
     use tsd_core::catalog::rows::{parse_file, Row, RowSink};
-    struct Jsonl<W: Write> {
+    struct Jsonl<'k, W: Write> {
         out: W,
         current: Option<Value>,
         path: PathBuf,
+        keep: &'k dyn Fn(&str) -> bool,
     }
-    impl<W: Write> Jsonl<W> {
+    impl<W: Write> Jsonl<'_, W> {
         fn flush(&mut self) -> Result<(), Error> {
-            if let Some(p) = self.current.take() {
+            if let Some(p) = self.current.take().filter(|p| (self.keep)(p["id"].as_str().unwrap_or_default())) {
                 writeln!(self.out, "{p}").map_err(io(&self.path))?;
             }
             Ok(())
         }
     }
-    impl<W: Write> RowSink for Jsonl<W> {
+    impl<W: Write> RowSink for Jsonl<'_, W> {
         fn row(&mut self, row: Row<'_>, _: u64) -> Result<(), Error> {
             match row {
                 Row::Product(p) => {
@@ -246,7 +247,7 @@ fn write_jsonl(csv: &Path, out: &Path) -> Result<(), Error> {
                         list.push(json!(code));
                     }
                 }
-                Row::Cell { .. } | Row::Record { .. } => {}
+                Row::Cell { .. } | Row::Record { .. } | Row::Delete(_) => {}
             }
             Ok(())
         }
@@ -256,6 +257,7 @@ fn write_jsonl(csv: &Path, out: &Path) -> Result<(), Error> {
         out: std::io::BufWriter::new(file),
         current: None,
         path: out.to_path_buf(),
+        keep,
     };
     parse_file(csv, tsd_core::catalog::Format::Csv, &mut sink, &mut |_| true)?;
     sink.flush()?;
@@ -350,8 +352,57 @@ pub fn run(args: &BenchArgs) -> Result<(), Error> {
     let package_bytes = std::fs::metadata(&package).map_err(io(&package))?.len();
     let (apply, apply_secs) = run_json(&["--db", &s(&w("terminal")), "--json", "sync", "--folder", &s(&exchange)], None)?;
     let jsonl = w("export/catalog.jsonl");
-    write_jsonl(&g.catalog, &jsonl)?;
+    write_jsonl(&g.catalog, &jsonl, &|_| true)?;
     let gzip_bytes = gzip6_bytes(&jsonl);
+
+    eprintln!("building and applying a delta of 1% changed products…");
+    let changed = |id: &str| {
+        id.strip_prefix('P')
+            .and_then(|n| n.parse::<u64>().ok())
+            .is_some_and(|n| n % 100 == 0)
+    };
+    let v2 = w("export/catalog-v2.csv");
+    {
+        let text = std::fs::File::open(&g.catalog).map_err(io(&g.catalog))?;
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&v2).map_err(io(&v2))?);
+        for line in std::io::BufReader::new(text).lines() {
+            let line = line.map_err(io(&g.catalog))?;
+            let id = line.split(',').next().unwrap_or_default();
+            // The generator quotes names: a changed price label inside the quotes.
+            let line = if changed(id) {
+                line.replacen("\",", " (новая цена)\",", 1)
+            } else {
+                line
+            };
+            writeln!(out, "{line}").map_err(io(&v2))?;
+        }
+        out.flush().map_err(io(&v2))?;
+    }
+    let from = put["version"].as_i64().unwrap_or(0).to_string();
+    let to = (put["version"].as_i64().unwrap_or(0) + 1).to_string();
+    let (delta, delta_build_secs) = run_json(
+        &[
+            "--json",
+            "exchange",
+            "put-delta",
+            "--folder",
+            &s(&exchange),
+            "--base",
+            &s(&g.catalog),
+            &s(&v2),
+            "--from-version",
+            &from,
+            "--to-version",
+            &to,
+        ],
+        None,
+    )?;
+    let delta_file = exchange.join("to-device").join(delta["file"].as_str().unwrap_or_default());
+    let delta_bytes = std::fs::metadata(&delta_file).map_err(io(&delta_file))?.len();
+    let delta_jsonl = w("export/changed.jsonl");
+    write_jsonl(&v2, &delta_jsonl, &changed)?;
+    let delta_gzip = gzip6_bytes(&delta_jsonl);
+    let (delta_apply, delta_apply_secs) = run_json(&["--db", &s(&w("terminal")), "--json", "sync", "--folder", &s(&exchange)], None)?;
 
     let rows = import["rows"].as_f64().unwrap_or(0.0);
     let rate = import["rows_per_second"].as_f64().unwrap_or(0.0);
@@ -367,7 +418,10 @@ pub fn run(args: &BenchArgs) -> Result<(), Error> {
 | catalog.db size | {cat_mb:.0} MB, {per_product:.0} bytes per product | — |\n\
 | snapshot package of the whole catalog | {pkg_mb:.2} MB = {pkg_ratio} of gzip -6 JSON Lines ({gz}) | ≤ 50 % |\n\
 | snapshot build (`tsd exchange put-catalog`, whole process) | {put_secs:.1} s, peak RSS {put_rss:.1} MiB | — |\n\
-| snapshot apply into an empty terminal (`tsd sync --folder`, whole process) | {apply_secs:.1} s, peak RSS {apply_rss:.1} MiB | ≤ 64 MiB |\n",
+| snapshot apply into an empty terminal (`tsd sync --folder`, whole process) | {apply_secs:.1} s, peak RSS {apply_rss:.1} MiB | ≤ 64 MiB |\n\
+| delta of 1% changed products ({changed_n} products) | {delta_kb:.1} kB = {delta_ratio} of gzip -6 JSON Lines of the same products ({delta_gz}) | ≤ 25 % |\n\
+| delta build (whole process, reads both exports) | {delta_build_secs:.1} s | — |\n\
+| delta apply (`tsd sync --folder`, whole process incl. start-up) | {delta_apply_secs:.2} s | ≤ 1 s |\n",
         products = args.products,
         barcodes = g.barcode_count,
         csv_mb = csv_bytes as f64 / 1e6,
@@ -389,6 +443,10 @@ pub fn run(args: &BenchArgs) -> Result<(), Error> {
         gz = gzip_bytes.map_or("gzip not found".to_string(), |gz| format!("{:.2} MB", gz as f64 / 1e6)),
         put_rss = put["peak_rss_kib"].as_f64().unwrap_or(0.0) / 1024.0,
         apply_rss = apply["peak_rss_kib"].as_f64().unwrap_or(0.0) / 1024.0,
+        changed_n = args.products / 100,
+        delta_kb = delta_bytes as f64 / 1e3,
+        delta_ratio = delta_gzip.map_or("?".to_string(), |gz| format!("{:.1} %", delta_bytes as f64 * 100.0 / gz as f64)),
+        delta_gz = delta_gzip.map_or("gzip not found".to_string(), |gz| format!("{:.1} kB", gz as f64 / 1e3)),
     );
     out!("{table}");
     let report = format!(
@@ -400,7 +458,8 @@ Raw figures:\n\n```json\n{}\n```\n",
         machine(),
         args.products,
         serde_json::to_string_pretty(&json!({"import": import, "lookup_in_process": lookup, "lookup_process_seconds": process_secs, "scan": scan, "catalog_bytes": catalog_bytes,
-            "snapshot": {"bytes": package_bytes, "gzip6_jsonl_bytes": gzip_bytes, "build_seconds": put_secs, "build": put, "apply_seconds": apply_secs, "apply": apply}}))
+            "snapshot": {"bytes": package_bytes, "gzip6_jsonl_bytes": gzip_bytes, "build_seconds": put_secs, "build": put, "apply_seconds": apply_secs, "apply": apply},
+            "delta": {"bytes": delta_bytes, "gzip6_jsonl_bytes": delta_gzip, "build_seconds": delta_build_secs, "build": delta, "apply_seconds": delta_apply_secs, "apply": delta_apply}}))
             .unwrap_or_default()
     );
     if let Some(parent) = args.report.parent() {

@@ -199,6 +199,28 @@ enum ExchangeCommand {
         #[command(flatten)]
         key: KeyArgs,
     },
+    /// Build a catalog delta package (what changed from BASE to FILE) into FOLDER/to-device/.
+    PutDelta {
+        /// Exchange folder root.
+        #[arg(long)]
+        folder: PathBuf,
+        /// The previous export the terminals have (as of --from-version).
+        #[arg(long)]
+        base: PathBuf,
+        /// The new export.
+        file: PathBuf,
+        /// csv or jsonl (default: from the extension).
+        #[arg(long)]
+        format: Option<String>,
+        /// The version the terminals are at (the base's).
+        #[arg(long)]
+        from_version: i64,
+        /// The version after applying.
+        #[arg(long)]
+        to_version: i64,
+        #[command(flatten)]
+        key: KeyArgs,
+    },
     /// Put task documents (JSON Lines, one task a line) into FOLDER/to-device/.
     PutTasks {
         /// Exchange folder root.
@@ -698,6 +720,30 @@ fn exchange(cli: &Cli, command: &ExchangeCommand) -> CmdResult {
                     folder.display(),
                     header.records,
                     header.to_version
+                )
+            });
+        }
+        ExchangeCommand::PutDelta {
+            folder,
+            base,
+            file,
+            format,
+            from_version,
+            to_version,
+            key,
+        } => {
+            let format = format_of(file, format)?;
+            let (name, header) =
+                tsd_core::sync::folder::put_delta(folder, base, file, format, *from_version, *to_version, read_key(key)?.as_deref())?;
+            let value = json!({"file": name, "package_id": header.package_id, "records": header.records, "from_version": header.from_version,
+                "to_version": header.to_version, "signed": header.signed, "peak_rss_kib": bench::peak_rss_kib()});
+            print(cli, value, || {
+                format!(
+                    "wrote {}/to-device/{name}: {} records, version {} → {}",
+                    folder.display(),
+                    header.records,
+                    from_version,
+                    to_version
                 )
             });
         }

@@ -243,7 +243,7 @@ impl RowSink for BlockBuilder<'_> {
                     list.push(key.clone());
                 }
             }
-            Row::Cell { .. } | Row::Record { .. } => (self.emit)(CatalogRecord::from_row(row))?,
+            Row::Cell { .. } | Row::Record { .. } | Row::Delete(_) => (self.emit)(CatalogRecord::from_row(row))?,
         }
         Ok(())
     }

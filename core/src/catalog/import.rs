@@ -9,7 +9,7 @@
 //!
 //! File formats: see [`super::rows`].
 
-use super::rows::{Format, ProductRow, Row, RowSink, Source};
+use super::rows::{Deletion, Format, ProductRow, Row, RowSink, Source};
 use super::sort::{Rec, Sorter};
 use super::{fold, BarcodeKey};
 use crate::error::{Error, Result, SqlStep};
@@ -65,7 +65,8 @@ CREATE TEMP TABLE IF NOT EXISTS s_packagings (product TEXT, id TEXT, name TEXT, 
 CREATE TEMP TABLE IF NOT EXISTS s_barcodes (barcode, product TEXT, packaging TEXT, line INTEGER);
 CREATE TEMP TABLE IF NOT EXISTS s_cells (id TEXT, name TEXT, barcode TEXT, line INTEGER);
 CREATE TEMP TABLE IF NOT EXISTS s_records (catalog TEXT, id TEXT, fields TEXT, line INTEGER);
-DELETE FROM s_products; DELETE FROM s_packagings; DELETE FROM s_barcodes; DELETE FROM s_cells; DELETE FROM s_records;";
+CREATE TEMP TABLE IF NOT EXISTS s_deletes (kind TEXT, a TEXT, b TEXT);
+DELETE FROM s_deletes; DELETE FROM s_products; DELETE FROM s_packagings; DELETE FROM s_barcodes; DELETE FROM s_cells; DELETE FROM s_records;";
 
 /// Appends validated rows to the staging tables, or in the bulk path straight to
 /// the catalog tables and the barcode sorter.
@@ -78,6 +79,7 @@ struct Stager<'t> {
     barcode: Statement<'t>,
     cell: Statement<'t>,
     record: Statement<'t>,
+    delete: Statement<'t>,
 }
 
 /// Statements and state of the bulk path.
@@ -114,6 +116,7 @@ impl<'t> Stager<'t> {
             barcode: p("INSERT INTO s_barcodes VALUES (?1, ?2, ?3, ?4)")?,
             cell: p("INSERT INTO s_cells VALUES (?1, ?2, ?3, ?4)")?,
             record: p("INSERT INTO s_records VALUES (?1, ?2, ?3, ?4)")?,
+            delete: p("INSERT INTO s_deletes VALUES (?1, ?2, ?3)")?,
         })
     }
 }
@@ -164,6 +167,14 @@ impl RowSink for Stager<'_> {
             }
             (Row::Record { catalog, id, fields }, _) => {
                 self.record.execute(params![catalog, id, fields, line]).step("staging a record")?;
+            }
+            (Row::Delete(d), _) => {
+                let (kind, a, b) = match d {
+                    Deletion::Product(id) => ("product", id.as_str(), ""),
+                    Deletion::Cell(id) => ("cell", id.as_str(), ""),
+                    Deletion::Record { catalog, id } => ("record", catalog.as_str(), id.as_str()),
+                };
+                self.delete.execute(params![kind, a, b]).step("staging a deletion")?;
             }
         }
         Ok(())
@@ -572,13 +583,40 @@ fn bulk_import(
 }
 
 /// How an import treats what the catalog already holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Scope {
+    /// A file import: rows are added or updated, nothing is removed.
+    #[default]
+    Merge,
+    /// A snapshot: rows the source does not have are deleted.
+    Snapshot,
+    /// A delta: each product it carries comes whole (packagings and barcodes it
+    /// lacks are removed from that product), and its deletions are applied.
+    Delta,
+}
+
+/// How an import treats what the catalog already holds.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ImportOptions<'a> {
-    /// A snapshot: rows the source does not have are deleted.
-    pub replace: bool,
+    /// Merge, snapshot or delta.
+    pub scope: Scope,
     /// The package being applied: recorded in the same transaction, so a package is
     /// applied once even across a crash (see [`package_applied`]).
     pub package_id: Option<&'a str>,
+    /// A delta's starting version: the import is refused unless the catalog's synced
+    /// version is this one.
+    pub expect_version: Option<i64>,
+    /// The synced version to record (a package's `to_version`).
+    pub synced_version: Option<i64>,
+}
+
+/// The version of the producer's catalog this one was last synced to (0: never).
+pub fn synced_version(conn: &Connection) -> Result<i64> {
+    let v: Option<String> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'synced_version'", [], |r| r.get(0))
+        .optional()
+        .step("reading the synced version")?;
+    Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
 }
 
 /// Whether a package id was already applied to this catalog.
@@ -600,6 +638,29 @@ fn delete_missing(tx: &Connection, report: &mut ImportReport) -> Result<()> {
     report.products.deleted += run("DELETE FROM products WHERE id NOT IN (SELECT id FROM s_products)")?;
     report.cells.deleted += run("DELETE FROM cells WHERE id NOT IN (SELECT id FROM s_cells)")?;
     report.records.deleted += run("DELETE FROM records WHERE (catalog, id) NOT IN (SELECT catalog, id FROM s_records)")?;
+    Ok(())
+}
+
+/// A delta's removals: what its products no longer have, then its deletions.
+fn apply_delta_deletes(tx: &Connection, report: &mut ImportReport, bulk_done: bool) -> Result<()> {
+    let run = |sql: &str| tx.execute(sql, []).map(|n| n as u64).step("applying a delta's removals");
+    if !bulk_done {
+        report.barcodes.deleted += run(
+            "DELETE FROM barcodes WHERE product IN (SELECT p.pk FROM products p JOIN s_products s ON s.id = p.id)
+               AND barcode NOT IN (SELECT barcode FROM s_barcodes)",
+        )?;
+        report.packagings.deleted += run(
+            "DELETE FROM packagings WHERE product IN (SELECT p.pk FROM products p JOIN s_products s ON s.id = p.id)
+               AND pk NOT IN (SELECT k.pk FROM s_packagings s JOIN products p ON p.id = s.product JOIN packagings k ON k.product = p.pk AND k.id = s.id)",
+        )?;
+    }
+    let doomed = "SELECT pk FROM products WHERE id IN (SELECT a FROM s_deletes WHERE kind = 'product')";
+    report.barcodes.deleted += run(&format!("DELETE FROM barcodes WHERE product IN ({doomed})"))?;
+    report.packagings.deleted += run(&format!("DELETE FROM packagings WHERE product IN ({doomed})"))?;
+    run(&format!("DELETE FROM product_text WHERE rowid IN ({doomed})"))?;
+    report.products.deleted += run("DELETE FROM products WHERE id IN (SELECT a FROM s_deletes WHERE kind = 'product')")?;
+    report.cells.deleted += run("DELETE FROM cells WHERE id IN (SELECT a FROM s_deletes WHERE kind = 'cell')")?;
+    report.records.deleted += run("DELETE FROM records WHERE (catalog, id) IN (SELECT a, b FROM s_deletes WHERE kind = 'record')")?;
     Ok(())
 }
 
@@ -626,6 +687,16 @@ pub fn import(
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .step("starting the import")?;
     tx.execute_batch(STAGING).step("creating staging tables")?;
+    if let Some(from) = options.expect_version {
+        let have = synced_version(&tx)?;
+        if have != from {
+            let reason = crate::package::Refusal::OutOfOrder { have, from };
+            return Err(Error::Package(crate::package::PackageError::Refused {
+                path: path.to_path_buf(),
+                reason,
+            }));
+        }
+    }
     let mut report = ImportReport::default();
     let empty = is_empty(&tx, "products")? && is_empty(&tx, "packagings")? && is_empty(&tx, "barcodes")?;
     let mut bulk_done = false;
@@ -650,8 +721,17 @@ pub fn import(
     report.records = merge_records(&tx, path)?;
     // The bulk path started from an empty catalog: nothing to delete, and its rows
     // never went through the staging tables the deletes compare against.
-    if options.replace && !bulk_done {
-        delete_missing(&tx, &mut report)?;
+    match options.scope {
+        Scope::Snapshot if !bulk_done => delete_missing(&tx, &mut report)?,
+        Scope::Delta => apply_delta_deletes(&tx, &mut report, bulk_done)?,
+        _ => {}
+    }
+    if let Some(v) = options.synced_version {
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('synced_version', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [v.to_string()],
+        )
+        .step("recording the synced version")?;
     }
     if let Some(id) = options.package_id {
         tx.execute(

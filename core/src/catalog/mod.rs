@@ -9,7 +9,7 @@ pub mod rows;
 mod sort;
 
 pub use generate::{generate, GeneratedCatalog};
-pub use import::{import, import_file, package_applied, Counts, ImportOptions, ImportReport};
+pub use import::{import, import_file, package_applied, synced_version, Counts, ImportOptions, ImportReport, Scope};
 pub use rows::{parse_milli as parse_quantity, Format};
 
 use crate::barcode::Gtin14;

@@ -3,8 +3,9 @@
 //! it in one transaction, once per package id.
 
 use super::columns::{BlockBuilder, BLOCK};
-use super::import::{import, package_applied, ImportOptions, ImportReport};
-use super::rows::{parse_file, CatalogRecord, Format, Row, RowSink, Source};
+use super::import::{import, package_applied, ImportOptions, ImportReport, Scope};
+use super::rows::{parse_file, CatalogRecord, Deletion, Format, ProductRow, Row, RowSink, Source};
+use super::BarcodeKey;
 use crate::error::{Error, Result};
 use crate::package::{Header, Kind, PackageReader, PackageWriter};
 use rusqlite::Connection;
@@ -22,7 +23,7 @@ impl RowSink for Count {
     fn row(&mut self, row: Row<'_>, _: u64) -> Result<()> {
         match row {
             Row::Product(_) => self.products += 1,
-            Row::Cell { .. } | Row::Record { .. } => self.others += 1,
+            Row::Cell { .. } | Row::Record { .. } | Row::Delete(_) => self.others += 1,
             Row::Packaging { .. } | Row::Barcode { .. } => {}
         }
         Ok(())
@@ -53,6 +54,208 @@ pub fn build_snapshot(input: &Path, format: Format, out: &Path, producer: &str, 
     Ok(header)
 }
 
+/// One row of a product group, owned, for comparing two exports.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum GroupRow {
+    Product(ProductRow),
+    Packaging {
+        product: String,
+        id: String,
+        name: String,
+        factor: i64,
+    },
+    Barcode {
+        key: BarcodeKey,
+        product: String,
+        packaging: Option<String>,
+    },
+    Cell {
+        id: String,
+        name: String,
+        barcode: Option<String>,
+    },
+    Record {
+        catalog: String,
+        id: String,
+        fields: String,
+    },
+}
+
+impl GroupRow {
+    fn from_row(row: Row<'_>) -> Option<GroupRow> {
+        Some(match row {
+            Row::Product(p) => GroupRow::Product(p.clone()),
+            Row::Packaging { product, id, name, factor } => GroupRow::Packaging {
+                product: product.into(),
+                id: id.into(),
+                name: name.into(),
+                factor,
+            },
+            Row::Barcode { key, product, packaging } => GroupRow::Barcode {
+                key: key.clone(),
+                product: product.into(),
+                packaging: packaging.map(Into::into),
+            },
+            Row::Cell { id, name, barcode } => GroupRow::Cell {
+                id: id.into(),
+                name: name.into(),
+                barcode: barcode.map(Into::into),
+            },
+            Row::Record { catalog, id, fields } => GroupRow::Record {
+                catalog: catalog.into(),
+                id: id.into(),
+                fields: fields.into(),
+            },
+            Row::Delete(_) => return None,
+        })
+    }
+
+    fn row(&self) -> Row<'_> {
+        match self {
+            GroupRow::Product(p) => Row::Product(p),
+            GroupRow::Packaging { product, id, name, factor } => Row::Packaging {
+                product,
+                id,
+                name,
+                factor: *factor,
+            },
+            GroupRow::Barcode { key, product, packaging } => Row::Barcode {
+                key,
+                product,
+                packaging: packaging.as_deref(),
+            },
+            GroupRow::Cell { id, name, barcode } => Row::Cell {
+                id,
+                name,
+                barcode: barcode.as_deref(),
+            },
+            GroupRow::Record { catalog, id, fields } => Row::Record { catalog, id, fields },
+        }
+    }
+}
+
+/// Collects a file's rows into groups — a product with its packagings and barcodes,
+/// or one cell, or one record — and hands each to `f`.
+struct Groups<'f> {
+    current: Vec<GroupRow>,
+    f: &'f mut dyn FnMut(Vec<GroupRow>) -> Result<()>,
+}
+
+impl Groups<'_> {
+    fn flush(&mut self) -> Result<()> {
+        if !self.current.is_empty() {
+            (self.f)(std::mem::take(&mut self.current))?;
+        }
+        Ok(())
+    }
+}
+
+impl RowSink for Groups<'_> {
+    fn row(&mut self, row: Row<'_>, _: u64) -> Result<()> {
+        let starts = matches!(row, Row::Product(_) | Row::Cell { .. } | Row::Record { .. });
+        if starts {
+            self.flush()?;
+        }
+        if let Some(r) = GroupRow::from_row(row) {
+            self.current.push(r);
+        }
+        if !matches!(row, Row::Product(_) | Row::Packaging { .. } | Row::Barcode { .. }) {
+            self.flush()?;
+        }
+        Ok(())
+    }
+}
+
+/// What a group is, as a deletion if it goes away.
+fn group_identity(group: &[GroupRow]) -> Option<Deletion> {
+    match group.first()? {
+        GroupRow::Product(p) => Some(Deletion::Product(p.id.clone())),
+        GroupRow::Cell { id, .. } => Some(Deletion::Cell(id.clone())),
+        GroupRow::Record { catalog, id, .. } => Some(Deletion::Record {
+            catalog: catalog.clone(),
+            id: id.clone(),
+        }),
+        _ => None,
+    }
+}
+
+fn group_hash(group: &[GroupRow]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    group.hash(&mut h);
+    h.finish()
+}
+
+fn for_each_group(input: &Path, format: Format, f: &mut dyn FnMut(Vec<GroupRow>) -> Result<()>) -> Result<()> {
+    let mut groups = Groups { current: Vec::new(), f };
+    parse_file(input, format, &mut groups, &mut |_| true)?;
+    groups.flush()
+}
+
+/// Builds a catalog delta package from two exports of the same catalog: every
+/// product, cell or record that is new or different in `new` (a product travels
+/// whole, with all its packagings and barcodes), and a deletion for each one `new`
+/// no longer has. The terminal applies it only on top of `from_version`.
+#[allow(clippy::too_many_arguments)]
+pub fn build_delta(
+    old: &Path,
+    new: &Path,
+    format: Format,
+    out: &Path,
+    producer: &str,
+    from_version: i64,
+    to_version: i64,
+    key: Option<&[u8]>,
+) -> Result<Header> {
+    use std::collections::{HashMap, HashSet};
+    let mut before: HashMap<Deletion, u64> = HashMap::new();
+    for_each_group(old, format, &mut |g| {
+        if let Some(id) = group_identity(&g) {
+            before.insert(id, group_hash(&g));
+        }
+        Ok(())
+    })?;
+    let mut changed: HashSet<Deletion> = HashSet::new();
+    let (mut products, mut others) = (0u64, 0u64);
+    for_each_group(new, format, &mut |g| {
+        let Some(id) = group_identity(&g) else { return Ok(()) };
+        if before.remove(&id) != Some(group_hash(&g)) {
+            match id {
+                Deletion::Product(_) => products += 1,
+                _ => others += 1,
+            }
+            changed.insert(id);
+        }
+        Ok(())
+    })?;
+    let deletions: Vec<Deletion> = before.into_keys().collect();
+    let mut header = Header::new(
+        Kind::CatalogDelta,
+        producer,
+        products.div_ceil(BLOCK as u64) + others + deletions.len() as u64,
+    );
+    header.from_version = from_version;
+    header.to_version = to_version;
+    let mut writer = PackageWriter::create_with_level(out, &header, key, SNAPSHOT_LEVEL)?;
+    let mut emit = |record: CatalogRecord| -> Result<()> { Ok(writer.write(&record)?) };
+    let mut builder = BlockBuilder::new(&mut emit);
+    for_each_group(new, format, &mut |g| {
+        if group_identity(&g).is_some_and(|id| changed.contains(&id)) {
+            for r in &g {
+                builder.row(r.row(), 0)?;
+            }
+        }
+        Ok(())
+    })?;
+    builder.finish()?;
+    for d in deletions {
+        writer.write(&CatalogRecord::Delete(d))?;
+    }
+    writer.finish()?;
+    header.signed = key.is_some();
+    Ok(header)
+}
+
 /// What applying a package did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Applied {
@@ -69,13 +272,16 @@ pub fn apply(conn: &mut Connection, reader: &PackageReader, progress: &mut dyn F
     if package_applied(conn, &header.package_id)? {
         return Ok(Applied::AlreadyApplied);
     }
-    let replace = match header.kind {
-        Kind::CatalogSnapshot => true,
+    let (scope, expect_version) = match header.kind {
+        Kind::CatalogSnapshot => (Scope::Snapshot, None),
+        Kind::CatalogDelta => (Scope::Delta, Some(header.from_version)),
         other => return Err(unsupported(reader.path(), other)),
     };
     let options = ImportOptions {
-        replace,
+        scope,
         package_id: Some(&header.package_id),
+        expect_version,
+        synced_version: Some(header.to_version),
     };
     import(conn, &Source::Package(reader), &options, progress).map(Applied::Applied)
 }
@@ -173,6 +379,60 @@ P10,Кефир,шт,,,0460123456786
             assert_eq!(dump(&p), dump(&f), "{name}");
             assert_eq!(stats(&p).unwrap().products, stats(&f).unwrap().products, "{name}");
         }
+    }
+
+    fn catalog_rows(c: &Connection) -> Vec<String> {
+        let mut st = c
+            .prepare(
+                "SELECT p.id || '|' || p.name || '|' || coalesce(quote(b.barcode), '') || '|' || coalesce(k.id, '') || '|' || coalesce(k.factor, '')
+                 FROM products p LEFT JOIN barcodes b ON b.product = p.pk LEFT JOIN packagings k ON k.pk = b.packaging ORDER BY 1",
+            )
+            .unwrap();
+        st.query_map([], |r| r.get(0)).unwrap().map(|r| r.unwrap()).collect()
+    }
+
+    #[test]
+    fn deltas_apply_in_order_and_equal_a_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let (old, new) = (dir.path().join("old.csv"), dir.path().join("new.csv"));
+        std::fs::write(&old, V1).unwrap();
+        // P1 renamed and its box gone, P2 gone, P3 new.
+        std::fs::write(&new, V2).unwrap();
+        let delta = dir.path().join("d.tsdpkg");
+        let h = build_delta(&old, &new, Format::Csv, &delta, "test", 1, 2, None).unwrap();
+        assert_eq!(h.records, 2, "one block (P1, P3) and one deletion (P2)");
+
+        let d1 = dir.path().join("t1");
+        std::fs::create_dir_all(&d1).unwrap();
+        let mut term = store::open(&d1, Db::Catalog, true).unwrap();
+        let snap = build(dir.path(), "v1", V1);
+        apply(&mut term, &PackageReader::open(&snap, None, false).unwrap(), &mut |_| true).unwrap();
+        assert_eq!(crate::catalog::synced_version(&term).unwrap(), 1);
+
+        // A delta that does not start at version 1 is refused and changes nothing.
+        let wrong = dir.path().join("wrong.tsdpkg");
+        build_delta(&old, &new, Format::Csv, &wrong, "test", 5, 6, None).unwrap();
+        let before = catalog_rows(&term);
+        let e = apply(&mut term, &PackageReader::open(&wrong, None, false).unwrap(), &mut |_| true).unwrap_err();
+        assert!(e.to_string().contains("version 5") && e.to_string().contains("version 1"), "{e}");
+        assert_eq!(catalog_rows(&term), before);
+
+        let reader = PackageReader::open(&delta, None, false).unwrap();
+        let Applied::Applied(r) = apply(&mut term, &reader, &mut |_| true).unwrap() else {
+            panic!("not applied")
+        };
+        assert_eq!((r.products.added, r.products.changed, r.products.deleted), (1, 1, 1));
+        assert_eq!(apply(&mut term, &reader, &mut |_| true).unwrap(), Applied::AlreadyApplied);
+        assert_eq!(crate::catalog::synced_version(&term).unwrap(), 2);
+
+        let d2 = dir.path().join("t2");
+        std::fs::create_dir_all(&d2).unwrap();
+        let mut fresh = store::open(&d2, Db::Catalog, true).unwrap();
+        let snap2 = build(dir.path(), "v2", V2);
+        apply(&mut fresh, &PackageReader::open(&snap2, None, false).unwrap(), &mut |_| true).unwrap();
+        assert_eq!(catalog_rows(&term), catalog_rows(&fresh), "delta on v1 = snapshot of v2");
+        assert!(crate::catalog::search(&term, "кефир", 5).unwrap().is_empty());
+        assert_eq!(crate::catalog::search(&term, "сметана", 5).unwrap()[0].id, "P3");
     }
 
     fn write_csv(dir: &Path, text: &str) -> PathBuf {

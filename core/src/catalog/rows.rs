@@ -48,7 +48,7 @@ impl Format {
 }
 
 /// A product as a file or package gives it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ProductRow {
     /// Id in the accounting system.
     pub id: String,
@@ -62,9 +62,27 @@ pub struct ProductRow {
     pub flags: i64,
 }
 
+/// What a delta removes. Removing a product removes its packagings and barcodes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Deletion {
+    /// A product, by id.
+    Product(String),
+    /// A cell, by id.
+    Cell(String),
+    /// A record of a generic catalog.
+    Record {
+        /// Catalog name.
+        catalog: String,
+        /// Record id.
+        id: String,
+    },
+}
+
 /// One validated, normalised catalog row, borrowed from the parser.
 #[derive(Debug, Clone, Copy)]
 pub enum Row<'a> {
+    /// Something a delta removes.
+    Delete(&'a Deletion),
     /// A product (each product once per group of rows).
     Product(&'a ProductRow),
     /// A packaging of `product` (the product came before it).
@@ -156,6 +174,8 @@ pub enum CatalogRecord {
     /// Up to 4096 products with their packagings and barcodes, column by column
     /// (what snapshots carry; the single-row variants above stay for small packages).
     Block(Box<super::columns::ProductBlock>),
+    /// Something a delta removes.
+    Delete(Deletion),
 }
 
 impl CatalogRecord {
@@ -186,6 +206,7 @@ impl CatalogRecord {
                 name: name.into(),
                 barcode: barcode.map(Into::into),
             },
+            Row::Delete(d) => CatalogRecord::Delete(d.clone()),
             Row::Record { catalog, id, fields } => CatalogRecord::Record {
                 catalog: catalog.into(),
                 id: id.into(),
@@ -215,6 +236,7 @@ impl CatalogRecord {
             CatalogRecord::Cell { id, name, barcode } => v.cell(&id, &name, barcode.as_deref(), line),
             CatalogRecord::Record { catalog, id, fields } => v.record_json(&catalog, &id, &fields, line),
             CatalogRecord::Block(block) => block.validate_into(v, line),
+            CatalogRecord::Delete(d) => v.delete(&d, line),
         }
     }
 }
@@ -374,6 +396,18 @@ impl<'s> Validator<'s> {
     pub fn record(&mut self, catalog: &str, id: &str, fields: &serde_json::Map<String, serde_json::Value>, line: u64) -> Result<()> {
         let text = serde_json::to_string(fields).map_err(|e| self.err(line, e.to_string()))?;
         self.record_json(catalog, id, &text, line)
+    }
+
+    /// A deletion (delta packages).
+    pub fn delete(&mut self, d: &Deletion, line: u64) -> Result<()> {
+        let empty = match d {
+            Deletion::Product(id) | Deletion::Cell(id) => id.trim().is_empty(),
+            Deletion::Record { catalog, id } => catalog.trim().is_empty() || id.trim().is_empty(),
+        };
+        if empty {
+            return Err(self.err(line, "a deletion needs an id"));
+        }
+        self.sink.row(Row::Delete(d), line)
     }
 
     /// A record whose fields are already JSON text.

@@ -176,6 +176,14 @@ pub enum Refusal {
     BadSignature,
     /// Structurally broken header or records (a buggy producer).
     Malformed(String),
+    /// A delta that does not start where this catalog is: a package was missed or
+    /// the order got mixed up. Send the missing ones, or a snapshot.
+    OutOfOrder {
+        /// The catalog's synced version.
+        have: i64,
+        /// The delta's starting version.
+        from: i64,
+    },
 }
 
 impl Refusal {
@@ -189,6 +197,7 @@ impl Refusal {
             Refusal::Unsigned => "unsigned",
             Refusal::BadSignature => "bad_signature",
             Refusal::Malformed(_) => "malformed",
+            Refusal::OutOfOrder { .. } => "out_of_order",
         }
     }
 }
@@ -203,6 +212,7 @@ impl fmt::Display for Refusal {
             Refusal::Unsigned => write!(f, "the package is not signed and a signature is required"),
             Refusal::BadSignature => write!(f, "the signature does not match the shared key"),
             Refusal::Malformed(why) => write!(f, "malformed package: {why}"),
+            Refusal::OutOfOrder { have, from } => write!(f, "a delta from version {from}, but this catalog is at version {have}"),
         }
     }
 }

@@ -431,6 +431,36 @@ pub fn put_tasks(root: &Path, input: &Path, key: Option<&[u8]>) -> Result<(Strin
     ))
 }
 
+/// Puts a catalog delta (what changed from `base` to `input`) into `to-device/` as
+/// `catalog-<unix ms>-delta.tsdpkg`.
+pub fn put_delta(
+    root: &Path,
+    base: &Path,
+    input: &Path,
+    format: crate::catalog::Format,
+    from: i64,
+    to: i64,
+    key: Option<&[u8]>,
+) -> Result<(String, Header)> {
+    prepare(root)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    let name = format!("catalog-{now:015}-delta.tsdpkg");
+    let header = crate::catalog::package::build_delta(
+        base,
+        input,
+        format,
+        &root.join(TO_DEVICE).join(&name),
+        "tsd exchange",
+        from,
+        to,
+        key,
+    )?;
+    Ok((name, header))
+}
+
 /// Puts a catalog file into `to-device/` as a snapshot package named
 /// `catalog-YYYYMMDDTHHMMSSmmm.tsdpkg` (so name order is time order).
 pub fn put_catalog(
