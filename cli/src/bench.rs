@@ -223,7 +223,7 @@ fn write_jsonl(csv: &Path, out: &Path, keep: &dyn Fn(&str) -> bool) -> Result<()
     impl<W: Write> RowSink for Jsonl<'_, W> {
         fn row(&mut self, row: Row<'_>, _: u64) -> Result<(), Error> {
             match row {
-                Row::Product(p) => {
+                Row::Product(p) | Row::ProductOnly(p) => {
                     self.flush()?;
                     self.current = Some(json!({"id": p.id, "code": p.code, "name": p.name, "unit": p.unit,
                         "weighted": p.flags & 1 != 0, "marked": p.flags & 2 != 0, "barcodes": [], "packagings": []}));

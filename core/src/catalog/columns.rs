@@ -243,6 +243,10 @@ impl RowSink for BlockBuilder<'_> {
                     list.push(key.clone());
                 }
             }
+            Row::ProductOnly(_) => {
+                self.close_product();
+                (self.emit)(CatalogRecord::from_row(row))?;
+            }
             Row::Cell { .. } | Row::Record { .. } | Row::Delete(_) => (self.emit)(CatalogRecord::from_row(row))?,
         }
         Ok(())

@@ -60,7 +60,7 @@ impl ImportReport {
 }
 
 const STAGING: &str = "
-CREATE TEMP TABLE IF NOT EXISTS s_products (id TEXT, code TEXT, name TEXT, unit TEXT, flags INTEGER, line INTEGER);
+CREATE TEMP TABLE IF NOT EXISTS s_products (id TEXT, code TEXT, name TEXT, unit TEXT, flags INTEGER, line INTEGER, only INTEGER);
 CREATE TEMP TABLE IF NOT EXISTS s_packagings (product TEXT, id TEXT, name TEXT, factor INTEGER, line INTEGER);
 CREATE TEMP TABLE IF NOT EXISTS s_barcodes (barcode, product TEXT, packaging TEXT, line INTEGER);
 CREATE TEMP TABLE IF NOT EXISTS s_cells (id TEXT, name TEXT, barcode TEXT, line INTEGER);
@@ -111,7 +111,7 @@ impl<'t> Stager<'t> {
         };
         Ok(Stager {
             bulk,
-            product: p("INSERT INTO s_products VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?,
+            product: p("INSERT INTO s_products VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?,
             packaging: p("INSERT INTO s_packagings VALUES (?1, ?2, ?3, ?4, ?5)")?,
             barcode: p("INSERT INTO s_barcodes VALUES (?1, ?2, ?3, ?4)")?,
             cell: p("INSERT INTO s_cells VALUES (?1, ?2, ?3, ?4)")?,
@@ -124,7 +124,7 @@ impl<'t> Stager<'t> {
 impl RowSink for Stager<'_> {
     fn row(&mut self, row: Row<'_>, line: u64) -> Result<()> {
         match (row, &mut self.bulk) {
-            (Row::Product(p), Some(b)) => {
+            (Row::Product(p) | Row::ProductOnly(p), Some(b)) => {
                 b.product_pk = b
                     .product
                     .insert(params![p.id, p.code, p.name, p.unit, p.flags])
@@ -133,7 +133,12 @@ impl RowSink for Stager<'_> {
             }
             (Row::Product(p), None) => {
                 self.product
-                    .execute(params![p.id, p.code, p.name, p.unit, p.flags, line])
+                    .execute(params![p.id, p.code, p.name, p.unit, p.flags, line, 0])
+                    .step("staging a product")?;
+            }
+            (Row::ProductOnly(p), None) => {
+                self.product
+                    .execute(params![p.id, p.code, p.name, p.unit, p.flags, line, 1])
                     .step("staging a product")?;
             }
             (Row::Packaging { id, name, factor, .. }, Some(b)) => {
@@ -465,6 +470,9 @@ fn merge_records(tx: &Connection, path: &Path) -> Result<Counts> {
 /// Indexes dropped for a bulk load and built after it (sorting once beats
 /// inserting a million random keys). The text is the migration's, so the schema
 /// after a bulk load is byte-for-byte the schema of a fresh catalog.
+/// Built after the barcodes are loaded (they come last in the bulk path).
+const BARCODES_BY_PRODUCT: (&str, &str) = ("barcodes_by_product", "CREATE INDEX barcodes_by_product ON barcodes(product)");
+
 const BULK_INDEXES: [(&str, &str); 3] = [
     ("products_by_id", "CREATE UNIQUE INDEX products_by_id ON products(id)"),
     (
@@ -518,7 +526,7 @@ fn bulk_import(
     report: &mut ImportReport,
 ) -> Result<Result<(), NotBulk>> {
     let path = source.path();
-    for (name, _) in BULK_INDEXES {
+    for name in BULK_INDEXES.iter().map(|(name, _)| *name).chain([BARCODES_BY_PRODUCT.0]) {
         conn.execute_batch(&format!("DROP INDEX {name}"))
             .step("dropping an index for the bulk load")?;
     }
@@ -572,6 +580,8 @@ fn bulk_import(
         prev = Some(rec);
         Ok(())
     })?;
+    conn.execute_batch(BARCODES_BY_PRODUCT.1)
+        .step("building an index after the bulk load")?;
     // A bigger pending-terms hash means fewer, larger segments to merge.
     conn.execute_batch(
         "INSERT INTO product_text (product_text, rank) VALUES ('hashsize', 8388608);
@@ -646,11 +656,11 @@ fn apply_delta_deletes(tx: &Connection, report: &mut ImportReport, bulk_done: bo
     let run = |sql: &str| tx.execute(sql, []).map(|n| n as u64).step("applying a delta's removals");
     if !bulk_done {
         report.barcodes.deleted += run(
-            "DELETE FROM barcodes WHERE product IN (SELECT p.pk FROM products p JOIN s_products s ON s.id = p.id)
+            "DELETE FROM barcodes WHERE product IN (SELECT p.pk FROM products p JOIN s_products s ON s.id = p.id AND s.only = 0)
                AND barcode NOT IN (SELECT barcode FROM s_barcodes)",
         )?;
         report.packagings.deleted += run(
-            "DELETE FROM packagings WHERE product IN (SELECT p.pk FROM products p JOIN s_products s ON s.id = p.id)
+            "DELETE FROM packagings WHERE product IN (SELECT p.pk FROM products p JOIN s_products s ON s.id = p.id AND s.only = 0)
                AND pk NOT IN (SELECT k.pk FROM s_packagings s JOIN products p ON p.id = s.product JOIN packagings k ON k.product = p.pk AND k.id = s.id)",
         )?;
     }

@@ -23,7 +23,7 @@ impl RowSink for Count {
     fn row(&mut self, row: Row<'_>, _: u64) -> Result<()> {
         match row {
             Row::Product(_) => self.products += 1,
-            Row::Cell { .. } | Row::Record { .. } | Row::Delete(_) => self.others += 1,
+            Row::Cell { .. } | Row::Record { .. } | Row::Delete(_) | Row::ProductOnly(_) => self.others += 1,
             Row::Packaging { .. } | Row::Barcode { .. } => {}
         }
         Ok(())
@@ -84,7 +84,7 @@ enum GroupRow {
 impl GroupRow {
     fn from_row(row: Row<'_>) -> Option<GroupRow> {
         Some(match row {
-            Row::Product(p) => GroupRow::Product(p.clone()),
+            Row::Product(p) | Row::ProductOnly(p) => GroupRow::Product(p.clone()),
             Row::Packaging { product, id, name, factor } => GroupRow::Packaging {
                 product: product.into(),
                 id: id.into(),
@@ -152,14 +152,17 @@ impl Groups<'_> {
 
 impl RowSink for Groups<'_> {
     fn row(&mut self, row: Row<'_>, _: u64) -> Result<()> {
-        let starts = matches!(row, Row::Product(_) | Row::Cell { .. } | Row::Record { .. });
+        let starts = matches!(row, Row::Product(_) | Row::ProductOnly(_) | Row::Cell { .. } | Row::Record { .. });
         if starts {
             self.flush()?;
         }
         if let Some(r) = GroupRow::from_row(row) {
             self.current.push(r);
         }
-        if !matches!(row, Row::Product(_) | Row::Packaging { .. } | Row::Barcode { .. }) {
+        if !matches!(
+            row,
+            Row::Product(_) | Row::ProductOnly(_) | Row::Packaging { .. } | Row::Barcode { .. }
+        ) {
             self.flush()?;
         }
         Ok(())
@@ -179,11 +182,16 @@ fn group_identity(group: &[GroupRow]) -> Option<Deletion> {
     }
 }
 
-fn group_hash(group: &[GroupRow]) -> u64 {
+/// Hashes of a group's first row (the product's own fields) and of the rest (its
+/// packagings and barcodes).
+fn group_hash(group: &[GroupRow]) -> (u64, u64) {
     use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    group.hash(&mut h);
-    h.finish()
+    let hash = |rows: &[GroupRow]| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        rows.hash(&mut h);
+        h.finish()
+    };
+    (hash(&group[..group.len().min(1)]), hash(group.get(1..).unwrap_or(&[])))
 }
 
 fn for_each_group(input: &Path, format: Format, f: &mut dyn FnMut(Vec<GroupRow>) -> Result<()>) -> Result<()> {
@@ -193,9 +201,11 @@ fn for_each_group(input: &Path, format: Format, f: &mut dyn FnMut(Vec<GroupRow>)
 }
 
 /// Builds a catalog delta package from two exports of the same catalog: every
-/// product, cell or record that is new or different in `new` (a product travels
-/// whole, with all its packagings and barcodes), and a deletion for each one `new`
-/// no longer has. The terminal applies it only on top of `from_version`.
+/// product, cell or record that is new or different in `new`, and a deletion for
+/// each one `new` no longer has. A product whose packagings or barcodes changed
+/// travels whole (the terminal replaces them); one whose own fields alone changed
+/// travels as a `ProductOnly` row. The terminal applies it only on top of
+/// `from_version`.
 #[allow(clippy::too_many_arguments)]
 pub fn build_delta(
     old: &Path,
@@ -207,25 +217,30 @@ pub fn build_delta(
     to_version: i64,
     key: Option<&[u8]>,
 ) -> Result<Header> {
-    use std::collections::{HashMap, HashSet};
-    let mut before: HashMap<Deletion, u64> = HashMap::new();
+    use std::collections::HashMap;
+    let mut before: HashMap<Deletion, (u64, u64)> = HashMap::new();
     for_each_group(old, format, &mut |g| {
         if let Some(id) = group_identity(&g) {
             before.insert(id, group_hash(&g));
         }
         Ok(())
     })?;
-    let mut changed: HashSet<Deletion> = HashSet::new();
+    // Changed groups, and whether only the product's own fields changed.
+    let mut changed: HashMap<Deletion, bool> = HashMap::new();
     let (mut products, mut others) = (0u64, 0u64);
     for_each_group(new, format, &mut |g| {
         let Some(id) = group_identity(&g) else { return Ok(()) };
-        if before.remove(&id) != Some(group_hash(&g)) {
-            match id {
-                Deletion::Product(_) => products += 1,
-                _ => others += 1,
-            }
-            changed.insert(id);
+        let now = group_hash(&g);
+        let only = match before.remove(&id) {
+            Some(was) if was == now => return Ok(()),
+            Some((_, children)) => children == now.1 && matches!(id, Deletion::Product(_)),
+            None => false,
+        };
+        match id {
+            Deletion::Product(_) if !only => products += 1,
+            _ => others += 1,
         }
+        changed.insert(id, only);
         Ok(())
     })?;
     let deletions: Vec<Deletion> = before.into_keys().collect();
@@ -240,10 +255,14 @@ pub fn build_delta(
     let mut emit = |record: CatalogRecord| -> Result<()> { Ok(writer.write(&record)?) };
     let mut builder = BlockBuilder::new(&mut emit);
     for_each_group(new, format, &mut |g| {
-        if group_identity(&g).is_some_and(|id| changed.contains(&id)) {
-            for r in &g {
-                builder.row(r.row(), 0)?;
+        match (group_identity(&g).and_then(|id| changed.get(&id).copied()), g.first()) {
+            (Some(true), Some(GroupRow::Product(p))) => builder.row(Row::ProductOnly(p), 0)?,
+            (Some(_), _) => {
+                for r in &g {
+                    builder.row(r.row(), 0)?;
+                }
             }
+            (None, _) => {}
         }
         Ok(())
     })?;
@@ -400,7 +419,7 @@ P10,Кефир,шт,,,0460123456786
         std::fs::write(&new, V2).unwrap();
         let delta = dir.path().join("d.tsdpkg");
         let h = build_delta(&old, &new, Format::Csv, &delta, "test", 1, 2, None).unwrap();
-        assert_eq!(h.records, 2, "one block (P1, P3) and one deletion (P2)");
+        assert_eq!(h.records, 2, "one block (P1 lost its box, P3 is new) and one deletion (P2)");
 
         let d1 = dir.path().join("t1");
         std::fs::create_dir_all(&d1).unwrap();
@@ -433,6 +452,35 @@ P10,Кефир,шт,,,0460123456786
         assert_eq!(catalog_rows(&term), catalog_rows(&fresh), "delta on v1 = snapshot of v2");
         assert!(crate::catalog::search(&term, "кефир", 5).unwrap().is_empty());
         assert_eq!(crate::catalog::search(&term, "сметана", 5).unwrap()[0].id, "P3");
+    }
+
+    #[test]
+    fn a_renamed_product_keeps_its_barcodes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (old, new) = (dir.path().join("old.csv"), dir.path().join("new.csv"));
+        std::fs::write(&old, V1).unwrap();
+        std::fs::write(&new, V1.replace("P2,Кефир", "P2,Кефир 1%")).unwrap();
+        let delta = dir.path().join("d.tsdpkg");
+        build_delta(&old, &new, Format::Csv, &delta, "test", 1, 2, None).unwrap();
+        let reader = PackageReader::open(&delta, None, false).unwrap();
+        let records: Vec<CatalogRecord> = reader.records().unwrap().collect::<std::result::Result<_, _>>().unwrap();
+        assert!(
+            matches!(&records[..], [CatalogRecord::ProductOnly(p)] if p.id == "P2"),
+            "{records:?}"
+        );
+        let d1 = dir.path().join("t");
+        std::fs::create_dir_all(&d1).unwrap();
+        let mut term = store::open(&d1, Db::Catalog, true).unwrap();
+        apply(
+            &mut term,
+            &PackageReader::open(&build(dir.path(), "v1", V1), None, false).unwrap(),
+            &mut |_| true,
+        )
+        .unwrap();
+        apply(&mut term, &reader, &mut |_| true).unwrap();
+        let hit = by_barcode(&term, &barcode_key("4601234567909").unwrap()).unwrap().unwrap();
+        assert_eq!(hit.product.name, "Кефир 1%", "renamed, barcode kept");
+        assert_eq!(stats(&term).unwrap().barcodes, 3);
     }
 
     fn write_csv(dir: &Path, text: &str) -> PathBuf {

@@ -83,6 +83,9 @@ pub enum Deletion {
 pub enum Row<'a> {
     /// Something a delta removes.
     Delete(&'a Deletion),
+    /// A product whose packagings and barcodes stay as the catalog has them (a
+    /// delta that changed only the product's own fields).
+    ProductOnly(&'a ProductRow),
     /// A product (each product once per group of rows).
     Product(&'a ProductRow),
     /// A packaging of `product` (the product came before it).
@@ -176,6 +179,8 @@ pub enum CatalogRecord {
     Block(Box<super::columns::ProductBlock>),
     /// Something a delta removes.
     Delete(Deletion),
+    /// A product whose packagings and barcodes stay as they are (deltas).
+    ProductOnly(ProductRow),
 }
 
 impl CatalogRecord {
@@ -207,6 +212,7 @@ impl CatalogRecord {
                 barcode: barcode.map(Into::into),
             },
             Row::Delete(d) => CatalogRecord::Delete(d.clone()),
+            Row::ProductOnly(p) => CatalogRecord::ProductOnly(p.clone()),
             Row::Record { catalog, id, fields } => CatalogRecord::Record {
                 catalog: catalog.into(),
                 id: id.into(),
@@ -237,6 +243,7 @@ impl CatalogRecord {
             CatalogRecord::Record { catalog, id, fields } => v.record_json(&catalog, &id, &fields, line),
             CatalogRecord::Block(block) => block.validate_into(v, line),
             CatalogRecord::Delete(d) => v.delete(&d, line),
+            CatalogRecord::ProductOnly(p) => v.product_only(p, line),
         }
     }
 }
@@ -317,6 +324,15 @@ impl<'s> Validator<'s> {
 
     /// A product row.
     pub fn product(&mut self, p: ProductRow, line: u64) -> Result<()> {
+        self.product_row(p, line, false)
+    }
+
+    /// A product row whose packagings and barcodes stay as they are (deltas).
+    pub fn product_only(&mut self, p: ProductRow, line: u64) -> Result<()> {
+        self.product_row(p, line, true)
+    }
+
+    fn product_row(&mut self, p: ProductRow, line: u64, only: bool) -> Result<()> {
         if p.id.trim().is_empty() {
             return Err(self.err(line, "product id is empty"));
         }
@@ -331,7 +347,7 @@ impl<'s> Validator<'s> {
                 return Ok(());
             }
         }
-        self.sink.row(Row::Product(&p), line)?;
+        self.sink.row(if only { Row::ProductOnly(&p) } else { Row::Product(&p) }, line)?;
         self.last_product = Some((p, line));
         Ok(())
     }

@@ -30,6 +30,8 @@ CREATE TABLE barcodes (
     product   INTEGER NOT NULL,
     packaging INTEGER
 ) WITHOUT ROWID;
+-- A product's barcodes: a delta replaces them, a product card lists them.
+CREATE INDEX barcodes_by_product ON barcodes(product);
 
 -- Storage cells (bins) and their labels.
 CREATE TABLE cells (
