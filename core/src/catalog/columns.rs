@@ -31,6 +31,10 @@ pub struct ProductBlock {
     pub units: Vec<String>,
     /// Flags (1 weighed, 2 marked).
     pub flags: Vec<u8>,
+    /// True for a product that comes without packagings and barcodes and keeps the
+    /// ones the terminal has (a delta that changed only its own fields); such a
+    /// product has no entries in the packaging and barcode columns.
+    pub only: Vec<bool>,
     /// Number of packagings of each product.
     pub packagings: Vec<u32>,
     /// Packaging ids, all products' in order.
@@ -66,6 +70,7 @@ impl ProductBlock {
         let n = self.ids.len();
         if [
             self.id_shared.len(),
+            self.only.len(),
             self.codes.len(),
             self.names.len(),
             self.units.len(),
@@ -113,6 +118,10 @@ impl ProductBlock {
                 unit: self.units[i].clone(),
                 flags: i64::from(self.flags[i]),
             };
+            if self.only[i] {
+                v.product_only(row, line)?;
+                continue;
+            }
             v.product(row, line)?;
             take_barcodes(v, id, None)?;
             for _ in 0..self.packagings[i] {
@@ -134,6 +143,7 @@ impl ProductBlock {
 #[derive(Default)]
 struct Pending {
     product: Option<ProductRow>,
+    only: bool,
     packagings: Vec<(String, String, i64)>,
     /// Barcodes by owner: index 0 the base unit, then one per packaging.
     owners: Vec<Vec<BarcodeKey>>,
@@ -177,6 +187,7 @@ impl<'e> BlockBuilder<'e> {
         b.names.push(p.name);
         b.units.push(p.unit);
         b.flags.push(p.flags as u8);
+        b.only.push(self.pending.only);
         b.packagings.push(self.pending.packagings.len() as u32);
         for (id, name, factor) in self.pending.packagings.drain(..) {
             b.packaging_ids.push(id);
@@ -221,13 +232,16 @@ impl<'e> BlockBuilder<'e> {
 impl RowSink for BlockBuilder<'_> {
     fn row(&mut self, row: Row<'_>, _line: u64) -> Result<()> {
         match row {
-            Row::Product(p) => {
+            Row::Product(p) | Row::ProductOnly(p) => {
                 self.close_product();
                 if self.block.len() >= BLOCK {
                     self.flush_block()?;
                 }
                 self.pending.product = Some(p.clone());
-                self.pending.owners.push(Vec::new());
+                self.pending.only = matches!(row, Row::ProductOnly(_));
+                if !self.pending.only {
+                    self.pending.owners.push(Vec::new());
+                }
             }
             Row::Packaging { id, name, factor, .. } => {
                 self.pending.packagings.push((id.to_string(), name.to_string(), factor));
@@ -242,10 +256,6 @@ impl RowSink for BlockBuilder<'_> {
                 if let Some(list) = self.pending.owners.get_mut(owner) {
                     list.push(key.clone());
                 }
-            }
-            Row::ProductOnly(_) => {
-                self.close_product();
-                (self.emit)(CatalogRecord::from_row(row))?;
             }
             Row::Cell { .. } | Row::Record { .. } | Row::Delete(_) => (self.emit)(CatalogRecord::from_row(row))?,
         }

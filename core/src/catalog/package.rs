@@ -23,7 +23,8 @@ impl RowSink for Count {
     fn row(&mut self, row: Row<'_>, _: u64) -> Result<()> {
         match row {
             Row::Product(_) => self.products += 1,
-            Row::Cell { .. } | Row::Record { .. } | Row::Delete(_) | Row::ProductOnly(_) => self.others += 1,
+            Row::ProductOnly(_) => self.products += 1,
+            Row::Cell { .. } | Row::Record { .. } | Row::Delete(_) => self.others += 1,
             Row::Packaging { .. } | Row::Barcode { .. } => {}
         }
         Ok(())
@@ -237,7 +238,7 @@ pub fn build_delta(
             None => false,
         };
         match id {
-            Deletion::Product(_) if !only => products += 1,
+            Deletion::Product(_) => products += 1,
             _ => others += 1,
         }
         changed.insert(id, only);
@@ -465,7 +466,7 @@ P10,Кефир,шт,,,0460123456786
         let reader = PackageReader::open(&delta, None, false).unwrap();
         let records: Vec<CatalogRecord> = reader.records().unwrap().collect::<std::result::Result<_, _>>().unwrap();
         assert!(
-            matches!(&records[..], [CatalogRecord::ProductOnly(p)] if p.id == "P2"),
+            matches!(&records[..], [CatalogRecord::Block(b)] if b.only == [true] && b.barcodes.is_empty()),
             "{records:?}"
         );
         let d1 = dir.path().join("t");
