@@ -421,7 +421,7 @@ pub fn run(args: &BenchArgs) -> Result<(), Error> {
 | snapshot apply into an empty terminal (`tsd sync --folder`, whole process) | {apply_secs:.1} s, peak RSS {apply_rss:.1} MiB | ≤ 64 MiB |\n\
 | delta of 1% changed products ({changed_n} products) | {delta_kb:.1} kB = {delta_ratio} of gzip -6 JSON Lines of the same products ({delta_gz}) | ≤ 25 % |\n\
 | delta build (whole process, reads both exports) | {delta_build_secs:.1} s | — |\n\
-| delta apply (`tsd sync --folder`, whole process incl. start-up) | {delta_apply_secs:.2} s | ≤ 1 s |\n",
+| delta apply (`tsd sync --folder`) | {delta_inproc:.2} s in the sync call; {delta_apply_secs:.2} s whole process (start-up, background checkpoint) | ≤ 1 s |\n",
         products = args.products,
         barcodes = g.barcode_count,
         csv_mb = csv_bytes as f64 / 1e6,
@@ -444,6 +444,7 @@ pub fn run(args: &BenchArgs) -> Result<(), Error> {
         put_rss = put["peak_rss_kib"].as_f64().unwrap_or(0.0) / 1024.0,
         apply_rss = apply["peak_rss_kib"].as_f64().unwrap_or(0.0) / 1024.0,
         changed_n = args.products / 100,
+        delta_inproc = delta_apply["seconds"].as_f64().unwrap_or(f64::NAN),
         delta_kb = delta_bytes as f64 / 1e3,
         delta_ratio = delta_gzip.map_or("?".to_string(), |gz| format!("{:.1} %", delta_bytes as f64 * 100.0 / gz as f64)),
         delta_gz = delta_gzip.map_or("gzip not found".to_string(), |gz| format!("{:.1} kB", gz as f64 / 1e3)),

@@ -60,7 +60,7 @@ pub struct Runtime {
     journal: Mutex<Connection>,
     config: RwLock<Config>,
     commits: AtomicU64,
-    checkpointer: Mutex<Option<(Sender<()>, JoinHandle<()>)>>,
+    checkpointer: Mutex<Option<(Sender<Checkpoint>, JoinHandle<()>)>>,
 }
 
 fn now_ms() -> i64 {
@@ -140,11 +140,10 @@ impl Runtime {
         let mut conn = lock(&self.catalog_writer);
         let report = catalog::import_file(&mut conn, path, format, progress)?;
         // Lookups see the new catalog from their next call; the import's WAL is folded
-        // back while no snapshot pins it, so later lookups do not wade through it.
-        let mut reader = lock(&self.catalog_reader);
-        reader.end_snapshot()?;
-        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
-            .step("checkpointing after import")?;
+        // back in the background once no snapshot pins it.
+        lock(&self.catalog_reader).end_snapshot()?;
+        drop(conn);
+        self.checkpoint(Checkpoint::Catalog);
         Ok(report)
     }
 
@@ -190,9 +189,7 @@ impl Runtime {
         tx.commit().step("committing to the journal")?;
         drop(conn);
         if self.commits.fetch_add(1, Ordering::Relaxed) % CHECKPOINT_EVERY == CHECKPOINT_EVERY - 1 {
-            if let Some((tx, _)) = lock(&self.checkpointer).as_ref() {
-                let _ = tx.send(());
-            }
+            self.checkpoint(Checkpoint::Journal);
         }
         Ok(out)
     }
@@ -271,12 +268,14 @@ impl Runtime {
             require_signed,
             device: &device,
         };
+        let started = Instant::now();
         let mut conn = lock(&self.catalog_writer);
-        let report = terminal.sync(&mut conn, &outbox, &mut JournalOf(self), &mut |_| true)?;
+        let mut report = terminal.sync(&mut conn, &outbox, &mut JournalOf(self), &mut |_| true)?;
+        report.seconds = started.elapsed().as_secs_f64();
+        drop(conn);
         if !report.applied.is_empty() {
             lock(&self.catalog_reader).end_snapshot()?;
-            conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
-                .step("checkpointing after a package")?;
+            self.checkpoint(Checkpoint::Catalog);
         }
         Ok(report)
     }
@@ -297,6 +296,12 @@ impl Runtime {
         lock(&self.journal)
             .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
             .step("checkpointing the journal")
+    }
+
+    fn checkpoint(&self, which: Checkpoint) {
+        if let Some((tx, _)) = lock(&self.checkpointer).as_ref() {
+            let _ = tx.send(which);
+        }
     }
 
     fn shutdown(&self) {
@@ -330,17 +335,32 @@ impl folder::JournalSide for JournalOf<'_> {
     }
 }
 
-/// Checkpoints the journal's WAL on its own connection and thread, so that a scan
-/// never pays for copying pages into the database file.
-fn spawn_checkpointer(dir: &Path) -> Result<(Sender<()>, JoinHandle<()>)> {
-    let conn = store::open(dir, Db::Journal, true)?;
-    let (tx, rx) = mpsc::channel::<()>();
+/// Which WAL to fold back into its database.
+#[derive(Debug, Clone, Copy)]
+enum Checkpoint {
+    /// After many scans: passive, never waits.
+    Journal,
+    /// After an import or a package: the WAL holds the whole change; truncate it.
+    Catalog,
+}
+
+/// Checkpoints the WALs on their own connections and thread, so that neither a scan
+/// nor an import pays for copying pages into the database file. Messages still
+/// queued when the runtime closes are carried out before the thread ends.
+fn spawn_checkpointer(dir: &Path) -> Result<(Sender<Checkpoint>, JoinHandle<()>)> {
+    let journal = store::open(dir, Db::Journal, true)?;
+    let catalog = store::open(dir, Db::Catalog, true)?;
+    let (tx, rx) = mpsc::channel::<Checkpoint>();
     let handle = std::thread::Builder::new()
         .name("tsd-checkpoint".into())
         .spawn(move || {
-            while rx.recv().is_ok() {
-                if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);") {
-                    log::warn!("journal checkpoint failed (will retry later): {e}");
+            while let Ok(which) = rx.recv() {
+                let (conn, sql) = match which {
+                    Checkpoint::Journal => (&journal, "PRAGMA wal_checkpoint(PASSIVE);"),
+                    Checkpoint::Catalog => (&catalog, "PRAGMA wal_checkpoint(TRUNCATE);"),
+                };
+                if let Err(e) = conn.execute_batch(sql) {
+                    log::warn!("{which:?} checkpoint failed (will retry later): {e}");
                 }
             }
         })

@@ -63,9 +63,11 @@ pub fn open(dir: &Path, db: Db, writer: bool) -> Result<Connection> {
         let sync = if db == Db::Journal { "FULL" } else { "NORMAL" };
         // WAL: readers never block the writer. The journal syncs every commit (an
         // acknowledged scan survives power loss); the catalog can be re-downloaded.
-        // Checkpoints are taken off the scan path (see `Runtime`), hence autocheckpoint 0
-        // on the journal.
-        let autockpt = if db == Db::Journal { 0 } else { 1000 };
+        // Checkpoints are taken off the scan and import paths by the runtime's
+        // checkpointer thread, hence autocheckpoint 0.
+        let autockpt = 0;
+        // No memory map on writers: mapped pages count as resident memory, and an
+        // import must stay within its budget.
         let pragmas = format!(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA wal_autocheckpoint={autockpt};
              PRAGMA temp_store=FILE; PRAGMA cache_size=-16384; PRAGMA foreign_keys=OFF;"

@@ -60,7 +60,7 @@ pub struct Rejected {
 }
 
 /// What one folder sync did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct FolderReport {
     /// Finished documents written to `from-device/` now.
     pub pushed: Vec<String>,
@@ -74,6 +74,9 @@ pub struct FolderReport {
     pub rejected: Vec<Rejected>,
     /// Documents still waiting in the outbox (not yet acknowledged).
     pub waiting: usize,
+    /// How long the sync took, in seconds (process start-up and the background
+    /// checkpoint excluded).
+    pub seconds: f64,
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
