@@ -108,7 +108,7 @@ fn bad_files_are_refused_with_their_reason_and_change_nothing() {
             ("c-foreign.tsdpkg", "foreign"),
             (unsigned.as_str(), "unsigned"),
             ("d-future.tsdpkg", "too_new"),
-            ("e readme.txt", "unsafe_name"),
+            ("e readme.txt", "bad_name"),
             ("f-notes.txt", "not_a_package"),
         ]
     );
@@ -127,7 +127,7 @@ fn bad_files_are_refused_with_their_reason_and_change_nothing() {
 }
 
 #[test]
-fn unsafe_names_are_refused() {
+fn names_outside_the_safe_set_are_refused() {
     for bad in [
         "../catalog.tsdpkg",
         "..",

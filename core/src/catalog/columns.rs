@@ -17,7 +17,7 @@ pub const BLOCK: usize = 4096;
 /// Up to [`BLOCK`] products with their packagings and barcodes, column by column.
 /// Barcode owners are, for each product in order, its base unit and then each of
 /// its packagings.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ProductBlock {
     /// Product ids, front-coded: bytes shared with the previous id.
     pub id_shared: Vec<u16>,

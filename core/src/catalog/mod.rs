@@ -73,7 +73,7 @@ pub struct Cell {
 /// integer (its 14 digits), which keeps the barcode B-tree small and its
 /// comparisons cheap; any other code is text as written. SQLite orders integers
 /// before text, and so does this type.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
 pub enum BarcodeKey {
     /// A GTIN (EAN-8/13, UPC-A/E, ITF-14, GTIN-14) as a number.
     Gtin(i64),

@@ -4,8 +4,7 @@
 
 use super::columns::{BlockBuilder, BLOCK};
 use super::import::{import, package_applied, ImportOptions, ImportReport, Scope};
-use super::rows::{parse_file, CatalogRecord, Deletion, Format, ProductRow, Row, RowSink, Source};
-use super::BarcodeKey;
+use super::rows::{parse_file, CatalogRecord, Deletion, Format, Row, RowSink, Source};
 use crate::error::{Error, Result};
 use crate::package::{Header, Kind, PackageReader, PackageWriter};
 use rusqlite::Connection;
@@ -55,91 +54,11 @@ pub fn build_snapshot(input: &Path, format: Format, out: &Path, producer: &str, 
     Ok(header)
 }
 
-/// One row of a product group, owned, for comparing two exports.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum GroupRow {
-    Product(ProductRow),
-    Packaging {
-        product: String,
-        id: String,
-        name: String,
-        factor: i64,
-    },
-    Barcode {
-        key: BarcodeKey,
-        product: String,
-        packaging: Option<String>,
-    },
-    Cell {
-        id: String,
-        name: String,
-        barcode: Option<String>,
-    },
-    Record {
-        catalog: String,
-        id: String,
-        fields: String,
-    },
-}
-
-impl GroupRow {
-    fn from_row(row: Row<'_>) -> Option<GroupRow> {
-        Some(match row {
-            Row::Product(p) | Row::ProductOnly(p) => GroupRow::Product(p.clone()),
-            Row::Packaging { product, id, name, factor } => GroupRow::Packaging {
-                product: product.into(),
-                id: id.into(),
-                name: name.into(),
-                factor,
-            },
-            Row::Barcode { key, product, packaging } => GroupRow::Barcode {
-                key: key.clone(),
-                product: product.into(),
-                packaging: packaging.map(Into::into),
-            },
-            Row::Cell { id, name, barcode } => GroupRow::Cell {
-                id: id.into(),
-                name: name.into(),
-                barcode: barcode.map(Into::into),
-            },
-            Row::Record { catalog, id, fields } => GroupRow::Record {
-                catalog: catalog.into(),
-                id: id.into(),
-                fields: fields.into(),
-            },
-            Row::Delete(_) => return None,
-        })
-    }
-
-    fn row(&self) -> Row<'_> {
-        match self {
-            GroupRow::Product(p) => Row::Product(p),
-            GroupRow::Packaging { product, id, name, factor } => Row::Packaging {
-                product,
-                id,
-                name,
-                factor: *factor,
-            },
-            GroupRow::Barcode { key, product, packaging } => Row::Barcode {
-                key,
-                product,
-                packaging: packaging.as_deref(),
-            },
-            GroupRow::Cell { id, name, barcode } => Row::Cell {
-                id,
-                name,
-                barcode: barcode.as_deref(),
-            },
-            GroupRow::Record { catalog, id, fields } => Row::Record { catalog, id, fields },
-        }
-    }
-}
-
 /// Collects a file's rows into groups — a product with its packagings and barcodes,
 /// or one cell, or one record — and hands each to `f`.
 struct Groups<'f> {
-    current: Vec<GroupRow>,
-    f: &'f mut dyn FnMut(Vec<GroupRow>) -> Result<()>,
+    current: Vec<CatalogRecord>,
+    f: &'f mut dyn FnMut(Vec<CatalogRecord>) -> Result<()>,
 }
 
 impl Groups<'_> {
@@ -157,9 +76,7 @@ impl RowSink for Groups<'_> {
         if starts {
             self.flush()?;
         }
-        if let Some(r) = GroupRow::from_row(row) {
-            self.current.push(r);
-        }
+        self.current.push(CatalogRecord::from_row(row));
         if !matches!(
             row,
             Row::Product(_) | Row::ProductOnly(_) | Row::Packaging { .. } | Row::Barcode { .. }
@@ -171,11 +88,11 @@ impl RowSink for Groups<'_> {
 }
 
 /// What a group is, as a deletion if it goes away.
-fn group_identity(group: &[GroupRow]) -> Option<Deletion> {
+fn group_identity(group: &[CatalogRecord]) -> Option<Deletion> {
     match group.first()? {
-        GroupRow::Product(p) => Some(Deletion::Product(p.id.clone())),
-        GroupRow::Cell { id, .. } => Some(Deletion::Cell(id.clone())),
-        GroupRow::Record { catalog, id, .. } => Some(Deletion::Record {
+        CatalogRecord::Product(p) => Some(Deletion::Product(p.id.clone())),
+        CatalogRecord::Cell { id, .. } => Some(Deletion::Cell(id.clone())),
+        CatalogRecord::Record { catalog, id, .. } => Some(Deletion::Record {
             catalog: catalog.clone(),
             id: id.clone(),
         }),
@@ -185,9 +102,9 @@ fn group_identity(group: &[GroupRow]) -> Option<Deletion> {
 
 /// Hashes of a group's first row (the product's own fields) and of the rest (its
 /// packagings and barcodes).
-fn group_hash(group: &[GroupRow]) -> (u64, u64) {
+fn group_hash(group: &[CatalogRecord]) -> (u64, u64) {
     use std::hash::{Hash, Hasher};
-    let hash = |rows: &[GroupRow]| {
+    let hash = |rows: &[CatalogRecord]| {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         rows.hash(&mut h);
         h.finish()
@@ -195,7 +112,7 @@ fn group_hash(group: &[GroupRow]) -> (u64, u64) {
     (hash(&group[..group.len().min(1)]), hash(group.get(1..).unwrap_or(&[])))
 }
 
-fn for_each_group(input: &Path, format: Format, f: &mut dyn FnMut(Vec<GroupRow>) -> Result<()>) -> Result<()> {
+fn for_each_group(input: &Path, format: Format, f: &mut dyn FnMut(Vec<CatalogRecord>) -> Result<()>) -> Result<()> {
     let mut groups = Groups { current: Vec::new(), f };
     parse_file(input, format, &mut groups, &mut |_| true)?;
     groups.flush()
@@ -257,10 +174,10 @@ pub fn build_delta(
     let mut builder = BlockBuilder::new(&mut emit);
     for_each_group(new, format, &mut |g| {
         match (group_identity(&g).and_then(|id| changed.get(&id).copied()), g.first()) {
-            (Some(true), Some(GroupRow::Product(p))) => builder.row(Row::ProductOnly(p), 0)?,
+            (Some(true), Some(CatalogRecord::Product(p))) => builder.row(Row::ProductOnly(p), 0)?,
             (Some(_), _) => {
-                for r in &g {
-                    builder.row(r.row(), 0)?;
+                for row in g.iter().filter_map(CatalogRecord::as_row) {
+                    builder.row(row, 0)?;
                 }
             }
             (None, _) => {}

@@ -130,7 +130,7 @@ pub enum Row<'a> {
 
 /// A catalog row as a package carries it (owned; postcard-encoded). The variant
 /// order is part of the package format: append, never reorder.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum CatalogRecord {
     /// A product.
     Product(ProductRow),
@@ -145,12 +145,10 @@ pub enum CatalogRecord {
         /// Base units per packaging, thousandths.
         factor: i64,
     },
-    /// A barcode: GTINs as their 14-digit number, other codes as text.
+    /// A barcode of a product (and packaging).
     Barcode {
-        /// GTIN, when the code is one.
-        gtin: Option<i64>,
-        /// The code as text otherwise.
-        text: Option<String>,
+        /// The lookup key: a GTIN as its number, any other code as text.
+        key: BarcodeKey,
         /// Product id.
         product: String,
         /// Packaging id.
@@ -194,18 +192,11 @@ impl CatalogRecord {
                 name: name.into(),
                 factor,
             },
-            Row::Barcode { key, product, packaging } => {
-                let (gtin, text) = match key {
-                    BarcodeKey::Gtin(n) => (Some(*n), None),
-                    BarcodeKey::Text(t) => (None, Some(t.clone())),
-                };
-                CatalogRecord::Barcode {
-                    gtin,
-                    text,
-                    product: product.into(),
-                    packaging: packaging.map(Into::into),
-                }
-            }
+            Row::Barcode { key, product, packaging } => CatalogRecord::Barcode {
+                key: key.clone(),
+                product: product.into(),
+                packaging: packaging.map(Into::into),
+            },
             Row::Cell { id, name, barcode } => CatalogRecord::Cell {
                 id: id.into(),
                 name: name.into(),
@@ -221,24 +212,39 @@ impl CatalogRecord {
         }
     }
 
+    /// The row this record is, for the single-row variants (`None` for a block).
+    pub fn as_row(&self) -> Option<Row<'_>> {
+        Some(match self {
+            CatalogRecord::Product(p) => Row::Product(p),
+            CatalogRecord::ProductOnly(p) => Row::ProductOnly(p),
+            CatalogRecord::Packaging { product, id, name, factor } => Row::Packaging {
+                product,
+                id,
+                name,
+                factor: *factor,
+            },
+            CatalogRecord::Barcode { key, product, packaging } => Row::Barcode {
+                key,
+                product,
+                packaging: packaging.as_deref(),
+            },
+            CatalogRecord::Cell { id, name, barcode } => Row::Cell {
+                id,
+                name,
+                barcode: barcode.as_deref(),
+            },
+            CatalogRecord::Record { catalog, id, fields } => Row::Record { catalog, id, fields },
+            CatalogRecord::Delete(d) => Row::Delete(d),
+            CatalogRecord::Block(_) => return None,
+        })
+    }
+
     /// Feeds the record through the same checks a file's rows get.
     pub fn validate_into(self, v: &mut Validator<'_>, line: u64) -> Result<()> {
         match self {
             CatalogRecord::Product(p) => v.product(p, line),
             CatalogRecord::Packaging { product, id, name, factor } => v.packaging_milli(&product, &id, &name, factor, line),
-            CatalogRecord::Barcode {
-                gtin,
-                text,
-                product,
-                packaging,
-            } => {
-                let raw = match (gtin, text) {
-                    (Some(n), None) => format!("{n:014}"),
-                    (None, Some(t)) => t,
-                    _ => return Err(v.err(line, "a barcode record needs exactly one of gtin and text")),
-                };
-                v.barcode(&raw, &product, packaging.as_deref(), line)
-            }
+            CatalogRecord::Barcode { key, product, packaging } => v.barcode(&key.to_string(), &product, packaging.as_deref(), line),
             CatalogRecord::Cell { id, name, barcode } => v.cell(&id, &name, barcode.as_deref(), line),
             CatalogRecord::Record { catalog, id, fields } => v.record_json(&catalog, &id, &fields, line),
             CatalogRecord::Block(block) => block.validate_into(v, line),

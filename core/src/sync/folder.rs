@@ -21,6 +21,14 @@ use rusqlite::Connection;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
+/// Unix milliseconds, for package names whose order is time order.
+fn now_millis() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0)
+}
+
 /// Sub-folders of the exchange root.
 pub const TO_DEVICE: &str = "to-device";
 /// See [`TO_DEVICE`].
@@ -42,7 +50,7 @@ pub fn safe_name(name: &str) -> std::result::Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "unsafe file name {:?}: only letters, digits, '.', '_' and '-' are accepted",
+            "file name {:?} is not allowed: only letters, digits, '.', '_' and '-' are accepted",
             name
         ))
     }
@@ -250,7 +258,7 @@ impl Terminal<'_> {
         let mut waiting = outbox.len();
         for name in names(&to)? {
             if let Err(why) = safe_name(&name) {
-                reject(self.root, &mut report, &name, "unsafe_name", why)?;
+                reject(self.root, &mut report, &name, "bad_name", why)?;
                 continue;
             }
             let path = to.join(&name);
@@ -335,7 +343,7 @@ pub fn collect(root: &Path, out: &Path, key: Option<&[u8]>, require_signed: bool
     for name in names(&from)? {
         let path = from.join(&name);
         let refused = match safe_name(&name) {
-            Err(why) => Some(("unsafe_name".to_string(), why)),
+            Err(why) => Some(("bad_name".to_string(), why)),
             Ok(()) => match PackageReader::open(&path, key, require_signed) {
                 Err(PackageError::Refused { reason, .. }) => Some((reason.code().to_string(), reason.to_string())),
                 Err(e) => return Err(e.into()),
@@ -414,10 +422,7 @@ pub fn put_tasks(root: &Path, input: &Path, key: Option<&[u8]>) -> Result<(Strin
         }
         records.push(serde_json::to_string(&task).map_err(|e| bad(e.to_string()))?);
     }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0);
+    let now = now_millis();
     let name = format!("tasks-{now:015}.tsdpkg");
     let header = Header::new(Kind::TaskDocuments, "tsd exchange", records.len() as u64);
     let mut w = PackageWriter::create(&root.join(TO_DEVICE).join(&name), &header, key)?;
@@ -446,10 +451,7 @@ pub fn put_delta(
     key: Option<&[u8]>,
 ) -> Result<(String, Header)> {
     prepare(root)?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0);
+    let now = now_millis();
     let name = format!("catalog-{now:015}-delta.tsdpkg");
     let header = crate::catalog::package::build_delta(
         base,
@@ -474,10 +476,7 @@ pub fn put_catalog(
     key: Option<&[u8]>,
 ) -> Result<(String, Header)> {
     prepare(root)?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0);
+    let now = now_millis();
     let name = format!("catalog-{now:015}.tsdpkg");
     let header = crate::catalog::package::build_snapshot(input, format, &root.join(TO_DEVICE).join(&name), "tsd exchange", version, key)?;
     Ok((name, header))
