@@ -260,7 +260,7 @@ impl Runtime {
     /// side's acknowledgements take them out of the outbox, then packages in
     /// `to-device/` are applied in name order (see [`crate::sync::folder`]).
     pub fn sync_folder(&self, root: &Path, key: Option<&[u8]>, require_signed: bool) -> Result<FolderReport> {
-        let outbox = self.outbox()?.iter().map(|id| self.document(id)).collect::<Result<Vec<_>>>()?;
+        let outbox = self.outbox()?;
         let device = self.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let terminal = folder::Terminal {
             root,
@@ -332,6 +332,10 @@ impl folder::JournalSide for JournalOf<'_> {
 
     fn add_tasks(&mut self, tasks: &[TaskDocument]) -> Result<usize> {
         self.0.add_tasks(tasks)
+    }
+
+    fn document(&mut self, doc_id: &str) -> Result<Document> {
+        self.0.document(doc_id)
     }
 }
 

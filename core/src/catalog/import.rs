@@ -622,11 +622,7 @@ pub struct ImportOptions<'a> {
 
 /// The version of the producer's catalog this one was last synced to (0: never).
 pub fn synced_version(conn: &Connection) -> Result<i64> {
-    let v: Option<String> = conn
-        .query_row("SELECT value FROM meta WHERE key = 'synced_version'", [], |r| r.get(0))
-        .optional()
-        .step("reading the synced version")?;
-    Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
+    super::meta_int(conn, "synced_version")
 }
 
 /// Whether a package id was already applied to this catalog.
@@ -737,11 +733,7 @@ pub fn import(
         _ => {}
     }
     if let Some(v) = options.synced_version {
-        tx.execute(
-            "INSERT INTO meta (key, value) VALUES ('synced_version', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            [v.to_string()],
-        )
-        .step("recording the synced version")?;
+        super::set_meta_int(&tx, "synced_version", v)?;
     }
     if let Some(id) = options.package_id {
         tx.execute(
@@ -754,11 +746,7 @@ pub fn import(
     report.version = super::version(&tx)?;
     if report.changed() {
         report.version += 1;
-        tx.execute(
-            "INSERT INTO meta (key, value) VALUES ('version', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            [report.version.to_string()],
-        )
-        .step("bumping the catalog version")?;
+        super::set_meta_int(&tx, "version", report.version)?;
     }
     if !progress(report.rows) {
         return Err(Error::Cancelled);

@@ -328,11 +328,26 @@ pub fn stats(conn: &Connection) -> Result<Stats> {
 
 /// The catalog version (0 for an empty catalog).
 pub fn version(conn: &Connection) -> Result<i64> {
+    meta_int(conn, "version")
+}
+
+/// An integer fact of `meta` (0 when absent).
+pub(crate) fn meta_int(conn: &Connection, key: &str) -> Result<i64> {
     let v: Option<String> = conn
-        .query_row("SELECT value FROM meta WHERE key = 'version'", [], |r| r.get(0))
+        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
         .optional()
-        .step("reading catalog version")?;
+        .step("reading catalog meta")?;
     Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
+}
+
+/// Sets an integer fact of `meta`.
+pub(crate) fn set_meta_int(conn: &Connection, key: &str, value: i64) -> Result<()> {
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [key, &value.to_string()],
+    )
+    .step("writing catalog meta")?;
+    Ok(())
 }
 
 #[cfg(test)]

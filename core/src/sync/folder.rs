@@ -155,20 +155,25 @@ fn move_to(root: &Path, from: &Path, sub: &str, name: &str) -> Result<PathBuf> {
     Ok(target)
 }
 
-fn reject(root: &Path, report: &mut FolderReport, name: &str, code: &str, reason: String) -> Result<()> {
-    let from = root.join(TO_DEVICE).join(name);
-    let moved = move_to(root, &from, REJECTED, &name.replace(|c: char| c.is_control(), "_"))?;
+/// Moves a refused file from `from` into `rejected/` with `NAME.reason.txt` beside it.
+fn refuse(root: &Path, from: &Path, name: &str, code: &str, reason: String) -> Result<Rejected> {
+    let moved = move_to(root, from, REJECTED, &name.replace(|c: char| c.is_control(), "_"))?;
     let moved_name = moved.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     write_atomically(
         &root.join(REJECTED),
         &format!("{moved_name}.reason.txt"),
         format!("{code}: {reason}\n").as_bytes(),
     )?;
-    report.rejected.push(Rejected {
+    Ok(Rejected {
         file: name.to_string(),
         code: code.to_string(),
         reason,
-    });
+    })
+}
+
+fn reject(root: &Path, report: &mut FolderReport, name: &str, code: &str, reason: String) -> Result<()> {
+    let r = refuse(root, &root.join(TO_DEVICE).join(name), name, code, reason)?;
+    report.rejected.push(r);
     Ok(())
 }
 
@@ -219,6 +224,8 @@ pub trait JournalSide {
     fn acknowledge(&mut self, doc_id: &str) -> Result<bool>;
     /// Adds task documents (all or none); tasks already known are left as they are.
     fn add_tasks(&mut self, tasks: &[TaskDocument]) -> Result<usize>;
+    /// A completed document, to be written out.
+    fn document(&mut self, doc_id: &str) -> Result<Document>;
 }
 
 /// The terminal's side of a folder sync.
@@ -234,11 +241,12 @@ pub struct Terminal<'a> {
 }
 
 impl Terminal<'_> {
-    /// Pushes the outbox, takes acknowledgements, then applies incoming packages.
+    /// Pushes the outbox (document ids), takes acknowledgements, then applies
+    /// incoming packages.
     pub fn sync(
         &self,
         catalog: &mut Connection,
-        outbox: &[Document],
+        outbox: &[String],
         journal: &mut dyn JournalSide,
         progress: &mut dyn FnMut(u64) -> bool,
     ) -> Result<FolderReport> {
@@ -247,11 +255,11 @@ impl Terminal<'_> {
         let to = self.root.join(TO_DEVICE);
         let from = self.root.join(FROM_DEVICE);
         // 1. Push: one package per completed document not yet in from-device/.
-        for doc in outbox {
-            let name = document_package_name(&doc.header.id);
-            if !from.join(&name).exists() {
-                write_document(&from, doc, self.device, self.key)?;
-                report.pushed.push(doc.header.id.clone());
+        // A document is read from the journal only when it still has to be written.
+        for id in outbox {
+            if !from.join(document_package_name(id)).exists() {
+                write_document(&from, &journal.document(id)?, self.device, self.key)?;
+                report.pushed.push(id.clone());
             }
         }
         // 2. Acknowledgements, 3. packages, in name order.
@@ -263,9 +271,9 @@ impl Terminal<'_> {
             }
             let path = to.join(&name);
             if name.ends_with(".ack") {
-                if let Some(doc) = outbox.iter().find(|d| ack_name(&d.header.id) == name) {
-                    if journal.acknowledge(&doc.header.id)? {
-                        report.acknowledged.push(doc.header.id.clone());
+                if let Some(id) = outbox.iter().find(|id| ack_name(id) == name) {
+                    if journal.acknowledge(id)? {
+                        report.acknowledged.push(id.clone());
                         waiting = waiting.saturating_sub(1);
                     }
                 }
@@ -361,14 +369,7 @@ pub fn collect(root: &Path, out: &Path, key: Option<&[u8]>, require_signed: bool
             },
         };
         if let Some((code, reason)) = refused {
-            let moved = move_to(root, &path, REJECTED, &name)?;
-            let moved_name = moved.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            write_atomically(
-                &root.join(REJECTED),
-                &format!("{moved_name}.reason.txt"),
-                format!("{code}: {reason}\n").as_bytes(),
-            )?;
-            result.rejected.push(Rejected { file: name, code, reason });
+            result.rejected.push(refuse(root, &path, &name, &code, reason)?);
         }
     }
     let dir = out.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
