@@ -175,10 +175,29 @@ struct KeyArgs {
 #[derive(Args)]
 struct SyncArgs {
     /// Exchange folder root (holding to-device/ and from-device/).
-    #[arg(long)]
-    folder: PathBuf,
+    #[arg(long, required_unless_present = "server", conflicts_with = "server")]
+    folder: Option<PathBuf>,
     #[command(flatten)]
     key: KeyArgs,
+    /// Sync server URL (http:// or https://).
+    #[arg(long, requires = "token")]
+    server: Option<String>,
+    /// Device token (`tsd-server device add NAME`).
+    #[arg(long, env = "TSD_TOKEN")]
+    token: Option<String>,
+    /// Extra trusted CA certificate (PEM).
+    #[arg(long)]
+    ca: Option<PathBuf>,
+    /// Pinned SHA-256 fingerprint of the server certificate (hex).
+    #[arg(long)]
+    pin: Option<String>,
+    /// Keep retrying (with the runtime's backoff) for up to this many seconds while
+    /// anything is left unsent or the sync fails.
+    #[arg(long, default_value_t = 0)]
+    retry_for: u64,
+    /// Print nothing but the report (no progress on standard error).
+    #[arg(long)]
+    quiet: bool,
 }
 
 #[derive(Subcommand)]
@@ -354,6 +373,74 @@ fn read_key(args: &KeyArgs) -> Result<Option<Vec<u8>>, Error> {
     }
 }
 
+/// `tsd sync --server`: one sync, or retries under the runtime's backoff for up
+/// to `--retry-for` seconds. Exits non-zero when anything is left unsent.
+fn sync_server(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
+    let url = args.server.as_deref().unwrap_or_default();
+    let mut settings = tsd_core::sync::ServerSettings::new(url, args.token.as_deref().unwrap_or_default());
+    if let Some(ca) = &args.ca {
+        settings.ca_pem = Some(std::fs::read(ca).map_err(|source| Error::Io { path: ca.clone(), source })?);
+    }
+    settings.pin_sha256 = args.pin.clone();
+    let rt = open(cli)?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(args.retry_for);
+    let quiet = args.quiet || cli.json;
+    let mut last_step = None;
+    let result = loop {
+        let result = rt.sync_server(&settings, &mut |p| {
+            if !quiet && last_step != Some(p.step) {
+                eprintln!("sync: {:?}", p.step);
+                last_step = Some(p.step);
+            }
+        });
+        let retry = match &result {
+            Ok(r) => r.waiting > 0,
+            Err(e) => e.retryable() || matches!(e, Error::Server { .. }),
+        };
+        if !retry || std::time::Instant::now() >= deadline {
+            break result;
+        }
+        let status = rt.sync_status()?;
+        let wait = (status.next_attempt_at - now_ms()).max(0) as u64;
+        if let Err(e) = &result {
+            if !quiet {
+                eprintln!("sync failed ({e}); next attempt in {:.1} s", wait as f64 / 1000.0);
+            }
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        std::thread::sleep(std::time::Duration::from_millis(wait).min(left));
+    };
+    let status = rt.sync_status()?;
+    rt.close()?;
+    let report = result?;
+    print(cli, json!({ "report": report, "status": status }), || {
+        format!(
+            "pushed {} (already stored {}), catalog v{} -> v{} ({} package(s), {} bytes), {} new task(s); {} document(s) waiting; {:.2} s",
+            report.pushed.len(),
+            report.already_stored.len(),
+            report.catalog_from,
+            report.catalog_version,
+            report.packages.len(),
+            report.bytes_down,
+            report.tasks_added,
+            report.waiting,
+            report.seconds
+        )
+    });
+    if report.waiting > 0 {
+        eprintln!("{} document(s) not yet acknowledged by the server", report.waiting);
+        return Err(Failure::Reported);
+    }
+    Ok(())
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
 fn format_of(file: &Path, format: &Option<String>) -> Result<Format, Error> {
     match format {
         Some(f) => Format::from_name(f).ok_or_else(|| Error::InvalidArgument(format!("unknown format {f:?} (csv or jsonl)"))),
@@ -525,10 +612,12 @@ fn run(cli: &Cli) -> CmdResult {
             Ok(())
         }
         Command::Exchange { command } => exchange(cli, command),
+        Command::Sync(args) if args.server.is_some() => sync_server(cli, args),
         Command::Sync(args) => {
             let key = read_key(&args.key)?;
             let rt = open(cli)?;
-            let report = rt.sync_folder(&args.folder, key.as_deref(), args.key.require_signed)?;
+            let folder = args.folder.as_deref().unwrap_or(Path::new("."));
+            let report = rt.sync_folder(folder, key.as_deref(), args.key.require_signed)?;
             rt.close()?;
             let mut value = json!(report);
             value["peak_rss_kib"] = json!(bench::peak_rss_kib());

@@ -88,6 +88,43 @@ pub enum Error {
     /// The operation was cancelled between batches; nothing was committed.
     #[error("cancelled; nothing was changed")]
     Cancelled,
+    /// The server could not be reached or answered with a transient failure
+    /// (no network, timeout, connection cut, 408/429/5xx). A later sync will retry.
+    #[error("{step}: {message}")]
+    Network {
+        /// What the runtime was doing.
+        step: &'static str,
+        /// What went wrong.
+        message: String,
+        /// How long the server asked us to wait (`Retry-After`).
+        retry_after: Option<std::time::Duration>,
+    },
+    /// The server refused the request (bad token, unknown route, a document it will
+    /// not take). Retrying the same request will not help until someone acts.
+    #[error("{step}: server answered {status}: {message}")]
+    Server {
+        /// What the runtime was doing.
+        step: &'static str,
+        /// HTTP status.
+        status: u16,
+        /// The server's message.
+        message: String,
+    },
+    /// The server speaks another protocol version; one side needs an update.
+    #[error("protocol mismatch: {0}")]
+    Protocol(String),
+    /// The TLS connection was refused: unknown CA, wrong pinned fingerprint, bad
+    /// certificate name.
+    #[error("{step}: TLS: {message}")]
+    Tls {
+        /// What the runtime was doing.
+        step: &'static str,
+        /// rustls' reason.
+        message: String,
+    },
+    /// Another sync is running on this runtime.
+    #[error("a sync is already running")]
+    SyncInProgress,
 }
 
 impl Error {
@@ -108,6 +145,11 @@ impl Error {
             Error::InvalidArgument(_) => "invalid_argument",
             Error::Package(_) => "package",
             Error::Cancelled => "cancelled",
+            Error::Network { .. } => "network",
+            Error::Server { .. } => "server",
+            Error::Protocol(_) => "protocol",
+            Error::Tls { .. } => "tls",
+            Error::SyncInProgress => "sync_in_progress",
         }
     }
 
@@ -124,7 +166,7 @@ impl Error {
                         | rusqlite::ErrorCode::SystemIoFailure
                 )
             ),
-            Error::Io { .. } | Error::Cancelled => true,
+            Error::Io { .. } | Error::Cancelled | Error::Network { .. } | Error::SyncInProgress => true,
             _ => false,
         }
     }

@@ -27,7 +27,7 @@ const SNAPSHOT_AGE: Duration = Duration::from_secs(1);
 /// The catalog read connection. Lookups run inside a read transaction that is kept
 /// open for up to [`SNAPSHOT_AGE`]: starting a transaction per statement costs file
 /// locking and `fstat` system calls that are most of a lookup's time.
-struct CatalogReader {
+pub(crate) struct CatalogReader {
     conn: Connection,
     snapshot_since: Option<Instant>,
 }
@@ -43,7 +43,7 @@ impl CatalogReader {
         Ok(&self.conn)
     }
 
-    fn end_snapshot(&mut self) -> Result<()> {
+    pub(crate) fn end_snapshot(&mut self) -> Result<()> {
         if self.snapshot_since.take().is_some() && !self.conn.is_autocommit() {
             self.conn.execute_batch("COMMIT").step("ending a lookup snapshot")?;
         }
@@ -55,22 +55,26 @@ impl CatalogReader {
 /// `Arc`; every method takes `&self`.
 pub struct Runtime {
     dir: PathBuf,
-    catalog_writer: Mutex<Connection>,
-    catalog_reader: Mutex<CatalogReader>,
-    journal: Mutex<Connection>,
+    pub(crate) catalog_writer: Mutex<Connection>,
+    pub(crate) catalog_reader: Mutex<CatalogReader>,
+    pub(crate) journal: Mutex<Connection>,
     config: RwLock<Config>,
     commits: AtomicU64,
     checkpointer: Mutex<Option<(Sender<Checkpoint>, JoinHandle<()>)>>,
+    /// Held while a sync runs: never two at once.
+    pub(crate) sync_running: Mutex<()>,
+    /// Set by [`Runtime::cancel_sync`]; checked between steps and chunks.
+    pub(crate) sync_cancel: std::sync::atomic::AtomicBool,
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock cannot leave SQLite half-written (transactions
     // roll back on drop), so a poisoned lock is safe to take over.
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -106,12 +110,19 @@ impl Runtime {
             config: RwLock::new(config),
             commits: AtomicU64::new(0),
             checkpointer: Mutex::new(Some(checkpointer)),
+            sync_running: Mutex::new(()),
+            sync_cancel: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
     /// The data folder.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The name this terminal writes into its packages: the data folder's name.
+    pub fn device_name(&self) -> String {
+        self.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
     }
 
     /// The configuration in force.
@@ -179,7 +190,7 @@ impl Runtime {
         catalog::stats(lock(&self.catalog_reader).conn()?)
     }
 
-    fn write_journal<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
+    pub(crate) fn write_journal<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
         let mut conn = lock(&self.journal);
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -261,7 +272,7 @@ impl Runtime {
     /// `to-device/` are applied in name order (see [`crate::sync::folder`]).
     pub fn sync_folder(&self, root: &Path, key: Option<&[u8]>, require_signed: bool) -> Result<FolderReport> {
         let outbox = self.outbox()?;
-        let device = self.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let device = self.device_name();
         let terminal = folder::Terminal {
             root,
             key,
@@ -298,7 +309,7 @@ impl Runtime {
             .step("checkpointing the journal")
     }
 
-    fn checkpoint(&self, which: Checkpoint) {
+    pub(crate) fn checkpoint(&self, which: Checkpoint) {
         if let Some((tx, _)) = lock(&self.checkpointer).as_ref() {
             let _ = tx.send(which);
         }
@@ -341,7 +352,7 @@ impl folder::JournalSide for JournalOf<'_> {
 
 /// Which WAL to fold back into its database.
 #[derive(Debug, Clone, Copy)]
-enum Checkpoint {
+pub(crate) enum Checkpoint {
     /// After many scans: passive, never waits.
     Journal,
     /// After an import or a package: the WAL holds the whole change; truncate it.

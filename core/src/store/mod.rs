@@ -39,7 +39,10 @@ impl Db {
     pub fn migrations(self) -> &'static [&'static str] {
         match self {
             Db::Catalog => &[include_str!("migrations/catalog_0001.sql")],
-            Db::Journal => &[include_str!("migrations/journal_0001.sql")],
+            Db::Journal => &[
+                include_str!("migrations/journal_0001.sql"),
+                include_str!("migrations/journal_0002.sql"),
+            ],
         }
     }
 }

@@ -52,7 +52,10 @@ fn every_earlier_version_upgrades_to_the_fresh_schema() {
     for db in [Db::Catalog, Db::Journal] {
         let (_d, conn) = fresh(db);
         let want = schema_dump(&conn).unwrap();
-        let fixtures: &[(i64, &str)] = &[(0, "")];
+        let fixtures: &[(i64, &str)] = match db {
+            Db::Catalog => &[(0, "")],
+            Db::Journal => &[(0, ""), (1, include_str!("fixtures/journal-v1.sql"))],
+        };
         for (version, sql) in fixtures {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join(db.file_name());
@@ -61,6 +64,10 @@ fn every_earlier_version_upgrades_to_the_fresh_schema() {
             drop(old);
             let upgraded = open(dir.path(), db, true).unwrap();
             assert_eq!(schema_dump(&upgraded).unwrap(), want, "{db:?} from v{version}");
+            if *version > 0 && db == Db::Journal {
+                let kept: i64 = upgraded.query_row("SELECT count(*) FROM journal", [], |r| r.get(0)).unwrap();
+                assert_eq!(kept, 2, "rows survive the upgrade");
+            }
         }
     }
 }
@@ -76,7 +83,7 @@ fn newer_schema_is_refused_and_left_unchanged() {
         .unwrap();
     let before = std::fs::read(&path).unwrap();
     match open(dir.path(), Db::Journal, true) {
-        Err(Error::SchemaTooNew { found: 99, supported, .. }) => assert_eq!(supported, 1),
+        Err(Error::SchemaTooNew { found: 99, supported, .. }) => assert_eq!(supported, Db::Journal.migrations().len() as i64),
         other => panic!("expected SchemaTooNew, got {other:?}"),
     }
     assert_eq!(std::fs::read(&path).unwrap(), before);

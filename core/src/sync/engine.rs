@@ -1,0 +1,417 @@
+//! The sync engine ("with server" mode): one [`Runtime::sync_server`] call pushes
+//! the outbox, then — only when every completed document is confirmed — pulls
+//! catalog changes and task documents, then reports the device status.
+//!
+//! Every step is idempotent and resumable: a document leaves the outbox only after
+//! the server acknowledged it (a resend carries the same idempotency key, so the
+//! server stores it once); the catalog version advances in the same transaction as
+//! the catalog change; the task cursor in the same transaction as the tasks; an
+//! interrupted download resumes from its `.part` file.
+//!
+//! The outcome of every attempt is written to `sync_state` in the journal, so
+//! [`Runtime::sync_status`] is always true: what waits, the last success, the last
+//! error, when the next attempt is due. Failures back off (see
+//! [`Backoff`](super::http::Backoff)) and never stop by themselves.
+
+use super::http::{Client, ServerSettings};
+use crate::catalog::package::{apply, Applied};
+use crate::documents::{self, TaskDocument};
+use crate::error::{Error, Result, SqlStep};
+use crate::package::{Kind, PackageError, PackageReader};
+use crate::runtime::{lock, now_ms, Checkpoint};
+use crate::Runtime;
+use rusqlite::{Connection, OptionalExtension};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+/// Which part of a sync is running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    /// Sending completed documents.
+    Push,
+    /// Downloading catalog packages.
+    Download,
+    /// Applying catalog packages.
+    Apply,
+    /// Fetching task documents.
+    Tasks,
+    /// Reporting status.
+    Status,
+}
+
+/// A progress event, for a progress bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Progress {
+    /// The step.
+    pub step: Step,
+    /// Units done in this step (documents, bytes or records).
+    pub done: u64,
+    /// Units in this step, when known (0 when not).
+    pub total: u64,
+}
+
+/// What one server sync did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SyncReport {
+    /// Documents the server stored now.
+    pub pushed: Vec<String>,
+    /// Documents the server had stored before (a resend after a lost answer).
+    pub already_stored: Vec<String>,
+    /// Catalog version before and after.
+    pub catalog_from: i64,
+    /// See `catalog_from`.
+    pub catalog_version: i64,
+    /// Catalog packages applied, in order.
+    pub packages: Vec<String>,
+    /// New task documents.
+    pub tasks_added: usize,
+    /// Bytes downloaded.
+    pub bytes_down: u64,
+    /// Documents still waiting (0 after a successful sync).
+    pub waiting: usize,
+    /// Seconds the sync took.
+    pub seconds: f64,
+}
+
+/// What the shell shows about sync. Read from the journal, never cached.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SyncStatus {
+    /// Completed documents not yet acknowledged by the server or the PC side.
+    pub waiting: usize,
+    /// Unix ms of the last sync that finished without error.
+    pub last_success_at: Option<i64>,
+    /// Unix ms of the last attempt.
+    pub last_attempt_at: Option<i64>,
+    /// The last attempt's error, if it failed.
+    pub last_error: Option<String>,
+    /// Its stable code.
+    pub last_error_code: Option<String>,
+    /// Failed attempts in a row.
+    pub failures: u32,
+    /// Unix ms when the next automatic attempt is due (0: now).
+    pub next_attempt_at: i64,
+    /// Catalog version on the terminal.
+    pub catalog_version: i64,
+    /// True only when nothing waits and the last attempt succeeded.
+    pub synced: bool,
+}
+
+fn state(conn: &Connection, key: &str) -> Result<Option<String>> {
+    conn.query_row("SELECT value FROM sync_state WHERE key = ?1", [key], |r| r.get(0))
+        .optional()
+        .step("reading sync state")
+}
+
+fn state_int(conn: &Connection, key: &str) -> Result<Option<i64>> {
+    Ok(state(conn, key)?.and_then(|v| v.parse().ok()))
+}
+
+fn set_state(tx: &Connection, key: &str, value: Option<&str>) -> Result<()> {
+    match value {
+        Some(v) => tx
+            .execute(
+                "INSERT INTO sync_state (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [key, v],
+            )
+            .step("writing sync state")?,
+        None => tx
+            .execute("DELETE FROM sync_state WHERE key = ?1", [key])
+            .step("writing sync state")?,
+    };
+    Ok(())
+}
+
+/// The idempotency key of a document revision: a completed document is frozen, so
+/// its id and completion time name the revision.
+pub fn idempotency_key(doc: &crate::documents::Document) -> String {
+    format!("{}@{}", doc.header.id, doc.header.completed_at.unwrap_or(0))
+}
+
+impl Runtime {
+    /// Asks a running sync to stop at its next check (between documents, chunks,
+    /// batches). What was committed stays; the rest is retried next time.
+    pub fn cancel_sync(&self) {
+        self.sync_cancel.store(true, Ordering::SeqCst);
+    }
+
+    fn cancelled(&self) -> Result<()> {
+        if self.sync_cancel.load(Ordering::SeqCst) {
+            Err(Error::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The sync status, from the journal.
+    pub fn sync_status(&self) -> Result<SyncStatus> {
+        let waiting = self.outbox()?.len();
+        let catalog_version = crate::catalog::synced_version(&lock(&self.catalog_writer))?;
+        let conn = lock(&self.journal);
+        let last_error = state(&conn, "last_error")?;
+        Ok(SyncStatus {
+            waiting,
+            last_success_at: state_int(&conn, "last_success_at")?,
+            last_attempt_at: state_int(&conn, "last_attempt_at")?,
+            synced: waiting == 0 && last_error.is_none() && state(&conn, "last_attempt_at")?.is_some(),
+            last_error,
+            last_error_code: state(&conn, "last_error_code")?,
+            failures: state_int(&conn, "failures")?.unwrap_or(0) as u32,
+            next_attempt_at: state_int(&conn, "next_attempt_at")?.unwrap_or(0),
+            catalog_version,
+        })
+    }
+
+    /// True when an automatic sync is due: something waits or the last attempt
+    /// failed, and the backoff delay has passed.
+    pub fn sync_due(&self) -> Result<bool> {
+        let s = self.sync_status()?;
+        Ok((s.waiting > 0 || s.last_error.is_some()) && now_ms() >= s.next_attempt_at)
+    }
+
+    /// Records an attempt's outcome (see [`SyncStatus`]).
+    pub(crate) fn record_attempt(&self, outcome: std::result::Result<(), &Error>, backoff: &super::http::Backoff) -> Result<()> {
+        let now = now_ms();
+        let failures = state_int(&lock(&self.journal), "failures")?.unwrap_or(0);
+        self.write_journal(|tx| {
+            set_state(tx, "last_attempt_at", Some(&now.to_string()))?;
+            match outcome {
+                Ok(()) => {
+                    set_state(tx, "last_success_at", Some(&now.to_string()))?;
+                    set_state(tx, "last_error", None)?;
+                    set_state(tx, "last_error_code", None)?;
+                    set_state(tx, "failures", Some("0"))?;
+                    set_state(tx, "next_attempt_at", Some("0"))?;
+                }
+                Err(e) => {
+                    let failures = failures + 1;
+                    let retry_after = match e {
+                        Error::Network { retry_after, .. } => *retry_after,
+                        _ => None,
+                    };
+                    let next = now + backoff.delay(failures as u32, retry_after).as_millis() as i64;
+                    set_state(tx, "last_error", Some(&e.to_string()))?;
+                    set_state(tx, "last_error_code", Some(e.code()))?;
+                    set_state(tx, "failures", Some(&failures.to_string()))?;
+                    set_state(tx, "next_attempt_at", Some(&next.to_string()))?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// One sync with the server. Returns the report, or the error that stopped it
+    /// (also recorded for [`Runtime::sync_status`]). A second call while one runs
+    /// gets [`Error::SyncInProgress`].
+    pub fn sync_server(&self, settings: &ServerSettings, progress: &mut dyn FnMut(Progress)) -> Result<SyncReport> {
+        let _running = self.sync_running.try_lock().map_err(|_| Error::SyncInProgress)?;
+        self.sync_cancel.store(false, Ordering::SeqCst);
+        let started = Instant::now();
+        let result = Client::new(settings).and_then(|client| self.sync_with(&client, progress));
+        match &result {
+            Ok(_) => self.record_attempt(Ok(()), &settings.backoff)?,
+            Err(Error::Cancelled) => {}
+            Err(e) => self.record_attempt(Err(e), &settings.backoff)?,
+        }
+        let mut report = result?;
+        report.seconds = started.elapsed().as_secs_f64();
+        Ok(report)
+    }
+
+    fn sync_with(&self, client: &Client, progress: &mut dyn FnMut(Progress)) -> Result<SyncReport> {
+        let mut report = SyncReport::default();
+        client.hello()?;
+        self.push(client, progress, &mut report)?;
+        // Server data is applied only after every own upload is confirmed.
+        self.pull_catalog(client, progress, &mut report)?;
+        self.pull_tasks(client, progress, &mut report)?;
+        report.waiting = self.outbox()?.len();
+        progress(Progress {
+            step: Step::Status,
+            done: 0,
+            total: 1,
+        });
+        let status = serde_json::json!({
+            "runtime": env!("CARGO_PKG_VERSION"),
+            "protocol": super::http::PROTOCOL,
+            "catalog_version": report.catalog_version,
+            "waiting": report.waiting,
+            "at": now_ms(),
+        });
+        // The status report is advisory: a failure here does not fail the sync.
+        if let Err(e) = client.status(&status) {
+            log::warn!("status report failed: {e}");
+        }
+        Ok(report)
+    }
+
+    fn work_dir(&self, name: &str) -> Result<PathBuf> {
+        let dir = self.dir().join(name);
+        std::fs::create_dir_all(&dir).map_err(|source| Error::Io { path: dir.clone(), source })?;
+        Ok(dir)
+    }
+
+    fn push(&self, client: &Client, progress: &mut dyn FnMut(Progress), report: &mut SyncReport) -> Result<()> {
+        let outbox = self.outbox()?;
+        let device = self.device_name();
+        let tmp = tempfile::tempdir_in(self.work_dir("outgoing")?).map_err(|source| Error::Io {
+            path: self.dir().join("outgoing"),
+            source,
+        })?;
+        for (i, id) in outbox.iter().enumerate() {
+            self.cancelled()?;
+            progress(Progress {
+                step: Step::Push,
+                done: i as u64,
+                total: outbox.len() as u64,
+            });
+            let doc = self.document(id)?;
+            let name = super::folder::write_document(tmp.path(), &doc, &device, None)?;
+            let path = tmp.path().join(&name);
+            let bytes = std::fs::read(&path).map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?;
+            let answer = client.push(&bytes, &idempotency_key(&doc))?;
+            if answer.doc_id != *id {
+                return Err(Error::Server {
+                    step: "sending a document",
+                    status: 200,
+                    message: format!("acknowledged {:?} for {id:?}", answer.doc_id),
+                });
+            }
+            self.write_journal(|tx| {
+                tx.execute("DELETE FROM outbox WHERE doc = ?1", [id])
+                    .step("acknowledging a document")
+            })?;
+            if answer.stored {
+                report.pushed.push(id.clone());
+            } else {
+                report.already_stored.push(id.clone());
+            }
+        }
+        Ok(())
+    }
+
+    fn pull_catalog(&self, client: &Client, progress: &mut dyn FnMut(Progress), report: &mut SyncReport) -> Result<()> {
+        let since = crate::catalog::synced_version(&lock(&self.catalog_writer))?;
+        report.catalog_from = since;
+        report.catalog_version = since;
+        let offer = client.offer(since)?;
+        let incoming = self.work_dir("incoming")?;
+        for p in &offer.packages {
+            self.cancelled()?;
+            super::folder::safe_name(&p.name).map_err(|why| Error::Server {
+                step: "asking for catalog changes",
+                status: 200,
+                message: why,
+            })?;
+            let path = incoming.join(&p.name);
+            if !path.exists() {
+                let cancel = &self.sync_cancel;
+                report.bytes_down += client.download(&p.name, p.size.max(0) as u64, &path, &mut |done, total| {
+                    progress(Progress {
+                        step: Step::Download,
+                        done,
+                        total,
+                    });
+                    !cancel.load(Ordering::SeqCst)
+                })?;
+            }
+            let applied = self.apply_downloaded(&path, progress);
+            // A damaged download is fetched again next time; a package that cannot
+            // apply (out of order after a folder sync) is offered anew.
+            if !matches!(applied, Err(Error::Cancelled)) {
+                let _ = std::fs::remove_file(&path);
+            }
+            if let Applied::Applied(_) = applied? {
+                report.packages.push(p.name.clone());
+            }
+            report.catalog_version = p.to;
+        }
+        Ok(())
+    }
+
+    fn apply_downloaded(&self, path: &Path, progress: &mut dyn FnMut(Progress)) -> Result<Applied> {
+        let reader = PackageReader::open(path, None, false).map_err(|e| match e {
+            PackageError::Refused { path, reason } => Error::Network {
+                step: "downloading a package",
+                message: format!("{}: damaged in transit ({reason}); it is fetched again", path.display()),
+                retry_after: None,
+            },
+            other => other.into(),
+        })?;
+        let total = reader.header().records;
+        let cancel = &self.sync_cancel;
+        let mut conn = lock(&self.catalog_writer);
+        let applied = apply(&mut conn, &reader, &mut |done| {
+            progress(Progress {
+                step: Step::Apply,
+                done,
+                total,
+            });
+            !cancel.load(Ordering::SeqCst)
+        })?;
+        drop(conn);
+        if let Applied::Applied(_) = applied {
+            lock(&self.catalog_reader).end_snapshot()?;
+            self.checkpoint(Checkpoint::Catalog);
+        }
+        Ok(applied)
+    }
+
+    fn pull_tasks(&self, client: &Client, progress: &mut dyn FnMut(Progress), report: &mut SyncReport) -> Result<()> {
+        self.cancelled()?;
+        let after = state_int(&lock(&self.journal), "tasks_cursor")?.unwrap_or(0);
+        progress(Progress {
+            step: Step::Tasks,
+            done: 0,
+            total: 0,
+        });
+        let Some(bytes) = client.tasks(after)? else { return Ok(()) };
+        report.bytes_down += bytes.len() as u64;
+        let tmp = tempfile::tempdir_in(self.work_dir("incoming")?).map_err(|source| Error::Io {
+            path: self.dir().join("incoming"),
+            source,
+        })?;
+        let path = tmp.path().join("tasks.tsdpkg");
+        std::fs::write(&path, &bytes).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let reader = PackageReader::open(&path, None, false)?;
+        if reader.header().kind != Kind::TaskDocuments {
+            return Err(Error::Server {
+                step: "fetching task documents",
+                status: 200,
+                message: format!("expected task documents, got {:?}", reader.header().kind),
+            });
+        }
+        let cursor = reader.header().to_version;
+        let mut tasks = Vec::new();
+        for (i, record) in reader.records::<String>()?.enumerate() {
+            let task: TaskDocument = serde_json::from_str(&record?).map_err(|e| Error::Server {
+                step: "fetching task documents",
+                status: 200,
+                message: format!("task {}: bad JSON: {e}", i + 1),
+            })?;
+            tasks.push(task);
+        }
+        let config = self.config();
+        for t in &tasks {
+            config.doc_type(&t.doc_type)?;
+        }
+        let now = now_ms();
+        report.tasks_added += self.write_journal(|tx| {
+            let mut added = 0;
+            for t in &tasks {
+                added += documents::add_task(tx, t, now)? as usize;
+            }
+            set_state(tx, "tasks_cursor", Some(&cursor.to_string()))?;
+            Ok(added)
+        })?;
+        Ok(())
+    }
+}

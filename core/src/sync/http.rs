@@ -1,0 +1,603 @@
+//! The terminal's HTTP client: `ureq` over rustls, trusting Mozilla's roots
+//! (`webpki-roots`) plus an optional custom CA, or — when a certificate fingerprint
+//! is pinned — exactly the server certificate with that SHA-256.
+//!
+//! Every answer is classified once: 2xx is data; 408, 429 and 5xx are transient
+//! ([`Error::Network`], with `Retry-After` when the server sent one); 426 is a
+//! protocol mismatch ([`Error::Protocol`]); other 4xx are refusals
+//! ([`Error::Server`]).
+
+use crate::error::{Error, Result};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme, StreamOwned};
+use serde::de::DeserializeOwned;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use ureq::unversioned::transport::{Buffers, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, Transport, TransportAdapter};
+
+/// The protocol version this runtime speaks (`TSD-Protocol` header).
+pub const PROTOCOL: u32 = 1;
+
+/// How to reach the sync server.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// Base URL, e.g. `https://tsd.example.local:8480`.
+    pub url: String,
+    /// The device token (`tsd-server device add`).
+    pub token: String,
+    /// An extra trusted CA (PEM), for warehouses that run their own.
+    pub ca_pem: Option<Vec<u8>>,
+    /// SHA-256 of the server certificate (hex, `:` allowed). When set, exactly that
+    /// certificate is accepted, whoever issued it.
+    pub pin_sha256: Option<String>,
+    /// Connect and response timeout.
+    pub timeout: Duration,
+    /// Retry schedule after failures.
+    pub backoff: Backoff,
+}
+
+impl ServerSettings {
+    /// Settings with the default timeouts and backoff.
+    pub fn new(url: &str, token: &str) -> ServerSettings {
+        ServerSettings {
+            url: url.trim_end_matches('/').to_string(),
+            token: token.to_string(),
+            ca_pem: None,
+            pin_sha256: None,
+            timeout: Duration::from_secs(20),
+            backoff: Backoff::default(),
+        }
+    }
+}
+
+/// Exponential backoff with jitter: after the n-th failure in a row the next
+/// attempt waits a random time in `[d/2, d]` with `d = min(cap, base·2^(n-1))`, or
+/// the server's `Retry-After` if that is longer. It never gives up.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    /// Delay after the first failure.
+    pub base: Duration,
+    /// Longest delay.
+    pub cap: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Backoff {
+        Backoff {
+            base: Duration::from_secs(2),
+            cap: Duration::from_secs(300),
+        }
+    }
+}
+
+impl Backoff {
+    /// Delay before the next attempt after `failures` failures in a row.
+    pub fn delay(&self, failures: u32, retry_after: Option<Duration>) -> Duration {
+        let exp = self.base.saturating_mul(1u32 << failures.saturating_sub(1).min(20)).min(self.cap);
+        let half = exp / 2;
+        let jittered = half + Duration::from_nanos(fastrand::u64(0..=half.as_nanos().min(u64::MAX as u128) as u64));
+        retry_after.map_or(jittered, |r| r.max(jittered))
+    }
+}
+
+/// Parses a pinned fingerprint: 64 hex digits, `:` and spaces ignored.
+pub fn parse_pin(text: &str) -> Result<[u8; 32]> {
+    let hex: String = text.chars().filter(|c| !matches!(c, ':' | ' ')).collect();
+    let bad = || Error::InvalidArgument(format!("pinned fingerprint {text:?} is not a SHA-256 in hex (64 digits)"));
+    if hex.len() != 64 {
+        return Err(bad());
+    }
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+    }
+    Ok(out)
+}
+
+/// SHA-256 of a DER certificate, as lowercase hex.
+pub fn fingerprint(der: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(der).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[derive(Debug)]
+struct Verifier {
+    roots: Arc<WebPkiServerVerifier>,
+    pin: Option<[u8; 32]>,
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for Verifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        match self.pin {
+            Some(pin) => {
+                use sha2::Digest;
+                if sha2::Sha256::digest(end_entity.as_ref()).as_slice() == pin {
+                    Ok(ServerCertVerified::assertion())
+                } else {
+                    Err(rustls::Error::General(
+                        "server certificate does not match the pinned fingerprint".into(),
+                    ))
+                }
+            }
+            None => self.roots.verify_server_cert(end_entity, intermediates, server_name, ocsp, now),
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+fn tls_config(settings: &ServerSettings) -> Result<Arc<ClientConfig>> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    if let Some(pem) = &settings.ca_pem {
+        use rustls::pki_types::pem::PemObject;
+        let mut added = 0;
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            let cert = cert.map_err(|e| Error::InvalidArgument(format!("custom CA: not a PEM certificate: {e}")))?;
+            roots.add(cert).map_err(|e| Error::InvalidArgument(format!("custom CA: {e}")))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(Error::InvalidArgument("custom CA: no certificate in the PEM file".into()));
+        }
+    }
+    let pin = settings.pin_sha256.as_deref().map(parse_pin).transpose()?;
+    let roots = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .build()
+        .map_err(|e| Error::InvalidArgument(format!("trusted roots: {e}")))?;
+    let verifier = Verifier {
+        roots,
+        pin,
+        provider: provider.clone(),
+    };
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::InvalidArgument(format!("TLS: {e}")))?
+        .dangerous() // a verifier of our own: roots + custom CA, or the pin
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// Wraps HTTPS connections in rustls with our verifier.
+#[derive(Debug)]
+struct Tls(Arc<ClientConfig>);
+
+impl<In: Transport> Connector<In> for Tls {
+    type Out = Either<In, TlsTransport>;
+
+    fn connect(&self, details: &ConnectionDetails, chained: Option<In>) -> std::result::Result<Option<Self::Out>, ureq::Error> {
+        let Some(transport) = chained else {
+            return Err(ureq::Error::ConnectionFailed);
+        };
+        if !details.needs_tls() || transport.is_tls() {
+            return Ok(Some(Either::A(transport)));
+        }
+        let host = details.uri.authority().map(|a| a.host()).unwrap_or_default();
+        let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+        let name = ServerName::try_from(host.to_string()).map_err(|_| ureq::Error::Tls("invalid server name"))?;
+        let mut conn = ClientConnection::new(self.0.clone(), name)?;
+        let mut sock = TransportAdapter::new(transport.boxed(), details.current_time.clone());
+        sock.set_timeout(details.timeout);
+        conn.complete_io(&mut sock)?;
+        let buffers = LazyBuffers::new(details.config.input_buffer_size(), details.config.output_buffer_size());
+        Ok(Some(Either::B(TlsTransport {
+            buffers,
+            stream: StreamOwned { conn, sock },
+        })))
+    }
+}
+
+struct TlsTransport {
+    buffers: LazyBuffers,
+    stream: StreamOwned<ClientConnection, TransportAdapter>,
+}
+
+impl std::fmt::Debug for TlsTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TlsTransport")
+    }
+}
+
+impl Transport for TlsTransport {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        &mut self.buffers
+    }
+
+    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> std::result::Result<(), ureq::Error> {
+        self.stream.get_mut().set_timeout(timeout);
+        let output = &self.buffers.output()[..amount];
+        self.stream.write_all(output)?;
+        Ok(())
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> std::result::Result<bool, ureq::Error> {
+        self.stream.get_mut().set_timeout(timeout);
+        let input = self.buffers.input_append_buf();
+        let amount = self.stream.read(input)?;
+        self.buffers.input_appended(amount);
+        Ok(amount > 0)
+    }
+
+    fn is_open(&mut self) -> bool {
+        self.stream.get_mut().get_mut().is_open()
+    }
+
+    fn is_tls(&self) -> bool {
+        true
+    }
+}
+
+/// Maps a transport failure: TLS refusals are [`Error::Tls`], the rest is a
+/// transient [`Error::Network`].
+fn transport_error(step: &'static str, e: ureq::Error) -> Error {
+    let tls = match &e {
+        ureq::Error::Rustls(r) => Some(r.to_string()),
+        ureq::Error::Tls(t) => Some(t.to_string()),
+        ureq::Error::Io(io) => io
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            .map(|r| r.to_string()),
+        _ => None,
+    };
+    match tls {
+        Some(message) => Error::Tls { step, message },
+        None => Error::Network {
+            step,
+            message: e.to_string(),
+            retry_after: None,
+        },
+    }
+}
+
+type Response = ureq::http::Response<ureq::Body>;
+
+/// A client for one server.
+pub struct Client {
+    agent: ureq::Agent,
+    base: String,
+    auth: String,
+}
+
+impl Client {
+    /// A client with the settings' TLS trust and timeouts.
+    pub fn new(settings: &ServerSettings) -> Result<Client> {
+        if !(settings.url.starts_with("http://") || settings.url.starts_with("https://")) {
+            return Err(Error::InvalidArgument(format!(
+                "server URL {:?} must start with http:// or https://",
+                settings.url
+            )));
+        }
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(settings.timeout))
+            .timeout_recv_response(Some(settings.timeout))
+            .timeout_send_body(Some(settings.timeout.saturating_mul(3)))
+            .timeout_recv_body(Some(Duration::from_secs(600)))
+            .user_agent(concat!("tsd-runtime/", env!("CARGO_PKG_VERSION")))
+            .build();
+        use ureq::unversioned::transport::TcpConnector;
+        let connector = ().chain(TcpConnector::default()).chain(Tls(tls_config(settings)?));
+        let agent = ureq::Agent::with_parts(config, connector, ureq::unversioned::resolver::DefaultResolver::default());
+        Ok(Client {
+            agent,
+            base: settings.url.trim_end_matches('/').to_string(),
+            auth: format!("Bearer {}", settings.token),
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Classifies an answer; see the module docs.
+    fn check(step: &'static str, result: std::result::Result<Response, ureq::Error>) -> Result<Response> {
+        let mut resp = result.map_err(|e| transport_error(step, e))?;
+        let status = resp.status().as_u16();
+        if (200..300).contains(&status) {
+            return Ok(resp);
+        }
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let body = resp.body_mut().with_config().limit(64 << 10).read_to_string().unwrap_or_default();
+        let message = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_string))
+            .unwrap_or_else(|| body.chars().take(200).collect());
+        Err(match status {
+            426 => Error::Protocol(message),
+            408 | 429 | 500..=599 => Error::Network {
+                step,
+                message: format!("server answered {status}: {message}"),
+                retry_after,
+            },
+            _ => Error::Server { step, status, message },
+        })
+    }
+
+    fn get(&self, step: &'static str, path: &str, headers: &[(&str, &str)]) -> Result<Response> {
+        let mut req = self
+            .agent
+            .get(self.url(path))
+            .header("Authorization", &self.auth)
+            .header("TSD-Protocol", PROTOCOL.to_string());
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        Self::check(step, req.call())
+    }
+
+    fn post(&self, step: &'static str, path: &str, content_type: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<Response> {
+        let mut req = self
+            .agent
+            .post(self.url(path))
+            .header("Authorization", &self.auth)
+            .header("TSD-Protocol", PROTOCOL.to_string())
+            .header("Content-Type", content_type);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        Self::check(step, req.send(body))
+    }
+
+    fn json<T: DeserializeOwned>(step: &'static str, mut resp: Response) -> Result<T> {
+        let bytes = resp
+            .body_mut()
+            .with_config()
+            .limit(16 << 20)
+            .read_to_vec()
+            .map_err(|e| transport_error(step, e))?;
+        serde_json::from_slice(&bytes).map_err(|e| Error::Server {
+            step,
+            status: 200,
+            message: format!("not the expected JSON: {e}"),
+        })
+    }
+
+    /// `GET /v1/hello`: checks that the server speaks our protocol.
+    pub fn hello(&self) -> Result<Hello> {
+        let hello: Hello = Self::json("contacting the server", self.get("contacting the server", "/v1/hello", &[])?)?;
+        if !(hello.protocol_min..=hello.protocol_max).contains(&PROTOCOL) {
+            return Err(Error::Protocol(format!(
+                "this terminal speaks protocol {PROTOCOL}, the server {}..{}",
+                hello.protocol_min, hello.protocol_max
+            )));
+        }
+        Ok(hello)
+    }
+
+    /// `POST /v1/device/documents`: pushes one finished-document package.
+    pub fn push(&self, package: &[u8], idempotency_key: &str) -> Result<PushAnswer> {
+        let step = "sending a document";
+        let resp = self.post(
+            step,
+            "/v1/device/documents",
+            "application/vnd.tsd.package",
+            &[("Idempotency-Key", idempotency_key)],
+            package,
+        )?;
+        Self::json(step, resp)
+    }
+
+    /// `GET /v1/device/catalog?since=V`.
+    pub fn offer(&self, since: i64) -> Result<Offer> {
+        let step = "asking for catalog changes";
+        Self::json(step, self.get(step, &format!("/v1/device/catalog?since={since}"), &[])?)
+    }
+
+    /// `GET /v1/device/tasks?after=N`: a task package, or `None`.
+    pub fn tasks(&self, after: i64) -> Result<Option<Vec<u8>>> {
+        let step = "fetching task documents";
+        let mut resp = self.get(step, &format!("/v1/device/tasks?after={after}"), &[])?;
+        if resp.status().as_u16() == 204 {
+            return Ok(None);
+        }
+        let bytes = resp
+            .body_mut()
+            .with_config()
+            .limit(256 << 20)
+            .read_to_vec()
+            .map_err(|e| transport_error(step, e))?;
+        Ok(Some(bytes))
+    }
+
+    /// `POST /v1/device/status`.
+    pub fn status(&self, status: &serde_json::Value) -> Result<()> {
+        let body = status.to_string();
+        self.post("reporting status", "/v1/device/status", "application/json", &[], body.as_bytes())
+            .map(|_| ())
+    }
+
+    /// Downloads a package to `dest`, resuming a `dest.part` left by an earlier,
+    /// interrupted attempt (HTTP Range, `If-Range` on the package name). `progress`
+    /// gets bytes done and total; returning `false` cancels (the part file stays
+    /// for the next attempt).
+    pub fn download(&self, name: &str, size: u64, dest: &Path, progress: &mut dyn FnMut(u64, u64) -> bool) -> Result<u64> {
+        let step = "downloading a package";
+        let part = dest.with_extension("part");
+        let io = |source| Error::Io {
+            path: part.clone(),
+            source,
+        };
+        let mut have = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
+        if have > size {
+            have = 0;
+        }
+        let mut received = 0u64;
+        if have < size {
+            let range = format!("bytes={have}-");
+            let etag = format!("\"{name}\"");
+            let headers: Vec<(&str, &str)> = if have > 0 {
+                vec![("Range", &range), ("If-Range", &etag)]
+            } else {
+                vec![]
+            };
+            let mut resp = self.get(step, &format!("/v1/device/packages/{name}"), &headers)?;
+            if resp.status().as_u16() != 206 {
+                have = 0; // the whole file comes again
+            }
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .write(true)
+                .truncate(false)
+                .open(&part)
+                .map_err(io)?;
+            file.set_len(have).map_err(io)?;
+            use std::io::Seek;
+            file.seek(std::io::SeekFrom::Start(have)).map_err(io)?;
+            let mut reader = resp.body_mut().with_config().limit(size + 1).reader();
+            let mut buf = vec![0u8; 64 << 10];
+            loop {
+                let n = reader.read(&mut buf).map_err(|e| Error::Network {
+                    step,
+                    message: format!("{name}: connection lost after {} bytes: {e}", have),
+                    retry_after: None,
+                })?;
+                if n == 0 {
+                    break;
+                }
+                file.write_all(&buf[..n]).map_err(io)?;
+                have += n as u64;
+                received += n as u64;
+                if !progress(have, size) {
+                    file.sync_all().map_err(io)?;
+                    return Err(Error::Cancelled);
+                }
+            }
+            file.sync_all().map_err(io)?;
+        }
+        if have != size {
+            let _ = std::fs::remove_file(&part);
+            return Err(Error::Network {
+                step,
+                message: format!("{name}: got {have} bytes of {size}"),
+                retry_after: None,
+            });
+        }
+        std::fs::rename(&part, dest).map_err(|source| Error::Io {
+            path: dest.to_path_buf(),
+            source,
+        })?;
+        Ok(received)
+    }
+}
+
+/// `GET /v1/hello`.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Hello {
+    /// Server name and version.
+    pub server: String,
+    /// Lowest protocol it speaks.
+    pub protocol_min: u32,
+    /// Highest protocol it speaks.
+    pub protocol_max: u32,
+    /// Its latest catalog version.
+    pub catalog_version: i64,
+}
+
+/// The server's answer to a push.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct PushAnswer {
+    /// Document id.
+    pub doc_id: String,
+    /// Server-side id.
+    pub id: i64,
+    /// `false` when the same submission was stored before.
+    pub stored: bool,
+}
+
+/// One package to download.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct OfferedPackage {
+    /// File name.
+    pub name: String,
+    /// `snapshot` or `delta`.
+    pub kind: String,
+    /// Version it applies on.
+    pub from: i64,
+    /// Version after it.
+    pub to: i64,
+    /// Size in bytes.
+    pub size: i64,
+}
+
+/// Catalog changes since a version.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Offer {
+    /// The server's latest version.
+    pub version: i64,
+    /// Packages in order.
+    pub packages: Vec<OfferedPackage>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pins_parse_with_or_without_colons() {
+        let hex = "AB".repeat(32);
+        assert_eq!(parse_pin(&hex).unwrap(), [0xab; 32]);
+        let colons = vec!["ab"; 32].join(":");
+        assert_eq!(parse_pin(&colons).unwrap(), [0xab; 32]);
+        assert!(parse_pin("abcd").is_err());
+        assert!(parse_pin(&"zz".repeat(32)).is_err());
+    }
+
+    #[test]
+    fn backoff_grows_with_jitter_and_honours_retry_after() {
+        let b = Backoff {
+            base: Duration::from_secs(2),
+            cap: Duration::from_secs(60),
+        };
+        for _ in 0..100 {
+            let d1 = b.delay(1, None);
+            assert!(d1 >= Duration::from_secs(1) && d1 <= Duration::from_secs(2), "{d1:?}");
+            let d4 = b.delay(4, None);
+            assert!(d4 >= Duration::from_secs(8) && d4 <= Duration::from_secs(16), "{d4:?}");
+            let d30 = b.delay(30, None);
+            assert!(d30 >= Duration::from_secs(30) && d30 <= Duration::from_secs(60), "{d30:?}");
+            assert!(b.delay(1, Some(Duration::from_secs(7))) == Duration::from_secs(7));
+            assert!(b.delay(6, Some(Duration::from_secs(1))) >= Duration::from_secs(30));
+        }
+    }
+}

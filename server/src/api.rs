@@ -1,0 +1,420 @@
+//! The HTTP API (see `docs/openapi.yaml` and `docs/protocol.md`).
+//!
+//! Device routes (`/v1/device/...`) take `Authorization: Bearer <device token>` and
+//! `TSD-Protocol: <n>`; integration routes take `Authorization: Bearer <integration
+//! key>`. Errors are JSON `{"error": code, "message": text}`.
+
+use crate::error::{Error, Result};
+use crate::store::{Device, Pushed};
+use crate::{Server, PROTOCOL_MAX, PROTOCOL_MIN};
+use axum::body::Body;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::{header, request::Parts, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use std::sync::Arc;
+use tsd_core::catalog::Format;
+
+/// Request body limits, in bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// A catalog upload (`POST /v1/catalog`).
+    pub catalog: u64,
+    /// A task upload (`POST /v1/tasks`).
+    pub tasks: u64,
+    /// One finished document (`POST /v1/device/documents`).
+    pub document: u64,
+    /// A status report.
+    pub status: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            catalog: 4 << 30,
+            tasks: 64 << 20,
+            document: 32 << 20,
+            status: 64 << 10,
+        }
+    }
+}
+
+/// Shared state of the handlers.
+pub struct App {
+    /// The server.
+    pub server: Server,
+    /// Body limits.
+    pub limits: Limits,
+}
+
+type St = State<Arc<App>>;
+
+/// The router with every route.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/v1/hello", get(hello))
+        .route("/v1/device/catalog", get(device_catalog))
+        .route("/v1/device/packages/{name}", get(device_package))
+        .route("/v1/device/tasks", get(device_tasks))
+        .route("/v1/device/documents", post(device_push))
+        .route("/v1/device/status", post(device_status))
+        .route("/v1/catalog", post(publish_catalog))
+        .route("/v1/tasks", post(add_tasks))
+        .route("/v1/documents", get(list_documents))
+        .route("/v1/documents/{id}", get(get_document))
+        .route("/v1/documents/{id}/ack", post(ack_document))
+        .route("/v1/devices", get(list_devices))
+        .fallback(|| async { Error::NotFound("no such route".into()) })
+        .with_state(app)
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::BadRequest(format!("request handler failed: {e}")))?
+}
+
+fn bearer(parts: &Parts) -> Result<String> {
+    let value = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|v| !v.is_empty());
+    value
+        .map(str::to_string)
+        .ok_or_else(|| Error::Unauthorized("send Authorization: Bearer <token>".into()))
+}
+
+/// Checks `TSD-Protocol`: a client outside the range gets 426 and a message that
+/// says which side to update.
+fn check_protocol(headers: &HeaderMap) -> Result<u32> {
+    let Some(value) = headers.get("tsd-protocol") else {
+        return Err(Error::Protocol(format!(
+            "send the TSD-Protocol header; this server speaks protocol {PROTOCOL_MIN}..{PROTOCOL_MAX}"
+        )));
+    };
+    let n: u32 = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| Error::Protocol("TSD-Protocol must be a number".into()))?;
+    if n < PROTOCOL_MIN {
+        return Err(Error::Protocol(format!(
+            "the terminal speaks protocol {n}, this server {PROTOCOL_MIN}..{PROTOCOL_MAX}: update the terminal app"
+        )));
+    }
+    if n > PROTOCOL_MAX {
+        return Err(Error::Protocol(format!(
+            "the terminal speaks protocol {n}, this server {PROTOCOL_MIN}..{PROTOCOL_MAX}: update the server"
+        )));
+    }
+    Ok(n)
+}
+
+/// An authenticated device speaking a supported protocol.
+pub struct DeviceAuth(pub Device);
+
+impl FromRequestParts<Arc<App>> for DeviceAuth {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self> {
+        check_protocol(&parts.headers)?;
+        let token = bearer(parts)?;
+        let app = app.clone();
+        blocking(move || app.server.device(&token)).await.map(DeviceAuth)
+    }
+}
+
+/// A request with a valid integration key.
+pub struct Integration;
+
+impl FromRequestParts<Arc<App>> for Integration {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self> {
+        let key = bearer(parts)?;
+        let app = app.clone();
+        blocking(move || app.server.check_integration_key(&key)).await.map(|_| Integration)
+    }
+}
+
+async fn read_body(body: Body, limit: u64) -> Result<axum::body::Bytes> {
+    axum::body::to_bytes(body, limit as usize).await.map_err(|_| Error::TooLarge(limit))
+}
+
+/// Streams a body into a temporary file under `tmp/`, refusing more than `limit`.
+async fn save_body(app: &App, body: Body, limit: u64) -> Result<tempfile::TempPath> {
+    use futures_util::StreamExt;
+    use tokio::io::AsyncWriteExt;
+    let dir = app.server.tmp_dir();
+    let file = tempfile::NamedTempFile::new_in(&dir).map_err(|source| Error::Io { path: dir.clone(), source })?;
+    let (std_file, path) = file.into_parts();
+    let mut out = tokio::fs::File::from_std(std_file);
+    let mut stream = body.into_data_stream();
+    let mut total = 0u64;
+    let fail = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| Error::BadRequest(format!("reading the request body: {e}")))?;
+        total += chunk.len() as u64;
+        if total > limit {
+            return Err(Error::TooLarge(limit));
+        }
+        out.write_all(&chunk).await.map_err(fail)?;
+    }
+    out.flush().await.map_err(fail)?;
+    Ok(path)
+}
+
+async fn hello(State(app): St, headers: HeaderMap) -> Result<Response> {
+    if headers.contains_key("tsd-protocol") {
+        check_protocol(&headers)?;
+    }
+    let latest = blocking({
+        let app = app.clone();
+        move || app.server.store().latest_catalog()
+    })
+    .await?;
+    Ok(Json(serde_json::json!({
+        "server": concat!("tsd-server ", env!("CARGO_PKG_VERSION")),
+        "protocol_min": PROTOCOL_MIN,
+        "protocol_max": PROTOCOL_MAX,
+        "catalog_version": latest.map_or(0, |l| l.version),
+    }))
+    .into_response())
+}
+
+#[derive(Deserialize)]
+struct Since {
+    #[serde(default)]
+    since: i64,
+}
+
+async fn device_catalog(State(app): St, _device: DeviceAuth, Query(q): Query<Since>) -> Result<Response> {
+    let offer = blocking(move || app.server.offer(q.since)).await?;
+    Ok(Json(offer).into_response())
+}
+
+/// Parses `Range: bytes=A-` or `bytes=A-B` against a file of `size` bytes.
+fn parse_range(value: &str, size: u64) -> Option<(u64, u64)> {
+    let spec = value.trim().strip_prefix("bytes=")?;
+    let (a, b) = spec.split_once('-')?;
+    let start: u64 = a.trim().parse().ok()?;
+    let end = if b.trim().is_empty() {
+        size.checked_sub(1)?
+    } else {
+        b.trim().parse::<u64>().ok()?.min(size.checked_sub(1)?)
+    };
+    (start <= end).then_some((start, end))
+}
+
+async fn device_package(State(app): St, _device: DeviceAuth, Path(name): Path<String>, headers: HeaderMap) -> Result<Response> {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+    tsd_core::sync::folder::safe_name(&name).map_err(Error::BadRequest)?;
+    let path = app.server.packages_dir().join(&name);
+    let mut file = tokio::fs::File::open(&path)
+        .await
+        .map_err(|_| Error::NotFound(format!("no package {name}")))?;
+    let size = file
+        .metadata()
+        .await
+        .map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?
+        .len();
+    let etag = format!("\"{name}\"");
+    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let if_range_ok = headers
+        .get(header::IF_RANGE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v == etag);
+    let (status, start, end) = match range.filter(|_| if_range_ok) {
+        None => (StatusCode::OK, 0, size.saturating_sub(1)),
+        Some(r) => match parse_range(r, size) {
+            Some((a, b)) => (StatusCode::PARTIAL_CONTENT, a, b),
+            None => {
+                let mut resp = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+                resp.headers_mut().insert(
+                    header::CONTENT_RANGE,
+                    HeaderValue::from_str(&format!("bytes */{size}")).expect("ascii"),
+                );
+                return Ok(resp);
+            }
+        },
+    };
+    let len = if size == 0 { 0 } else { end - start + 1 };
+    file.seek(std::io::SeekFrom::Start(start)).await.map_err(|source| Error::Io {
+        path: path.clone(),
+        source,
+    })?;
+    let reader = file.take(len);
+    let stream = futures_util::stream::unfold(reader, |mut r| async move {
+        let mut buf = vec![0u8; 64 << 10];
+        match r.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok::<_, std::io::Error>(axum::body::Bytes::from(buf)), r))
+            }
+            Err(e) => Some((Err(e), r)),
+        }
+    });
+    let mut resp = Response::new(Body::from_stream(stream));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/vnd.tsd.package"));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(
+        header::ETAG,
+        HeaderValue::from_str(&etag).map_err(|e| Error::BadRequest(e.to_string()))?,
+    );
+    if status == StatusCode::PARTIAL_CONTENT {
+        h.insert(
+            header::CONTENT_RANGE,
+            HeaderValue::from_str(&format!("bytes {start}-{end}/{size}")).expect("ascii"),
+        );
+    }
+    Ok(resp)
+}
+
+#[derive(Deserialize)]
+struct After {
+    #[serde(default)]
+    after: i64,
+}
+
+async fn device_tasks(State(app): St, DeviceAuth(device): DeviceAuth, Query(q): Query<After>) -> Result<Response> {
+    let package = blocking(move || app.server.tasks_package(&device, q.after)).await?;
+    Ok(match package {
+        None => StatusCode::NO_CONTENT.into_response(),
+        Some(bytes) => ([(header::CONTENT_TYPE, "application/vnd.tsd.package")], bytes).into_response(),
+    })
+}
+
+async fn device_push(State(app): St, DeviceAuth(device): DeviceAuth, headers: HeaderMap, body: Body) -> Result<Response> {
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .ok_or_else(|| Error::BadRequest("send an Idempotency-Key header".into()))?;
+    let path = save_body(&app, body, app.limits.document).await?;
+    let (pushed, doc_id) = blocking(move || app.server.receive_document(&device, &key, &path)).await?;
+    let (id, stored) = match pushed {
+        Pushed::Stored(id) => (id, true),
+        Pushed::Duplicate(id) => (id, false),
+    };
+    Ok(Json(serde_json::json!({ "doc_id": doc_id, "id": id, "stored": stored })).into_response())
+}
+
+async fn device_status(State(app): St, DeviceAuth(device): DeviceAuth, body: Body) -> Result<Response> {
+    let bytes = read_body(body, app.limits.status).await?;
+    let status: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| Error::BadRequest(format!("status is not JSON: {e}")))?;
+    blocking(move || app.server.store().set_status(device.id, &status)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+struct CatalogQuery {
+    format: Option<String>,
+}
+
+async fn publish_catalog(
+    State(app): St,
+    _: Integration,
+    Query(q): Query<CatalogQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let format = match q.format.as_deref() {
+        Some("csv") => Format::Csv,
+        Some("jsonl") => Format::Jsonl,
+        Some(other) => return Err(Error::BadRequest(format!("format {other:?}: use csv or jsonl"))),
+        None if content_type.contains("json") => Format::Jsonl,
+        None => Format::Csv,
+    };
+    let path = save_body(&app, body, app.limits.catalog).await?;
+    let published = blocking(move || app.server.publish_catalog(&path, format)).await?;
+    Ok(Json(published).into_response())
+}
+
+#[derive(Deserialize)]
+struct DeviceQuery {
+    device: String,
+}
+
+async fn add_tasks(State(app): St, _: Integration, Query(q): Query<DeviceQuery>, body: Body) -> Result<Response> {
+    let bytes = read_body(body, app.limits.tasks).await?;
+    let text = String::from_utf8(bytes.to_vec()).map_err(|_| Error::BadRequest("tasks must be UTF-8 JSON Lines".into()))?;
+    let added = blocking(move || app.server.add_tasks(&q.device, &text)).await?;
+    Ok(Json(serde_json::json!({ "added": added })).into_response())
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    #[serde(default)]
+    all: bool,
+}
+
+async fn list_documents(State(app): St, _: Integration, Query(q): Query<ListQuery>) -> Result<Response> {
+    let docs = blocking(move || app.server.store().documents(!q.all)).await?;
+    Ok(Json(docs).into_response())
+}
+
+async fn get_document(State(app): St, _: Integration, Path(id): Path<i64>) -> Result<Response> {
+    let doc = blocking(move || app.server.store().document(id)).await?;
+    doc.map(|d| Json(d).into_response())
+        .ok_or_else(|| Error::NotFound(format!("no document {id}")))
+}
+
+async fn ack_document(State(app): St, _: Integration, Path(id): Path<i64>) -> Result<Response> {
+    let found = blocking(move || app.server.store().ack_document(id, crate::now_ms())).await?;
+    if found {
+        Ok(Json(serde_json::json!({ "id": id, "acked": true })).into_response())
+    } else {
+        Err(Error::NotFound(format!("no document {id}")))
+    }
+}
+
+async fn list_devices(State(app): St, _: Integration) -> Result<Response> {
+    let devices = blocking(move || app.server.store().devices()).await?;
+    Ok(Json(devices).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range("bytes=0-", 10), Some((0, 9)));
+        assert_eq!(parse_range("bytes=4-", 10), Some((4, 9)));
+        assert_eq!(parse_range("bytes=4-6", 10), Some((4, 6)));
+        assert_eq!(parse_range("bytes=4-99", 10), Some((4, 9)));
+        assert_eq!(parse_range("bytes=10-", 10), None);
+        assert_eq!(parse_range("bytes=6-4", 10), None);
+        assert_eq!(parse_range("bytes=-4", 10), None);
+        assert_eq!(parse_range("items=0-", 10), None);
+        assert_eq!(parse_range("bytes=0-", 0), None);
+    }
+
+    #[test]
+    fn protocol_versions() {
+        let mut h = HeaderMap::new();
+        assert!(matches!(check_protocol(&h), Err(Error::Protocol(_))));
+        h.insert("tsd-protocol", HeaderValue::from_static("1"));
+        assert_eq!(check_protocol(&h).unwrap(), 1);
+        h.insert("tsd-protocol", HeaderValue::from_static("2"));
+        assert!(check_protocol(&h).unwrap_err().to_string().contains("update the server"));
+        h.insert("tsd-protocol", HeaderValue::from_static("0"));
+        assert!(check_protocol(&h).unwrap_err().to_string().contains("update the terminal"));
+    }
+}

@@ -1,0 +1,84 @@
+//! The server's error: each variant maps to one HTTP status and a stable code.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+/// Result with the server's error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything a request or a subcommand can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Missing or unknown token or key.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The client speaks a protocol version this server does not.
+    #[error("{0}")]
+    Protocol(String),
+    /// Bad request: a bad parameter, header or body.
+    #[error("{0}")]
+    BadRequest(String),
+    /// No such thing.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request conflicts with what exists.
+    #[error("{0}")]
+    Conflict(String),
+    /// The body is larger than allowed for this route.
+    #[error("request body larger than {0} bytes")]
+    TooLarge(u64),
+    /// The runtime core refused something (bad catalog row, bad package…).
+    #[error(transparent)]
+    Core(#[from] tsd_core::Error),
+    /// The database failed.
+    #[error("database error while {step}: {source}")]
+    Storage {
+        /// What the server was doing.
+        step: &'static str,
+        /// SQLite's error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// HTTP status and stable code.
+    pub fn status(&self) -> (StatusCode, &'static str) {
+        match self {
+            Error::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Error::Protocol(_) => (StatusCode::UPGRADE_REQUIRED, "protocol"),
+            Error::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Error::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            Error::Core(e) if !e.retryable() => (StatusCode::UNPROCESSABLE_ENTITY, e.code()),
+            Error::Core(_) | Error::Storage { .. } | Error::Io { .. } => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status();
+        if status.is_server_error() {
+            log::error!("{self}");
+        }
+        let body = serde_json::json!({ "error": code, "message": self.to_string() });
+        let mut response = (status, axum::Json(body)).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("5"));
+        }
+        response
+    }
+}

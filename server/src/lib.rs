@@ -1,0 +1,384 @@
+//! `tsd-server`: the reference sync server. It keeps catalog versions (each
+//! publish that changes something is a new version, with a snapshot package and a
+//! delta from the version before), task documents per device and the finished
+//! documents terminals push; the accounting system reads and acknowledges those.
+//!
+//! Data folder:
+//! ```text
+//! DIR/server.db              devices, keys, versions, tasks, documents (SQLite)
+//! DIR/catalog/vN.csv|jsonl   the source of the latest version (base of the next delta)
+//! DIR/packages/*.tsdpkg      snapshot-vN, delta-vA-vB (immutable, served with Range)
+//! DIR/tmp/                   uploads being received
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod api;
+pub mod error;
+pub mod run;
+pub mod store;
+
+pub use error::{Error, Result};
+
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use store::{CatalogVersion, Device, Pushed, Storage};
+use tsd_core::catalog::Format;
+use tsd_core::documents::TaskDocument;
+use tsd_core::package::{Header, Kind, PackageReader, PackageWriter};
+
+/// Protocol versions this server speaks (the `TSD-Protocol` request header).
+pub const PROTOCOL_MIN: u32 = 1;
+/// See [`PROTOCOL_MIN`].
+pub const PROTOCOL_MAX: u32 = 1;
+
+/// Deltas kept per version chain; a device further behind gets a snapshot.
+const KEEP_DELTAS: i64 = 64;
+
+/// Unix milliseconds now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// SHA-256 of a token, as stored (tokens are 256-bit random, so no salt or KDF is
+/// needed: the hash is not invertible and cannot be brute-forced).
+pub fn token_hash(token: &str) -> String {
+    use sha2::Digest;
+    hex(&sha2::Sha256::digest(token.as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn random_token(prefix: &str) -> String {
+    format!("{prefix}{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple())
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// What a catalog publish did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Published {
+    /// The catalog version in force after the publish.
+    pub version: i64,
+    /// False when the file equals the version before (no new version was made).
+    pub changed: bool,
+    /// Snapshot package size in bytes.
+    pub snapshot_bytes: i64,
+    /// Delta package size in bytes, when one was built.
+    pub delta_bytes: Option<i64>,
+}
+
+/// One package a device should download, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct OfferedPackage {
+    /// File name; download from `/v1/device/packages/{name}`.
+    pub name: String,
+    /// `snapshot` or `delta`.
+    pub kind: String,
+    /// Version it applies on (0 for a snapshot).
+    pub from: i64,
+    /// Version after it.
+    pub to: i64,
+    /// Size in bytes.
+    pub size: i64,
+}
+
+/// The answer to "catalog changes since version V".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Offer {
+    /// The latest version (0 when nothing was published).
+    pub version: i64,
+    /// Packages to apply in order; empty when the device is up to date.
+    pub packages: Vec<OfferedPackage>,
+}
+
+/// The server: storage plus the data folder.
+pub struct Server {
+    dir: PathBuf,
+    store: Arc<dyn Storage>,
+    publish: Mutex<()>,
+}
+
+impl Server {
+    /// Opens (creating) a data folder with the SQLite storage.
+    pub fn open(dir: &Path) -> Result<Server> {
+        for sub in ["", "catalog", "packages", "tmp"] {
+            let p = dir.join(sub);
+            std::fs::create_dir_all(&p).map_err(io(&p))?;
+        }
+        let store = Arc::new(store::Sqlite::open(dir)?);
+        Ok(Server {
+            dir: dir.to_path_buf(),
+            store,
+            publish: Mutex::new(()),
+        })
+    }
+
+    /// The storage.
+    pub fn store(&self) -> &dyn Storage {
+        &*self.store
+    }
+
+    /// Folder of immutable packages.
+    pub fn packages_dir(&self) -> PathBuf {
+        self.dir.join("packages")
+    }
+
+    /// Folder for uploads being received.
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.dir.join("tmp")
+    }
+
+    /// Registers a device and returns its token (shown once; only its hash is kept).
+    pub fn add_device(&self, name: &str) -> Result<String> {
+        if name.trim().is_empty() || name.len() > 100 {
+            return Err(Error::BadRequest("a device name is 1 to 100 characters".into()));
+        }
+        let token = random_token("tsd_dev_");
+        self.store.add_device(name, &token_hash(&token))?;
+        Ok(token)
+    }
+
+    /// Creates an integration key (for the accounting system) and returns it.
+    pub fn new_integration_key(&self) -> Result<String> {
+        let key = random_token("tsd_int_");
+        self.store.add_integration_key(&token_hash(&key), now_ms())?;
+        Ok(key)
+    }
+
+    /// The device a token belongs to.
+    pub fn device(&self, token: &str) -> Result<Device> {
+        self.store
+            .device_by_token(&token_hash(token), now_ms())?
+            .ok_or_else(|| Error::Unauthorized("unknown device token".into()))
+    }
+
+    /// Checks an integration key.
+    pub fn check_integration_key(&self, key: &str) -> Result<()> {
+        if self.store.integration_key(&token_hash(key))? {
+            Ok(())
+        } else {
+            Err(Error::Unauthorized("unknown integration key".into()))
+        }
+    }
+
+    /// Publishes a catalog file (the forms `tsd import` takes). When it differs from
+    /// the latest version it becomes version N+1 with a snapshot and a delta; an
+    /// equal file changes nothing. A bad row fails with file, line and reason and
+    /// leaves everything as it was.
+    pub fn publish_catalog(&self, input: &Path, format: Format) -> Result<Published> {
+        let _one_at_a_time = self.publish.lock().unwrap_or_else(|p| p.into_inner());
+        let latest = self.store.latest_catalog()?;
+        let version = latest.as_ref().map_or(1, |l| l.version + 1);
+        let ext = match format {
+            Format::Csv => "csv",
+            Format::Jsonl => "jsonl",
+        };
+        let packages = self.packages_dir();
+        let snapshot = format!("snapshot-v{version}.tsdpkg");
+        tsd_core::catalog::package::build_snapshot(input, format, &packages.join(&snapshot), "tsd-server", version, None)?;
+        let mut delta = None;
+        if let Some(l) = latest.as_ref().filter(|l| l.format == ext) {
+            let name = format!("delta-v{}-v{version}.tsdpkg", l.version);
+            let header = tsd_core::catalog::package::build_delta(
+                &self.dir.join("catalog").join(&l.source),
+                input,
+                format,
+                &packages.join(&name),
+                "tsd-server",
+                l.version,
+                version,
+                None,
+            )?;
+            if header.records == 0 {
+                for n in [&snapshot, &name] {
+                    let _ = std::fs::remove_file(packages.join(n));
+                }
+                return Ok(Published {
+                    version: l.version,
+                    changed: false,
+                    snapshot_bytes: l.snapshot_size,
+                    delta_bytes: None,
+                });
+            }
+            delta = Some(name);
+        }
+        let source = format!("v{version}.{ext}");
+        let kept = self.dir.join("catalog").join(&source);
+        copy_durably(input, &kept)?;
+        let size = |n: &str| -> Result<i64> {
+            let p = packages.join(n);
+            Ok(std::fs::metadata(&p).map_err(io(&p))?.len() as i64)
+        };
+        let v = CatalogVersion {
+            version,
+            created_at: now_ms(),
+            source,
+            format: ext.into(),
+            snapshot_size: size(&snapshot)?,
+            snapshot,
+            delta_size: delta.as_deref().map(size).transpose()?,
+            delta,
+        };
+        self.store.add_catalog_version(&v)?;
+        // Only the latest source is a delta base; old snapshots and deltas beyond
+        // the kept chain are never offered again.
+        if let Some(l) = latest {
+            let _ = std::fs::remove_file(self.dir.join("catalog").join(&l.source));
+            if l.version > 1 {
+                let _ = std::fs::remove_file(packages.join(format!("snapshot-v{}.tsdpkg", l.version - 1)));
+            }
+        }
+        Ok(Published {
+            version,
+            changed: true,
+            snapshot_bytes: v.snapshot_size,
+            delta_bytes: v.delta_size,
+        })
+    }
+
+    /// What a device at catalog version `since` downloads: the deltas from there
+    /// when they are all kept and together smaller than the snapshot, else the
+    /// latest snapshot.
+    pub fn offer(&self, since: i64) -> Result<Offer> {
+        let Some(latest) = self.store.latest_catalog()? else {
+            return Ok(Offer {
+                version: 0,
+                packages: vec![],
+            });
+        };
+        if since == latest.version {
+            return Ok(Offer {
+                version: latest.version,
+                packages: vec![],
+            });
+        }
+        let snapshot = Offer {
+            version: latest.version,
+            packages: vec![OfferedPackage {
+                name: latest.snapshot.clone(),
+                kind: "snapshot".into(),
+                from: 0,
+                to: latest.version,
+                size: latest.snapshot_size,
+            }],
+        };
+        if since <= 0 || since > latest.version || latest.version - since > KEEP_DELTAS {
+            return Ok(snapshot);
+        }
+        let mut deltas = Vec::new();
+        let mut total = 0;
+        for v in self.store.catalog_versions_after(since)? {
+            let (Some(name), Some(size)) = (v.delta, v.delta_size) else {
+                return Ok(snapshot);
+            };
+            total += size;
+            deltas.push(OfferedPackage {
+                name,
+                kind: "delta".into(),
+                from: v.version - 1,
+                to: v.version,
+                size,
+            });
+        }
+        if total >= latest.snapshot_size {
+            return Ok(snapshot);
+        }
+        Ok(Offer {
+            version: latest.version,
+            packages: deltas,
+        })
+    }
+
+    /// Adds task documents (JSON Lines, one task a line) for a device. Every line is
+    /// checked first; a bad one fails with its line number and nothing is added.
+    pub fn add_tasks(&self, device: &str, jsonl: &str) -> Result<usize> {
+        let device = self
+            .store
+            .device_by_name(device)?
+            .ok_or_else(|| Error::NotFound(format!("no device named {device:?}")))?;
+        let mut tasks = Vec::new();
+        for (i, line) in jsonl.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let task: TaskDocument =
+                serde_json::from_str(line).map_err(|e| Error::BadRequest(format!("line {}: bad task JSON: {e}", i + 1)))?;
+            if task.id.trim().is_empty() {
+                return Err(Error::BadRequest(format!("line {}: a task needs an id", i + 1)));
+            }
+            let body = serde_json::to_string(&task).map_err(|e| Error::BadRequest(e.to_string()))?;
+            tasks.push((task.id, body));
+        }
+        self.store.add_tasks(device.id, &tasks, now_ms())
+    }
+
+    /// A task-documents package with a device's tasks after `after` (`None` when
+    /// there are none). Its `to_version` is the last task's sequence number, the
+    /// device's next cursor; its id is fixed by device and range, so a re-download
+    /// is the same package.
+    pub fn tasks_package(&self, device: &Device, after: i64) -> Result<Option<Vec<u8>>> {
+        let tasks = self.store.tasks_after(device.id, after)?;
+        let Some(&(last, _)) = tasks.last() else { return Ok(None) };
+        let mut header = Header::new(Kind::TaskDocuments, "tsd-server", tasks.len() as u64);
+        header.package_id = format!("tasks-{}-{after}-{last}", device.id);
+        header.device = device.name.clone();
+        header.from_version = after;
+        header.to_version = last;
+        let dir = tempfile::tempdir_in(self.tmp_dir()).map_err(io(&self.tmp_dir()))?;
+        let path = dir.path().join("tasks.tsdpkg");
+        let mut w = PackageWriter::create(&path, &header, None).map_err(tsd_core::Error::from)?;
+        for (_, body) in &tasks {
+            w.write(body).map_err(tsd_core::Error::from)?;
+        }
+        w.finish().map_err(tsd_core::Error::from)?;
+        Ok(Some(std::fs::read(&path).map_err(io(&path))?))
+    }
+
+    /// Stores a finished-document package a device pushed (a file under `tmp/`),
+    /// once per idempotency key. Returns what happened and the document id.
+    pub fn receive_document(&self, device: &Device, key: &str, package: &Path) -> Result<(Pushed, String)> {
+        if key.is_empty() || key.len() > 200 {
+            return Err(Error::BadRequest("Idempotency-Key must be 1 to 200 characters".into()));
+        }
+        let reader = PackageReader::open(package, None, false).map_err(tsd_core::Error::from)?;
+        if reader.header().kind != Kind::FinishedDocuments {
+            return Err(Error::BadRequest(format!(
+                "expected a finished-documents package, got {:?}",
+                reader.header().kind
+            )));
+        }
+        let doc_id = reader.header().package_id.clone();
+        let mut body = None;
+        for record in reader.records::<String>().map_err(tsd_core::Error::from)? {
+            body = Some(record.map_err(tsd_core::Error::from)?);
+        }
+        let body = body.ok_or_else(|| Error::BadRequest("the package holds no document".into()))?;
+        let parsed: serde_json::Value =
+            serde_json::from_str(&body).map_err(|e| Error::BadRequest(format!("the document is not JSON: {e}")))?;
+        if parsed.get("id").and_then(|v| v.as_str()) != Some(doc_id.as_str()) {
+            return Err(Error::BadRequest("the document id does not match the package id".into()));
+        }
+        let pushed = self.store.push_document(device.id, &doc_id, key, &body, now_ms())?;
+        Ok((pushed, doc_id))
+    }
+}
+
+/// Copies a file through `.part`, fsync and rename.
+fn copy_durably(from: &Path, to: &Path) -> Result<()> {
+    let part = to.with_extension("part");
+    std::fs::copy(from, &part).map_err(io(from))?;
+    std::fs::File::open(&part).and_then(|f| f.sync_all()).map_err(io(&part))?;
+    std::fs::rename(&part, to).map_err(io(to))
+}

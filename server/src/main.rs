@@ -1,0 +1,216 @@
+//! `tsd-server`: the reference sync server and its admin commands.
+
+use clap::{Parser, Subcommand};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use tsd_server::api::Limits;
+use tsd_server::run::{serve_foreground, TlsFiles};
+use tsd_server::Server;
+
+#[derive(Parser)]
+#[command(name = "tsd-server", version, about = "Reference sync server for TSD terminals")]
+struct Cli {
+    /// Data folder (server.db, catalog versions, packages).
+    #[arg(long, global = true, env = "TSD_SERVER_DATA", default_value = "tsd-server-data")]
+    data: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serves the HTTP(S) API; prints `listening on URL` once ready.
+    Serve {
+        /// Address and port (port 0 picks a free one).
+        #[arg(long, default_value = "127.0.0.1:8480")]
+        listen: String,
+        /// PEM certificate chain: serve HTTPS.
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// PEM private key of the certificate.
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Largest catalog upload, in MiB.
+        #[arg(long, default_value_t = 4096)]
+        max_catalog_mib: u64,
+        /// Largest finished document, in MiB.
+        #[arg(long, default_value_t = 32)]
+        max_document_mib: u64,
+    },
+    /// Terminals.
+    #[command(subcommand)]
+    Device(DeviceCommand),
+    /// Integration keys for the accounting system.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Catalog versions.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
+    /// Task documents.
+    #[command(subcommand)]
+    Tasks(TasksCommand),
+    /// Finished documents.
+    #[command(subcommand)]
+    Documents(DocumentsCommand),
+}
+
+#[derive(Subcommand)]
+enum DeviceCommand {
+    /// Registers a terminal and prints its token (shown once).
+    Add {
+        /// Device name.
+        name: String,
+        /// Print `{"name", "token"}`.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lists terminals with their last status.
+    List {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Creates an integration key and prints it (shown once).
+    New,
+}
+
+#[derive(Subcommand)]
+enum CatalogCommand {
+    /// Publishes a catalog file (CSV or JSON Lines, as `tsd import` takes).
+    Publish {
+        /// The file.
+        file: PathBuf,
+        /// csv or jsonl (default: by extension).
+        #[arg(long)]
+        format: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TasksCommand {
+    /// Adds task documents (JSON Lines) for a device.
+    Add {
+        /// Device name.
+        #[arg(long)]
+        device: String,
+        /// The JSON Lines file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum DocumentsCommand {
+    /// Lists finished documents not yet acknowledged (with lines and scans).
+    List {
+        /// JSON output (an array).
+        #[arg(long)]
+        json: bool,
+        /// Include acknowledged documents.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Acknowledges documents by server id.
+    Ack {
+        /// Server ids.
+        ids: Vec<i64>,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(cli) {
+        let _ = writeln!(std::io::stderr(), "tsd-server: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn format_of(file: &Path, given: Option<&str>) -> Result<tsd_core::catalog::Format, String> {
+    use tsd_core::catalog::Format;
+    match given.map(str::to_ascii_lowercase).as_deref() {
+        Some("csv") => Ok(Format::Csv),
+        Some("jsonl") => Ok(Format::Jsonl),
+        Some(other) => Err(format!("format {other:?}: use csv or jsonl")),
+        None => Format::from_path(file).ok_or_else(|| format!("{}: name the format with --format csv|jsonl", file.display())),
+    }
+}
+
+fn out(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    // A closed pipe (`| head`) is not an error of the command.
+    let _ = stdout.write_all(text.as_bytes()).and_then(|_| stdout.flush());
+}
+
+fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    let server = Server::open(&cli.data)?;
+    match cli.command {
+        Command::Serve {
+            listen,
+            tls_cert,
+            tls_key,
+            max_catalog_mib,
+            max_document_mib,
+        } => {
+            let limits = Limits {
+                catalog: max_catalog_mib << 20,
+                document: max_document_mib << 20,
+                ..Limits::default()
+            };
+            let tls = tls_cert.zip(tls_key).map(|(cert, key)| TlsFiles { cert, key });
+            serve_foreground(server, &listen, tls, limits, |url| out(&format!("listening on {url}\n"))).map_err(|e| e.to_string())?;
+        }
+        Command::Device(DeviceCommand::Add { name, json }) => {
+            let token = server.add_device(&name)?;
+            if json {
+                out(&format!("{}\n", serde_json::json!({ "name": name, "token": token })));
+            } else {
+                out(&format!("{token}\n"));
+            }
+        }
+        Command::Device(DeviceCommand::List { json }) => {
+            let devices = server.store().devices()?;
+            if json {
+                out(&format!("{}\n", serde_json::to_string(&devices)?));
+            } else {
+                for d in devices {
+                    let status = d.status.map(|s| s.to_string()).unwrap_or_default();
+                    out(&format!("{}\tlast seen {}\t{status}\n", d.name, d.last_seen.unwrap_or(0)));
+                }
+            }
+        }
+        Command::Key(KeyCommand::New) => out(&format!("{}\n", server.new_integration_key()?)),
+        Command::Catalog(CatalogCommand::Publish { file, format }) => {
+            let format = format_of(&file, format.as_deref())?;
+            let published = server.publish_catalog(&file, format)?;
+            out(&format!("{}\n", serde_json::to_string(&published)?));
+        }
+        Command::Tasks(TasksCommand::Add { device, file }) => {
+            let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            let added = server.add_tasks(&device, &text)?;
+            out(&format!("{}\n", serde_json::json!({ "added": added })));
+        }
+        Command::Documents(DocumentsCommand::List { json, all }) => {
+            let docs = server.store().documents(!all)?;
+            if json {
+                out(&format!("{}\n", serde_json::to_string(&docs)?));
+            } else {
+                for d in docs {
+                    let lines = d.document.get("lines").and_then(|l| l.as_array()).map_or(0, Vec::len);
+                    out(&format!("{}\t{}\t{}\t{lines} lines\n", d.id, d.device, d.doc_id));
+                }
+            }
+        }
+        Command::Documents(DocumentsCommand::Ack { ids }) => {
+            for id in ids {
+                if !server.store().ack_document(id, tsd_server::now_ms())? {
+                    return Err(format!("no document {id}").into());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+

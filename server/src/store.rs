@@ -1,0 +1,399 @@
+//! The server's storage: one [`Storage`] interface, one SQLite implementation
+//! (`server.db` in the data folder, WAL, `synchronous=FULL` — a document the server
+//! acknowledged survives a crash). A PostgreSQL backend implements the same trait.
+
+use crate::error::{Error, Result};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use serde::Serialize;
+use std::path::Path;
+use std::sync::Mutex;
+
+/// A registered terminal.
+#[derive(Debug, Clone, Serialize)]
+pub struct Device {
+    /// Internal id.
+    pub id: i64,
+    /// Name given at `device add`.
+    pub name: String,
+    /// Unix ms of the last authenticated request.
+    pub last_seen: Option<i64>,
+    /// The last status the device reported (JSON), if any.
+    pub status: Option<serde_json::Value>,
+}
+
+/// One published catalog version and its packages (file names under `packages/`).
+#[derive(Debug, Clone, Serialize)]
+pub struct CatalogVersion {
+    /// The version number (1, 2, …).
+    pub version: i64,
+    /// Unix ms.
+    pub created_at: i64,
+    /// The source file kept for the next delta (under `catalog/`).
+    pub source: String,
+    /// `csv` or `jsonl`.
+    pub format: String,
+    /// Snapshot package of this version.
+    pub snapshot: String,
+    /// Its size in bytes.
+    pub snapshot_size: i64,
+    /// Delta package from `version - 1`, when one could be built.
+    pub delta: Option<String>,
+    /// Its size in bytes.
+    pub delta_size: Option<i64>,
+}
+
+/// A finished document as stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredDocument {
+    /// Server-side id (what `ack` takes).
+    pub id: i64,
+    /// Device name.
+    pub device: String,
+    /// The terminal's document id.
+    pub doc_id: String,
+    /// Unix ms when first received.
+    pub received_at: i64,
+    /// Unix ms when the accounting system acknowledged it.
+    pub acked_at: Option<i64>,
+    /// The document as the terminal sent it: header, lines, scans.
+    pub document: serde_json::Value,
+}
+
+/// What a push did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pushed {
+    /// Stored now under this id.
+    Stored(i64),
+    /// The same submission (idempotency key) was stored before under this id.
+    Duplicate(i64),
+}
+
+/// Storage operations the server needs. Every method is one transaction.
+pub trait Storage: Send + Sync {
+    /// Registers a device with the SHA-256 of its token.
+    fn add_device(&self, name: &str, token_hash: &str) -> Result<i64>;
+    /// The device a token hash belongs to; marks it seen.
+    fn device_by_token(&self, token_hash: &str, now: i64) -> Result<Option<Device>>;
+    /// A device by name.
+    fn device_by_name(&self, name: &str) -> Result<Option<Device>>;
+    /// All devices.
+    fn devices(&self) -> Result<Vec<Device>>;
+    /// Stores the status a device reported.
+    fn set_status(&self, device: i64, status: &serde_json::Value) -> Result<()>;
+    /// Adds an integration key (hash).
+    fn add_integration_key(&self, hash: &str, now: i64) -> Result<()>;
+    /// True if the hash is a known integration key.
+    fn integration_key(&self, hash: &str) -> Result<bool>;
+    /// The latest catalog version.
+    fn latest_catalog(&self) -> Result<Option<CatalogVersion>>;
+    /// Versions after `since` up to the latest, in order.
+    fn catalog_versions_after(&self, since: i64) -> Result<Vec<CatalogVersion>>;
+    /// Records a new catalog version (its files are already in place).
+    fn add_catalog_version(&self, v: &CatalogVersion) -> Result<()>;
+    /// Adds tasks for a device; tasks already known (same id) are skipped. Returns how
+    /// many were new.
+    fn add_tasks(&self, device: i64, tasks: &[(String, String)], now: i64) -> Result<usize>;
+    /// A device's tasks after sequence number `after`: `(seq, json)`.
+    fn tasks_after(&self, device: i64, after: i64) -> Result<Vec<(i64, String)>>;
+    /// Stores a finished document once per `(device, idempotency key)`.
+    fn push_document(&self, device: i64, doc_id: &str, key: &str, body: &str, now: i64) -> Result<Pushed>;
+    /// Finished documents, oldest first; only unacknowledged ones when `pending`.
+    fn documents(&self, pending: bool) -> Result<Vec<StoredDocument>>;
+    /// One document by server id.
+    fn document(&self, id: i64) -> Result<Option<StoredDocument>>;
+    /// Acknowledges a document; `false` if there is none with that id.
+    fn ack_document(&self, id: i64, now: i64) -> Result<bool>;
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS devices (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE,
+    token_hash  TEXT NOT NULL UNIQUE,
+    created_at  INTEGER NOT NULL,
+    last_seen   INTEGER,
+    status      TEXT
+);
+CREATE TABLE IF NOT EXISTS integration_keys (
+    hash        TEXT PRIMARY KEY,
+    created_at  INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS catalog_versions (
+    version        INTEGER PRIMARY KEY,
+    created_at     INTEGER NOT NULL,
+    source         TEXT NOT NULL,
+    format         TEXT NOT NULL,
+    snapshot       TEXT NOT NULL,
+    snapshot_size  INTEGER NOT NULL,
+    delta          TEXT,
+    delta_size     INTEGER
+);
+CREATE TABLE IF NOT EXISTS tasks (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    device      INTEGER NOT NULL REFERENCES devices(id),
+    task_id     TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    UNIQUE (device, task_id)
+);
+CREATE TABLE IF NOT EXISTS documents (
+    id           INTEGER PRIMARY KEY,
+    device       INTEGER NOT NULL REFERENCES devices(id),
+    doc_id       TEXT NOT NULL,
+    idem_key     TEXT NOT NULL,
+    body         TEXT NOT NULL,
+    received_at  INTEGER NOT NULL,
+    acked_at     INTEGER,
+    UNIQUE (device, idem_key)
+);
+CREATE INDEX IF NOT EXISTS documents_pending ON documents(id) WHERE acked_at IS NULL;
+";
+
+/// SQLite storage.
+pub struct Sqlite {
+    conn: Mutex<Connection>,
+}
+
+fn sql(step: &'static str) -> impl Fn(rusqlite::Error) -> Error {
+    move |source| Error::Storage { step, source }
+}
+
+impl Sqlite {
+    /// Opens (creating) `server.db` in `dir`.
+    pub fn open(dir: &Path) -> Result<Sqlite> {
+        let path = dir.join("server.db");
+        let conn = Connection::open(&path).map_err(sql("opening server.db"))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(sql("setting the busy timeout"))?;
+        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
+            .map_err(sql("setting pragmas"))?;
+        conn.execute_batch(SCHEMA).map_err(sql("creating the schema"))?;
+        Ok(Sqlite { conn: Mutex::new(conn) })
+    }
+
+    fn with<T>(&self, step: &'static str, f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>) -> Result<T> {
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql(step))?;
+        let out = f(&tx).map_err(sql(step))?;
+        tx.commit().map_err(sql(step))?;
+        Ok(out)
+    }
+}
+
+fn device_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Device> {
+    let status: Option<String> = r.get(3)?;
+    Ok(Device {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        last_seen: r.get(2)?,
+        status: status.and_then(|s| serde_json::from_str(&s).ok()),
+    })
+}
+
+fn version_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CatalogVersion> {
+    Ok(CatalogVersion {
+        version: r.get(0)?,
+        created_at: r.get(1)?,
+        source: r.get(2)?,
+        format: r.get(3)?,
+        snapshot: r.get(4)?,
+        snapshot_size: r.get(5)?,
+        delta: r.get(6)?,
+        delta_size: r.get(7)?,
+    })
+}
+
+fn document_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredDocument> {
+    let body: String = r.get(4)?;
+    Ok(StoredDocument {
+        id: r.get(0)?,
+        device: r.get(1)?,
+        doc_id: r.get(2)?,
+        received_at: r.get(3)?,
+        document: serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body)),
+        acked_at: r.get(5)?,
+    })
+}
+
+const VERSION_COLUMNS: &str = "version, created_at, source, format, snapshot, snapshot_size, delta, delta_size";
+const DOCUMENT_SELECT: &str =
+    "SELECT d.id, v.name, d.doc_id, d.received_at, d.body, d.acked_at FROM documents d JOIN devices v ON v.id = d.device";
+
+impl Storage for Sqlite {
+    fn add_device(&self, name: &str, token_hash: &str) -> Result<i64> {
+        let now = crate::now_ms();
+        let exists = self.device_by_name(name)?.is_some();
+        if exists {
+            return Err(Error::Conflict(format!("a device named {name:?} already exists")));
+        }
+        self.with("adding a device", |tx| {
+            tx.execute(
+                "INSERT INTO devices (name, token_hash, created_at) VALUES (?1, ?2, ?3)",
+                params![name, token_hash, now],
+            )?;
+            Ok(tx.last_insert_rowid())
+        })
+    }
+
+    fn device_by_token(&self, token_hash: &str, now: i64) -> Result<Option<Device>> {
+        self.with("authenticating a device", |tx| {
+            tx.execute("UPDATE devices SET last_seen = ?2 WHERE token_hash = ?1", params![token_hash, now])?;
+            tx.query_row(
+                "SELECT id, name, last_seen, status FROM devices WHERE token_hash = ?1",
+                [token_hash],
+                device_row,
+            )
+            .optional()
+        })
+    }
+
+    fn device_by_name(&self, name: &str) -> Result<Option<Device>> {
+        self.with("reading a device", |tx| {
+            tx.query_row(
+                "SELECT id, name, last_seen, status FROM devices WHERE name = ?1",
+                [name],
+                device_row,
+            )
+            .optional()
+        })
+    }
+
+    fn devices(&self) -> Result<Vec<Device>> {
+        self.with("listing devices", |tx| {
+            let mut st = tx.prepare("SELECT id, name, last_seen, status FROM devices ORDER BY name")?;
+            let rows = st.query_map([], device_row)?;
+            rows.collect()
+        })
+    }
+
+    fn set_status(&self, device: i64, status: &serde_json::Value) -> Result<()> {
+        self.with("storing a device status", |tx| {
+            tx.execute("UPDATE devices SET status = ?2 WHERE id = ?1", params![device, status.to_string()])
+                .map(|_| ())
+        })
+    }
+
+    fn add_integration_key(&self, hash: &str, now: i64) -> Result<()> {
+        self.with("adding an integration key", |tx| {
+            tx.execute(
+                "INSERT INTO integration_keys (hash, created_at) VALUES (?1, ?2)",
+                params![hash, now],
+            )
+            .map(|_| ())
+        })
+    }
+
+    fn integration_key(&self, hash: &str) -> Result<bool> {
+        self.with("checking an integration key", |tx| {
+            tx.query_row("SELECT 1 FROM integration_keys WHERE hash = ?1", [hash], |_| Ok(()))
+                .optional()
+                .map(|r| r.is_some())
+        })
+    }
+
+    fn latest_catalog(&self) -> Result<Option<CatalogVersion>> {
+        self.with("reading the catalog version", |tx| {
+            tx.query_row(
+                &format!("SELECT {VERSION_COLUMNS} FROM catalog_versions ORDER BY version DESC LIMIT 1"),
+                [],
+                version_row,
+            )
+            .optional()
+        })
+    }
+
+    fn catalog_versions_after(&self, since: i64) -> Result<Vec<CatalogVersion>> {
+        self.with("reading catalog versions", |tx| {
+            let mut st = tx.prepare(&format!(
+                "SELECT {VERSION_COLUMNS} FROM catalog_versions WHERE version > ?1 ORDER BY version"
+            ))?;
+            let rows = st.query_map([since], version_row)?;
+            rows.collect()
+        })
+    }
+
+    fn add_catalog_version(&self, v: &CatalogVersion) -> Result<()> {
+        self.with("recording a catalog version", |tx| {
+            tx.execute(
+                &format!("INSERT INTO catalog_versions ({VERSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+                params![
+                    v.version,
+                    v.created_at,
+                    v.source,
+                    v.format,
+                    v.snapshot,
+                    v.snapshot_size,
+                    v.delta,
+                    v.delta_size
+                ],
+            )
+            .map(|_| ())
+        })
+    }
+
+    fn add_tasks(&self, device: i64, tasks: &[(String, String)], now: i64) -> Result<usize> {
+        self.with("adding tasks", |tx| {
+            let mut st =
+                tx.prepare("INSERT INTO tasks (device, task_id, body, created_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING")?;
+            let mut added = 0;
+            for (id, body) in tasks {
+                added += st.execute(params![device, id, body, now])?;
+            }
+            Ok(added)
+        })
+    }
+
+    fn tasks_after(&self, device: i64, after: i64) -> Result<Vec<(i64, String)>> {
+        self.with("reading tasks", |tx| {
+            let mut st = tx.prepare("SELECT seq, body FROM tasks WHERE device = ?1 AND seq > ?2 ORDER BY seq")?;
+            let rows = st.query_map([device, after], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })
+    }
+
+    fn push_document(&self, device: i64, doc_id: &str, key: &str, body: &str, now: i64) -> Result<Pushed> {
+        self.with("storing a document", |tx| {
+            let known: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM documents WHERE device = ?1 AND idem_key = ?2",
+                    params![device, key],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(id) = known {
+                return Ok(Pushed::Duplicate(id));
+            }
+            tx.execute(
+                "INSERT INTO documents (device, doc_id, idem_key, body, received_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![device, doc_id, key, body, now],
+            )?;
+            Ok(Pushed::Stored(tx.last_insert_rowid()))
+        })
+    }
+
+    fn documents(&self, pending: bool) -> Result<Vec<StoredDocument>> {
+        self.with("listing documents", |tx| {
+            let filter = if pending { " WHERE d.acked_at IS NULL" } else { "" };
+            let mut st = tx.prepare(&format!("{DOCUMENT_SELECT}{filter} ORDER BY d.id"))?;
+            let rows = st.query_map([], document_row)?;
+            rows.collect()
+        })
+    }
+
+    fn document(&self, id: i64) -> Result<Option<StoredDocument>> {
+        self.with("reading a document", |tx| {
+            tx.query_row(&format!("{DOCUMENT_SELECT} WHERE d.id = ?1"), [id], document_row)
+                .optional()
+        })
+    }
+
+    fn ack_document(&self, id: i64, now: i64) -> Result<bool> {
+        self.with("acknowledging a document", |tx| {
+            let n = tx.execute(
+                "UPDATE documents SET acked_at = coalesce(acked_at, ?2) WHERE id = ?1",
+                params![id, now],
+            )?;
+            Ok(n > 0)
+        })
+    }
+}
