@@ -21,7 +21,12 @@ pub struct TlsFiles {
 /// Why the server could not run.
 pub type RunError = Box<dyn std::error::Error + Send + Sync>;
 
-async fn serve_on(listener: TcpListener, app: Arc<App>, tls: Option<TlsFiles>, handle: axum_server::Handle<SocketAddr>) -> Result<(), RunError> {
+async fn serve_on(
+    listener: TcpListener,
+    app: Arc<App>,
+    tls: Option<TlsFiles>,
+    handle: axum_server::Handle<SocketAddr>,
+) -> Result<(), RunError> {
     listener.set_nonblocking(true)?;
     let router = api::router(app);
     match tls {
@@ -45,7 +50,13 @@ async fn serve_on(listener: TcpListener, app: Arc<App>, tls: Option<TlsFiles>, h
 }
 
 /// Serves until Ctrl-C/SIGINT; calls `ready` with the URL once listening.
-pub fn serve_foreground(server: Server, listen: &str, tls: Option<TlsFiles>, limits: Limits, ready: impl FnOnce(&str)) -> Result<(), RunError> {
+pub fn serve_foreground(
+    server: Server,
+    listen: &str,
+    tls: Option<TlsFiles>,
+    limits: Limits,
+    ready: impl FnOnce(&str),
+) -> Result<(), RunError> {
     let listener = TcpListener::bind(listen).map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let url = url_of(listener.local_addr()?, tls.is_some());
     let app = Arc::new(App { server, limits });
@@ -91,18 +102,24 @@ impl Background {
         });
         let handle = axum_server::Handle::new();
         let h = handle.clone();
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
         let tls_on = tls.is_some();
         let thread = std::thread::Builder::new()
             .name("tsd-server".into())
             .spawn(move || runtime.block_on(serve_on(listener, app, tls, h)))?;
         let ready = handle.clone();
         let waiter = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-        if waiter.block_on(async { tokio::time::timeout(Duration::from_secs(10), ready.listening()).await }).ok().flatten().is_none() {
-            return Err(thread.join().map_err(|_| "server thread panicked")?.err().unwrap_or_else(|| "server did not start".into()));
+        if waiter
+            .block_on(async { tokio::time::timeout(Duration::from_secs(10), ready.listening()).await })
+            .ok()
+            .flatten()
+            .is_none()
+        {
+            return Err(thread
+                .join()
+                .map_err(|_| "server thread panicked")?
+                .err()
+                .unwrap_or_else(|| "server did not start".into()));
         }
         Ok(Background {
             url: url_of(addr, tls_on),

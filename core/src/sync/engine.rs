@@ -301,6 +301,17 @@ impl Runtime {
         report.catalog_version = since;
         let offer = client.offer(since)?;
         let incoming = self.work_dir("incoming")?;
+        // Leftovers of packages no longer offered (the server moved on) go.
+        if let Ok(entries) = std::fs::read_dir(&incoming) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let base = name.strip_suffix(".part").unwrap_or(&name);
+                let offered = offer.packages.iter().any(|p| p.name == base);
+                if !offered && entry.file_type().is_ok_and(|t| t.is_file()) {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
         for p in &offer.packages {
             self.cancelled()?;
             super::folder::safe_name(&p.name).map_err(|why| Error::Server {

@@ -453,7 +453,7 @@ impl Client {
     /// for the next attempt).
     pub fn download(&self, name: &str, size: u64, dest: &Path, progress: &mut dyn FnMut(u64, u64) -> bool) -> Result<u64> {
         let step = "downloading a package";
-        let part = dest.with_extension("part");
+        let part = dest.with_file_name(format!("{name}.part"));
         let io = |source| Error::Io {
             path: part.clone(),
             source,

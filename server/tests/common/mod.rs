@@ -1,0 +1,130 @@
+//! Shared set-up for the sync tests: a real server (in-process on loopback, or the
+//! `tsd-server` binary), real terminals (`tsd_core::Runtime` on real files).
+#![allow(dead_code)]
+
+use rusqlite::Connection;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tsd_core::catalog::Format;
+use tsd_core::sync::{Backoff, ServerSettings};
+use tsd_core::Runtime;
+use tsd_server::Server;
+
+/// Settings for tests: short timeouts and backoff so faults cost little time.
+pub fn settings(url: &str, token: &str) -> ServerSettings {
+    let mut s = ServerSettings::new(url, token);
+    s.timeout = Duration::from_secs(5);
+    s.backoff = Backoff {
+        base: Duration::from_millis(5),
+        cap: Duration::from_millis(50),
+    };
+    s
+}
+
+/// A generated catalog file with `products` products (deterministic by seed).
+pub fn catalog(dir: &Path, products: u64, seed: u64) -> (PathBuf, Vec<String>) {
+    let g = tsd_core::catalog::generate(&dir.join(format!("gen-{seed}")), products, seed).unwrap();
+    let barcodes = std::fs::read_to_string(&g.barcodes).unwrap().lines().map(str::to_string).collect();
+    (g.catalog, barcodes)
+}
+
+/// A changed version of a CSV catalog: every `step`-th product renamed, every
+/// `step+1`-th product left out.
+pub fn change(csv_in: &Path, out: &Path, step: usize, tag: &str) {
+    let mut reader = csv::Reader::from_path(csv_in).unwrap();
+    let mut writer = csv::Writer::from_path(out).unwrap();
+    writer.write_record(reader.headers().unwrap()).unwrap();
+    for record in reader.records() {
+        let mut fields: Vec<String> = record.unwrap().iter().map(str::to_string).collect();
+        let n: usize = fields[0].trim_start_matches(|c: char| !c.is_ascii_digit()).parse().unwrap_or(0);
+        if n % (step + 1) == 0 {
+            continue;
+        }
+        if n % step == 0 {
+            fields[2] = format!("{} {tag}", fields[2]);
+        }
+        writer.write_record(&fields).unwrap();
+    }
+    writer.flush().unwrap();
+}
+
+/// Every product, packaging and barcode row of a terminal's catalog, sorted.
+pub fn catalog_dump(data: &Path) -> Vec<String> {
+    let conn = Connection::open(data.join("catalog.db")).unwrap();
+    let mut st = conn
+        .prepare(
+            "SELECT p.id || '|' || p.name || '|' || coalesce(quote(b.barcode), '') || '|' || coalesce(k.id, '') || '|' || coalesce(k.factor, '')
+             FROM products p LEFT JOIN barcodes b ON b.product = p.pk LEFT JOIN packagings k ON k.pk = b.packaging ORDER BY 1",
+        )
+        .unwrap();
+    let rows = st.query_map([], |r| r.get(0)).unwrap();
+    rows.map(|r| r.unwrap()).collect()
+}
+
+/// The catalog a terminal has after importing `file` directly.
+pub fn reference_dump(dir: &Path, file: &Path) -> Vec<String> {
+    let data = dir.join(format!("reference-{}", uuid_like()));
+    let rt = Runtime::open(&data).unwrap();
+    rt.import_catalog(file, Format::Csv, &mut |_| true).unwrap();
+    rt.close().unwrap();
+    catalog_dump(&data)
+}
+
+fn uuid_like() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A server data folder with a published catalog and devices.
+pub struct World {
+    pub dir: tempfile::TempDir,
+    pub server_dir: PathBuf,
+    pub catalog: PathBuf,
+    pub barcodes: Vec<String>,
+}
+
+impl World {
+    pub fn new(products: u64) -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let server_dir = dir.path().join("server");
+        let (catalog, barcodes) = catalog(dir.path(), products, 7);
+        let server = Server::open(&server_dir).unwrap();
+        server.publish_catalog(&catalog, Format::Csv).unwrap();
+        World {
+            dir,
+            server_dir,
+            catalog,
+            barcodes,
+        }
+    }
+
+    /// Another handle on the same data folder (the one serving keeps its own).
+    pub fn server(&self) -> Server {
+        Server::open(&self.server_dir).unwrap()
+    }
+
+    pub fn terminal(&self, name: &str) -> (Runtime, PathBuf) {
+        let data = self.dir.path().join(name);
+        (Runtime::open(&data).unwrap(), data)
+    }
+}
+
+/// Scans `codes` into a new receiving document and completes it.
+pub fn scan_and_complete(rt: &Runtime, codes: &[String]) -> String {
+    let doc = rt.new_document("receiving").unwrap();
+    for c in codes {
+        rt.scan(&doc.id, c, None).unwrap();
+    }
+    assert!(rt.complete(&doc.id).unwrap());
+    doc.id
+}
+
+/// Finished documents on the server, by terminal document id → how many times stored.
+pub fn stored_counts(server: &Server) -> std::collections::BTreeMap<String, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for d in server.store().documents(false).unwrap() {
+        *counts.entry(d.doc_id).or_insert(0) += 1;
+    }
+    counts
+}
