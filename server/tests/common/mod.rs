@@ -37,10 +37,10 @@ pub fn change(csv_in: &Path, out: &Path, step: usize, tag: &str) {
     for record in reader.records() {
         let mut fields: Vec<String> = record.unwrap().iter().map(str::to_string).collect();
         let n: usize = fields[0].trim_start_matches(|c: char| !c.is_ascii_digit()).parse().unwrap_or(0);
-        if n % (step + 1) == 0 {
+        if n.is_multiple_of(step + 1) {
             continue;
         }
-        if n % step == 0 {
+        if n.is_multiple_of(step) {
             fields[2] = format!("{} {tag}", fields[2]);
         }
         writer.write_record(&fields).unwrap();
