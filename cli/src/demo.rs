@@ -192,6 +192,14 @@ pub fn run(db: Option<&Path>, json: bool) -> Result<(), Error> {
         output::scan_line(&boxed[9], &o)
     ));
     rt.close()?;
-    say("\nEvery journal entry above was on disk before its line was printed.".to_string());
-    Ok(())
+    say("\nEvery journal entry above was on disk before its line was printed.\n".to_string());
+    let barcodes: Vec<String> = std::fs::read_to_string(&generated.barcodes)
+        .map_err(|source| Error::Io {
+            path: generated.barcodes.clone(),
+            source,
+        })?
+        .lines()
+        .map(str::to_string)
+        .collect();
+    crate::demo_sync::run(&temp.path().join("sync"), &generated.catalog, &barcodes, json)
 }

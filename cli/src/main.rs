@@ -14,6 +14,7 @@ macro_rules! out {
 
 mod bench;
 mod demo;
+mod demo_sync;
 mod output;
 
 use clap::{Args, Parser, Subcommand};

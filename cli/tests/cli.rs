@@ -233,9 +233,48 @@ fn generator_and_demo_run() {
         "refused",
         "undo",
         "completed",
+        "each exactly once: true",
+        "acknowledged [\"",
     ] {
         assert!(demo.contains(needle), "demo output lacks {needle}:\n{demo}");
     }
+}
+
+/// `tsd sync --server`: a JSON report, exit 0 when everything went; exit 1 and a
+/// typed error when the server is gone and documents wait.
+#[test]
+fn sync_with_a_server_reports_and_exits_non_zero_while_anything_waits() {
+    let (dir, db) = with_catalog();
+    let server_dir = dir.path().join("server");
+    let csv = dir.path().join("c.csv");
+    let server = tsd_server::Server::open(&server_dir).unwrap();
+    server.publish_catalog(&csv, tsd_core::catalog::Format::Csv).unwrap();
+    let token = server.add_device("t1").unwrap();
+    let bg = tsd_server::run::Background::start(server, "127.0.0.1:0", None).unwrap();
+    let doc = json(&tsd(&db, &["--json", "doc", "new", "receiving"], None))["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ok(&tsd(&db, &["doc", "scan", &doc, "4601234567893"], None));
+    ok(&tsd(&db, &["doc", "complete", &doc], None));
+    let v = json(&tsd(&db, &["--json", "sync", "--server", &bg.url, "--token", &token], None));
+    assert_eq!(v["report"]["pushed"][0], doc.as_str());
+    assert_eq!(v["report"]["catalog_version"], 1);
+    assert_eq!(v["status"]["synced"], true);
+    let url = bg.url.clone();
+    bg.stop();
+
+    let doc2 = json(&tsd(&db, &["--json", "doc", "new", "receiving"], None))["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ok(&tsd(&db, &["doc", "complete", &doc2], None));
+    let out = tsd(&db, &["--json", "sync", "--server", &url, "--token", &token], None);
+    assert_eq!(out.status.code(), Some(1));
+    let err: Value = serde_json::from_str(String::from_utf8_lossy(&out.stderr).trim()).unwrap();
+    assert_eq!(err["error"]["code"], "network", "{err}");
+    let out = tsd(&db, &["sync", "--server", &url], None);
+    assert!(!out.status.success(), "a token is required");
 }
 
 #[test]

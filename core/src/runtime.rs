@@ -316,6 +316,9 @@ impl Runtime {
     }
 
     fn shutdown(&self) {
+        // A lookup snapshot left open would make the checkpointer's catalog TRUNCATE
+        // wait for its busy timeout.
+        let _ = lock(&self.catalog_reader).end_snapshot();
         if let Some((tx, handle)) = lock(&self.checkpointer).take() {
             drop(tx);
             let _ = handle.join();

@@ -1,0 +1,171 @@
+//! The sync half of `tsd demo`: both offline modes end to end on loopback.
+//! With a server: catalog published, terminal syncs, scans offline, server
+//! stopped, scans go on, server back, the due sync delivers every document once.
+//! Without a server: the same packages through an exchange folder.
+
+use serde_json::json;
+use std::path::Path;
+use std::time::{Duration, Instant};
+use tsd_core::catalog::Format;
+use tsd_core::sync::folder;
+use tsd_core::sync::{Backoff, ServerSettings};
+use tsd_core::{Error, Runtime};
+use tsd_server::run::Background;
+use tsd_server::Server;
+
+fn server_error(e: impl std::fmt::Display) -> Error {
+    Error::InvalidArgument(format!("demo server: {e}"))
+}
+
+fn scan_some(rt: &Runtime, codes: &[String]) -> Result<String, Error> {
+    let doc = rt.new_document("receiving")?;
+    for c in codes {
+        rt.scan(&doc.id, c, None)?;
+    }
+    rt.complete(&doc.id)?;
+    Ok(doc.id)
+}
+
+/// Runs the sync demo in `dir` with the generated `catalog` and its `barcodes`.
+pub fn run(dir: &Path, catalog: &Path, barcodes: &[String], json: bool) -> Result<(), Error> {
+    let say = |s: String| {
+        if !json {
+            out!("{s}");
+        }
+    };
+    let step = |name: &str, value: serde_json::Value| {
+        if json {
+            out!("{}", json!({ "step": name, "result": value }));
+        }
+    };
+    let codes = |from: usize, n: usize| barcodes[from..from + n].to_vec();
+
+    // 6. With a server.
+    let server_dir = dir.join("server");
+    let server = Server::open(&server_dir).map_err(server_error)?;
+    let published = server.publish_catalog(catalog, Format::Csv).map_err(server_error)?;
+    let token = server.add_device("ТСД-1").map_err(server_error)?;
+    let bg = Background::start(server, "127.0.0.1:0", None).map_err(server_error)?;
+    let addr = bg.addr;
+    say(format!(
+        "6. with a server: tsd-server on {} — catalog v{} published ({} bytes), device ТСД-1 registered",
+        bg.url, published.version, published.snapshot_bytes
+    ));
+    let rt = Runtime::open(&dir.join("terminal"))?;
+    let mut settings = ServerSettings::new(&bg.url, &token);
+    settings.backoff = Backoff {
+        base: Duration::from_millis(200),
+        cap: Duration::from_secs(2),
+    };
+    let r = rt.sync_server(&settings, &mut |_| {})?;
+    step("first_sync", json!(r));
+    say(format!(
+        "   first sync: catalog v{} → v{} ({} bytes) in {:.2} s",
+        r.catalog_from, r.catalog_version, r.bytes_down, r.seconds
+    ));
+    let a = scan_some(&rt, &codes(0, 3))?;
+    say(format!(
+        "   scanned 3 codes offline, completed {a}; waiting: {}",
+        rt.sync_status()?.waiting
+    ));
+    let r = rt.sync_server(&settings, &mut |_| {})?;
+    step("push", json!(r));
+    say(format!("   sync: {} document(s) delivered", r.pushed.len()));
+
+    bg.stop();
+    say("   server stopped (Wi-Fi gone); the operator keeps scanning:".to_string());
+    let b = scan_some(&rt, &codes(3, 4))?;
+    let c = scan_some(&rt, &codes(7, 2))?;
+    let e = rt.sync_server(&settings, &mut |_| {}).unwrap_err();
+    let status = rt.sync_status()?;
+    step("offline", json!({ "error": e.to_string(), "status": status }));
+    say(format!(
+        "   completed {b} and {c}; sync fails ({}) — status: {} waiting, synced = {}, next attempt in {} ms",
+        e.code(),
+        status.waiting,
+        status.synced,
+        (status.next_attempt_at - now_ms()).max(0)
+    ));
+
+    let server = Server::open(&server_dir).map_err(server_error)?;
+    let bg = Background::start(server, &addr.to_string(), None).map_err(server_error)?;
+    say(format!("   server back on {}; the terminal syncs when its retry is due:", bg.url));
+    let started = Instant::now();
+    let mut attempts = 0;
+    while !rt.sync_status()?.synced && started.elapsed() < Duration::from_secs(30) {
+        if rt.sync_due()? {
+            attempts += 1;
+            if let Ok(r) = rt.sync_server(&settings, &mut |_| {}) {
+                step("automatic_sync", json!(r));
+                say(format!(
+                    "   automatic sync after {:.1} s: {} document(s) delivered, {} waiting",
+                    started.elapsed().as_secs_f64(),
+                    r.pushed.len(),
+                    r.waiting
+                ));
+            }
+        } else {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let again = rt.sync_server(&settings, &mut |_| {})?;
+    let check = Server::open(&server_dir).map_err(server_error)?;
+    let stored = check.store().documents(false).map_err(server_error)?;
+    let once = [&a, &b, &c]
+        .iter()
+        .all(|id| stored.iter().filter(|d| &&d.doc_id == id).count() == 1);
+    step(
+        "server_documents",
+        json!({ "stored": stored.len(), "each_once": once, "attempts": attempts }),
+    );
+    say(format!(
+        "   server holds {} document(s), each exactly once: {once}; another sync sends {}",
+        stored.len(),
+        again.pushed.len()
+    ));
+    bg.stop();
+
+    // 7. Without a server: the exchange folder.
+    let root = dir.join("exchange");
+    let (name, header) = folder::put_catalog(&root, catalog, Format::Csv, 2, None)?;
+    say(format!(
+        "\n7. without a server: the PC put {name} ({} records) into {}/to-device",
+        header.records,
+        root.display()
+    ));
+    let usb = Runtime::open(&dir.join("terminal-usb"))?;
+    let r = usb.sync_folder(&root, None, false)?;
+    say(format!("   terminal folder sync: applied {:?}", r.applied));
+    let d = scan_some(&usb, &codes(10, 2))?;
+    let r = usb.sync_folder(&root, None, false)?;
+    say(format!(
+        "   completed {d}; folder sync wrote it to from-device/ ({} waiting)",
+        r.waiting
+    ));
+    let out = dir.join("collected.jsonl");
+    let collected = folder::collect(&root, &out, None, false)?;
+    say(format!(
+        "   PC collected {} document(s) into {} and left an acknowledgement",
+        collected.documents.len(),
+        out.display()
+    ));
+    let r = usb.sync_folder(&root, None, false)?;
+    step(
+        "folder",
+        json!({ "collected": collected.documents, "acknowledged": r.acknowledged, "waiting": r.waiting }),
+    );
+    say(format!(
+        "   next folder sync: acknowledged {:?}; waiting {}",
+        r.acknowledged, r.waiting
+    ));
+    rt.close()?;
+    usb.close()?;
+    Ok(())
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
