@@ -404,6 +404,30 @@ pub fn run(args: &BenchArgs) -> Result<(), Error> {
     let delta_gzip = gzip6_bytes(&delta_jsonl);
     let (delta_apply, delta_apply_secs) = run_json(&["--db", &s(&w("terminal")), "--json", "sync", "--folder", &s(&exchange)], None)?;
 
+    eprintln!("publishing on tsd-server and syncing an empty terminal over HTTP on loopback…");
+    let server = tsd_server::Server::open(&w("server")).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+    let t = Instant::now();
+    let published = server
+        .publish_catalog(&g.catalog, tsd_core::catalog::Format::Csv)
+        .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+    let publish_secs = t.elapsed().as_secs_f64();
+    let token = server.add_device("bench").map_err(|e| Error::InvalidArgument(e.to_string()))?;
+    let bg = tsd_server::run::Background::start(server, "127.0.0.1:0", None).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+    let (http, http_secs) = run_json(
+        &[
+            "--db",
+            &s(&w("terminal-http")),
+            "--json",
+            "sync",
+            "--server",
+            &bg.url,
+            "--token",
+            &token,
+        ],
+        None,
+    )?;
+    bg.stop();
+
     let rows = import["rows"].as_f64().unwrap_or(0.0);
     let rate = import["rows_per_second"].as_f64().unwrap_or(0.0);
     let rss_mib = import["peak_rss_kib"].as_f64().unwrap_or(0.0) / 1024.0;
@@ -421,7 +445,9 @@ pub fn run(args: &BenchArgs) -> Result<(), Error> {
 | snapshot apply into an empty terminal (`tsd sync --folder`, whole process) | {apply_secs:.1} s, peak RSS {apply_rss:.1} MiB | ≤ 64 MiB |\n\
 | delta of 1% changed products ({changed_n} products) | {delta_kb:.1} kB = {delta_ratio} of gzip -6 JSON Lines of the same products ({delta_gz}) | ≤ 25 % |\n\
 | delta build (whole process, reads both exports) | {delta_build_secs:.1} s | — |\n\
-| delta apply (`tsd sync --folder`) | {delta_inproc:.2} s in the sync call; {delta_apply_secs:.2} s whole process (start-up, background checkpoint) | ≤ 1 s |\n",
+| delta apply (`tsd sync --folder`) | {delta_inproc:.2} s in the sync call; {delta_apply_secs:.2} s whole process (start-up, background checkpoint) | ≤ 1 s |\n\
+| publish on `tsd-server` (validate, snapshot package; first version) | {publish_secs:.1} s, {published_mb:.2} MB | — |\n\
+| full sync over HTTP on loopback into an empty terminal (`tsd sync --server`, whole process) | {http_secs:.1} s ({http_inproc:.1} s in the sync call), peak RSS {http_rss:.1} MiB | ≤ 20 s |\n",
         products = args.products,
         barcodes = g.barcode_count,
         csv_mb = csv_bytes as f64 / 1e6,
@@ -448,6 +474,9 @@ pub fn run(args: &BenchArgs) -> Result<(), Error> {
         delta_kb = delta_bytes as f64 / 1e3,
         delta_ratio = delta_gzip.map_or("?".to_string(), |gz| format!("{:.1} %", delta_bytes as f64 * 100.0 / gz as f64)),
         delta_gz = delta_gzip.map_or("gzip not found".to_string(), |gz| format!("{:.1} kB", gz as f64 / 1e3)),
+        published_mb = published.snapshot_bytes as f64 / 1e6,
+        http_inproc = http["report"]["seconds"].as_f64().unwrap_or(f64::NAN),
+        http_rss = http["peak_rss_kib"].as_f64().unwrap_or(0.0) / 1024.0,
     );
     out!("{table}");
     let report = format!(
@@ -460,7 +489,8 @@ Raw figures:\n\n```json\n{}\n```\n",
         args.products,
         serde_json::to_string_pretty(&json!({"import": import, "lookup_in_process": lookup, "lookup_process_seconds": process_secs, "scan": scan, "catalog_bytes": catalog_bytes,
             "snapshot": {"bytes": package_bytes, "gzip6_jsonl_bytes": gzip_bytes, "build_seconds": put_secs, "build": put, "apply_seconds": apply_secs, "apply": apply},
-            "delta": {"bytes": delta_bytes, "gzip6_jsonl_bytes": delta_gzip, "build_seconds": delta_build_secs, "build": delta, "apply_seconds": delta_apply_secs, "apply": delta_apply}}))
+            "delta": {"bytes": delta_bytes, "gzip6_jsonl_bytes": delta_gzip, "build_seconds": delta_build_secs, "build": delta, "apply_seconds": delta_apply_secs, "apply": delta_apply},
+            "http": {"publish_seconds": publish_secs, "published": published, "sync_seconds": http_secs, "sync": http}}))
             .unwrap_or_default()
     );
     if let Some(parent) = args.report.parent() {

@@ -414,8 +414,11 @@ fn sync_server(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
     let status = rt.sync_status()?;
     rt.close()?;
     let report = result?;
-    print(cli, json!({ "report": report, "status": status }), || {
-        format!(
+    print(
+        cli,
+        json!({ "report": report, "status": status, "peak_rss_kib": bench::peak_rss_kib() }),
+        || {
+            format!(
             "pushed {} (already stored {}), catalog v{} -> v{} ({} package(s), {} bytes), {} new task(s); {} document(s) waiting; {:.2} s",
             report.pushed.len(),
             report.already_stored.len(),
@@ -427,7 +430,8 @@ fn sync_server(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
             report.waiting,
             report.seconds
         )
-    });
+        },
+    );
     if report.waiting > 0 {
         eprintln!("{} document(s) not yet acknowledged by the server", report.waiting);
         return Err(Failure::Reported);

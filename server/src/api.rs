@@ -406,6 +406,22 @@ mod tests {
         assert_eq!(parse_range("bytes=0-", 0), None);
     }
 
+    /// Every route the router serves is described in the OpenAPI document.
+    #[test]
+    fn every_route_is_in_the_openapi_document() {
+        let source = include_str!("api.rs");
+        let openapi = include_str!("../../docs/openapi.yaml");
+        let routes: Vec<&str> = source
+            .split(".route(\"")
+            .skip(1)
+            .map(|rest| rest.split('"').next().unwrap())
+            .collect();
+        assert!(routes.len() >= 12, "{routes:?}");
+        for r in routes {
+            assert!(openapi.contains(&format!("\n  {r}:\n")), "{r} is not in docs/openapi.yaml");
+        }
+    }
+
     #[test]
     fn protocol_versions() {
         let mut h = HeaderMap::new();
