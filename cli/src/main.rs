@@ -686,7 +686,15 @@ fn doc(cli: &Cli, command: &DocCommand) -> CmdResult {
             let docs = rt.documents()?;
             print(cli, json!(docs), || {
                 docs.iter()
-                    .map(|h| format!("{}\t{}\t{}\t{:?}", h.id, h.number, h.doc_type, h.status).to_lowercase())
+                    .map(|h| {
+                        format!(
+                            "{}\t{}\t{}\t{}",
+                            h.id,
+                            h.number,
+                            h.doc_type,
+                            format!("{:?}", h.status).to_lowercase()
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join("\n")
             });

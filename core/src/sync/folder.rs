@@ -241,8 +241,8 @@ pub struct Terminal<'a> {
 }
 
 impl Terminal<'_> {
-    /// Pushes the outbox (document ids), takes acknowledgements, then applies
-    /// incoming packages.
+    /// Takes acknowledgements, writes the rest of the outbox (document ids) to
+    /// `from-device/`, then applies incoming packages.
     pub fn sync(
         &self,
         catalog: &mut Connection,
@@ -254,33 +254,38 @@ impl Terminal<'_> {
         let mut report = FolderReport::default();
         let to = self.root.join(TO_DEVICE);
         let from = self.root.join(FROM_DEVICE);
-        // 1. Push: one package per completed document not yet in from-device/.
+        // 1. Acknowledgements first: a document the PC side has taken is not
+        // written out again.
+        let mut waiting: Vec<&String> = outbox.iter().collect();
+        let names_now = names(&to)?;
+        for name in names_now.iter().filter(|n| n.ends_with(".ack") && safe_name(n).is_ok()) {
+            if let Some(pos) = waiting.iter().position(|id| ack_name(id) == *name) {
+                let id = waiting.remove(pos);
+                if journal.acknowledge(id)? {
+                    report.acknowledged.push(id.clone());
+                }
+            }
+            // An ack for a document no longer waiting (acknowledged before) is done.
+            move_to(self.root, &to.join(name), ARCHIVE, name)?;
+        }
+        // 2. Push: one package per completed document not yet in from-device/.
         // A document is read from the journal only when it still has to be written.
-        for id in outbox {
+        for id in &waiting {
             if !from.join(document_package_name(id)).exists() {
                 write_document(&from, &journal.document(id)?, self.device, self.key)?;
-                report.pushed.push(id.clone());
+                report.pushed.push((*id).clone());
             }
         }
-        // 2. Acknowledgements, 3. packages, in name order.
-        let mut waiting = outbox.len();
-        for name in names(&to)? {
+        // 3. Packages, in name order.
+        for name in names_now {
+            if name.ends_with(".ack") && safe_name(&name).is_ok() {
+                continue;
+            }
             if let Err(why) = safe_name(&name) {
                 reject(self.root, &mut report, &name, "bad_name", why)?;
                 continue;
             }
             let path = to.join(&name);
-            if name.ends_with(".ack") {
-                if let Some(id) = outbox.iter().find(|id| ack_name(id) == name) {
-                    if journal.acknowledge(id)? {
-                        report.acknowledged.push(id.clone());
-                        waiting = waiting.saturating_sub(1);
-                    }
-                }
-                // An ack for a document no longer waiting (acknowledged before) is done.
-                move_to(self.root, &path, ARCHIVE, &name)?;
-                continue;
-            }
             if !name.ends_with(".tsdpkg") {
                 reject(
                     self.root,
@@ -324,7 +329,7 @@ impl Terminal<'_> {
             }
             move_to(self.root, &path, ARCHIVE, &name)?;
         }
-        report.waiting = waiting;
+        report.waiting = waiting.len();
         Ok(report)
     }
 }
