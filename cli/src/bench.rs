@@ -247,7 +247,7 @@ fn write_jsonl(csv: &Path, out: &Path, keep: &dyn Fn(&str) -> bool) -> Result<()
                         list.push(json!(code));
                     }
                 }
-                Row::Cell { .. } | Row::Record { .. } | Row::Delete(_) => {}
+                Row::Cell { .. } | Row::Record { .. } | Row::Delete(_) | Row::ProductPatch(_) => {}
             }
             Ok(())
         }
@@ -276,6 +276,16 @@ fn gzip6_bytes(path: &Path) -> Option<u64> {
 }
 
 /// Runs every benchmark and writes the report.
+/// Another row of product `id` like `line` (its last one) with a new EAN-13
+/// (prefix 469 + the product number) in the last column, for the "new barcode" delta.
+fn with_new_barcode(id: &str, line: &str) -> String {
+    let n: u64 = id.trim_start_matches('P').parse().unwrap_or(0);
+    let body = format!("469{:09}", n % 1_000_000_000);
+    let code = format!("{body}{}", tsd_core::barcode::check_digit(body.as_bytes()) as char);
+    let fields = line.rsplit_once(',').map_or(line, |(front, _)| front);
+    format!("{fields},{code}")
+}
+
 pub fn run(args: &BenchArgs) -> Result<(), Error> {
     let work = &args.work;
     let _ = std::fs::remove_dir_all(work);
@@ -404,6 +414,53 @@ pub fn run(args: &BenchArgs) -> Result<(), Error> {
     let delta_gzip = gzip6_bytes(&delta_jsonl);
     let (delta_apply, delta_apply_secs) = run_json(&["--db", &s(&w("terminal")), "--json", "sync", "--folder", &s(&exchange)], None)?;
 
+    eprintln!("building and applying a delta of 1% products that each got a new barcode…");
+    let regrown = |id: &str| {
+        id.strip_prefix('P')
+            .and_then(|n| n.parse::<u64>().ok())
+            .is_some_and(|n| n % 100 == 50)
+    };
+    let v3 = w("export/catalog-v3.csv");
+    {
+        let text = std::fs::File::open(&v2).map_err(io(&v2))?;
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&v3).map_err(io(&v3))?);
+        let (mut last, mut last_line) = (String::new(), String::new());
+        for line in std::io::BufReader::new(text).lines() {
+            let line = line.map_err(io(&v2))?;
+            let id = line.split(',').next().unwrap_or_default().to_string();
+            if id != last && regrown(&last) {
+                writeln!(out, "{}", with_new_barcode(&last, &last_line)).map_err(io(&v3))?;
+            }
+            writeln!(out, "{line}").map_err(io(&v3))?;
+            last = id;
+            last_line = line;
+        }
+        out.flush().map_err(io(&v3))?;
+    }
+    let (grown, grown_build_secs) = run_json(
+        &[
+            "--json",
+            "exchange",
+            "put-delta",
+            "--folder",
+            &s(&exchange),
+            "--base",
+            &s(&v2),
+            &s(&v3),
+            "--from-version",
+            &to,
+            "--to-version",
+            &(put["version"].as_i64().unwrap_or(0) + 2).to_string(),
+        ],
+        None,
+    )?;
+    let grown_file = exchange.join("to-device").join(grown["file"].as_str().unwrap_or_default());
+    let grown_bytes = std::fs::metadata(&grown_file).map_err(io(&grown_file))?.len();
+    let grown_jsonl = w("export/regrown.jsonl");
+    write_jsonl(&v3, &grown_jsonl, &regrown)?;
+    let grown_gzip = gzip6_bytes(&grown_jsonl);
+    let (grown_apply, _) = run_json(&["--db", &s(&w("terminal")), "--json", "sync", "--folder", &s(&exchange)], None)?;
+
     eprintln!("publishing on tsd-server and syncing an empty terminal over HTTP on loopback…");
     let server = tsd_server::Server::open(&w("server")).map_err(|e| Error::InvalidArgument(e.to_string()))?;
     let t = Instant::now();
@@ -443,7 +500,8 @@ pub fn run(args: &BenchArgs) -> Result<(), Error> {
 | snapshot package of the whole catalog | {pkg_mb:.2} MB = {pkg_ratio} of gzip -6 JSON Lines ({gz}) | ≤ 50 % |\n\
 | snapshot build (`tsd exchange put-catalog`, whole process) | {put_secs:.1} s, peak RSS {put_rss:.1} MiB | — |\n\
 | snapshot apply into an empty terminal (`tsd sync --folder`, whole process) | {apply_secs:.1} s, peak RSS {apply_rss:.1} MiB | ≤ 64 MiB |\n\
-| delta of 1% changed products ({changed_n} products) | {delta_kb:.1} kB = {delta_ratio} of gzip -6 JSON Lines of the same products ({delta_gz}) | ≤ 25 % |\n\
+| delta of 1% changed products ({changed_n} products renamed: a price label added to the name) | {delta_kb:.1} kB = {delta_ratio} of gzip -6 JSON Lines of the same products ({delta_gz}) | ≤ 25 % |\n\
+| delta of 1% products that each got a new barcode (they travel whole: all packagings and barcodes) | {grown_kb:.1} kB = {grown_ratio} of gzip -6 JSON Lines of the same products ({grown_gz}); build {grown_build_secs:.1} s, apply {grown_inproc:.2} s in the sync call | — |\n\
 | delta build (whole process, reads both exports) | {delta_build_secs:.1} s | — |\n\
 | delta apply (`tsd sync --folder`) | {delta_inproc:.2} s in the sync call; {delta_apply_secs:.2} s whole process (start-up, background checkpoint) | ≤ 1 s |\n\
 | publish on `tsd-server` (validate, snapshot package; first version) | {publish_secs:.1} s, {published_mb:.2} MB | — |\n\
@@ -475,6 +533,10 @@ pub fn run(args: &BenchArgs) -> Result<(), Error> {
         delta_ratio = delta_gzip.map_or("?".to_string(), |gz| format!("{:.1} %", delta_bytes as f64 * 100.0 / gz as f64)),
         delta_gz = delta_gzip.map_or("gzip not found".to_string(), |gz| format!("{:.1} kB", gz as f64 / 1e3)),
         published_mb = published.snapshot_bytes as f64 / 1e6,
+        grown_kb = grown_bytes as f64 / 1e3,
+        grown_ratio = grown_gzip.map_or("?".to_string(), |gz| format!("{:.1} %", grown_bytes as f64 * 100.0 / gz as f64)),
+        grown_gz = grown_gzip.map_or("gzip not found".to_string(), |gz| format!("{:.1} kB", gz as f64 / 1e3)),
+        grown_inproc = grown_apply["seconds"].as_f64().unwrap_or(f64::NAN),
         http_inproc = http["report"]["seconds"].as_f64().unwrap_or(f64::NAN),
         http_rss = http["peak_rss_kib"].as_f64().unwrap_or(0.0) / 1024.0,
     );
@@ -490,6 +552,7 @@ Raw figures:\n\n```json\n{}\n```\n",
         serde_json::to_string_pretty(&json!({"import": import, "lookup_in_process": lookup, "lookup_process_seconds": process_secs, "scan": scan, "catalog_bytes": catalog_bytes,
             "snapshot": {"bytes": package_bytes, "gzip6_jsonl_bytes": gzip_bytes, "build_seconds": put_secs, "build": put, "apply_seconds": apply_secs, "apply": apply},
             "delta": {"bytes": delta_bytes, "gzip6_jsonl_bytes": delta_gzip, "build_seconds": delta_build_secs, "build": delta, "apply_seconds": delta_apply_secs, "apply": delta_apply},
+            "delta_new_barcodes": {"bytes": grown_bytes, "gzip6_jsonl_bytes": grown_gzip, "build_seconds": grown_build_secs, "apply": grown_apply},
             "http": {"publish_seconds": publish_secs, "published": published, "sync_seconds": http_secs, "sync": http}}))
             .unwrap_or_default()
     );

@@ -257,7 +257,7 @@ impl RowSink for BlockBuilder<'_> {
                     list.push(key.clone());
                 }
             }
-            Row::Cell { .. } | Row::Record { .. } | Row::Delete(_) => (self.emit)(CatalogRecord::from_row(row))?,
+            Row::Cell { .. } | Row::Record { .. } | Row::Delete(_) | Row::ProductPatch(_) => (self.emit)(CatalogRecord::from_row(row))?,
         }
         Ok(())
     }

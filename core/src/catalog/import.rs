@@ -60,7 +60,7 @@ impl ImportReport {
 }
 
 const STAGING: &str = "
-CREATE TEMP TABLE IF NOT EXISTS s_products (id TEXT, code TEXT, name TEXT, unit TEXT, flags INTEGER, line INTEGER, only INTEGER);
+CREATE TEMP TABLE IF NOT EXISTS s_products (id TEXT, code TEXT, name TEXT, unit TEXT, flags INTEGER, line INTEGER, only INTEGER, patch BLOB);
 CREATE TEMP TABLE IF NOT EXISTS s_packagings (product TEXT, id TEXT, name TEXT, factor INTEGER, line INTEGER);
 CREATE TEMP TABLE IF NOT EXISTS s_barcodes (barcode, product TEXT, packaging TEXT, line INTEGER);
 CREATE TEMP TABLE IF NOT EXISTS s_cells (id TEXT, name TEXT, barcode TEXT, line INTEGER);
@@ -80,6 +80,7 @@ struct Stager<'t> {
     cell: Statement<'t>,
     record: Statement<'t>,
     delete: Statement<'t>,
+    path: std::path::PathBuf,
 }
 
 /// Statements and state of the bulk path.
@@ -111,12 +112,13 @@ impl<'t> Stager<'t> {
         };
         Ok(Stager {
             bulk,
-            product: p("INSERT INTO s_products VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?,
+            product: p("INSERT INTO s_products VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?,
             packaging: p("INSERT INTO s_packagings VALUES (?1, ?2, ?3, ?4, ?5)")?,
             barcode: p("INSERT INTO s_barcodes VALUES (?1, ?2, ?3, ?4)")?,
             cell: p("INSERT INTO s_cells VALUES (?1, ?2, ?3, ?4)")?,
             record: p("INSERT INTO s_records VALUES (?1, ?2, ?3, ?4)")?,
             delete: p("INSERT INTO s_deletes VALUES (?1, ?2, ?3)")?,
+            path: path.to_path_buf(),
         })
     }
 }
@@ -133,13 +135,29 @@ impl RowSink for Stager<'_> {
             }
             (Row::Product(p), None) => {
                 self.product
-                    .execute(params![p.id, p.code, p.name, p.unit, p.flags, line, 0])
+                    .execute(params![p.id, p.code, p.name, p.unit, p.flags, line, 0, None::<Vec<u8>>])
                     .step("staging a product")?;
             }
             (Row::ProductOnly(p), None) => {
                 self.product
-                    .execute(params![p.id, p.code, p.name, p.unit, p.flags, line, 1])
+                    .execute(params![p.id, p.code, p.name, p.unit, p.flags, line, 1, None::<Vec<u8>>])
                     .step("staging a product")?;
+            }
+            (Row::ProductPatch(p), None) => {
+                let patch = postcard::to_stdvec(p).map_err(|e| Error::InvalidArgument(format!("encoding a patch: {e}")))?;
+                self.product
+                    .execute(params![p.id, "", "", "", 0, line, 1, patch])
+                    .step("staging a product patch")?;
+            }
+            (Row::ProductPatch(p), Some(_)) => {
+                return Err(Error::Import {
+                    path: self.path.clone(),
+                    line,
+                    reason: format!(
+                        "a patch of product {} in a load into an empty catalog: apply the snapshot first",
+                        p.id
+                    ),
+                });
             }
             (Row::Packaging { id, name, factor, .. }, Some(b)) => {
                 b.packaging_pk = b
@@ -249,22 +267,25 @@ fn merge_products(tx: &Connection, path: &Path) -> Result<Counts> {
     merge_sorted(
         tx,
         path,
-        "SELECT id, code, name, unit, flags, line FROM s_products ORDER BY id, line",
+        "SELECT id, code, name, unit, flags, line, patch FROM s_products ORDER BY id, line",
         |r| {
             Ok((
-                ProductRow {
-                    id: r.get(0)?,
-                    code: r.get(1)?,
-                    name: r.get(2)?,
-                    unit: r.get(3)?,
-                    flags: r.get(4)?,
-                },
+                (
+                    ProductRow {
+                        id: r.get(0)?,
+                        code: r.get(1)?,
+                        name: r.get(2)?,
+                        unit: r.get(3)?,
+                        flags: r.get(4)?,
+                    },
+                    r.get::<_, Option<Vec<u8>>>(6)?,
+                ),
                 r.get(5)?,
             ))
         },
-        |a, b| a.id == b.id,
-        |_, p, other| format!("product {} differs from its row on line {other}", p.id),
-        |p, _| {
+        |a, b| a.0.id == b.0.id,
+        |_, p, other| format!("product {} differs from its row on line {other}", p.0.id),
+        |(p, patch), line| {
             let old = existing
                 .query_row([&p.id], |r| {
                     let row = ProductRow {
@@ -278,6 +299,28 @@ fn merge_products(tx: &Connection, path: &Path) -> Result<Counts> {
                 })
                 .optional()
                 .step("reading a product")?;
+            let bad = |reason: String| Error::Import {
+                path: path.to_path_buf(),
+                line,
+                reason,
+            };
+            // A patch edits the product the catalog has.
+            let patched;
+            let p = match patch {
+                None => p,
+                Some(bytes) => {
+                    let patch: super::patch::ProductPatch =
+                        postcard::from_bytes(bytes).map_err(|e| bad(format!("damaged product patch: {e}")))?;
+                    let Some((_, o)) = &old else {
+                        return Err(bad(format!("a patch of product {} which the catalog does not have", patch.id)));
+                    };
+                    patched = patch.apply(o).map_err(bad)?;
+                    if patched.name.trim().is_empty() {
+                        return Err(bad(format!("product {} has no name after its patch", patched.id)));
+                    }
+                    &patched
+                }
+            };
             Ok(match old {
                 None => {
                     let pk = ins

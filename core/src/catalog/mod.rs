@@ -5,6 +5,7 @@ mod columns;
 mod generate;
 mod import;
 pub mod package;
+pub mod patch;
 pub mod rows;
 mod sort;
 

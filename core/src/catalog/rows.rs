@@ -88,6 +88,8 @@ pub enum Row<'a> {
     ProductOnly(&'a ProductRow),
     /// A product (each product once per group of rows).
     Product(&'a ProductRow),
+    /// Edits of a product's own fields against what the catalog has (deltas).
+    ProductPatch(&'a super::patch::ProductPatch),
     /// A packaging of `product` (the product came before it).
     Packaging {
         /// Product id.
@@ -179,6 +181,10 @@ pub enum CatalogRecord {
     Delete(Deletion),
     /// A product whose packagings and barcodes stay as they are (deltas).
     ProductOnly(ProductRow),
+    /// Up to 4096 product patches, column by column (deltas).
+    Patch(Box<super::patch::PatchBlock>),
+    /// One product patch.
+    ProductPatch(super::patch::ProductPatch),
 }
 
 impl CatalogRecord {
@@ -204,6 +210,7 @@ impl CatalogRecord {
             },
             Row::Delete(d) => CatalogRecord::Delete(d.clone()),
             Row::ProductOnly(p) => CatalogRecord::ProductOnly(p.clone()),
+            Row::ProductPatch(p) => CatalogRecord::ProductPatch(p.clone()),
             Row::Record { catalog, id, fields } => CatalogRecord::Record {
                 catalog: catalog.into(),
                 id: id.into(),
@@ -235,7 +242,8 @@ impl CatalogRecord {
             },
             CatalogRecord::Record { catalog, id, fields } => Row::Record { catalog, id, fields },
             CatalogRecord::Delete(d) => Row::Delete(d),
-            CatalogRecord::Block(_) => return None,
+            CatalogRecord::ProductPatch(p) => Row::ProductPatch(p),
+            CatalogRecord::Block(_) | CatalogRecord::Patch(_) => return None,
         })
     }
 
@@ -250,6 +258,8 @@ impl CatalogRecord {
             CatalogRecord::Block(block) => block.validate_into(v, line),
             CatalogRecord::Delete(d) => v.delete(&d, line),
             CatalogRecord::ProductOnly(p) => v.product_only(p, line),
+            CatalogRecord::Patch(block) => block.validate_into(v, line),
+            CatalogRecord::ProductPatch(p) => v.product_patch(p, line),
         }
     }
 }
@@ -336,6 +346,16 @@ impl<'s> Validator<'s> {
     /// A product row whose packagings and barcodes stay as they are (deltas).
     pub fn product_only(&mut self, p: ProductRow, line: u64) -> Result<()> {
         self.product_row(p, line, true)
+    }
+
+    /// Edits of a product's own fields (deltas); checked against the catalog when
+    /// merged.
+    pub fn product_patch(&mut self, p: super::patch::ProductPatch, line: u64) -> Result<()> {
+        if p.id.trim().is_empty() {
+            return Err(self.err(line, "product id is empty"));
+        }
+        self.last_product = None;
+        self.sink.row(Row::ProductPatch(&p), line)
     }
 
     fn product_row(&mut self, p: ProductRow, line: u64, only: bool) -> Result<()> {
