@@ -269,12 +269,7 @@ impl Runtime {
             });
             let doc = self.document(id)?;
             let name = super::folder::write_document(tmp.path(), &doc, &device, None)?;
-            let path = tmp.path().join(&name);
-            let bytes = std::fs::read(&path).map_err(|source| Error::Io {
-                path: path.clone(),
-                source,
-            })?;
-            let answer = client.push(&bytes, &idempotency_key(&doc))?;
+            let answer = client.push(&tmp.path().join(&name), &idempotency_key(&doc))?;
             if answer.doc_id != *id {
                 return Err(Error::Server {
                     step: "sending a document",
@@ -381,17 +376,13 @@ impl Runtime {
             done: 0,
             total: 0,
         });
-        let Some(bytes) = client.tasks(after)? else { return Ok(()) };
-        report.bytes_down += bytes.len() as u64;
         let tmp = tempfile::tempdir_in(self.work_dir("incoming")?).map_err(|source| Error::Io {
             path: self.dir().join("incoming"),
             source,
         })?;
         let path = tmp.path().join("tasks.tsdpkg");
-        std::fs::write(&path, &bytes).map_err(|source| Error::Io {
-            path: path.clone(),
-            source,
-        })?;
+        let Some(bytes) = client.tasks(after, &path)? else { return Ok(()) };
+        report.bytes_down += bytes;
         let reader = PackageReader::open(&path, None, false)?;
         if reader.header().kind != Kind::TaskDocuments {
             return Err(Error::Server {

@@ -366,7 +366,14 @@ impl Client {
         Self::check(step, req.call())
     }
 
-    fn post(&self, step: &'static str, path: &str, content_type: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<Response> {
+    fn post(
+        &self,
+        step: &'static str,
+        path: &str,
+        content_type: &str,
+        headers: &[(&str, &str)],
+        body: impl ureq::AsSendBody,
+    ) -> Result<Response> {
         let mut req = self
             .agent
             .post(self.url(path))
@@ -405,15 +412,20 @@ impl Client {
         Ok(hello)
     }
 
-    /// `POST /v1/device/documents`: pushes one finished-document package.
-    pub fn push(&self, package: &[u8], idempotency_key: &str) -> Result<PushAnswer> {
+    /// `POST /v1/device/documents`: pushes one finished-document package, streamed
+    /// from its file.
+    pub fn push(&self, package: &Path, idempotency_key: &str) -> Result<PushAnswer> {
         let step = "sending a document";
+        let file = std::fs::File::open(package).map_err(|source| Error::Io {
+            path: package.to_path_buf(),
+            source,
+        })?;
         let resp = self.post(
             step,
             "/v1/device/documents",
             "application/vnd.tsd.package",
             &[("Idempotency-Key", idempotency_key)],
-            package,
+            file,
         )?;
         Self::json(step, resp)
     }
@@ -424,26 +436,33 @@ impl Client {
         Self::json(step, self.get(step, &format!("/v1/device/catalog?since={since}"), &[])?)
     }
 
-    /// `GET /v1/device/tasks?after=N`: a task package, or `None`.
-    pub fn tasks(&self, after: i64) -> Result<Option<Vec<u8>>> {
+    /// `GET /v1/device/tasks?after=N`: streams the task package into `dest`;
+    /// `false` when there is none. Returns the bytes received.
+    pub fn tasks(&self, after: i64, dest: &Path) -> Result<Option<u64>> {
         let step = "fetching task documents";
         let mut resp = self.get(step, &format!("/v1/device/tasks?after={after}"), &[])?;
         if resp.status().as_u16() == 204 {
             return Ok(None);
         }
-        let bytes = resp
-            .body_mut()
-            .with_config()
-            .limit(256 << 20)
-            .read_to_vec()
-            .map_err(|e| transport_error(step, e))?;
-        Ok(Some(bytes))
+        let io = |source| Error::Io {
+            path: dest.to_path_buf(),
+            source,
+        };
+        let mut file = std::fs::File::create(dest).map_err(io)?;
+        let mut reader = resp.body_mut().with_config().limit(1 << 30).reader();
+        let n = std::io::copy(&mut reader, &mut file).map_err(|e| Error::Network {
+            step,
+            message: format!("connection lost: {e}"),
+            retry_after: None,
+        })?;
+        file.sync_all().map_err(io)?;
+        Ok(Some(n))
     }
 
     /// `POST /v1/device/status`.
     pub fn status(&self, status: &serde_json::Value) -> Result<()> {
         let body = status.to_string();
-        self.post("reporting status", "/v1/device/status", "application/json", &[], body.as_bytes())
+        self.post("reporting status", "/v1/device/status", "application/json", &[], body)
             .map(|_| ())
     }
 
