@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
-# Benchmarks (not tests): builds the release binary, generates a 1,000,000-product
-# catalog, measures import, lookups, durable scans and size, prints a table and
-# writes docs/benchmarks.md. Takes a few minutes and ~2 GB of disk under target/.
+# Benchmarks (not tests): builds the release binaries, generates a 1,000,000-product
+# catalog, measures import, lookups (also from Kotlin through JNI), durable scans,
+# packages, deltas and a full HTTP sync, prints a table and writes
+# docs/benchmarks.md. Takes several minutes and ~2 GB of disk under target/.
 # Pass --products N for a smaller run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked -p tsd-cli
+# The shipping Android library profile, built for the host.
+cargo build --profile release-jni --locked -p tsd-jni
+(cd android && mvn -B -q -pl runtime test-compile dependency:build-classpath -Dmdep.outputFile=target/classpath.txt)
+export TSD_JNI_LIB="$PWD/target/release-jni/libtsd_jni.so"
+export TSD_JVM_CLASSPATH="$PWD/android/runtime/target/classes:$PWD/android/runtime/target/test-classes:$(cat android/runtime/target/classpath.txt)"
 exec ./target/release/tsd dev bench --work target/bench --report docs/benchmarks.md "$@"

@@ -132,6 +132,17 @@ pub fn lookup(db: &Path, args: &LookupArgs) -> Result<(), Error> {
     }
     let mut v = percentiles(times);
     v["hits"] = json!(hits);
+    // The same call plus the JSON the bridge hands to Kotlin: what a JNI call does
+    // on the Rust side, so the bridge's own cost is the difference.
+    let mut times = Vec::with_capacity(sample.len());
+    for c in &sample {
+        let t = Instant::now();
+        let r = rt.resolve(c);
+        let text = tsd_core::json::lookup_json(c, &r).to_string();
+        times.push(t.elapsed().as_nanos() as u64);
+        std::hint::black_box(text);
+    }
+    v["with_json"] = percentiles(times);
     out!("{v}");
     Ok(())
 }
@@ -337,6 +348,40 @@ pub fn run(args: &BenchArgs) -> Result<(), Error> {
         return Err(Error::InvalidArgument("tsd lookup --stdin failed".into()));
     }
 
+    // Kotlin through JNI, when scripts/bench.sh provides the JVM side.
+    let jni = match (std::env::var("TSD_JVM_CLASSPATH"), std::env::var("TSD_JNI_LIB")) {
+        (Ok(cp), Ok(lib)) => {
+            eprintln!("timing resolve from Kotlin through JNI…");
+            let n = args.lookups.min(300_000).to_string();
+            let (rust, _) = run_json(
+                &[
+                    "--db",
+                    &s(&db),
+                    "dev",
+                    "bench-lookup",
+                    "--codes",
+                    &s(&mix_path),
+                    "--n",
+                    &n,
+                    "--miss-percent",
+                    "0",
+                ],
+                None,
+            )?;
+            let out = Command::new("java")
+                .arg(format!("-Dtsd.native.lib={lib}"))
+                .args(["-cp", &cp, "ru.tsd.runtime.ResolveBenchKt", &s(&db), &s(&mix_path), &n])
+                .stderr(Stdio::inherit())
+                .output()
+                .map_err(io(Path::new("java")))?;
+            let kotlin: Value = serde_json::from_slice(&out.stdout)
+                .map_err(|e| Error::InvalidArgument(format!("the Kotlin benchmark printed no JSON ({e})")))?;
+            let so_bytes = std::fs::metadata(&lib).map(|m| m.len()).unwrap_or(0);
+            Some(json!({"rust": rust, "kotlin": kotlin, "so_bytes": so_bytes}))
+        }
+        _ => None,
+    };
+
     eprintln!("timing {} durable scans…", args.scans);
     let (scan, _) = run_json(
         &[
@@ -505,7 +550,7 @@ pub fn run(args: &BenchArgs) -> Result<(), Error> {
 | delta build (whole process, reads both exports) | {delta_build_secs:.1} s | — |\n\
 | delta apply (`tsd sync --folder`) | {delta_inproc:.2} s in the sync call; {delta_apply_secs:.2} s whole process (start-up, background checkpoint) | ≤ 1 s |\n\
 | publish on `tsd-server` (validate, snapshot package; first version) | {publish_secs:.1} s, {published_mb:.2} MB | — |\n\
-| full sync over HTTP on loopback into an empty terminal (`tsd sync --server`, whole process) | {http_secs:.1} s ({http_inproc:.1} s in the sync call), peak RSS {http_rss:.1} MiB | ≤ 20 s |\n",
+| full sync over HTTP on loopback into an empty terminal (`tsd sync --server`, whole process) | {http_secs:.1} s ({http_inproc:.1} s in the sync call), peak RSS {http_rss:.1} MiB | ≤ 20 s |\n{jni_rows}",
         products = args.products,
         barcodes = g.barcode_count,
         csv_mb = csv_bytes as f64 / 1e6,
@@ -533,6 +578,23 @@ pub fn run(args: &BenchArgs) -> Result<(), Error> {
         delta_ratio = delta_gzip.map_or("?".to_string(), |gz| format!("{:.1} %", delta_bytes as f64 * 100.0 / gz as f64)),
         delta_gz = delta_gzip.map_or("gzip not found".to_string(), |gz| format!("{:.1} kB", gz as f64 / 1e3)),
         published_mb = published.snapshot_bytes as f64 / 1e6,
+        jni_rows = jni.as_ref().map_or_else(
+            || "| resolve through JNI from Kotlin | not run (scripts/bench.sh sets TSD_JVM_CLASSPATH and TSD_JNI_LIB) | bridge ≤ 3 µs at p50 |\n".to_string(),
+            |j| {
+                let p = |v: &Value, k: &str| v[k].as_f64().unwrap_or(f64::NAN) / 1000.0;
+                let (rust, raw, decoded) = (&j["rust"]["with_json"], &j["kotlin"]["raw"], &j["kotlin"]["decoded"]);
+                format!(
+                    "| resolve from Kotlin through JNI, same codes ({n}): `Native.resolve` (JSON string back) | p50 {:.1} µs, p99 {:.1} µs; the same call in Rust with the same JSON: p50 {:.1} µs, p99 {:.1} µs → the bridge adds {:.1} µs at p50 | ≤ 3 µs at p50 |\n\
+| `TsdRuntime.resolve` (decoded into a Kotlin data class by org.json) | p50 {:.1} µs, p99 {:.1} µs | — |\n\
+| host `libtsd_jni.so` (profile release-jni: LTO, stripped, opt-level s) | {:.2} MB | — |\n",
+                    p(raw, "p50_ns"), p(raw, "p99_ns"), p(rust, "p50_ns"), p(rust, "p99_ns"),
+                    p(raw, "p50_ns") - p(rust, "p50_ns"),
+                    p(decoded, "p50_ns"), p(decoded, "p99_ns"),
+                    j["so_bytes"].as_f64().unwrap_or(0.0) / 1e6,
+                    n = j["kotlin"]["raw"]["n"],
+                )
+            },
+        ),
         grown_kb = grown_bytes as f64 / 1e3,
         grown_ratio = grown_gzip.map_or("?".to_string(), |gz| format!("{:.1} %", grown_bytes as f64 * 100.0 / gz as f64)),
         grown_gz = grown_gzip.map_or("gzip not found".to_string(), |gz| format!("{:.1} kB", gz as f64 / 1e3)),
@@ -553,6 +615,7 @@ Raw figures:\n\n```json\n{}\n```\n",
             "snapshot": {"bytes": package_bytes, "gzip6_jsonl_bytes": gzip_bytes, "build_seconds": put_secs, "build": put, "apply_seconds": apply_secs, "apply": apply},
             "delta": {"bytes": delta_bytes, "gzip6_jsonl_bytes": delta_gzip, "build_seconds": delta_build_secs, "build": delta, "apply_seconds": delta_apply_secs, "apply": delta_apply},
             "delta_new_barcodes": {"bytes": grown_bytes, "gzip6_jsonl_bytes": grown_gzip, "build_seconds": grown_build_secs, "apply": grown_apply},
+            "jni": jni,
             "http": {"publish_seconds": publish_secs, "published": published, "sync_seconds": http_secs, "sync": http}}))
             .unwrap_or_default()
     );

@@ -1,4 +1,5 @@
 //! `tsd-server`: the reference sync server and its admin commands.
+#![forbid(unsafe_code)]
 
 use clap::{Parser, Subcommand};
 use std::io::Write;

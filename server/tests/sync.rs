@@ -55,6 +55,11 @@ fn documents_go_up_once_then_catalog_and_tasks_come_down() {
     assert_eq!(r.tasks_added, 1);
     assert_eq!(rt.document("Т-1").unwrap().lines[0].planned, Some(2000));
     assert_eq!(rt.sync_server(&s, &mut |_| {}).unwrap().tasks_added, 0, "the cursor moved");
+    // A task id in Cyrillic goes back up (its idempotency key is ASCII).
+    rt.scan("Т-1", &w.barcodes[0], None).unwrap();
+    rt.complete("Т-1").unwrap();
+    assert_eq!(rt.sync_server(&s, &mut |_| {}).unwrap().pushed, vec!["Т-1".to_string()]);
+    assert_eq!(stored_counts(&admin).get("Т-1"), Some(&1));
     let (rt2, _) = w.terminal("t2");
     let r2 = rt2.sync_server(&settings(&bg.url, &other), &mut |_| {}).unwrap();
     assert_eq!(r2.tasks_added, 0);

@@ -125,9 +125,15 @@ fn set_state(tx: &Connection, key: &str, value: Option<&str>) -> Result<()> {
 }
 
 /// The idempotency key of a document revision: a completed document is frozen, so
-/// its id and completion time name the revision.
+/// its id and completion time name the revision. The id goes in as its file-name
+/// token (an HTTP header is ASCII; task ids from the accounting system are often
+/// Cyrillic).
 pub fn idempotency_key(doc: &crate::documents::Document) -> String {
-    format!("{}@{}", doc.header.id, doc.header.completed_at.unwrap_or(0))
+    format!(
+        "{}@{}",
+        super::folder::document_token(&doc.header.id),
+        doc.header.completed_at.unwrap_or(0)
+    )
 }
 
 impl Runtime {

@@ -1,0 +1,170 @@
+package ru.tsd.runtime
+
+import org.json.JSONArray
+import org.json.JSONObject
+
+/** Quantities cross as JSON numbers in base units (`1.25`); kept here as thousandths. */
+private fun milli(o: JSONObject, key: String): Long = Math.round(o.optDouble(key, 0.0) * 1000)
+private fun milliOrNull(o: JSONObject, key: String): Long? = if (o.isNull(key) || !o.has(key)) null else milli(o, key)
+private fun str(o: JSONObject, key: String): String? = if (o.isNull(key) || !o.has(key)) null else o.getString(key)
+
+/** A catalog product. */
+data class Product(val id: String, val code: String, val name: String, val unit: String, val weighted: Boolean, val marked: Boolean)
+
+/** What a scan resolved to (no journal write). */
+data class Resolution(
+    val input: String,
+    val found: Boolean,
+    val kind: String?,
+    val gtin: String?,
+    val product: Product?,
+    val packagingId: String?,
+    val quantityMilli: Long,
+    val cellId: String?,
+    /** The barcode error code when the input is not a valid barcode. */
+    val errorCode: String?,
+)
+
+/** The result of one scan into a document. */
+data class ScanResult(
+    /** Journal sequence number; null when nothing was stored (quantity needed). */
+    val seq: Long?,
+    /** `accepted`, `refused`, `cell` or `quantity_needed`. */
+    val status: String,
+    /** The rule that refused it (`overscan`, `not_in_plan`, `duplicate_mark`…). */
+    val violation: String?,
+    /** What to tell the operator about the refusal. */
+    val message: String?,
+    val found: Boolean,
+    val productId: String?,
+    val name: String?,
+    val qtyMilli: Long,
+    val actualMilli: Long,
+    val plannedMilli: Long?,
+) {
+    /** True when the scan counted. */
+    val accepted get() = status == "accepted"
+}
+
+/** A document without its lines. */
+data class DocumentHeader(val id: String, val type: String, val number: String, val origin: String, val status: String, val createdAt: Long, val completedAt: Long?)
+
+/** One line: planned and actual quantities of a product (or an unknown code). */
+data class Line(val productId: String?, val raw: String?, val name: String?, val plannedMilli: Long?, val actualMilli: Long)
+
+/** A document with its lines. */
+data class Document(val header: DocumentHeader, val lines: List<Line>, val scans: Int)
+
+/** What one sync did. */
+data class SyncReport(
+    val pushed: List<String>,
+    val alreadyStored: List<String>,
+    val catalogFrom: Long,
+    val catalogVersion: Long,
+    val packages: List<String>,
+    val tasksAdded: Int,
+    val bytesDown: Long,
+    val waiting: Int,
+    val seconds: Double,
+)
+
+/** What the shell shows about sync; always read from the runtime, never cached. */
+data class SyncStatus(
+    val waiting: Int,
+    val lastSuccessAt: Long?,
+    val lastAttemptAt: Long?,
+    val lastError: String?,
+    val lastErrorCode: String?,
+    val failures: Int,
+    /** Unix ms when the next automatic attempt is due (0: now). */
+    val nextAttemptAt: Long,
+    val catalogVersion: Long,
+    /** True only when nothing waits and the last attempt succeeded. */
+    val synced: Boolean,
+)
+
+/** Decodes the bridge's JSON. The one place that knows the shapes. */
+internal object Json {
+    private fun strings(a: JSONArray?): List<String> = if (a == null) emptyList() else List(a.length()) { a.getString(it) }
+
+    fun product(o: JSONObject) = Product(
+        id = o.getString("id"), code = o.optString("code"), name = o.getString("name"), unit = o.optString("unit"),
+        weighted = o.optBoolean("weighted"), marked = o.optBoolean("marked"),
+    )
+
+    fun products(text: String): List<Product> = JSONArray(text).let { a -> List(a.length()) { product(a.getJSONObject(it)) } }
+
+    fun resolution(text: String): Resolution {
+        val o = JSONObject(text)
+        return Resolution(
+            input = o.getString("input"),
+            found = o.optBoolean("found"),
+            kind = str(o, "kind"),
+            gtin = str(o, "gtin"),
+            product = o.optJSONObject("product")?.let(::product),
+            packagingId = o.optJSONObject("packaging")?.optString("id"),
+            quantityMilli = milli(o, "quantity"),
+            cellId = o.optJSONObject("cell")?.optString("id"),
+            errorCode = o.optJSONObject("error")?.optString("code"),
+        )
+    }
+
+    fun scan(text: String): ScanResult {
+        val o = JSONObject(text)
+        return ScanResult(
+            seq = if (o.isNull("seq")) null else o.getLong("seq"),
+            status = o.getString("status"),
+            violation = str(o, "violation"),
+            message = str(o, "message"),
+            found = o.optBoolean("found"),
+            productId = str(o, "product"),
+            name = str(o, "name"),
+            qtyMilli = milli(o, "qty"),
+            actualMilli = milli(o, "actual"),
+            plannedMilli = milliOrNull(o, "planned"),
+        )
+    }
+
+    fun header(o: JSONObject) = DocumentHeader(
+        id = o.getString("id"), type = o.getString("type"), number = o.getString("number"), origin = o.getString("origin"),
+        status = o.getString("status"), createdAt = o.getLong("created_at"),
+        completedAt = if (o.isNull("completed_at")) null else o.getLong("completed_at"),
+    )
+
+    fun headers(text: String): List<DocumentHeader> = JSONArray(text).let { a -> List(a.length()) { header(a.getJSONObject(it)) } }
+
+    fun document(text: String): Document {
+        val o = JSONObject(text)
+        val lines = o.getJSONArray("lines")
+        return Document(
+            header = header(o),
+            lines = List(lines.length()) {
+                val l = lines.getJSONObject(it)
+                Line(str(l, "product"), str(l, "raw"), str(l, "name"), milliOrNull(l, "planned"), milli(l, "actual"))
+            },
+            scans = o.getJSONArray("scans").length(),
+        )
+    }
+
+    fun report(text: String): SyncReport {
+        val o = JSONObject(text)
+        return SyncReport(
+            pushed = strings(o.optJSONArray("pushed")), alreadyStored = strings(o.optJSONArray("already_stored")),
+            catalogFrom = o.optLong("catalog_from"), catalogVersion = o.optLong("catalog_version"),
+            packages = strings(o.optJSONArray("packages")), tasksAdded = o.optInt("tasks_added"),
+            bytesDown = o.optLong("bytes_down"), waiting = o.optInt("waiting"), seconds = o.optDouble("seconds"),
+        )
+    }
+
+    fun status(text: String): SyncStatus {
+        val o = JSONObject(text)
+        return SyncStatus(
+            waiting = o.getInt("waiting"),
+            lastSuccessAt = if (o.isNull("last_success_at")) null else o.getLong("last_success_at"),
+            lastAttemptAt = if (o.isNull("last_attempt_at")) null else o.getLong("last_attempt_at"),
+            lastError = str(o, "last_error"), lastErrorCode = str(o, "last_error_code"),
+            failures = o.getInt("failures"), nextAttemptAt = o.getLong("next_attempt_at"),
+            catalogVersion = o.getLong("catalog_version"), synced = o.getBoolean("synced"),
+        )
+    }
+}

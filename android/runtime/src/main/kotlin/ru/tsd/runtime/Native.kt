@@ -1,0 +1,48 @@
+package ru.tsd.runtime
+
+/**
+ * The native entry points of `libtsd_jni` (Rust crate `jni-bridge`). Only `Long`,
+ * `Int`, `Boolean` and `String` cross; aggregates are JSON decoded in [Json].
+ * Every function may throw a [TsdException] subclass. Names are lowerCamelCase;
+ * a test compares them with the library's `Java_` symbols.
+ *
+ * The library is loaded from the path in the system property `tsd.native.lib` when
+ * set (tests on a desktop JVM), else by name from the app's native libraries.
+ */
+internal object Native {
+    init {
+        val path = System.getProperty("tsd.native.lib")
+        if (path.isNullOrEmpty()) System.loadLibrary("tsd_jni") else System.load(path)
+    }
+
+    @JvmStatic external fun runtimeOpen(dir: String): Long
+    @JvmStatic external fun runtimeClose(handle: Long)
+    @JvmStatic external fun importCatalog(handle: Long, path: String, format: String): String
+    @JvmStatic external fun setConfig(handle: Long, config: String)
+    @JvmStatic external fun resolve(handle: Long, raw: String): String
+    @JvmStatic external fun search(handle: Long, query: String, limit: Int): String
+    @JvmStatic external fun documents(handle: Long): String
+    @JvmStatic external fun document(handle: Long, id: String): String
+    @JvmStatic external fun newDocument(handle: Long, type: String): String
+    @JvmStatic external fun scan(handle: Long, doc: String, raw: String, qty: Long): String
+    @JvmStatic external fun undo(handle: Long, doc: String): String
+    @JvmStatic external fun setQuantity(handle: Long, doc: String, product: String, qty: Long): Long
+    @JvmStatic external fun complete(handle: Long, doc: String): Boolean
+    @JvmStatic external fun addTasks(handle: Long, tasks: String): Int
+    @JvmStatic external fun syncServer(handle: Long, settings: String, listener: SyncProgressListener?): String
+    @JvmStatic external fun syncFolder(handle: Long, root: String): String
+    @JvmStatic external fun syncStatus(handle: Long): String
+    @JvmStatic external fun syncDue(handle: Long): Boolean
+    @JvmStatic external fun cancelSync(handle: Long)
+
+    // Present only in a library built with the `testing` feature.
+    @JvmStatic external fun testingPanic(message: String)
+    @JvmStatic external fun testingFail(code: String)
+    @JvmStatic external fun testingCodes(): String
+}
+
+/** Receives sync progress on the thread that called [TsdRuntime.sync]. */
+fun interface SyncProgressListener {
+    /** [step] is `push`, `download`, `apply`, `tasks` or `status`; [total] is 0 when unknown. */
+    fun onProgress(step: String, done: Long, total: Long)
+}

@@ -1,0 +1,143 @@
+package ru.tsd.runtime
+
+import org.json.JSONObject
+import java.io.File
+
+/** How to reach the sync server. */
+data class ServerSettings(
+    val url: String,
+    val token: String,
+    /** An extra trusted CA certificate (PEM text), for a warehouse's own CA. */
+    val caPem: String? = null,
+    /** SHA-256 of the server certificate (hex); when set, exactly that certificate is trusted. */
+    val pinSha256: String? = null,
+    val timeoutMs: Long? = null,
+    val backoffBaseMs: Long? = null,
+    val backoffCapMs: Long? = null,
+) {
+    internal fun toJson(): String = JSONObject().apply {
+        put("url", url)
+        put("token", token)
+        caPem?.let { put("ca_pem", it) }
+        pinSha256?.let { put("pin_sha256", it) }
+        timeoutMs?.let { put("timeout_ms", it) }
+        backoffBaseMs?.let { put("backoff_base_ms", it) }
+        backoffCapMs?.let { put("backoff_cap_ms", it) }
+    }.toString()
+
+    /** The token never appears in logs or crash reports. */
+    override fun toString() = "ServerSettings(url=$url, token=***, ca=${caPem != null}, pin=${pinSha256 != null})"
+}
+
+/**
+ * The terminal runtime over one data folder: catalog, scans, documents, sync.
+ * Thread-safe; every call blocks, so call it off the main thread. Close it when
+ * done; calls after [close] throw [ClosedHandleException].
+ *
+ * ```
+ * TsdRuntime.open(File(filesDir, "tsd")).use { rt ->
+ *     val doc = rt.newDocument("receiving")
+ *     val r = rt.scan(doc.id, "4601234567893")
+ * }
+ * ```
+ */
+class TsdRuntime private constructor(private val handle: Long) : AutoCloseable {
+    @Volatile private var closed = false
+
+    companion object {
+        /** Opens (creating) the data folder [dir]. */
+        @JvmStatic
+        @Throws(TsdException::class)
+        fun open(dir: File): TsdRuntime = TsdRuntime(Native.runtimeOpen(dir.absolutePath))
+    }
+
+    private val h: Long get() = handle
+
+    /** Imports a catalog file (`csv` or `jsonl`) in one transaction; returns the report JSON. */
+    @Throws(TsdException::class)
+    fun importCatalog(file: File, format: String = if (file.name.endsWith(".jsonl")) "jsonl" else "csv"): String =
+        Native.importCatalog(h, file.absolutePath, format)
+
+    /** Validates and applies a configuration (document types, weight templates). */
+    @Throws(TsdException::class)
+    fun setConfig(json: String) = Native.setConfig(h, json)
+
+    /** Resolves a scan against the catalog without storing it. A bad barcode gives [Resolution.errorCode]. */
+    @Throws(TsdException::class)
+    fun resolve(raw: String): Resolution = Json.resolution(Native.resolve(h, raw))
+
+    /** Name/article search: word prefixes, any case, ё = е. */
+    @Throws(TsdException::class)
+    fun search(query: String, limit: Int = 20): List<Product> = Json.products(Native.search(h, query, limit))
+
+    /** All documents, newest first. */
+    @Throws(TsdException::class)
+    fun documents(): List<DocumentHeader> = Json.headers(Native.documents(h))
+
+    /** A document with its lines. */
+    @Throws(TsdException::class)
+    fun document(id: String): Document = Json.document(Native.document(h, id))
+
+    /** Creates a free document of a configured type. */
+    @Throws(TsdException::class)
+    fun newDocument(type: String): DocumentHeader = Json.header(JSONObject(Native.newDocument(h, type)))
+
+    /**
+     * Records a scan under the document type's rules. When this returns, the journal
+     * entry is on disk. [qtyMilli] (thousandths of the base unit) overrides the
+     * code's own quantity. A refused scan is a normal result ([ScanResult.violation]).
+     */
+    @Throws(TsdException::class)
+    fun scan(doc: String, raw: String, qtyMilli: Long? = null): ScanResult =
+        Json.scan(Native.scan(h, doc, raw, qtyMilli ?: -1))
+
+    /** Undoes the latest scan or correction in force. */
+    @Throws(TsdException::class)
+    fun undo(doc: String): String = Native.undo(h, doc)
+
+    /** Sets a product's actual quantity (thousandths); returns the journal seq, or null if unchanged. */
+    @Throws(TsdException::class)
+    fun setQuantity(doc: String, product: String, qtyMilli: Long): Long? =
+        Native.setQuantity(h, doc, product, qtyMilli).takeIf { it >= 0 }
+
+    /** Completes a document and queues it for sending; false if it already was. */
+    @Throws(TsdException::class)
+    fun complete(doc: String): Boolean = Native.complete(h, doc)
+
+    /** Adds task documents (a JSON array of tasks); returns how many were new. */
+    @Throws(TsdException::class)
+    fun addTasks(tasksJson: String): Int = Native.addTasks(h, tasksJson)
+
+    /**
+     * One sync with the server: the outbox first, then catalog changes and tasks.
+     * Throws on failure ([NetworkException] is retryable); the failure is recorded in
+     * [syncStatus] with the time the next attempt is due.
+     */
+    @Throws(TsdException::class)
+    fun sync(settings: ServerSettings, listener: SyncProgressListener? = null): SyncReport =
+        Json.report(Native.syncServer(h, settings.toJson(), listener))
+
+    /** One exchange-folder sync (the folder a PC fills over USB or RDP); report JSON. */
+    @Throws(TsdException::class)
+    fun syncFolder(root: File): String = Native.syncFolder(h, root.absolutePath)
+
+    /** What waits, the last success and error, when the next attempt is due. */
+    @Throws(TsdException::class)
+    fun syncStatus(): SyncStatus = Json.status(Native.syncStatus(h))
+
+    /** True when something waits (or the last attempt failed) and its backoff has passed. */
+    @Throws(TsdException::class)
+    fun syncDue(): Boolean = Native.syncDue(h)
+
+    /** Asks a running sync to stop at its next check. */
+    @Throws(TsdException::class)
+    fun cancelSync() = Native.cancelSync(h)
+
+    /** Closes the runtime; a second close does nothing. */
+    override fun close() {
+        if (!closed) {
+            closed = true
+            Native.runtimeClose(handle)
+        }
+    }
+}

@@ -1,0 +1,86 @@
+package ru.tsd.runtime
+
+import org.json.JSONArray
+import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertFalse
+import org.junit.jupiter.api.Assertions.assertNotNull
+import org.junit.jupiter.api.Assertions.assertThrows
+import org.junit.jupiter.api.Assertions.assertTrue
+import org.junit.jupiter.api.Test
+import java.io.File
+import java.util.concurrent.Executors
+import java.util.concurrent.LinkedBlockingQueue
+import java.util.concurrent.TimeUnit
+
+/**
+ * The Kotlin runtime against the real `tsd-server` binary on loopback: scan into a
+ * task document → complete → sync → the server has it once; server down → scans go
+ * on and the status says what waits; server back → the trigger policy syncs and the
+ * document arrives exactly once.
+ */
+class ServerSyncTest {
+    @Test
+    fun aTaskDocumentTravelsOnceThroughAnOutage() {
+        val root = tempDir("tsd-sync")
+        ServerProcess(File(root, "server")).use { server ->
+            val token = server.admin("device", "add", "ТСД-1")
+            val csv = File(root, "catalog.csv").apply { writeText(CATALOG) }
+            server.admin("catalog", "publish", csv.absolutePath)
+            val tasks = File(root, "tasks.jsonl").apply {
+                writeText("""{"id":"ОТ-7","type":"picking","number":"ОТ-7","lines":[{"product":"P1","qty":2}]}""" + "\n")
+            }
+            server.admin("tasks", "add", "--device", "ТСД-1", tasks.absolutePath)
+            server.start()
+            val settings = ServerSettings(server.url, token, timeoutMs = 3_000, backoffBaseMs = 50, backoffCapMs = 200)
+
+            TsdRuntime.open(File(root, "terminal")).use { rt ->
+                val steps = mutableListOf<String>()
+                val first = rt.sync(settings) { step, _, _ -> steps += step }
+                assertEquals(1, first.catalogVersion)
+                assertEquals(1, first.tasksAdded)
+                assertTrue("apply" in steps && "tasks" in steps, "$steps")
+                assertTrue(rt.resolve("4601234567893").found, "the catalog came down")
+
+                // Scan into the task, complete, sync: on the server once.
+                assertTrue(rt.scan("ОТ-7", "4601234567893").accepted)
+                assertTrue(rt.scan("ОТ-7", "4601234567893").accepted)
+                assertTrue(rt.complete("ОТ-7"))
+                assertEquals(listOf("ОТ-7"), rt.sync(settings).pushed)
+                assertEquals(1, storedCount(server, "ОТ-7"))
+
+                // Server down: scanning goes on, the status tells the truth.
+                server.kill()
+                val doc = rt.newDocument("receiving")
+                rt.scan(doc.id, "4601234567909")
+                rt.complete(doc.id)
+                val e = assertThrows(NetworkException::class.java) { rt.sync(settings) }
+                assertTrue(e.retryable)
+                val down = rt.syncStatus()
+                assertEquals(1, down.waiting)
+                assertFalse(down.synced)
+                assertEquals("network", down.lastErrorCode)
+                assertNotNull(down.lastError)
+
+                // Server back on the same address: the network callback's trigger syncs.
+                server.start(server.address)
+                val results = LinkedBlockingQueue<Result<SyncReport>>()
+                val executor = Executors.newSingleThreadExecutor()
+                val policy = SyncPolicy(RuntimeSyncTarget(rt, { settings }), executor) { results.put(it) }
+                assertTrue(policy.onNetworkAvailable(), "something waits, so the network coming back syncs")
+                val report = results.poll(30, TimeUnit.SECONDS)!!.getOrThrow()
+                assertEquals(listOf(doc.id), report.pushed)
+                assertTrue(rt.syncStatus().synced)
+                assertFalse(policy.onNetworkAvailable(), "nothing waits: no sync")
+                assertFalse(policy.onPeriodicTick(), "nothing due")
+                executor.shutdown()
+                assertEquals(1, storedCount(server, doc.id))
+                assertEquals(1, storedCount(server, "ОТ-7"), "still once")
+            }
+        }
+    }
+
+    private fun storedCount(server: ServerProcess, docId: String): Int {
+        val docs = JSONArray(server.admin("documents", "list", "--json", "--all"))
+        return (0 until docs.length()).count { docs.getJSONObject(it).getString("doc_id") == docId }
+    }
+}

@@ -1,0 +1,338 @@
+//! The entry points of `ru.tsd.runtime.Native` (see `android/runtime/.../Native.kt`;
+//! a test compares this file's `Java_` names with the `external fun`s there).
+
+use crate::errors::BridgeError;
+use crate::{handles, run};
+use jni::objects::{JClass, JObject, JString};
+use jni::sys::{jboolean, jint, jlong};
+use jni::{jni_sig, jni_str, Env, EnvUnowned, JValue};
+use serde::Serialize;
+use std::path::Path;
+use tsd_core::catalog::Format;
+use tsd_core::Runtime;
+
+type R<T> = Result<T, BridgeError>;
+
+fn text(env: &Env<'_>, s: &JString<'_>) -> R<String> {
+    Ok(s.try_to_string(env)?)
+}
+
+fn json<'l>(env: &mut Env<'l>, value: impl Serialize) -> R<JString<'l>> {
+    let text = serde_json::to_string(&value).map_err(|e| BridgeError::Argument(format!("encoding a result: {e}")))?;
+    Ok(env.new_string(text)?)
+}
+
+fn value<'l>(env: &mut Env<'l>, value: serde_json::Value) -> R<JString<'l>> {
+    Ok(env.new_string(value.to_string())?)
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_ru_tsd_runtime_Native_runtimeOpen<'l>(mut env: EnvUnowned<'l>, _c: JClass<'l>, dir: JString<'l>) -> jlong {
+    run(&mut env, |env| {
+        let dir = text(env, &dir)?;
+        Ok(handles::insert(Runtime::open(Path::new(&dir))?))
+    })
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_ru_tsd_runtime_Native_runtimeClose<'l>(mut env: EnvUnowned<'l>, _c: JClass<'l>, h: jlong) {
+    run(&mut env, |_| handles::close(h))
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_ru_tsd_runtime_Native_importCatalog<'l>(
+    mut env: EnvUnowned<'l>,
+    _c: JClass<'l>,
+    h: jlong,
+    path: JString<'l>,
+    format: JString<'l>,
+) -> JString<'l> {
+    run(&mut env, |env| {
+        let rt = handles::get(h)?;
+        let (path, format) = (text(env, &path)?, text(env, &format)?);
+        let format = Format::from_name(&format).ok_or_else(|| BridgeError::Argument(format!("format {format:?}: use csv or jsonl")))?;
+        let report = rt.import_catalog(Path::new(&path), format, &mut |_| true)?;
+        json(env, report)
+    })
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_ru_tsd_runtime_Native_setConfig<'l>(mut env: EnvUnowned<'l>, _c: JClass<'l>, h: jlong, config: JString<'l>) {
+    run(&mut env, |env| {
+        let config = text(env, &config)?;
+        Ok(handles::get(h)?.set_config(&config)?)
+    })
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_ru_tsd_runtime_Native_resolve<'l>(
+    mut env: EnvUnowned<'l>,
+    _c: JClass<'l>,
+    h: jlong,
+    raw: JString<'l>,
+) -> JString<'l> {
+    run(&mut env, |env| {
+        let raw = text(env, &raw)?;
+        let r = handles::get(h)?.resolve(&raw);
+        if let Err(e) = &r {
+            if !matches!(e, tsd_core::Error::Barcode(_)) {
+                return Err(BridgeError::Core(r.unwrap_err()));
+            }
+        }
+        value(env, tsd_core::json::lookup_json(&raw, &r))
+    })
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_ru_tsd_runtime_Native_search<'l>(
+    mut env: EnvUnowned<'l>,
+    _c: JClass<'l>,
+    h: jlong,
+    query: JString<'l>,
+    limit: jint,
+) -> JString<'l> {
+    run(&mut env, |env| {
+        let query = text(env, &query)?;
+        let limit = usize::try_from(limit).map_err(|_| BridgeError::Argument(format!("limit {limit} is negative")))?;
+        let found = handles::get(h)?.search(&query, limit)?;
+        json(env, found)
+    })
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_ru_tsd_runtime_Native_documents<'l>(mut env: EnvUnowned<'l>, _c: JClass<'l>, h: jlong) -> JString<'l> {
+    run(&mut env, |env| {
+        let docs = handles::get(h)?.documents()?;
+        json(env, docs)
+    })
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_ru_tsd_runtime_Native_document<'l>(
+    mut env: EnvUnowned<'l>,
+    _c: JClass<'l>,
+    h: jlong,
+    id: JString<'l>,
+) -> JString<'l> {
+    run(&mut env, |env| {
+        let id = text(env, &id)?;
+        let doc = handles::get(h)?.document(&id)?;
+        json(env, doc)
+    })
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_ru_tsd_runtime_Native_newDocument<'l>(
+    mut env: EnvUnowned<'l>,
+    _c: JClass<'l>,
+    h: jlong,
+    doc_type: JString<'l>,
+) -> JString<'l> {
+    run(&mut env, |env| {
+        let doc_type = text(env, &doc_type)?;
+        let header = handles::get(h)?.new_document(&doc_type)?;
+        json(env, header)
+    })
+}
+
+/// `qty` in thousandths of the base unit; a negative value means "the code's own
+/// quantity".
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_ru_tsd_runtime_Native_scan<'l>(
+    mut env: EnvUnowned<'l>,
+    _c: JClass<'l>,
+    h: jlong,
+    doc: JString<'l>,
+    raw: JString<'l>,
+    qty: jlong,
+) -> JString<'l> {
+    run(&mut env, |env| {
+        let (doc, raw) = (text(env, &doc)?, text(env, &raw)?);
+        let outcome = handles::get(h)?.scan(&doc, &raw, (qty >= 0).then_some(qty))?;
+        value(env, tsd_core::json::scan_json(&raw, &outcome))
+    })
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_ru_tsd_runtime_Native_undo<'l>(
+    mut env: EnvUnowned<'l>,
+    _c: JClass<'l>,
+    h: jlong,
+    doc: JString<'l>,
+) -> JString<'l> {
+    run(&mut env, |env| {
+        let doc = text(env, &doc)?;
+        let (undo, undone) = handles::get(h)?.undo(&doc)?;
+        value(env, serde_json::json!({ "seq": undo, "undone": undone }))
+    })
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_ru_tsd_runtime_Native_setQuantity<'l>(
+    mut env: EnvUnowned<'l>,
+    _c: JClass<'l>,
+    h: jlong,
+    doc: JString<'l>,
+    product: JString<'l>,
+    qty: jlong,
+) -> jlong {
+    run(&mut env, |env| {
+        let (doc, product) = (text(env, &doc)?, text(env, &product)?);
+        Ok(handles::get(h)?.set_quantity(&doc, &product, qty)?.unwrap_or(-1))
+    })
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_ru_tsd_runtime_Native_complete<'l>(
+    mut env: EnvUnowned<'l>,
+    _c: JClass<'l>,
+    h: jlong,
+    doc: JString<'l>,
+) -> jboolean {
+    run(&mut env, |env| {
+        let doc = text(env, &doc)?;
+        Ok(handles::get(h)?.complete(&doc)?)
+    })
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_ru_tsd_runtime_Native_addTasks<'l>(
+    mut env: EnvUnowned<'l>,
+    _c: JClass<'l>,
+    h: jlong,
+    tasks: JString<'l>,
+) -> jint {
+    run(&mut env, |env| {
+        let tasks = text(env, &tasks)?;
+        let tasks: Vec<tsd_core::documents::TaskDocument> = serde_json::from_str(&tasks)
+            .map_err(|e| BridgeError::Argument(format!("tasks are not a JSON array of task documents: {e}")))?;
+        Ok(handles::get(h)?.add_tasks(&tasks)? as jint)
+    })
+}
+
+/// Settings JSON: `{"url", "token", "ca_pem"?, "pin_sha256"?, "timeout_ms"?,
+/// "backoff_base_ms"?, "backoff_cap_ms"?}`. `listener` (nullable) gets
+/// `onProgress(step, done, total)` on the calling thread; if it throws, the sync is
+/// cancelled and the exception propagates.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_ru_tsd_runtime_Native_syncServer<'l>(
+    mut env: EnvUnowned<'l>,
+    _c: JClass<'l>,
+    h: jlong,
+    settings: JString<'l>,
+    listener: JObject<'l>,
+) -> JString<'l> {
+    run(&mut env, |env| {
+        let settings = parse_settings(&text(env, &settings)?)?;
+        let rt = handles::get(h)?;
+        let mut failed = None;
+        let result = rt.sync_server(&settings, &mut |p| {
+            if listener.is_null() || failed.is_some() {
+                return;
+            }
+            let step = serde_json::to_value(p.step)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            let called = env.new_string(step).and_then(|s| {
+                env.call_method(
+                    &listener,
+                    jni_str!("onProgress"),
+                    jni_sig!("(Ljava/lang/String;JJ)V"),
+                    &[JValue::Object(&s), JValue::Long(p.done as i64), JValue::Long(p.total as i64)],
+                )
+            });
+            if let Err(e) = called {
+                failed = Some(e);
+                rt.cancel_sync();
+            }
+        });
+        if let Some(e) = failed {
+            return Err(BridgeError::Jni(e));
+        }
+        json(env, result?)
+    })
+}
+
+fn parse_settings(text: &str) -> R<tsd_core::sync::ServerSettings> {
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| BridgeError::Argument(format!("sync settings are not JSON: {e}")))?;
+    let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
+    let ms = |k: &str| v.get(k).and_then(|x| x.as_u64()).map(std::time::Duration::from_millis);
+    let url = s("url").ok_or_else(|| BridgeError::Argument("sync settings need \"url\"".into()))?;
+    let token = s("token").ok_or_else(|| BridgeError::Argument("sync settings need \"token\"".into()))?;
+    let mut settings = tsd_core::sync::ServerSettings::new(&url, &token);
+    settings.ca_pem = s("ca_pem").map(String::into_bytes);
+    settings.pin_sha256 = s("pin_sha256");
+    if let Some(t) = ms("timeout_ms") {
+        settings.timeout = t;
+    }
+    if let Some(b) = ms("backoff_base_ms") {
+        settings.backoff.base = b;
+    }
+    if let Some(c) = ms("backoff_cap_ms") {
+        settings.backoff.cap = c;
+    }
+    Ok(settings)
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_ru_tsd_runtime_Native_syncFolder<'l>(
+    mut env: EnvUnowned<'l>,
+    _c: JClass<'l>,
+    h: jlong,
+    root: JString<'l>,
+) -> JString<'l> {
+    run(&mut env, |env| {
+        let root = text(env, &root)?;
+        let report = handles::get(h)?.sync_folder(Path::new(&root), None, false)?;
+        json(env, report)
+    })
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_ru_tsd_runtime_Native_syncStatus<'l>(mut env: EnvUnowned<'l>, _c: JClass<'l>, h: jlong) -> JString<'l> {
+    run(&mut env, |env| {
+        let status = handles::get(h)?.sync_status()?;
+        json(env, status)
+    })
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_ru_tsd_runtime_Native_syncDue<'l>(mut env: EnvUnowned<'l>, _c: JClass<'l>, h: jlong) -> jboolean {
+    run(&mut env, |_| Ok(handles::get(h)?.sync_due()?))
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_ru_tsd_runtime_Native_cancelSync<'l>(mut env: EnvUnowned<'l>, _c: JClass<'l>, h: jlong) {
+    run(&mut env, |_| {
+        handles::get(h)?.cancel_sync();
+        Ok(())
+    })
+}
+
+/// Test-only: panics with `message`.
+#[cfg(feature = "testing")]
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_ru_tsd_runtime_Native_testingPanic<'l>(mut env: EnvUnowned<'l>, _c: JClass<'l>, message: JString<'l>) {
+    run(&mut env, |env| -> R<()> {
+        let message = text(env, &message)?;
+        panic!("{message}")
+    })
+}
+
+/// Test-only: fails with the core error whose code is `code`.
+#[cfg(feature = "testing")]
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_ru_tsd_runtime_Native_testingFail<'l>(mut env: EnvUnowned<'l>, _c: JClass<'l>, code: JString<'l>) {
+    run(&mut env, |env| -> R<()> {
+        let code = text(env, &code)?;
+        Err(crate::testing::error_for(&code))
+    })
+}
+
+/// Test-only: the codes `testingFail` knows, as a JSON array.
+#[cfg(feature = "testing")]
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_ru_tsd_runtime_Native_testingCodes<'l>(mut env: EnvUnowned<'l>, _c: JClass<'l>) -> JString<'l> {
+    run(&mut env, |env| json(env, crate::testing::CODES))
+}
