@@ -138,7 +138,7 @@ pub fn lookup(db: &Path, args: &LookupArgs) -> Result<(), Error> {
     for c in &sample {
         let t = Instant::now();
         let r = rt.resolve(c);
-        let text = tsd_core::json::lookup_json(c, &r).to_string();
+        let text = tsd_core::json::lookup_text(c, &r);
         times.push(t.elapsed().as_nanos() as u64);
         std::hint::black_box(text);
     }

@@ -79,7 +79,7 @@ pub extern "system" fn Java_ru_tsd_runtime_Native_resolve<'l>(
                 return Err(BridgeError::Core(r.unwrap_err()));
             }
         }
-        value(env, tsd_core::json::lookup_json(&raw, &r))
+        Ok(env.new_string(tsd_core::json::lookup_text(&raw, &r))?)
     })
 }
 
@@ -149,7 +149,7 @@ pub extern "system" fn Java_ru_tsd_runtime_Native_scan<'l>(
     run(&mut env, |env| {
         let (doc, raw) = (text(env, &doc)?, text(env, &raw)?);
         let outcome = handles::get(h)?.scan(&doc, &raw, (qty >= 0).then_some(qty))?;
-        value(env, tsd_core::json::scan_json(&raw, &outcome))
+        Ok(env.new_string(tsd_core::json::scan_text(&raw, &outcome))?)
     })
 }
 
