@@ -7,9 +7,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked -p tsd-cli
-# The shipping Android library profile, built for the host.
-cargo build --profile release-jni --locked -p tsd-jni
+# The shipping Android library profile, built for the host (and `tsd` with the same
+# profile, so the JNI comparison runs the same compiled Rust on both sides).
+cargo build --profile release-jni --locked -p tsd-jni -p tsd-cli
 (cd android && mvn -B -q -pl runtime test-compile dependency:build-classpath -Dmdep.outputFile=target/classpath.txt)
 export TSD_JNI_LIB="$PWD/target/release-jni/libtsd_jni.so"
+export TSD_JNI_TSD="$PWD/target/release-jni/tsd"
 export TSD_JVM_CLASSPATH="$PWD/android/runtime/target/classes:$PWD/android/runtime/target/test-classes:$(cat android/runtime/target/classpath.txt)"
 exec ./target/release/tsd dev bench --work target/bench --report docs/benchmarks.md "$@"

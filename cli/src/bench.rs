@@ -353,21 +353,28 @@ pub fn run(args: &BenchArgs) -> Result<(), Error> {
         (Ok(cp), Ok(lib)) => {
             eprintln!("timing resolve from Kotlin through JNI…");
             let n = args.lookups.min(300_000).to_string();
-            let (rust, _) = run_json(
-                &[
-                    "--db",
-                    &s(&db),
-                    "dev",
-                    "bench-lookup",
-                    "--codes",
-                    &s(&mix_path),
-                    "--n",
-                    &n,
-                    "--miss-percent",
-                    "0",
-                ],
-                None,
-            )?;
+            // The Rust side of the comparison runs the same compiled code as the
+            // library (profile release-jni) when scripts/bench.sh built it.
+            let rust_args = [
+                "--db",
+                &s(&db),
+                "dev",
+                "bench-lookup",
+                "--codes",
+                &s(&mix_path),
+                "--n",
+                &n,
+                "--miss-percent",
+                "0",
+            ];
+            let rust: Value = match std::env::var("TSD_JNI_TSD") {
+                Ok(exe) => {
+                    let out = Command::new(&exe).args(rust_args).output().map_err(io(Path::new(&exe)))?;
+                    serde_json::from_slice(&out.stdout)
+                        .map_err(|e| Error::InvalidArgument(format!("{exe} bench-lookup printed no JSON ({e})")))?
+                }
+                Err(_) => run_json(&rust_args, None)?.0,
+            };
             let out = Command::new("java")
                 .arg(format!("-Dtsd.native.lib={lib}"))
                 .args(["-cp", &cp, "ru.tsd.runtime.ResolveBenchKt", &s(&db), &s(&mix_path), &n])
@@ -584,7 +591,7 @@ pub fn run(args: &BenchArgs) -> Result<(), Error> {
                 let p = |v: &Value, k: &str| v[k].as_f64().unwrap_or(f64::NAN) / 1000.0;
                 let (rust, raw, decoded) = (&j["rust"]["with_json"], &j["kotlin"]["raw"], &j["kotlin"]["decoded"]);
                 format!(
-                    "| resolve from Kotlin through JNI, same codes ({n}): `Native.resolve` (JSON string back) | p50 {:.1} µs, p99 {:.1} µs; the same call in Rust with the same JSON: p50 {:.1} µs, p99 {:.1} µs → the bridge adds {:.1} µs at p50 | ≤ 3 µs at p50 |\n\
+                    "| resolve from Kotlin through JNI, same codes ({n}): `Native.resolve` (UTF-8 JSON bytes back) | p50 {:.1} µs, p99 {:.1} µs; the same call in Rust (same profile) with the same JSON: p50 {:.1} µs, p99 {:.1} µs → the bridge adds {:.1} µs at p50 | ≤ 3 µs at p50 |\n\
 | `TsdRuntime.resolve` (decoded into a Kotlin data class by org.json) | p50 {:.1} µs, p99 {:.1} µs | — |\n\
 | host `libtsd_jni.so` (profile release-jni: LTO, stripped, opt-level s) | {:.2} MB | — |\n",
                     p(raw, "p50_ns"), p(raw, "p99_ns"), p(rust, "p50_ns"), p(rust, "p99_ns"),

@@ -3,7 +3,7 @@
 
 use crate::errors::BridgeError;
 use crate::{handles, run};
-use jni::objects::{JClass, JObject, JString};
+use jni::objects::{JByteArray, JClass, JObject, JString};
 use jni::sys::{jboolean, jint, jlong};
 use jni::{jni_sig, jni_str, Env, EnvUnowned, JValue};
 use serde::Serialize;
@@ -64,13 +64,15 @@ pub extern "system" fn Java_ru_tsd_runtime_Native_setConfig<'l>(mut env: EnvUnow
     })
 }
 
+/// The lookup JSON as UTF-8 bytes: on the per-scan path a byte copy is cheaper than
+/// re-encoding to modified UTF-8 and building a Java string in native code.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_ru_tsd_runtime_Native_resolve<'l>(
     mut env: EnvUnowned<'l>,
     _c: JClass<'l>,
     h: jlong,
     raw: JString<'l>,
-) -> JString<'l> {
+) -> JByteArray<'l> {
     run(&mut env, |env| {
         let raw = text(env, &raw)?;
         let r = handles::get(h)?.resolve(&raw);
@@ -79,7 +81,7 @@ pub extern "system" fn Java_ru_tsd_runtime_Native_resolve<'l>(
                 return Err(BridgeError::Core(r.unwrap_err()));
             }
         }
-        Ok(env.new_string(tsd_core::json::lookup_text(&raw, &r))?)
+        Ok(env.byte_array_from_slice(tsd_core::json::lookup_text(&raw, &r).as_bytes())?)
     })
 }
 
@@ -145,11 +147,11 @@ pub extern "system" fn Java_ru_tsd_runtime_Native_scan<'l>(
     doc: JString<'l>,
     raw: JString<'l>,
     qty: jlong,
-) -> JString<'l> {
+) -> JByteArray<'l> {
     run(&mut env, |env| {
         let (doc, raw) = (text(env, &doc)?, text(env, &raw)?);
         let outcome = handles::get(h)?.scan(&doc, &raw, (qty >= 0).then_some(qty))?;
-        Ok(env.new_string(tsd_core::json::scan_text(&raw, &outcome))?)
+        Ok(env.byte_array_from_slice(tsd_core::json::scan_text(&raw, &outcome).as_bytes())?)
     })
 }
 

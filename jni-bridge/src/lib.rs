@@ -5,7 +5,7 @@
 //! every error into a typed Kotlin exception ([`errors`]). Runtimes live in a
 //! handle table ([`handles`]): Kotlin holds a `long`; a zero, unknown or closed
 //! handle is a `ClosedHandleException`, never a crash. Only `long`, `int`,
-//! `boolean` and `String` cross the boundary; aggregates cross as JSON (the shapes of
+//! `boolean`, `String` and `byte[]` cross the boundary; aggregates cross as JSON (the shapes of
 //! `tsd_core::json` and the core's `Serialize` types), decoded in one Kotlin file.
 //!
 //! The only `unsafe` of the workspace is in `JNI_OnLoad` (taking the VM pointer).

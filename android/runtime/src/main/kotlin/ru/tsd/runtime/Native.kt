@@ -2,7 +2,8 @@ package ru.tsd.runtime
 
 /**
  * The native entry points of `libtsd_jni` (Rust crate `jni-bridge`). Only `Long`,
- * `Int`, `Boolean` and `String` cross; aggregates are JSON decoded in [Json].
+ * `Int`, `Boolean`, `String` and `ByteArray` cross; aggregates are JSON decoded in
+ * [Json] (the per-scan calls return it as UTF-8 bytes).
  * Every function may throw a [TsdException] subclass. Names are lowerCamelCase;
  * a test compares them with the library's `Java_` symbols.
  *
@@ -19,12 +20,12 @@ internal object Native {
     @JvmStatic external fun runtimeClose(handle: Long)
     @JvmStatic external fun importCatalog(handle: Long, path: String, format: String): String
     @JvmStatic external fun setConfig(handle: Long, config: String)
-    @JvmStatic external fun resolve(handle: Long, raw: String): String
+    @JvmStatic external fun resolve(handle: Long, raw: String): ByteArray
     @JvmStatic external fun search(handle: Long, query: String, limit: Int): String
     @JvmStatic external fun documents(handle: Long): String
     @JvmStatic external fun document(handle: Long, id: String): String
     @JvmStatic external fun newDocument(handle: Long, type: String): String
-    @JvmStatic external fun scan(handle: Long, doc: String, raw: String, qty: Long): String
+    @JvmStatic external fun scan(handle: Long, doc: String, raw: String, qty: Long): ByteArray
     @JvmStatic external fun undo(handle: Long, doc: String): String
     @JvmStatic external fun setQuantity(handle: Long, doc: String, product: String, qty: Long): Long
     @JvmStatic external fun complete(handle: Long, doc: String): Boolean

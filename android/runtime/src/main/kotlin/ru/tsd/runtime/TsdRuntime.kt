@@ -64,7 +64,7 @@ class TsdRuntime private constructor(private val handle: Long) : AutoCloseable {
 
     /** Resolves a scan against the catalog without storing it. A bad barcode gives [Resolution.errorCode]. */
     @Throws(TsdException::class)
-    fun resolve(raw: String): Resolution = Json.resolution(Native.resolve(h, raw))
+    fun resolve(raw: String): Resolution = Json.resolution(String(Native.resolve(h, raw), Charsets.UTF_8))
 
     /** Name/article search: word prefixes, any case, ё = е. */
     @Throws(TsdException::class)
@@ -89,7 +89,7 @@ class TsdRuntime private constructor(private val handle: Long) : AutoCloseable {
      */
     @Throws(TsdException::class)
     fun scan(doc: String, raw: String, qtyMilli: Long? = null): ScanResult =
-        Json.scan(Native.scan(h, doc, raw, qtyMilli ?: -1))
+        Json.scan(String(Native.scan(h, doc, raw, qtyMilli ?: -1), Charsets.UTF_8))
 
     /** Undoes the latest scan or correction in force. */
     @Throws(TsdException::class)
