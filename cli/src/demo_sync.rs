@@ -84,7 +84,7 @@ pub fn run(dir: &Path, catalog: &Path, barcodes: &[String], json: bool) -> Resul
         e.code(),
         status.waiting,
         status.synced,
-        (status.next_attempt_at - now_ms()).max(0)
+        (status.next_attempt_at - crate::now_ms()).max(0)
     ));
 
     let server = Server::open(&server_dir).map_err(server_error)?;
@@ -161,11 +161,4 @@ pub fn run(dir: &Path, catalog: &Path, barcodes: &[String], json: bool) -> Resul
     rt.close()?;
     usb.close()?;
     Ok(())
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }

@@ -439,7 +439,7 @@ fn sync_server(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)

@@ -73,7 +73,7 @@ pub fn router(app: Arc<App>) -> Router {
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| Error::BadRequest(format!("request handler failed: {e}")))?
+        .map_err(|e| Error::Internal(format!("request handler failed: {e}")))?
 }
 
 fn bearer(parts: &Parts) -> Result<String> {

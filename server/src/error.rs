@@ -24,6 +24,9 @@ pub enum Error {
     /// The request conflicts with what exists.
     #[error("{0}")]
     Conflict(String),
+    /// A handler failed unexpectedly (it panicked); nothing was committed.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// The body is larger than allowed for this route.
     #[error("request body larger than {0} bytes")]
     TooLarge(u64),
@@ -60,6 +63,7 @@ impl Error {
             Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Error::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             Error::Core(e) if !e.retryable() => (StatusCode::UNPROCESSABLE_ENTITY, e.code()),
             Error::Core(_) | Error::Storage { .. } | Error::Io { .. } => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         }

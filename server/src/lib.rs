@@ -27,6 +27,7 @@ use store::{CatalogVersion, Device, Pushed, Storage};
 use tsd_core::catalog::Format;
 use tsd_core::documents::TaskDocument;
 use tsd_core::package::{Header, Kind, PackageReader, PackageWriter};
+pub use tsd_core::sync::http::{Offer, OfferedPackage};
 
 /// Protocol versions this server speaks (the `TSD-Protocol` request header).
 pub const PROTOCOL_MIN: u32 = 1;
@@ -77,30 +78,6 @@ pub struct Published {
     pub snapshot_bytes: i64,
     /// Delta package size in bytes, when one was built.
     pub delta_bytes: Option<i64>,
-}
-
-/// One package a device should download, in order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct OfferedPackage {
-    /// File name; download from `/v1/device/packages/{name}`.
-    pub name: String,
-    /// `snapshot` or `delta`.
-    pub kind: String,
-    /// Version it applies on (0 for a snapshot).
-    pub from: i64,
-    /// Version after it.
-    pub to: i64,
-    /// Size in bytes.
-    pub size: i64,
-}
-
-/// The answer to "catalog changes since version V".
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct Offer {
-    /// The latest version (0 when nothing was published).
-    pub version: i64,
-    /// Packages to apply in order; empty when the device is up to date.
-    pub packages: Vec<OfferedPackage>,
 }
 
 /// The server: storage plus the data folder.

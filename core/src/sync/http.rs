@@ -564,8 +564,8 @@ pub struct PushAnswer {
     pub stored: bool,
 }
 
-/// One package to download.
-#[derive(Debug, Clone, serde::Deserialize)]
+/// One package to download (the server builds the same type).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OfferedPackage {
     /// File name.
     pub name: String,
@@ -579,8 +579,8 @@ pub struct OfferedPackage {
     pub size: i64,
 }
 
-/// Catalog changes since a version.
-#[derive(Debug, Clone, serde::Deserialize)]
+/// Catalog changes since a version (`GET /v1/device/catalog`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Offer {
     /// The server's latest version.
     pub version: i64,
