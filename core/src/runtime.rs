@@ -33,7 +33,7 @@ pub(crate) struct CatalogReader {
 }
 
 impl CatalogReader {
-    fn conn(&mut self) -> Result<&Connection> {
+    pub(crate) fn conn(&mut self) -> Result<&Connection> {
         let stale = self.snapshot_since.is_none_or(|t| t.elapsed() > SNAPSHOT_AGE);
         if stale {
             self.end_snapshot()?;

@@ -154,7 +154,9 @@ impl Runtime {
     /// The sync status, from the journal.
     pub fn sync_status(&self) -> Result<SyncStatus> {
         let waiting = self.outbox()?.len();
-        let catalog_version = crate::catalog::synced_version(&lock(&self.catalog_writer))?;
+        // The read connection: a catalog being applied (the writer held for many
+        // seconds) must not stall the status the shell polls.
+        let catalog_version = crate::catalog::synced_version(lock(&self.catalog_reader).conn()?)?;
         let conn = lock(&self.journal);
         let last_error = state(&conn, "last_error")?;
         Ok(SyncStatus {
