@@ -23,6 +23,7 @@ import android.widget.TextView
 import ru.tsd.runtime.KeyboardWedge
 import ru.tsd.runtime.ScannedCode
 import ru.tsd.runtime.ScanResult
+import ru.tsd.runtime.SyncProgressListener
 import ru.tsd.runtime.SyncReport
 import ru.tsd.runtime.TsdException
 
@@ -81,6 +82,13 @@ class MainActivity : Activity() {
         super.onResume()
         ScanReceiver.listener = { code -> main.post { onScan(code) } }
         app.syncListener = { r -> main.post { onSynced(r) } }
+        app.progressListener = SyncProgressListener { step, done, total ->
+            main.post {
+                status.text = "Синхронизация: $step"
+                progress.max = if (total > 0) minOf(total, Int.MAX_VALUE.toLong()).toInt() else 1
+                progress.progress = if (total > 0) minOf(done, total).toInt() else 0
+            }
+        }
         // The profile in force may use another action than the manifest's default.
         val r = ScanReceiver()
         val filter = IntentFilter(app.settings.profile().action)
@@ -94,6 +102,7 @@ class MainActivity : Activity() {
         receiver = null
         ScanReceiver.listener = null
         app.syncListener = null
+        app.progressListener = null
         super.onPause()
     }
 

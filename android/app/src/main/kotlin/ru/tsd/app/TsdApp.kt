@@ -6,6 +6,7 @@ import android.content.SharedPreferences
 import ru.tsd.runtime.ScannerProfile
 import ru.tsd.runtime.ServerSettings
 import ru.tsd.runtime.SyncPolicy
+import ru.tsd.runtime.SyncProgressListener
 import ru.tsd.runtime.SyncReport
 import ru.tsd.runtime.RuntimeSyncTarget
 import ru.tsd.runtime.TsdRuntime
@@ -30,12 +31,15 @@ class TsdApp : Application() {
         private set
     /** Who hears sync results (the visible activity), if anyone. */
     @Volatile var syncListener: ((Result<SyncReport>) -> Unit)? = null
+    /** Who hears sync progress (step, done, total), if anyone; called on the sync thread. */
+    @Volatile var progressListener: SyncProgressListener? = null
 
     override fun onCreate() {
         super.onCreate()
         settings = Settings(getSharedPreferences("tsd", Context.MODE_PRIVATE))
         runtime = TsdRuntime.open(File(filesDir, "tsd"))
-        sync = SyncPolicy(RuntimeSyncTarget(runtime, { settings.server() }), syncExecutor) { r -> syncListener?.invoke(r) }
+        val progress = SyncProgressListener { step, done, total -> progressListener?.onProgress(step, done, total) }
+        sync = SyncPolicy(RuntimeSyncTarget(runtime, { settings.server() }, progress), syncExecutor) { r -> syncListener?.invoke(r) }
         NetworkWatcher.register(this)
         SyncJobService.schedule(this, settings.syncMinutes)
     }
