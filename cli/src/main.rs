@@ -251,6 +251,19 @@ enum ExchangeCommand {
         #[command(flatten)]
         key: KeyArgs,
     },
+    /// Put a terminal configuration (JSON, validated) into FOLDER/to-device/.
+    PutConfig {
+        /// Exchange folder root.
+        #[arg(long)]
+        folder: PathBuf,
+        /// The configuration file.
+        file: PathBuf,
+        /// Its version; the terminal applies only a version newer than the one in force.
+        #[arg(long)]
+        version: i64,
+        #[command(flatten)]
+        key: KeyArgs,
+    },
     /// Collect finished documents from FOLDER/from-device/ into a JSON Lines file and
     /// acknowledge them.
     Collect {
@@ -854,6 +867,18 @@ fn exchange(cli: &Cli, command: &ExchangeCommand) -> CmdResult {
             let value = json!({"file": name, "package_id": header.package_id, "records": header.records, "signed": header.signed});
             print(cli, value, || {
                 format!("wrote {}/to-device/{name}: {} task(s)", folder.display(), header.records)
+            });
+        }
+        ExchangeCommand::PutConfig {
+            folder,
+            file,
+            version,
+            key,
+        } => {
+            let (name, header) = tsd_core::sync::folder::put_config(folder, file, *version, read_key(key)?.as_deref())?;
+            let value = json!({"file": name, "package_id": header.package_id, "version": header.to_version, "signed": header.signed});
+            print(cli, value, || {
+                format!("wrote {}/to-device/{name}: configuration v{version}", folder.display())
             });
         }
         ExchangeCommand::Collect { folder, out, key } => {

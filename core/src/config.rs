@@ -98,6 +98,11 @@ impl Config {
 
     /// Ids unique and non-empty.
     pub fn validate(&self) -> Result<()> {
+        if self.document_types.is_empty() {
+            return Err(Error::Config(
+                "no document types: the terminal would have nothing to scan into".into(),
+            ));
+        }
         let mut seen = std::collections::HashSet::new();
         for t in &self.document_types {
             if t.id.trim().is_empty() {

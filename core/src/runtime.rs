@@ -67,6 +67,15 @@ pub struct Runtime {
     pub(crate) sync_cancel: std::sync::atomic::AtomicBool,
 }
 
+fn store_config(tx: &rusqlite::Transaction<'_>, canonical: &str) -> Result<()> {
+    tx.execute(
+        "INSERT INTO config (key, value) VALUES ('runtime', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [canonical],
+    )
+    .step("storing configuration")
+    .map(|_| ())
+}
+
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -130,18 +139,38 @@ impl Runtime {
         self.config.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// Applies a versioned configuration (from the server or the exchange folder):
+    /// validated first — an invalid one is refused and the one in force stays —,
+    /// then stored with its version in one journal transaction. `false` when this
+    /// version or a newer one is already in force.
+    pub fn apply_config(&self, json: &str, version: i64) -> Result<bool> {
+        let config = Config::from_json(json)?;
+        let canonical = serde_json::to_string(&config).map_err(|e| Error::Config(e.to_string()))?;
+        let applied = self.write_journal(|tx| {
+            if crate::sync::engine::config_version_in(tx)? >= version {
+                return Ok(false);
+            }
+            store_config(tx, &canonical)?;
+            crate::sync::engine::set_config_version(tx, version)?;
+            Ok(true)
+        })?;
+        if applied {
+            *self.config.write().unwrap_or_else(|p| p.into_inner()) = config;
+        }
+        Ok(applied)
+    }
+
+    /// The version of the configuration in force (0: the built-in defaults or one
+    /// set locally).
+    pub fn config_version(&self) -> Result<i64> {
+        crate::sync::engine::config_version_in(&lock(&self.journal))
+    }
+
     /// Validates, stores and applies a configuration (JSON).
     pub fn set_config(&self, json: &str) -> Result<()> {
         let config = Config::from_json(json)?;
         let canonical = serde_json::to_string(&config).map_err(|e| Error::Config(e.to_string()))?;
-        self.write_journal(|tx| {
-            tx.execute(
-                "INSERT INTO config (key, value) VALUES ('runtime', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                [canonical],
-            )
-            .step("storing configuration")
-            .map(|_| ())
-        })?;
+        self.write_journal(|tx| store_config(tx, &canonical))?;
         *self.config.write().unwrap_or_else(|p| p.into_inner()) = config;
         Ok(())
     }
@@ -350,6 +379,10 @@ impl folder::JournalSide for JournalOf<'_> {
 
     fn document(&mut self, doc_id: &str) -> Result<Document> {
         self.0.document(doc_id)
+    }
+
+    fn apply_config(&mut self, json: &str, version: i64) -> Result<bool> {
+        self.0.apply_config(json, version)
     }
 }
 

@@ -60,6 +60,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/device/tasks", get(device_tasks))
         .route("/v1/device/documents", post(device_push))
         .route("/v1/device/status", post(device_status))
+        .route("/v1/device/config", get(device_config))
+        .route("/v1/config", post(publish_config))
         .route("/v1/catalog", post(publish_catalog))
         .route("/v1/tasks", post(add_tasks))
         .route("/v1/documents", get(list_documents))
@@ -319,6 +321,21 @@ async fn device_status(State(app): St, DeviceAuth(device): DeviceAuth, body: Bod
     let status: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| Error::BadRequest(format!("status is not JSON: {e}")))?;
     blocking(move || app.server.store().set_status(device.id, &status)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn device_config(State(app): St, _device: DeviceAuth, Query(q): Query<Since>) -> Result<Response> {
+    let package = blocking(move || app.server.config_package(q.since)).await?;
+    Ok(match package {
+        None => StatusCode::NO_CONTENT.into_response(),
+        Some(bytes) => ([(header::CONTENT_TYPE, "application/vnd.tsd.package")], bytes).into_response(),
+    })
+}
+
+async fn publish_config(State(app): St, _: Integration, body: Body) -> Result<Response> {
+    let bytes = read_body(body, app.limits.tasks).await?;
+    let text = String::from_utf8(bytes.to_vec()).map_err(|_| Error::BadRequest("the configuration must be UTF-8 JSON".into()))?;
+    let (version, changed) = blocking(move || app.server.publish_config(&text)).await?;
+    Ok(Json(serde_json::json!({ "version": version, "changed": changed })).into_response())
 }
 
 #[derive(Deserialize)]

@@ -278,6 +278,32 @@ impl Server {
         })
     }
 
+    /// Publishes a configuration (validated by the same rules the terminal applies);
+    /// a change becomes the next version. Returns `(version, changed)`.
+    pub fn publish_config(&self, json: &str) -> Result<(i64, bool)> {
+        let config = tsd_core::config::Config::from_json(json)?;
+        let canonical = serde_json::to_string(&config).map_err(|e| Error::BadRequest(e.to_string()))?;
+        let _one_at_a_time = self.publish.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((version, latest)) = self.store.latest_config()? {
+            if latest == canonical {
+                return Ok((version, false));
+            }
+        }
+        Ok((self.store.add_config(&canonical, now_ms())?, true))
+    }
+
+    /// The configuration package for a device at configuration version `since`, when
+    /// a newer one exists.
+    pub fn config_package(&self, since: i64) -> Result<Option<Vec<u8>>> {
+        let Some((version, json)) = self.store.latest_config()?.filter(|(v, _)| *v > since) else {
+            return Ok(None);
+        };
+        let dir = tempfile::tempdir_in(self.tmp_dir()).map_err(io(&self.tmp_dir()))?;
+        let path = dir.path().join("config.tsdpkg");
+        tsd_core::sync::config::write_package(&path, &json, version, "tsd-server", None)?;
+        Ok(Some(std::fs::read(&path).map_err(io(&path))?))
+    }
+
     /// Adds task documents (JSON Lines, one task a line) for a device. Every line is
     /// checked first; a bad one fails with its line number and nothing is added.
     pub fn add_tasks(&self, device: &str, jsonl: &str) -> Result<usize> {

@@ -47,6 +47,9 @@ enum Command {
     /// Catalog versions.
     #[command(subcommand)]
     Catalog(CatalogCommand),
+    /// Terminal configuration (document types, weight templates).
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Task documents.
     #[command(subcommand)]
     Tasks(TasksCommand),
@@ -88,6 +91,15 @@ enum CatalogCommand {
         /// csv or jsonl (default: by extension).
         #[arg(long)]
         format: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Publishes a configuration (JSON); a change becomes the next version.
+    Publish {
+        /// The JSON file.
+        file: PathBuf,
     },
 }
 
@@ -187,6 +199,11 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let format = format_of(&file, format.as_deref())?;
             let published = server.publish_catalog(&file, format)?;
             out(&format!("{}\n", serde_json::to_string(&published)?));
+        }
+        Command::Config(ConfigCommand::Publish { file }) => {
+            let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            let (version, changed) = server.publish_config(&text)?;
+            out(&format!("{}\n", serde_json::json!({ "version": version, "changed": changed })));
         }
         Command::Tasks(TasksCommand::Add { device, file }) => {
             let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;

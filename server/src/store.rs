@@ -103,6 +103,10 @@ pub trait Storage: Send + Sync {
     fn document(&self, id: i64) -> Result<Option<StoredDocument>>;
     /// Acknowledges a document; `false` if there is none with that id.
     fn ack_document(&self, id: i64, now: i64) -> Result<bool>;
+    /// The latest configuration: `(version, json)`.
+    fn latest_config(&self) -> Result<Option<(i64, String)>>;
+    /// Records a configuration as the next version; returns it.
+    fn add_config(&self, json: &str, now: i64) -> Result<i64>;
 }
 
 const SCHEMA: &str = "
@@ -145,6 +149,11 @@ CREATE TABLE IF NOT EXISTS documents (
     received_at  INTEGER NOT NULL,
     acked_at     INTEGER,
     UNIQUE (device, idem_key)
+);
+CREATE TABLE IF NOT EXISTS config_versions (
+    version     INTEGER PRIMARY KEY,
+    json        TEXT NOT NULL,
+    created_at  INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS documents_pending ON documents(id) WHERE acked_at IS NULL;
 ";
@@ -394,6 +403,26 @@ impl Storage for Sqlite {
                 params![id, now],
             )?;
             Ok(n > 0)
+        })
+    }
+
+    fn latest_config(&self) -> Result<Option<(i64, String)>> {
+        self.with("reading the configuration", |tx| {
+            tx.query_row("SELECT version, json FROM config_versions ORDER BY version DESC LIMIT 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()
+        })
+    }
+
+    fn add_config(&self, json: &str, now: i64) -> Result<i64> {
+        self.with("recording a configuration", |tx| {
+            let next: i64 = tx.query_row("SELECT coalesce(max(version), 0) + 1 FROM config_versions", [], |r| r.get(0))?;
+            tx.execute(
+                "INSERT INTO config_versions (version, json, created_at) VALUES (?1, ?2, ?3)",
+                params![next, json, now],
+            )?;
+            Ok(next)
         })
     }
 }

@@ -38,6 +38,8 @@ pub enum Step {
     Apply,
     /// Fetching task documents.
     Tasks,
+    /// Fetching the configuration.
+    Config,
     /// Reporting status.
     Status,
 }
@@ -68,6 +70,8 @@ pub struct SyncReport {
     pub packages: Vec<String>,
     /// New task documents.
     pub tasks_added: usize,
+    /// The configuration version applied now, if a newer one came.
+    pub config_applied: Option<i64>,
     /// Bytes downloaded.
     pub bytes_down: u64,
     /// Documents still waiting (0 after a successful sync).
@@ -122,6 +126,16 @@ fn set_state(tx: &Connection, key: &str, value: Option<&str>) -> Result<()> {
             .step("writing sync state")?,
     };
     Ok(())
+}
+
+/// The version of the configuration in force (0 when none came from outside).
+pub(crate) fn config_version_in(conn: &Connection) -> Result<i64> {
+    Ok(state_int(conn, "config_version")?.unwrap_or(0))
+}
+
+/// Records the version of the configuration just stored (same transaction).
+pub(crate) fn set_config_version(tx: &Connection, version: i64) -> Result<()> {
+    set_state(tx, "config_version", Some(&version.to_string()))
 }
 
 /// The idempotency key of a document revision: a completed document is frozen, so
@@ -235,6 +249,7 @@ impl Runtime {
         // Server data is applied only after every own upload is confirmed.
         self.pull_catalog(client, progress, &mut report)?;
         self.pull_tasks(client, progress, &mut report)?;
+        self.pull_config(client, progress, &mut report)?;
         report.waiting = self.outbox()?.len();
         progress(Progress {
             step: Step::Status,
@@ -245,6 +260,7 @@ impl Runtime {
             "runtime": env!("CARGO_PKG_VERSION"),
             "protocol": super::http::PROTOCOL,
             "catalog_version": report.catalog_version,
+            "config_version": self.config_version()?,
             "waiting": report.waiting,
             "at": now_ms(),
         });
@@ -374,6 +390,29 @@ impl Runtime {
             self.checkpoint(Checkpoint::Catalog);
         }
         Ok(applied)
+    }
+
+    fn pull_config(&self, client: &Client, progress: &mut dyn FnMut(Progress), report: &mut SyncReport) -> Result<()> {
+        self.cancelled()?;
+        progress(Progress {
+            step: Step::Config,
+            done: 0,
+            total: 0,
+        });
+        let tmp = tempfile::tempdir_in(self.work_dir("incoming")?).map_err(|source| Error::Io {
+            path: self.dir().join("incoming"),
+            source,
+        })?;
+        let path = tmp.path().join("config.tsdpkg");
+        let Some(bytes) = client.config(self.config_version()?, &path)? else {
+            return Ok(());
+        };
+        report.bytes_down += bytes;
+        let (json, version) = super::config::read_package(&PackageReader::open(&path, None, false)?)?;
+        if self.apply_config(&json, version)? {
+            report.config_applied = Some(version);
+        }
+        Ok(())
     }
 
     fn pull_tasks(&self, client: &Client, progress: &mut dyn FnMut(Progress), report: &mut SyncReport) -> Result<()> {

@@ -226,6 +226,8 @@ pub trait JournalSide {
     fn add_tasks(&mut self, tasks: &[TaskDocument]) -> Result<usize>;
     /// A completed document, to be written out.
     fn document(&mut self, doc_id: &str) -> Result<Document>;
+    /// Applies a versioned configuration (validated; `false` when not newer).
+    fn apply_config(&mut self, json: &str, version: i64) -> Result<bool>;
 }
 
 /// The terminal's side of a folder sync.
@@ -305,6 +307,15 @@ impl Terminal<'_> {
                 Err(e) => return Err(e.into()),
             };
             let result = match reader.header().kind {
+                Kind::Configuration => super::config::read_package(&reader)
+                    .and_then(|(json, version)| journal.apply_config(&json, version))
+                    .map(|applied| {
+                        if applied {
+                            Applied::Applied(Default::default())
+                        } else {
+                            Applied::AlreadyApplied
+                        }
+                    }),
                 Kind::TaskDocuments => apply_tasks(&reader, journal).map(|added| {
                     if added > 0 {
                         Applied::Applied(Default::default())
@@ -323,6 +334,10 @@ impl Terminal<'_> {
                 }
                 Err(e @ (Error::Import { .. } | Error::UnknownDocumentType(_) | Error::InvalidArgument(_))) => {
                     reject(self.root, &mut report, &name, "bad_row", e.to_string())?;
+                    continue;
+                }
+                Err(e @ Error::Config(_)) => {
+                    reject(self.root, &mut report, &name, "bad_config", e.to_string())?;
                     continue;
                 }
                 Err(e) => return Err(e),
@@ -485,5 +500,16 @@ pub fn put_catalog(
     let now = now_millis();
     let name = format!("catalog-{now:015}.tsdpkg");
     let header = crate::catalog::package::build_snapshot(input, format, &root.join(TO_DEVICE).join(&name), "tsd exchange", version, key)?;
+    Ok((name, header))
+}
+
+/// Puts a configuration (JSON, validated) into `to-device/` as
+/// `config-v<VERSION>.tsdpkg`. Versions must grow: the terminal ignores a version
+/// not newer than the one in force.
+pub fn put_config(root: &Path, input: &Path, version: i64, key: Option<&[u8]>) -> Result<(String, Header)> {
+    prepare(root)?;
+    let json = std::fs::read_to_string(input).map_err(io(input))?;
+    let name = format!("config-v{version:012}.tsdpkg");
+    let header = super::config::write_package(&root.join(TO_DEVICE).join(&name), &json, version, "tsd exchange", key)?;
     Ok((name, header))
 }

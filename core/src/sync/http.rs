@@ -437,10 +437,20 @@ impl Client {
     }
 
     /// `GET /v1/device/tasks?after=N`: streams the task package into `dest`;
-    /// `false` when there is none. Returns the bytes received.
+    /// `None` when there is none. Returns the bytes received.
     pub fn tasks(&self, after: i64, dest: &Path) -> Result<Option<u64>> {
-        let step = "fetching task documents";
-        let mut resp = self.get(step, &format!("/v1/device/tasks?after={after}"), &[])?;
+        self.fetch_package("fetching task documents", &format!("/v1/device/tasks?after={after}"), dest)
+    }
+
+    /// `GET /v1/device/config?since=V`: the configuration package newer than V into
+    /// `dest`, or `None`.
+    pub fn config(&self, since: i64, dest: &Path) -> Result<Option<u64>> {
+        self.fetch_package("fetching the configuration", &format!("/v1/device/config?since={since}"), dest)
+    }
+
+    /// GET that answers 204 (nothing) or a package, streamed into `dest`.
+    fn fetch_package(&self, step: &'static str, path: &str, dest: &Path) -> Result<Option<u64>> {
+        let mut resp = self.get(step, path, &[])?;
         if resp.status().as_u16() == 204 {
             return Ok(None);
         }

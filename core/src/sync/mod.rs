@@ -2,6 +2,7 @@
 //! ([`folder`], "without server" mode) and HTTP(S) to a sync server ([`http`] is the
 //! client, [`engine`] the sync itself). Both carry the same packages.
 
+pub mod config;
 pub mod engine;
 pub mod folder;
 pub mod http;

@@ -44,6 +44,6 @@ internal object Native {
 
 /** Receives sync progress on the thread that called [TsdRuntime.sync]. */
 fun interface SyncProgressListener {
-    /** [step] is `push`, `download`, `apply`, `tasks` or `status`; [total] is 0 when unknown. */
+    /** [step] is `push`, `download`, `apply`, `tasks`, `config` or `status`; [total] is 0 when unknown. */
     fun onProgress(step: String, done: Long, total: Long)
 }
