@@ -304,3 +304,42 @@ fn an_interrupted_download_resumes_and_a_damaged_one_is_fetched_again() {
     assert_eq!(catalog_dump(&data2), reference_dump(w.dir.path(), &w.catalog));
     bg.stop();
 }
+
+/// Never two syncs at once on one runtime; a sync that panicked (the bridge catches
+/// it) does not leave the runtime refusing every later sync.
+#[test]
+fn one_sync_at_a_time_and_a_panic_does_not_wedge_the_next() {
+    use std::sync::mpsc;
+    let w = World::new(50);
+    let admin = w.server();
+    let token = admin.add_device("t1").unwrap();
+    let bg = Background::start(w.server(), "127.0.0.1:0", None).unwrap();
+    let (rt, _) = w.terminal("t1");
+    let rt = std::sync::Arc::new(rt);
+    let s = settings(&bg.url, &token);
+    let (started_tx, started_rx) = mpsc::channel();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let worker = {
+        let (rt, s) = (rt.clone(), s.clone());
+        std::thread::spawn(move || {
+            let mut first = true;
+            rt.sync_server(&s, &mut |_| {
+                if std::mem::take(&mut first) {
+                    started_tx.send(()).unwrap();
+                    release_rx.recv().unwrap();
+                }
+            })
+        })
+    };
+    started_rx.recv().unwrap();
+    assert!(matches!(rt.sync_server(&s, &mut |_| {}), Err(Error::SyncInProgress)));
+    release_tx.send(()).unwrap();
+    assert_eq!(worker.join().unwrap().unwrap().catalog_version, 1);
+
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = rt.sync_server(&s, &mut |_| panic!("a listener failed"));
+    }));
+    assert!(panicked.is_err());
+    assert!(rt.sync_server(&s, &mut |_| {}).is_ok(), "the next sync runs");
+    bg.stop();
+}

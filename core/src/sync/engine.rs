@@ -228,7 +228,13 @@ impl Runtime {
     /// (also recorded for [`Runtime::sync_status`]). A second call while one runs
     /// gets [`Error::SyncInProgress`].
     pub fn sync_server(&self, settings: &ServerSettings, progress: &mut dyn FnMut(Progress)) -> Result<SyncReport> {
-        let _running = self.sync_running.try_lock().map_err(|_| Error::SyncInProgress)?;
+        // A sync that panicked (caught by the bridge) left the lock poisoned; its
+        // work was transactional, so the lock is simply taken over.
+        let _running = match self.sync_running.try_lock() {
+            Ok(guard) => guard,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return Err(Error::SyncInProgress),
+        };
         self.sync_cancel.store(false, Ordering::SeqCst);
         let started = Instant::now();
         let result = Client::new(settings).and_then(|client| self.sync_with(&client, progress));
