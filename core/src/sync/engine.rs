@@ -277,6 +277,12 @@ impl Runtime {
         Ok(report)
     }
 
+    /// A temporary folder inside `name` (removed when dropped).
+    fn scratch(&self, name: &str) -> Result<tempfile::TempDir> {
+        let dir = self.work_dir(name)?;
+        tempfile::tempdir_in(&dir).map_err(|source| Error::Io { path: dir, source })
+    }
+
     fn work_dir(&self, name: &str) -> Result<PathBuf> {
         let dir = self.dir().join(name);
         std::fs::create_dir_all(&dir).map_err(|source| Error::Io { path: dir.clone(), source })?;
@@ -286,10 +292,7 @@ impl Runtime {
     fn push(&self, client: &Client, progress: &mut dyn FnMut(Progress), report: &mut SyncReport) -> Result<()> {
         let outbox = self.outbox()?;
         let device = self.device_name();
-        let tmp = tempfile::tempdir_in(self.work_dir("outgoing")?).map_err(|source| Error::Io {
-            path: self.dir().join("outgoing"),
-            source,
-        })?;
+        let tmp = self.scratch("outgoing")?;
         for (i, id) in outbox.iter().enumerate() {
             self.cancelled()?;
             progress(Progress {
@@ -405,10 +408,7 @@ impl Runtime {
             done: 0,
             total: 0,
         });
-        let tmp = tempfile::tempdir_in(self.work_dir("incoming")?).map_err(|source| Error::Io {
-            path: self.dir().join("incoming"),
-            source,
-        })?;
+        let tmp = self.scratch("incoming")?;
         let path = tmp.path().join("config.tsdpkg");
         let Some(bytes) = client.config(self.config_version()?, &path)? else {
             return Ok(());
@@ -429,10 +429,7 @@ impl Runtime {
             done: 0,
             total: 0,
         });
-        let tmp = tempfile::tempdir_in(self.work_dir("incoming")?).map_err(|source| Error::Io {
-            path: self.dir().join("incoming"),
-            source,
-        })?;
+        let tmp = self.scratch("incoming")?;
         let path = tmp.path().join("tasks.tsdpkg");
         let Some(bytes) = client.tasks(after, &path)? else { return Ok(()) };
         report.bytes_down += bytes;
