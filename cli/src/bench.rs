@@ -297,6 +297,64 @@ fn with_new_barcode(id: &str, line: &str) -> String {
     format!("{fields},{code}")
 }
 
+/// One measured delta: built from `base` to `new`, applied to the bench terminal,
+/// and compared with gzip'd JSON Lines of the products `changed` selects.
+struct DeltaCase {
+    build: Value,
+    build_secs: f64,
+    bytes: u64,
+    gzip: Option<u64>,
+    apply: Value,
+    apply_secs: f64,
+}
+
+fn delta_case(
+    work: &Path,
+    exchange: &Path,
+    base: &Path,
+    new: &Path,
+    from: i64,
+    jsonl: &str,
+    changed: &dyn Fn(&str) -> bool,
+) -> Result<DeltaCase, Error> {
+    let s = |p: &Path| p.to_string_lossy().into_owned();
+    let (from, to) = (from.to_string(), (from + 1).to_string());
+    let (build, build_secs) = run_json(
+        &[
+            "--json",
+            "exchange",
+            "put-delta",
+            "--folder",
+            &s(exchange),
+            "--base",
+            &s(base),
+            &s(new),
+            "--from-version",
+            &from,
+            "--to-version",
+            &to,
+        ],
+        None,
+    )?;
+    let file = exchange.join("to-device").join(build["file"].as_str().unwrap_or_default());
+    let bytes = std::fs::metadata(&file).map_err(io(&file))?.len();
+    let jsonl = work.join("export").join(jsonl);
+    write_jsonl(new, &jsonl, changed)?;
+    let gzip = gzip6_bytes(&jsonl);
+    let (apply, apply_secs) = run_json(
+        &["--db", &s(&work.join("terminal")), "--json", "sync", "--folder", &s(exchange)],
+        None,
+    )?;
+    Ok(DeltaCase {
+        build,
+        build_secs,
+        bytes,
+        gzip,
+        apply,
+        apply_secs,
+    })
+}
+
 pub fn run(args: &BenchArgs) -> Result<(), Error> {
     let work = &args.work;
     let _ = std::fs::remove_dir_all(work);
@@ -440,31 +498,15 @@ pub fn run(args: &BenchArgs) -> Result<(), Error> {
         }
         out.flush().map_err(io(&v2))?;
     }
-    let from = put["version"].as_i64().unwrap_or(0).to_string();
-    let to = (put["version"].as_i64().unwrap_or(0) + 1).to_string();
-    let (delta, delta_build_secs) = run_json(
-        &[
-            "--json",
-            "exchange",
-            "put-delta",
-            "--folder",
-            &s(&exchange),
-            "--base",
-            &s(&g.catalog),
-            &s(&v2),
-            "--from-version",
-            &from,
-            "--to-version",
-            &to,
-        ],
-        None,
-    )?;
-    let delta_file = exchange.join("to-device").join(delta["file"].as_str().unwrap_or_default());
-    let delta_bytes = std::fs::metadata(&delta_file).map_err(io(&delta_file))?.len();
-    let delta_jsonl = w("export/changed.jsonl");
-    write_jsonl(&v2, &delta_jsonl, &changed)?;
-    let delta_gzip = gzip6_bytes(&delta_jsonl);
-    let (delta_apply, delta_apply_secs) = run_json(&["--db", &s(&w("terminal")), "--json", "sync", "--folder", &s(&exchange)], None)?;
+    let base_version = put["version"].as_i64().unwrap_or(0);
+    let DeltaCase {
+        build: delta,
+        build_secs: delta_build_secs,
+        bytes: delta_bytes,
+        gzip: delta_gzip,
+        apply: delta_apply,
+        apply_secs: delta_apply_secs,
+    } = delta_case(work, &exchange, &g.catalog, &v2, base_version, "changed.jsonl", &changed)?;
 
     eprintln!("building and applying a delta of 1% products that each got a new barcode…");
     let regrown = |id: &str| {
@@ -489,29 +531,13 @@ pub fn run(args: &BenchArgs) -> Result<(), Error> {
         }
         out.flush().map_err(io(&v3))?;
     }
-    let (grown, grown_build_secs) = run_json(
-        &[
-            "--json",
-            "exchange",
-            "put-delta",
-            "--folder",
-            &s(&exchange),
-            "--base",
-            &s(&v2),
-            &s(&v3),
-            "--from-version",
-            &to,
-            "--to-version",
-            &(put["version"].as_i64().unwrap_or(0) + 2).to_string(),
-        ],
-        None,
-    )?;
-    let grown_file = exchange.join("to-device").join(grown["file"].as_str().unwrap_or_default());
-    let grown_bytes = std::fs::metadata(&grown_file).map_err(io(&grown_file))?.len();
-    let grown_jsonl = w("export/regrown.jsonl");
-    write_jsonl(&v3, &grown_jsonl, &regrown)?;
-    let grown_gzip = gzip6_bytes(&grown_jsonl);
-    let (grown_apply, _) = run_json(&["--db", &s(&w("terminal")), "--json", "sync", "--folder", &s(&exchange)], None)?;
+    let DeltaCase {
+        build_secs: grown_build_secs,
+        bytes: grown_bytes,
+        gzip: grown_gzip,
+        apply: grown_apply,
+        ..
+    } = delta_case(work, &exchange, &v2, &v3, base_version + 1, "regrown.jsonl", &regrown)?;
 
     eprintln!("publishing on tsd-server and syncing an empty terminal over HTTP on loopback…");
     let server = tsd_server::Server::open(&w("server")).map_err(|e| Error::InvalidArgument(e.to_string()))?;

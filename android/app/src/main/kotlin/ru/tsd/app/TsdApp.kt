@@ -20,15 +20,17 @@ import java.util.concurrent.Executors
  * receiver, the network callback and the periodic job all go through it.
  */
 class TsdApp : Application() {
-    lateinit var runtime: TsdRuntime
-        private set
+    /** Opened on first use; [onCreate] starts that on the I/O thread, not the main one. */
+    val runtime: TsdRuntime by lazy { TsdRuntime.open(File(filesDir, "tsd")) }
     /** Native calls never run on the main thread. */
     val io: ExecutorService = Executors.newSingleThreadExecutor { r -> Thread(r, "tsd-io") }
     private val syncExecutor: ExecutorService = Executors.newSingleThreadExecutor { r -> Thread(r, "tsd-sync") }
     lateinit var settings: Settings
         private set
-    lateinit var sync: SyncPolicy
-        private set
+    val sync: SyncPolicy by lazy {
+        val progress = SyncProgressListener { step, done, total -> progressListener?.onProgress(step, done, total) }
+        SyncPolicy(RuntimeSyncTarget({ runtime }, { settings.server() }, progress), syncExecutor) { r -> syncListener?.invoke(r) }
+    }
     /** Who hears sync results (the visible activity), if anyone. */
     @Volatile var syncListener: ((Result<SyncReport>) -> Unit)? = null
     /** Who hears sync progress (step, done, total), if anyone; called on the sync thread. */
@@ -37,9 +39,7 @@ class TsdApp : Application() {
     override fun onCreate() {
         super.onCreate()
         settings = Settings(getSharedPreferences("tsd", Context.MODE_PRIVATE))
-        runtime = TsdRuntime.open(File(filesDir, "tsd"))
-        val progress = SyncProgressListener { step, done, total -> progressListener?.onProgress(step, done, total) }
-        sync = SyncPolicy(RuntimeSyncTarget(runtime, { settings.server() }, progress), syncExecutor) { r -> syncListener?.invoke(r) }
+        io.execute { runtime } // open the data folder off the main thread
         NetworkWatcher.register(this)
         SyncJobService.schedule(this, settings.syncMinutes)
     }

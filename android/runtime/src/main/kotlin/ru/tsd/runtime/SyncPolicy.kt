@@ -13,15 +13,21 @@ interface SyncTarget {
     fun due(): Boolean
 }
 
-/** A [SyncTarget] over a runtime and its server settings. */
+/**
+ * A [SyncTarget] over a runtime and its server settings. The runtime is asked for
+ * on each call, so an app can open it lazily on a background thread.
+ */
 class RuntimeSyncTarget(
-    private val runtime: TsdRuntime,
+    private val runtime: () -> TsdRuntime,
     private val settings: () -> ServerSettings,
     private val listener: SyncProgressListener? = null,
 ) : SyncTarget {
-    override fun sync() = runtime.sync(settings(), listener)
-    override fun status() = runtime.syncStatus()
-    override fun due() = runtime.syncDue()
+    constructor(runtime: TsdRuntime, settings: () -> ServerSettings, listener: SyncProgressListener? = null) :
+        this({ runtime }, settings, listener)
+
+    override fun sync() = runtime().sync(settings(), listener)
+    override fun status() = runtime().syncStatus()
+    override fun due() = runtime().syncDue()
 }
 
 /**
