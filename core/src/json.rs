@@ -67,6 +67,8 @@ struct LookupOut<'a> {
     quantity: Value,
     cell: Option<&'a Cell>,
     attributes: &'a Attributes,
+    source: &'static str,
+    server_unreachable: Option<&'a str>,
     error: Option<()>,
 }
 
@@ -94,6 +96,8 @@ fn lookup_out<'a>(input: &'a str, r: &'a Resolution) -> LookupOut<'a> {
         quantity: qty_json(r.qty),
         cell,
         attributes: &r.attributes,
+        source: r.source.as_str(),
+        server_unreachable: r.server_unreachable.as_deref(),
         error: None,
     }
 }
@@ -130,6 +134,8 @@ struct ScanOut<'a> {
     actual: Value,
     planned: Option<Value>,
     attributes: &'a Attributes,
+    source: &'static str,
+    server_unreachable: Option<&'a str>,
 }
 
 fn scan_out<'a>(input: &'a str, o: &'a ScanOutcome) -> ScanOut<'a> {
@@ -153,6 +159,8 @@ fn scan_out<'a>(input: &'a str, o: &'a ScanOutcome) -> ScanOut<'a> {
         actual: qty_json(o.actual),
         planned: o.planned.map(qty_json),
         attributes: &o.resolution.attributes,
+        source: o.resolution.source.as_str(),
+        server_unreachable: o.resolution.server_unreachable.as_deref(),
     }
 }
 

@@ -25,6 +25,7 @@ pub mod catalog;
 pub mod config;
 pub mod documents;
 pub mod error;
+pub mod hydb;
 pub mod json;
 pub mod package;
 pub mod resolve;

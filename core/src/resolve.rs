@@ -42,6 +42,30 @@ pub enum Target {
     NotFound,
 }
 
+/// Where the target of a resolution came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// The terminal's catalog (also for a code found nowhere).
+    #[default]
+    Device,
+    /// An earlier server answer kept on the terminal.
+    Cache,
+    /// The server, asked now (HYDB).
+    Server,
+}
+
+impl Source {
+    /// The JSON name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Device => "device",
+            Source::Cache => "cache",
+            Source::Server => "server",
+        }
+    }
+}
+
 /// A resolved scan.
 #[derive(Debug, Clone)]
 pub struct Resolution {
@@ -54,6 +78,10 @@ pub struct Resolution {
     pub qty: i64,
     /// Attributes from the code.
     pub attributes: Attributes,
+    /// Where the target came from.
+    pub source: Source,
+    /// Set when the catalog routing wanted the server and it could not answer: why.
+    pub server_unreachable: Option<String>,
 }
 
 impl Resolution {
@@ -75,7 +103,7 @@ impl Resolution {
 }
 
 /// The catalog keys to try, best first.
-fn keys(p: &Parsed) -> Vec<BarcodeKey> {
+pub fn keys(p: &Parsed) -> Vec<BarcodeKey> {
     let mut keys = Vec::with_capacity(2);
     match p.kind {
         // An in-store code may be registered as it is (piece goods labelled in the
@@ -92,23 +120,38 @@ fn keys(p: &Parsed) -> Vec<BarcodeKey> {
     keys
 }
 
+/// The label a cell lookup uses, when the code may be a cell label.
+pub fn cell_label(p: &Parsed) -> Option<&str> {
+    matches!(p.kind, Kind::Unknown).then(|| p.text.trim())
+}
+
+/// The first product among `keys` in the terminal's catalog, with the index of the
+/// key that matched.
+pub fn local_product(conn: &Connection, keys: &[BarcodeKey]) -> Result<Option<(usize, BarcodeHit)>> {
+    for (i, key) in keys.iter().enumerate() {
+        if let Some(hit) = catalog::by_barcode(conn, key)? {
+            return Ok(Some((i, hit)));
+        }
+    }
+    Ok(None)
+}
+
 /// Resolves a raw scan against the catalog.
 pub fn resolve(conn: &Connection, raw: &str, templates: &[WeightTemplate]) -> Result<Resolution> {
     let parsed = barcode::parse(raw, templates)?;
-    let mut target = Target::NotFound;
-    let mut matched = None;
-    for (i, key) in keys(&parsed).iter().enumerate() {
-        if let Some(hit) = catalog::by_barcode(conn, key)? {
-            target = Target::Product(hit);
-            matched = Some(i);
-            break;
-        }
-    }
-    if target == Target::NotFound && matches!(parsed.kind, Kind::Unknown) {
-        if let Some(cell) = catalog::cell_by_barcode(conn, parsed.text.trim())? {
-            target = Target::Cell(cell);
-        }
-    }
+    let (target, matched) = match local_product(conn, &keys(&parsed))? {
+        Some((i, hit)) => (Target::Product(hit), Some(i)),
+        None => match cell_label(&parsed) {
+            Some(label) => (catalog::cell_by_barcode(conn, label)?.map_or(Target::NotFound, Target::Cell), None),
+            None => (Target::NotFound, None),
+        },
+    };
+    Ok(finish(parsed, target, matched))
+}
+
+/// The resolution of a parsed code whose target was found (or not) by key
+/// `matched` of [`keys`]: quantity and attributes follow from both.
+pub fn finish(parsed: Parsed, target: Target, matched: Option<usize>) -> Resolution {
     let attributes = Attributes {
         batch: parsed.batch().map(str::to_string),
         expiry: parsed.expiry().map(str::to_string),
@@ -128,10 +171,12 @@ pub fn resolve(conn: &Connection, raw: &str, templates: &[WeightTemplate]) -> Re
         Some(g) if via_template || (weighed_product && parsed.kind != Kind::Weight) => g as i64,
         _ => factor.saturating_mul(parsed.count().map_or(1, |c| c as i64)),
     };
-    Ok(Resolution {
+    Resolution {
         parsed,
         target,
         qty,
         attributes,
-    })
+        source: Source::Device,
+        server_unreachable: None,
+    }
 }

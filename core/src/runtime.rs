@@ -9,6 +9,7 @@ use crate::error::{Error, Result, SqlStep};
 use crate::resolve::{self, Resolution};
 use crate::store::{self, DataDir, Db};
 use crate::sync::folder::{self, FolderReport};
+use crate::sync::http::ServerSettings;
 use rusqlite::{Connection, TransactionBehavior};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -65,6 +66,10 @@ pub struct Runtime {
     pub(crate) sync_running: Mutex<()>,
     /// Set by [`Runtime::cancel_sync`]; checked between steps and chunks.
     pub(crate) sync_cancel: std::sync::atomic::AtomicBool,
+    /// The kept sync server (see [`Runtime::set_server`]).
+    pub(crate) server: RwLock<Option<ServerSettings>>,
+    /// Online lookups: client and failure state.
+    pub(crate) online: Mutex<crate::hydb::Online>,
 }
 
 fn store_config(tx: &rusqlite::Transaction<'_>, canonical: &str) -> Result<()> {
@@ -107,6 +112,7 @@ impl Runtime {
                 })
             }
         };
+        let server = crate::hydb::load_server(&journal)?;
         let checkpointer = spawn_checkpointer(&dir)?;
         Ok(Runtime {
             dir,
@@ -121,6 +127,8 @@ impl Runtime {
             checkpointer: Mutex::new(Some(checkpointer)),
             sync_running: Mutex::new(()),
             sync_cancel: std::sync::atomic::AtomicBool::new(false),
+            server: RwLock::new(server),
+            online: Mutex::new(Default::default()),
         })
     }
 
@@ -187,10 +195,19 @@ impl Runtime {
         Ok(report)
     }
 
-    /// Resolves a raw scan against the catalog (no journal write).
+    /// Resolves a raw scan: against the terminal's catalog, or — for catalogs the
+    /// configuration routes to the server — online (see [`crate::hydb`]; a server
+    /// answer is kept in the journal's lookup cache, nothing else is written).
     pub fn resolve(&self, raw: &str) -> Result<Resolution> {
         let config = self.config.read().unwrap_or_else(|p| p.into_inner());
-        resolve::resolve(lock(&self.catalog_reader).conn()?, raw, &config.weight_templates)
+        let routing = config.catalogs;
+        if !routing.products.asks_server() && !routing.cells.asks_server() {
+            return resolve::resolve(lock(&self.catalog_reader).conn()?, raw, &config.weight_templates);
+        }
+        let parsed = crate::barcode::parse(raw, &config.weight_templates)?;
+        let online = config.online_lookup;
+        drop(config);
+        self.resolve_routed(parsed, routing, online)
     }
 
     /// Looks a catalog barcode up as written (normalised like an import).
@@ -268,6 +285,13 @@ impl Runtime {
         for line in &mut doc.lines {
             if let Some(p) = &line.product {
                 line.name = catalog::product_by_id(conn, p)?.map(|p| p.name);
+            }
+        }
+        drop(reader);
+        let journal = lock(&self.journal);
+        for line in &mut doc.lines {
+            if let (Some(p), None) = (&line.product, &line.name) {
+                line.name = crate::hydb::cached_name(&journal, p)?;
             }
         }
         Ok(doc)

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::store::{Device, Pushed};
 use crate::{Server, PROTOCOL_MAX, PROTOCOL_MIN};
 use axum::body::Body;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, RawQuery, State};
 use axum::http::{header, request::Parts, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -61,6 +61,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/device/documents", post(device_push))
         .route("/v1/device/status", post(device_status))
         .route("/v1/device/config", get(device_config))
+        .route("/v1/device/lookup", get(device_lookup))
         .route("/v1/config", post(publish_config))
         .route("/v1/catalog", post(publish_catalog))
         .route("/v1/tasks", post(add_tasks))
@@ -323,8 +324,46 @@ async fn device_status(State(app): St, DeviceAuth(device): DeviceAuth, body: Bod
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn device_config(State(app): St, _device: DeviceAuth, Query(q): Query<Since>) -> Result<Response> {
-    let package = blocking(move || app.server.config_package(q.since)).await?;
+/// At most this many keys in one lookup (a scan has one to three).
+const MAX_LOOKUP_KEYS: usize = 16;
+
+async fn device_lookup(State(app): St, _device: DeviceAuth, RawQuery(query): RawQuery) -> Result<Response> {
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(query.as_deref().unwrap_or("")).map_err(|e| Error::BadRequest(format!("bad query: {e}")))?;
+    let mut keys = Vec::new();
+    let mut cell = None;
+    for (name, value) in pairs {
+        match name.as_str() {
+            "k" if value.len() <= 200 => keys.push(value),
+            "cell" if value.len() <= 200 => cell = Some(value),
+            "k" | "cell" => return Err(Error::BadRequest(format!("{name} is longer than 200 bytes"))),
+            _ => {
+                return Err(Error::BadRequest(format!(
+                    "unknown parameter {name:?}; send k=KEY (repeated) and/or cell=LABEL"
+                )))
+            }
+        }
+    }
+    if keys.len() > MAX_LOOKUP_KEYS {
+        return Err(Error::BadRequest(format!("at most {MAX_LOOKUP_KEYS} keys")));
+    }
+    if keys.is_empty() && cell.is_none() {
+        return Err(Error::BadRequest("send k=KEY (repeated) and/or cell=LABEL".into()));
+    }
+    // Microseconds of SQLite on a read connection: not worth a blocking thread.
+    Ok(Json(app.server.lookup(&keys, cell.as_deref())?).into_response())
+}
+
+#[derive(Deserialize)]
+struct ConfigQuery {
+    #[serde(default)]
+    since: i64,
+    /// The newest configuration schema the terminal reads (1 when not sent).
+    schema: Option<u32>,
+}
+
+async fn device_config(State(app): St, _device: DeviceAuth, Query(q): Query<ConfigQuery>) -> Result<Response> {
+    let package = blocking(move || app.server.config_package(q.since, q.schema.unwrap_or(1))).await?;
     Ok(match package {
         None => StatusCode::NO_CONTENT.into_response(),
         Some(bytes) => ([(header::CONTENT_TYPE, "application/vnd.tsd.package")], bytes).into_response(),

@@ -8,6 +8,8 @@
 //! DIR/server.db              devices, keys, versions, tasks, documents (SQLite)
 //! DIR/catalog/vN.csv|jsonl   the source of the latest version (base of the next delta)
 //! DIR/packages/*.tsdpkg      snapshot-vN, delta-vA-vB (immutable, served with Range)
+//! DIR/lookup/catalog.db      the latest version as a terminal holds it: answers
+//!                            online lookups (HYDB); rebuilt from the packages
 //! DIR/tmp/                   uploads being received
 //! ```
 #![forbid(unsafe_code)]
@@ -85,6 +87,14 @@ pub struct Server {
     dir: PathBuf,
     store: Arc<dyn Storage>,
     publish: Mutex<()>,
+    /// Applies each published version to the lookup catalog.
+    lookup_writer: Mutex<rusqlite::Connection>,
+    /// Answers online lookups (a read-only connection: a long apply does not stop it).
+    lookup_reader: Mutex<rusqlite::Connection>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Server {
@@ -95,11 +105,67 @@ impl Server {
             std::fs::create_dir_all(&p).map_err(io(&p))?;
         }
         let store = Arc::new(store::Sqlite::open(dir)?);
-        Ok(Server {
+        let lookup = dir.join("lookup");
+        std::fs::create_dir_all(&lookup).map_err(io(&lookup))?;
+        let lookup_writer = tsd_core::store::open(&lookup, tsd_core::store::Db::Catalog, true)?;
+        let lookup_reader = tsd_core::store::open(&lookup, tsd_core::store::Db::Catalog, false)?;
+        let server = Server {
             dir: dir.to_path_buf(),
             store,
             publish: Mutex::new(()),
-        })
+            lookup_writer: Mutex::new(lookup_writer),
+            lookup_reader: Mutex::new(lookup_reader),
+        };
+        // Catches up after a crash between a publish and its apply, or a data
+        // folder from before online lookups.
+        server.refresh_lookup()?;
+        Ok(server)
+    }
+
+    /// Brings the lookup catalog to the latest version: the delta when it is the
+    /// next step, else the snapshot.
+    fn refresh_lookup(&self) -> Result<()> {
+        let Some(latest) = self.store.latest_catalog()? else {
+            return Ok(());
+        };
+        let mut conn = lock(&self.lookup_writer);
+        let have = tsd_core::catalog::synced_version(&conn)?;
+        if have == latest.version {
+            return Ok(());
+        }
+        let packages = self.packages_dir();
+        let apply = |conn: &mut rusqlite::Connection, name: &str| -> Result<()> {
+            let reader = PackageReader::open(&packages.join(name), None, false).map_err(tsd_core::Error::from)?;
+            tsd_core::catalog::package::apply(conn, &reader, &mut |_| true)?;
+            Ok(())
+        };
+        let delta = latest.delta.as_deref().filter(|_| have > 0 && have == latest.version - 1);
+        if let Some(name) = delta {
+            match apply(&mut conn, name) {
+                Ok(()) => return Ok(()),
+                Err(e) => log::warn!("lookup catalog: delta {name} not applied ({e}); applying the snapshot"),
+            }
+        }
+        apply(&mut conn, &latest.snapshot)
+    }
+
+    /// Looks codes up in the latest catalog version, as a terminal would: the first
+    /// of `keys` that names a product, else the cell `cell` labels.
+    pub fn lookup(&self, keys: &[String], cell: Option<&str>) -> Result<tsd_core::hydb::LookupAnswer> {
+        use tsd_core::catalog::{barcode_key, BarcodeKey};
+        let conn = lock(&self.lookup_reader);
+        let keys: Vec<BarcodeKey> = keys
+            .iter()
+            .map(|k| barcode_key(k).unwrap_or_else(|_| BarcodeKey::Text(k.trim().to_string())))
+            .collect();
+        let mut answer = tsd_core::hydb::LookupAnswer::default();
+        if let Some((i, hit)) = tsd_core::resolve::local_product(&conn, &keys)? {
+            answer.matched = Some(i);
+            answer.hit = Some(hit);
+        } else if let Some(label) = cell {
+            answer.cell = tsd_core::catalog::cell_by_barcode(&conn, label.trim())?;
+        }
+        Ok(answer)
     }
 
     /// The storage.
@@ -209,6 +275,11 @@ impl Server {
             delta,
         };
         self.store.add_catalog_version(&v)?;
+        // The new version answers online lookups from now on. A failure here is
+        // repaired at the next start; the publish itself stands.
+        if let Err(e) = self.refresh_lookup() {
+            log::error!("lookup catalog not updated to v{version}: {e}");
+        }
         // Only the latest source is a delta base; old snapshots and deltas beyond
         // the kept chain are never offered again.
         if let Some(l) = latest {
@@ -293,11 +364,18 @@ impl Server {
     }
 
     /// The configuration package for a device at configuration version `since`, when
-    /// a newer one exists.
-    pub fn config_package(&self, since: i64) -> Result<Option<Vec<u8>>> {
+    /// a newer one exists. A terminal that reads schemas only up to `schema` is told
+    /// to update its app rather than sent a configuration it would misread.
+    pub fn config_package(&self, since: i64, schema: u32) -> Result<Option<Vec<u8>>> {
         let Some((version, json)) = self.store.latest_config()?.filter(|(v, _)| *v > since) else {
             return Ok(None);
         };
+        let needs = tsd_core::config::Config::from_json(&json)?.schema;
+        if needs > schema {
+            return Err(Error::Conflict(format!(
+                "configuration v{version} uses schema {needs}; this terminal reads up to schema {schema}: update the terminal app"
+            )));
+        }
         let dir = tempfile::tempdir_in(self.tmp_dir()).map_err(io(&self.tmp_dir()))?;
         let path = dir.path().join("config.tsdpkg");
         tsd_core::sync::config::write_package(&path, &json, version, "tsd-server", None)?;

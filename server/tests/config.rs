@@ -54,6 +54,18 @@ fn a_published_configuration_reaches_the_terminal_once_and_its_version_is_report
     assert_eq!(resp.status().as_u16(), 422);
     assert!(resp.body_mut().read_to_string().unwrap().contains("config"));
     assert_eq!(rt.config_version().unwrap(), 1);
+
+    // A terminal that reads an older configuration schema is told to update its app,
+    // not sent a configuration it would misread.
+    let mut resp = agent
+        .get(format!("{}/v1/device/config?since=0&schema=0", bg.url))
+        .header("Authorization", format!("Bearer {token}"))
+        .header("TSD-Protocol", "1")
+        .call()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 409);
+    let body = resp.body_mut().read_to_string().unwrap();
+    assert!(body.contains("reads up to schema 0: update the terminal app"), "{body}");
     bg.stop();
 }
 

@@ -24,7 +24,7 @@ pub const FLAG_WEIGHTED: i64 = 1;
 pub const FLAG_MARKED: i64 = 2;
 
 /// A product as the terminal shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Product {
     /// Id in the accounting system.
     pub id: String,
@@ -41,7 +41,7 @@ pub struct Product {
 }
 
 /// A packaging of a product.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Packaging {
     /// Packaging id (unique within its product).
     pub id: String,
@@ -53,7 +53,7 @@ pub struct Packaging {
 }
 
 /// What a barcode points at.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct BarcodeHit {
     /// The product.
     pub product: Product,
@@ -62,7 +62,7 @@ pub struct BarcodeHit {
 }
 
 /// A storage cell.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Cell {
     /// Cell id.
     pub id: String,

@@ -42,6 +42,7 @@ impl Db {
             Db::Journal => &[
                 include_str!("migrations/journal_0001.sql"),
                 include_str!("migrations/journal_0002.sql"),
+                include_str!("migrations/journal_0003.sql"),
             ],
         }
     }

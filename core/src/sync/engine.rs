@@ -248,6 +248,14 @@ impl Runtime {
         Ok(report)
     }
 
+    /// [`Runtime::sync_server`] with the settings kept by [`Runtime::set_server`].
+    pub fn sync_saved_server(&self, progress: &mut dyn FnMut(Progress)) -> Result<SyncReport> {
+        let settings = self
+            .server()
+            .ok_or_else(|| Error::InvalidArgument("no server is set up: scan the setup code or enter the server in the settings".into()))?;
+        self.sync_server(&settings, progress)
+    }
+
     fn sync_with(&self, client: &Client, progress: &mut dyn FnMut(Progress)) -> Result<SyncReport> {
         let mut report = SyncReport::default();
         client.hello()?;
@@ -327,6 +335,10 @@ impl Runtime {
         let since = crate::catalog::synced_version(&lock(&self.catalog_writer))?;
         report.catalog_from = since;
         report.catalog_version = since;
+        if !self.config().catalogs.download() {
+            // Every catalog is routed to the server: nothing to keep on the terminal.
+            return Ok(());
+        }
         let offer = client.offer(since)?;
         let incoming = self.work_dir("incoming")?;
         // Leftovers of packages no longer offered (the server moved on) go.

@@ -7,7 +7,9 @@
 //! protocol mismatch ([`Error::Protocol`]); other 4xx are refusals
 //! ([`Error::Server`]).
 
+use crate::catalog::BarcodeKey;
 use crate::error::{Error, Result};
+use crate::hydb::LookupAnswer;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
@@ -445,7 +447,12 @@ impl Client {
     /// `GET /v1/device/config?since=V`: the configuration package newer than V into
     /// `dest`, or `None`.
     pub fn config(&self, since: i64, dest: &Path) -> Result<Option<u64>> {
-        self.fetch_package("fetching the configuration", &format!("/v1/device/config?since={since}"), dest)
+        let schema = crate::config::SCHEMA_MAX;
+        self.fetch_package(
+            "fetching the configuration",
+            &format!("/v1/device/config?since={since}&schema={schema}"),
+            dest,
+        )
     }
 
     /// GET that answers 204 (nothing) or a package, streamed into `dest`.
@@ -467,6 +474,26 @@ impl Client {
         })?;
         file.sync_all().map_err(io)?;
         Ok(Some(n))
+    }
+
+    /// `GET /v1/device/lookup?k=KEY…&cell=LABEL`: asks the server's catalog (HYDB).
+    /// The whole request — connect, TLS, answer — is bounded by `timeout`, so a
+    /// server that accepts and never answers costs a scan no more than that.
+    pub fn lookup(&self, keys: &[BarcodeKey], cell: Option<&str>, timeout: Duration) -> Result<LookupAnswer> {
+        let step = "looking the code up on the server";
+        let mut req = self
+            .agent
+            .get(self.url("/v1/device/lookup"))
+            .header("Authorization", &self.auth)
+            .header("TSD-Protocol", PROTOCOL.to_string());
+        for k in keys {
+            req = req.query("k", k.to_string());
+        }
+        if let Some(label) = cell {
+            req = req.query("cell", label);
+        }
+        let req = req.config().timeout_global(Some(timeout)).build();
+        Self::json(step, Self::check(step, req.call())?)
     }
 
     /// `POST /v1/device/status`.
