@@ -33,6 +33,9 @@ pub struct BenchArgs {
     /// Durable scans to time.
     #[arg(long, default_value_t = 10_000)]
     scans: usize,
+    /// Online lookups (HYDB) to time against the server on loopback.
+    #[arg(long, default_value_t = 20_000)]
+    online_lookups: usize,
 }
 
 /// `tsd dev bench-lookup`.
@@ -145,6 +148,40 @@ pub fn lookup(db: &Path, args: &LookupArgs) -> Result<(), Error> {
     v["with_json"] = percentiles(times);
     out!("{v}");
     Ok(())
+}
+
+/// Online lookup latency (HYDB) against a server on loopback, from a terminal that
+/// holds no catalog: each resolve asks the server (nothing kept), then the same
+/// codes answered from the kept answers.
+pub fn online(data: &Path, url: &str, token: &str, codes: &[String], n: usize) -> Result<Value, Error> {
+    let sample = mixed_codes(codes, n, 10, 11);
+    let rt = Runtime::open(data)?;
+    rt.set_server(Some(&tsd_core::sync::ServerSettings::new(url, token)))?;
+    let config = |ttl: u64| {
+        format!(r#"{{"document_types":[{{"id":"receiving"}}],"catalogs":{{"products":"server"}},"online_lookup":{{"cache_ttl_s":{ttl}}}}}"#)
+    };
+    let timed = |pass: &[String]| -> Result<(Value, usize, usize), Error> {
+        let (mut times, mut hits, mut unreachable) = (Vec::with_capacity(pass.len()), 0, 0);
+        for c in pass {
+            let t = Instant::now();
+            let r = rt.resolve(c)?;
+            times.push(t.elapsed().as_nanos() as u64);
+            hits += r.found() as usize;
+            unreachable += r.server_unreachable.is_some() as usize;
+        }
+        Ok((percentiles(times), hits, unreachable))
+    };
+    rt.set_config(&config(0))?;
+    timed(&sample[..sample.len().min(500)])?; // connection, statements, page cache
+    let (mut server, hits, unreachable) = timed(&sample)?;
+    server["hits"] = json!(hits);
+    server["unreachable"] = json!(unreachable);
+    rt.set_config(&config(3600))?;
+    timed(&sample)?; // fills the kept answers
+    let (mut cached, hits, _) = timed(&sample)?;
+    cached["hits"] = json!(hits);
+    rt.close()?;
+    Ok(json!({"server": server, "cache": cached}))
 }
 
 /// Scan-to-durable latency: each call returns after its journal commit (fsync).
@@ -561,6 +598,14 @@ pub fn run(args: &BenchArgs) -> Result<(), Error> {
         ],
         None,
     )?;
+    eprintln!("timing {} online lookups (HYDB) on loopback…", args.online_lookups);
+    let online = online(
+        &w("terminal-online"),
+        &bg.url,
+        &token,
+        &read_codes(&g.barcodes)?,
+        args.online_lookups,
+    )?;
     bg.stop();
 
     let rows = import["rows"].as_f64().unwrap_or(0.0);
@@ -582,8 +627,10 @@ pub fn run(args: &BenchArgs) -> Result<(), Error> {
 | delta of 1% products that each got a new barcode (they travel whole: all packagings and barcodes) | {grown_kb:.1} kB = {grown_ratio} of gzip -6 JSON Lines of the same products ({grown_gz}); build {grown_build_secs:.1} s, apply {grown_inproc:.2} s in the sync call | — |\n\
 | delta build (whole process, reads both exports) | {delta_build_secs:.1} s | — |\n\
 | delta apply (`tsd sync --folder`) | {delta_inproc:.2} s in the sync call; {delta_apply_secs:.2} s whole process (start-up, background checkpoint) | ≤ 1 s |\n\
-| publish on `tsd-server` (validate, snapshot package; first version) | {publish_secs:.1} s, {published_mb:.2} MB | — |\n\
-| full sync over HTTP on loopback into an empty terminal (`tsd sync --server`, whole process) | {http_secs:.1} s ({http_inproc:.1} s in the sync call), peak RSS {http_rss:.1} MiB | ≤ 20 s |\n{jni_rows}",
+| publish on `tsd-server` (validate, snapshot package, lookup catalog for HYDB; first version) | {publish_secs:.1} s, {published_mb:.2} MB | — |\n\
+| full sync over HTTP on loopback into an empty terminal (`tsd sync --server`, whole process) | {http_secs:.1} s ({http_inproc:.1} s in the sync call), peak RSS {http_rss:.1} MiB | ≤ 20 s |\n\
+| online lookup (HYDB) on loopback, terminal without the catalog, 90% hits ({on_n} lookups, keep-alive, plain HTTP): `resolve` asking the server | p50 {on50}, p99 {on99}, p99.9 {on999} ({on_unreach} unreachable) | — (bounded by the 1.5 s timeout) |\n\
+| the same codes with answers kept (cache in journal.db; the 10% misses still ask the server) | p50 {oc50}, p99 {oc99} | — |\n{jni_rows}",
         products = args.products,
         barcodes = g.barcode_count,
         csv_mb = csv_bytes as f64 / 1e6,
@@ -632,6 +679,13 @@ pub fn run(args: &BenchArgs) -> Result<(), Error> {
         grown_ratio = grown_gzip.map_or("?".to_string(), |gz| format!("{:.1} %", grown_bytes as f64 * 100.0 / gz as f64)),
         grown_gz = grown_gzip.map_or("gzip not found".to_string(), |gz| format!("{:.1} kB", gz as f64 / 1e3)),
         grown_inproc = grown_apply["seconds"].as_f64().unwrap_or(f64::NAN),
+        on_n = args.online_lookups,
+        on50 = us(&online["server"], "p50_ns"),
+        on99 = us(&online["server"], "p99_ns"),
+        on999 = us(&online["server"], "p999_ns"),
+        on_unreach = online["server"]["unreachable"],
+        oc50 = us(&online["cache"], "p50_ns"),
+        oc99 = us(&online["cache"], "p99_ns"),
         http_inproc = http["report"]["seconds"].as_f64().unwrap_or(f64::NAN),
         http_rss = http["peak_rss_kib"].as_f64().unwrap_or(0.0) / 1024.0,
     );
@@ -649,6 +703,7 @@ Raw figures:\n\n```json\n{}\n```\n",
             "delta": {"bytes": delta_bytes, "gzip6_jsonl_bytes": delta_gzip, "build_seconds": delta_build_secs, "build": delta, "apply_seconds": delta_apply_secs, "apply": delta_apply},
             "delta_new_barcodes": {"bytes": grown_bytes, "gzip6_jsonl_bytes": grown_gzip, "build_seconds": grown_build_secs, "apply": grown_apply},
             "jni": jni,
+            "online_lookup": online,
             "http": {"publish_seconds": publish_secs, "published": published, "sync_seconds": http_secs, "sync": http}}))
             .unwrap_or_default()
     );

@@ -1,6 +1,9 @@
 //! The sync half of `tsd demo`: both offline modes end to end on loopback.
 //! With a server: catalog published, terminal syncs, scans offline, server
 //! stopped, scans go on, server back, the due sync delivers every document once.
+//! Then the server-mode extras: a configuration update published on the server and
+//! applied by the next sync, and goods the terminal never downloaded found online
+//! (HYDB), then "server unreachable" once it is gone.
 //! Without a server: the same packages through an exchange folder.
 
 use serde_json::json;
@@ -24,6 +27,62 @@ fn scan_some(rt: &Runtime, codes: &[String]) -> Result<String, Error> {
     }
     rt.complete(&doc.id)?;
     Ok(doc.id)
+}
+
+/// Codes of goods the accounting system adds after the terminal's last sync.
+const NEW_CODES: [&str; 2] = ["4820000000017", "4820000000024"];
+
+/// A configuration update, then goods the terminal has never downloaded found online.
+fn server_mode_extras(
+    dir: &Path,
+    catalog: &Path,
+    server: &Server,
+    rt: &Runtime,
+    settings: &ServerSettings,
+    say: &dyn Fn(String),
+    step: &dyn Fn(&str, serde_json::Value),
+) -> Result<(), Error> {
+    let config = r#"{"schema": 1,
+        "document_types": [
+            {"id": "receiving", "name": "Приёмка", "prefix": "ПР", "allow_overscan": true, "allow_unknown": true},
+            {"id": "returns", "name": "Возврат", "prefix": "ВЗ"}],
+        "catalogs": {"products": "device_then_server"},
+        "online_lookup": {"timeout_ms": 1500, "cache_ttl_s": 3600}}"#;
+    let (version, _) = server.publish_config(config).map_err(server_error)?;
+    let r = rt.sync_server(settings, &mut |_| {})?;
+    step("config_update", json!({"published": version, "applied": r.config_applied}));
+    say(format!(
+        "\n   configuration v{version} published on the server; the next sync applied {}: new type «{}», products looked up online on a miss",
+        r.config_applied.map_or("nothing".to_string(), |v| format!("v{v}")),
+        rt.config().doc_type("returns")?.name
+    ));
+    let grown = dir.join("catalog-v2.csv");
+    let mut text = std::fs::read_to_string(catalog).map_err(|source| Error::Io {
+        path: catalog.to_path_buf(),
+        source,
+    })?;
+    text += &format!(
+        "N1,B-1,Сок яблочный 1 л,шт,0,0,,,,{}\nN2,B-2,Сок томатный 1 л,шт,0,0,,,,{}\n",
+        NEW_CODES[0], NEW_CODES[1]
+    );
+    std::fs::write(&grown, text).map_err(|source| Error::Io {
+        path: grown.clone(),
+        source,
+    })?;
+    let p = server.publish_catalog(&grown, Format::Csv).map_err(server_error)?;
+    rt.set_server(Some(settings))?;
+    let online = rt.resolve(NEW_CODES[0])?;
+    let cached = rt.resolve(NEW_CODES[0])?;
+    step("online_lookup", tsd_core::json::lookup_json(NEW_CODES[0], &Ok(online.clone())));
+    say(format!(
+        "   catalog v{} adds two juices; without a sync the terminal scans {}: {} (from the {}), again: from the {}",
+        p.version,
+        NEW_CODES[0],
+        online.hit().map_or("not found", |h| h.product.name.as_str()),
+        online.source.as_str(),
+        cached.source.as_str()
+    ));
+    Ok(())
 }
 
 /// Runs the sync demo in `dir` with the generated `catalog` and its `barcodes`.
@@ -123,7 +182,19 @@ pub fn run(dir: &Path, catalog: &Path, barcodes: &[String], json: bool) -> Resul
         stored.len(),
         again.pushed.len()
     ));
+    server_mode_extras(dir, catalog, &check, &rt, &settings, &say, &step)?;
     bg.stop();
+    let offline = rt.resolve(NEW_CODES[1])?;
+    step(
+        "online_lookup_offline",
+        tsd_core::json::lookup_json(NEW_CODES[1], &Ok(offline.clone())),
+    );
+    say(format!(
+        "   server stopped again: {} → found {}, {}",
+        NEW_CODES[1],
+        offline.found(),
+        offline.server_unreachable.as_deref().unwrap_or("?")
+    ));
 
     // 7. Without a server: the exchange folder.
     let root = dir.join("exchange");

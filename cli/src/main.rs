@@ -81,8 +81,14 @@ enum Command {
         #[command(subcommand)]
         command: ExchangeCommand,
     },
-    /// The terminal side of a sync (this slice: the exchange folder).
+    /// The terminal side of a sync: with the exchange folder (--folder), a server
+    /// (--server), or the server kept by `tsd server set` (neither).
     Sync(SyncArgs),
+    /// The sync server this terminal keeps (for syncs and online lookups).
+    Server {
+        #[command(subcommand)]
+        command: ServerCommand,
+    },
     /// Walk through every barcode kind and document rule on a generated catalog.
     Demo,
     /// Developer tools: catalog generator, benchmarks.
@@ -176,7 +182,7 @@ struct KeyArgs {
 #[derive(Args)]
 struct SyncArgs {
     /// Exchange folder root (holding to-device/ and from-device/).
-    #[arg(long, required_unless_present = "server", conflicts_with = "server")]
+    #[arg(long, conflicts_with = "server")]
     folder: Option<PathBuf>,
     #[command(flatten)]
     key: KeyArgs,
@@ -199,6 +205,31 @@ struct SyncArgs {
     /// Print nothing but the report (no progress on standard error).
     #[arg(long)]
     quiet: bool,
+}
+
+#[derive(Args)]
+struct ServerArgs {
+    /// Sync server URL (http:// or https://).
+    url: String,
+    /// Device token (`tsd-server device add NAME`).
+    #[arg(long, env = "TSD_TOKEN")]
+    token: String,
+    /// Extra trusted CA certificate (PEM).
+    #[arg(long)]
+    ca: Option<PathBuf>,
+    /// Pinned SHA-256 fingerprint of the server certificate (hex).
+    #[arg(long)]
+    pin: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum ServerCommand {
+    /// Keep this server (checked, not contacted).
+    Set(ServerArgs),
+    /// Show the kept server (never the token).
+    Show,
+    /// Forget the kept server.
+    Clear,
 }
 
 #[derive(Subcommand)]
@@ -387,16 +418,64 @@ fn read_key(args: &KeyArgs) -> Result<Option<Vec<u8>>, Error> {
     }
 }
 
-/// `tsd sync --server`: one sync, or retries under the runtime's backoff for up
-/// to `--retry-for` seconds. Exits non-zero when anything is left unsent.
-fn sync_server(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
-    let url = args.server.as_deref().unwrap_or_default();
-    let mut settings = tsd_core::sync::ServerSettings::new(url, args.token.as_deref().unwrap_or_default());
-    if let Some(ca) = &args.ca {
-        settings.ca_pem = Some(std::fs::read(ca).map_err(|source| Error::Io { path: ca.clone(), source })?);
+fn server_settings(url: &str, token: &str, ca: Option<&Path>, pin: Option<&str>) -> Result<tsd_core::sync::ServerSettings, Error> {
+    let mut settings = tsd_core::sync::ServerSettings::new(url, token);
+    if let Some(ca) = ca {
+        settings.ca_pem = Some(std::fs::read(ca).map_err(|source| Error::Io {
+            path: ca.to_path_buf(),
+            source,
+        })?);
     }
-    settings.pin_sha256 = args.pin.clone();
+    settings.pin_sha256 = pin.map(str::to_string);
+    Ok(settings)
+}
+
+/// `tsd server set|show|clear`.
+fn server(cli: &Cli, command: &ServerCommand) -> CmdResult {
     let rt = open(cli)?;
+    match command {
+        ServerCommand::Set(a) => {
+            let settings = server_settings(&a.url, &a.token, a.ca.as_deref(), a.pin.as_deref())?;
+            rt.set_server(Some(&settings))?;
+        }
+        ServerCommand::Clear => rt.set_server(None)?,
+        ServerCommand::Show => {}
+    }
+    let kept = rt.server();
+    rt.close()?;
+    let value = json!(kept.as_ref().map(|s| json!({
+        "url": s.url,
+        "custom_ca": s.ca_pem.is_some(),
+        "pin_sha256": s.pin_sha256,
+    })));
+    print(cli, value, || match &kept {
+        Some(s) => format!(
+            "server {}{}{}",
+            s.url,
+            if s.ca_pem.is_some() { ", custom CA" } else { "" },
+            s.pin_sha256.as_ref().map(|p| format!(", pinned {p}")).unwrap_or_default()
+        ),
+        None => "no server is set up".into(),
+    });
+    Ok(())
+}
+
+/// `tsd sync --server` (or the kept server): one sync, or retries under the
+/// runtime's backoff for up to `--retry-for` seconds. Exits non-zero when
+/// anything is left unsent.
+fn sync_server(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
+    let rt = open(cli)?;
+    let settings = match &args.server {
+        Some(url) => server_settings(
+            url,
+            args.token.as_deref().unwrap_or_default(),
+            args.ca.as_deref(),
+            args.pin.as_deref(),
+        )?,
+        None => rt
+            .server()
+            .ok_or_else(|| Error::InvalidArgument("pass --folder DIR or --server URL, or keep a server with `tsd server set`".into()))?,
+    };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(args.retry_for);
     let quiet = args.quiet || cli.json;
     let mut last_step = None;
@@ -536,17 +615,23 @@ fn run(cli: &Cli) -> CmdResult {
             let res = rt.resolve(code);
             let value = output::lookup_json(code, &res);
             let res = res?;
-            print(cli, value, || match res.hit() {
-                Some(h) => format!(
-                    "{} {} [{}]{}  qty {}",
+            let source = match res.source {
+                tsd_core::resolve::Source::Device => String::new(),
+                other => format!("  (from the {})", other.as_str()),
+            };
+            let unreachable = res.server_unreachable.as_ref().map(|w| format!("; {w}")).unwrap_or_default();
+            print(cli, value, || match &res.target {
+                tsd_core::resolve::Target::Product(h) => format!(
+                    "{} {} [{}]{}  qty {}{source}{unreachable}",
                     h.product.id,
                     h.product.name,
                     res.parsed.kind.as_str(),
                     h.packaging.as_ref().map(|k| format!(" {}", k.name)).unwrap_or_default(),
                     tsd_core::documents::qty_json(res.qty)
                 ),
-                None => format!(
-                    "not found ({}{})",
+                tsd_core::resolve::Target::Cell(c) => format!("cell {} {}{source}{unreachable}", c.id, c.name),
+                tsd_core::resolve::Target::NotFound => format!(
+                    "not found ({}{}){unreachable}",
                     res.parsed.kind.as_str(),
                     res.parsed.gtin.map(|g| format!(", GTIN {g}")).unwrap_or_default()
                 ),
@@ -630,7 +715,8 @@ fn run(cli: &Cli) -> CmdResult {
             Ok(())
         }
         Command::Exchange { command } => exchange(cli, command),
-        Command::Sync(args) if args.server.is_some() => sync_server(cli, args),
+        Command::Sync(args) if args.folder.is_none() => sync_server(cli, args),
+        Command::Server { command } => server(cli, command),
         Command::Sync(args) => {
             let key = read_key(&args.key)?;
             let rt = open(cli)?;

@@ -226,33 +226,72 @@ pub extern "system" fn Java_ru_tsd_runtime_Native_syncServer<'l>(
 ) -> JString<'l> {
     run(&mut env, |env| {
         let settings = parse_settings(&text(env, &settings)?)?;
-        let rt = handles::get(h)?;
-        let mut failed = None;
-        let result = rt.sync_server(&settings, &mut |p| {
-            if listener.is_null() || failed.is_some() {
-                return;
-            }
-            let step = serde_json::to_value(p.step)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
-            let called = env.new_string(step).and_then(|s| {
-                env.call_method(
-                    &listener,
-                    jni_str!("onProgress"),
-                    jni_sig!("(Ljava/lang/String;JJ)V"),
-                    &[JValue::Object(&s), JValue::Long(p.done as i64), JValue::Long(p.total as i64)],
-                )
-            });
-            if let Err(e) = called {
-                failed = Some(e);
-                rt.cancel_sync();
-            }
-        });
-        if let Some(e) = failed {
-            return Err(BridgeError::Jni(e));
+        sync_reporting(env, h, &listener, |rt, progress| rt.sync_server(&settings, progress))
+    })
+}
+
+/// A sync with the server kept by `setServer`.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_ru_tsd_runtime_Native_syncSaved<'l>(
+    mut env: EnvUnowned<'l>,
+    _c: JClass<'l>,
+    h: jlong,
+    listener: JObject<'l>,
+) -> JString<'l> {
+    run(&mut env, |env| {
+        sync_reporting(env, h, &listener, |rt, progress| rt.sync_saved_server(progress))
+    })
+}
+
+/// Runs a sync, passing its progress to `listener.onProgress(step, done, total)` on
+/// this thread; a listener that throws cancels the sync and its exception wins.
+fn sync_reporting<'l>(
+    env: &mut Env<'l>,
+    h: jlong,
+    listener: &JObject<'l>,
+    sync: impl FnOnce(&tsd_core::Runtime, &mut dyn FnMut(tsd_core::sync::Progress)) -> tsd_core::Result<tsd_core::sync::SyncReport>,
+) -> R<JString<'l>> {
+    let rt = handles::get(h)?;
+    let mut failed = None;
+    let result = sync(&rt, &mut |p| {
+        if listener.is_null() || failed.is_some() {
+            return;
         }
-        json(env, result?)
+        let step = serde_json::to_value(p.step)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let called = env.new_string(step).and_then(|s| {
+            env.call_method(
+                listener,
+                jni_str!("onProgress"),
+                jni_sig!("(Ljava/lang/String;JJ)V"),
+                &[JValue::Object(&s), JValue::Long(p.done as i64), JValue::Long(p.total as i64)],
+            )
+        });
+        if let Err(e) = called {
+            failed = Some(e);
+            rt.cancel_sync();
+        }
+    });
+    if let Some(e) = failed {
+        return Err(BridgeError::Jni(e));
+    }
+    json(env, result?)
+}
+
+/// Keeps (settings JSON) or forgets (null) the sync server, for online lookups and
+/// `syncSaved`.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_ru_tsd_runtime_Native_setServer<'l>(mut env: EnvUnowned<'l>, _c: JClass<'l>, h: jlong, settings: JString<'l>) {
+    run(&mut env, |env| {
+        let settings = if settings.is_null() {
+            None
+        } else {
+            Some(parse_settings(&text(env, &settings)?)?)
+        };
+        handles::get(h)?.set_server(settings.as_ref())?;
+        Ok(())
     })
 }
 

@@ -189,6 +189,9 @@ impl Sqlite {
     }
 }
 
+/// How stale `devices.last_seen` may get before a request writes it.
+const LAST_SEEN_EVERY_MS: i64 = 30_000;
+
 fn device_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Device> {
     let status: Option<String> = r.get(3)?;
     Ok(Device {
@@ -246,7 +249,12 @@ impl Storage for Sqlite {
 
     fn device_by_token(&self, token_hash: &str, now: i64) -> Result<Option<Device>> {
         self.with("authenticating a device", |tx| {
-            tx.execute("UPDATE devices SET last_seen = ?2 WHERE token_hash = ?1", params![token_hash, now])?;
+            // Written at most every LAST_SEEN_EVERY_MS: a write (and its fsync) on every
+            // request would make each online lookup pay for one.
+            tx.execute(
+                "UPDATE devices SET last_seen = ?2 WHERE token_hash = ?1 AND (last_seen IS NULL OR last_seen <= ?2 - ?3)",
+                params![token_hash, now, LAST_SEEN_EVERY_MS],
+            )?;
             tx.query_row(
                 "SELECT id, name, last_seen, status FROM devices WHERE token_hash = ?1",
                 [token_hash],

@@ -128,7 +128,8 @@ class MainActivity : Activity() {
         quantity.text.clear()
         if (r.accepted) {
             lastScan.setTextColor(Color.BLACK)
-            lastScan.text = "${r.name ?: r.productId ?: "?"}  +${r.qtyMilli / 1000.0} = ${r.actualMilli / 1000.0}"
+            lastScan.text = "${r.name ?: r.productId ?: "?"}  +${r.qtyMilli / 1000.0} = ${r.actualMilli / 1000.0}" +
+                if (!r.found && r.serverUnreachable != null) "\nне найден: сервер недоступен" else ""
         } else {
             lastScan.setTextColor(Color.RED)
             lastScan.text = r.message ?: r.status

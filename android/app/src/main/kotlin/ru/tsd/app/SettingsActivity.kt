@@ -14,7 +14,8 @@ import ru.tsd.runtime.ScannerProfile
 class SettingsActivity : Activity() {
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
-        val settings = (application as TsdApp).settings
+        val app = application as TsdApp
+        val settings = app.settings
         val url = EditText(this).apply { hint = "https://сервер:8480"; setText(settings.serverUrl) }
         val token = EditText(this).apply { hint = "Токен устройства"; setText(settings.token) }
         val folder = EditText(this).apply { hint = "Папка обмена (без сервера)"; setText(settings.exchangeFolder) }
@@ -33,6 +34,9 @@ class SettingsActivity : Activity() {
                 settings.scannerProfile = profiles[scanner.selectedItemPosition].id
                 settings.syncMinutes = minutes.text.toString().toIntOrNull() ?: 15
                 SyncJobService.schedule(this@SettingsActivity, settings.syncMinutes)
+                // The runtime keeps the server too: online lookups use it between syncs.
+                val server = settings.server().takeIf { it.url.isNotEmpty() && it.token.isNotEmpty() }
+                app.io.execute { runCatching { app.runtime.setServer(server) } }
                 finish()
             }
         }

@@ -23,6 +23,10 @@ data class Resolution(
     val cellId: String?,
     /** The barcode error code when the input is not a valid barcode. */
     val errorCode: String?,
+    /** Where the answer came from: `device`, `cache` (an earlier online answer) or `server`. */
+    val source: String = "device",
+    /** Set when the configuration routes this catalog to the server and it could not answer: why. */
+    val serverUnreachable: String? = null,
 )
 
 /** The result of one scan into a document. */
@@ -41,6 +45,10 @@ data class ScanResult(
     val qtyMilli: Long,
     val actualMilli: Long,
     val plannedMilli: Long?,
+    /** Where the product came from: `device`, `cache` or `server`. */
+    val source: String = "device",
+    /** Set when the server was to be asked and could not answer: why. */
+    val serverUnreachable: String? = null,
 ) {
     /** True when the scan counted. */
     val accepted get() = status == "accepted"
@@ -106,6 +114,8 @@ internal object Json {
             quantityMilli = milli(o, "quantity"),
             cellId = o.optJSONObject("cell")?.optString("id"),
             errorCode = o.optJSONObject("error")?.optString("code"),
+            source = str(o, "source") ?: "device",
+            serverUnreachable = str(o, "server_unreachable"),
         )
     }
 
@@ -122,6 +132,8 @@ internal object Json {
             qtyMilli = milli(o, "qty"),
             actualMilli = milli(o, "actual"),
             plannedMilli = milliOrNull(o, "planned"),
+            source = str(o, "source") ?: "device",
+            serverUnreachable = str(o, "server_unreachable"),
         )
     }
 

@@ -31,6 +31,8 @@ internal object Native {
     @JvmStatic external fun complete(handle: Long, doc: String): Boolean
     @JvmStatic external fun addTasks(handle: Long, tasks: String): Int
     @JvmStatic external fun syncServer(handle: Long, settings: String, listener: SyncProgressListener?): String
+    @JvmStatic external fun syncSaved(handle: Long, listener: SyncProgressListener?): String
+    @JvmStatic external fun setServer(handle: Long, settings: String?)
     @JvmStatic external fun syncFolder(handle: Long, root: String): String
     @JvmStatic external fun syncStatus(handle: Long): String
     @JvmStatic external fun syncDue(handle: Long): Boolean

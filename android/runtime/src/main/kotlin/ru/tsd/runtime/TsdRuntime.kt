@@ -62,7 +62,11 @@ class TsdRuntime private constructor(private val handle: Long) : AutoCloseable {
     @Throws(TsdException::class)
     fun setConfig(json: String) = Native.setConfig(h, json)
 
-    /** Resolves a scan against the catalog without storing it. A bad barcode gives [Resolution.errorCode]. */
+    /**
+     * Resolves a scan without storing it: against the terminal's catalog, or online
+     * for catalogs the configuration routes to the server (bounded by its timeout,
+     * default 1.5 s). A bad barcode gives [Resolution.errorCode].
+     */
     @Throws(TsdException::class)
     fun resolve(raw: String): Resolution = Json.resolution(String(Native.resolve(h, raw), Charsets.UTF_8))
 
@@ -116,6 +120,18 @@ class TsdRuntime private constructor(private val handle: Long) : AutoCloseable {
     @Throws(TsdException::class)
     fun sync(settings: ServerSettings, listener: SyncProgressListener? = null): SyncReport =
         Json.report(Native.syncServer(h, settings.toJson(), listener))
+
+    /** One sync with the server kept by [setServer]. */
+    @Throws(TsdException::class)
+    fun sync(listener: SyncProgressListener? = null): SyncReport = Json.report(Native.syncSaved(h, listener))
+
+    /**
+     * Keeps the sync server (in the runtime's journal, so it survives restarts) for
+     * online lookups and [sync] without settings; `null` forgets it. Checked (URL,
+     * CA, pin), not contacted.
+     */
+    @Throws(TsdException::class)
+    fun setServer(settings: ServerSettings?) = Native.setServer(h, settings?.toJson())
 
     /** One exchange-folder sync (the folder a PC fills over USB or RDP); report JSON. */
     @Throws(TsdException::class)

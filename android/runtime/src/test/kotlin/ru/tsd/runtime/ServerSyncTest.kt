@@ -79,6 +79,39 @@ class ServerSyncTest {
         }
     }
 
+    @Test
+    fun anOnlineLookupFindsWhatTheTerminalLacksAndAnOutageSaysSo() {
+        val root = tempDir("tsd-hydb")
+        ServerProcess(File(root, "server")).use { server ->
+            val token = server.admin("device", "add", "ТСД-2")
+            val csv = File(root, "catalog.csv").apply { writeText(CATALOG) }
+            server.admin("catalog", "publish", csv.absolutePath)
+            server.start()
+            TsdRuntime.open(File(root, "terminal")).use { rt ->
+                rt.setConfig(
+                    """{"document_types": [{"id": "receiving", "allow_unknown": true}],
+                        "catalogs": {"products": "device_then_server"}}""",
+                )
+                rt.setServer(ServerSettings(server.url, token))
+                val online = rt.resolve("4601234567893")
+                assertTrue(online.found, "the terminal holds no catalog; the server knows the code")
+                assertEquals("server", online.source)
+                assertEquals("Молоко 3.2%", online.product?.name)
+                assertEquals("cache", rt.resolve("4601234567893").source)
+
+                server.kill()
+                val offline = rt.resolve("4601234567909")
+                assertFalse(offline.found)
+                assertNotNull(offline.serverUnreachable)
+                val doc = rt.newDocument("receiving")
+                val scan = rt.scan(doc.id, "4601234567909")
+                assertTrue(scan.accepted, "stored by its code where the document type allows it")
+                assertNotNull(scan.serverUnreachable)
+                assertThrows(NetworkException::class.java) { rt.sync() }
+            }
+        }
+    }
+
     private fun storedCount(server: ServerProcess, docId: String): Int {
         val docs = JSONArray(server.admin("documents", "list", "--json", "--all"))
         return (0 until docs.length()).count { docs.getJSONObject(it).getString("doc_id") == docId }
