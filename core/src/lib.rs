@@ -28,6 +28,7 @@ pub mod error;
 pub mod hydb;
 pub mod json;
 pub mod package;
+pub mod print;
 pub mod resolve;
 mod runtime;
 pub mod store;

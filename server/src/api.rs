@@ -62,6 +62,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/device/status", post(device_status))
         .route("/v1/device/config", get(device_config))
         .route("/v1/device/lookup", get(device_lookup))
+        .route("/v1/device/print", post(device_print).get(device_print_statuses))
+        .route("/v1/print", get(list_prints))
         .route("/v1/config", post(publish_config))
         .route("/v1/catalog", post(publish_catalog))
         .route("/v1/tasks", post(add_tasks))
@@ -322,6 +324,21 @@ async fn device_status(State(app): St, DeviceAuth(device): DeviceAuth, body: Bod
     let status: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| Error::BadRequest(format!("status is not JSON: {e}")))?;
     blocking(move || app.server.store().set_status(device.id, &status)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn device_print(State(app): St, DeviceAuth(device): DeviceAuth, body: Body) -> Result<Response> {
+    let bytes = read_body(body, 256 << 10).await?;
+    let job: tsd_core::print::PrintJob = serde_json::from_slice(&bytes).map_err(|e| Error::BadRequest(format!("not a print job: {e}")))?;
+    let status = blocking(move || app.server.queue_print(&device, &job)).await?;
+    Ok(Json(status).into_response())
+}
+
+async fn device_print_statuses(State(app): St, DeviceAuth(device): DeviceAuth) -> Result<Response> {
+    Ok(Json(blocking(move || app.server.print_statuses(&device)).await?).into_response())
+}
+
+async fn list_prints(State(app): St, _: Integration) -> Result<Response> {
+    Ok(Json(blocking(move || app.server.store().print_jobs(None, 1000)).await?).into_response())
 }
 
 /// At most this many keys in one lookup (a scan has one to three).

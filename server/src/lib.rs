@@ -17,6 +17,7 @@
 
 pub mod api;
 pub mod error;
+pub mod print;
 pub mod run;
 pub mod store;
 
@@ -91,6 +92,10 @@ pub struct Server {
     lookup_writer: Mutex<rusqlite::Connection>,
     /// Answers online lookups (a read-only connection: a long apply does not stop it).
     lookup_reader: Mutex<rusqlite::Connection>,
+    /// Wakes the print worker when a job is queued.
+    print_wake: Arc<print::Wake>,
+    /// The print worker's timeouts and retries.
+    print_settings: print::PrintSettings,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -115,11 +120,52 @@ impl Server {
             publish: Mutex::new(()),
             lookup_writer: Mutex::new(lookup_writer),
             lookup_reader: Mutex::new(lookup_reader),
+            print_wake: Arc::default(),
+            print_settings: print::PrintSettings::default(),
         };
         // Catches up after a crash between a publish and its apply, or a data
         // folder from before online lookups.
         server.refresh_lookup()?;
         Ok(server)
+    }
+
+    /// Changes the print worker's timeouts and retries (before it starts).
+    pub fn set_print_settings(&mut self, settings: print::PrintSettings) {
+        self.print_settings = settings;
+    }
+
+    /// Starts the worker that prints queued jobs (`serve` does; so does
+    /// [`run::Background`]).
+    pub fn start_printing(&self) -> std::io::Result<print::PrintWorker> {
+        print::PrintWorker::start(self.store.clone(), self.print_wake.clone(), self.print_settings)
+    }
+
+    /// Adds (or re-addresses) a printer: `HOST:PORT` of its raw port (9100).
+    pub fn add_printer(&self, name: &str, address: &str) -> Result<()> {
+        if name.trim().is_empty() || name.len() > 100 {
+            return Err(Error::BadRequest("a printer name is 1 to 100 characters".into()));
+        }
+        if address.trim().is_empty() || address.contains(char::is_whitespace) {
+            return Err(Error::BadRequest(format!(
+                "printer address {address:?}: give HOST:PORT, e.g. 10.0.0.7:9100"
+            )));
+        }
+        self.store.set_printer(name, address, now_ms())?;
+        self.print_wake.notify();
+        Ok(())
+    }
+
+    /// Queues a device's print job (once per job id) and wakes the worker.
+    pub fn queue_print(&self, device: &Device, job: &tsd_core::print::PrintJob) -> Result<tsd_core::print::PrintStatus> {
+        job.validate().map_err(|e| Error::BadRequest(e.to_string()))?;
+        let stored = self.store.queue_print(device.id, job, now_ms())?;
+        self.print_wake.notify();
+        Ok(print_status(&stored))
+    }
+
+    /// The status of a device's recent print jobs.
+    pub fn print_statuses(&self, device: &Device) -> Result<Vec<tsd_core::print::PrintStatus>> {
+        Ok(self.store.print_jobs(Some(device.id), 500)?.iter().map(print_status).collect())
     }
 
     /// Brings the lookup catalog to the latest version: the delta when it is the
@@ -453,6 +499,14 @@ impl Server {
         }
         let pushed = self.store.push_document(device.id, &doc_id, key, &body, now_ms())?;
         Ok((pushed, doc_id))
+    }
+}
+
+fn print_status(p: &store::StoredPrint) -> tsd_core::print::PrintStatus {
+    tsd_core::print::PrintStatus {
+        id: p.job.id.clone(),
+        status: p.status.clone(),
+        message: p.message.clone(),
     }
 }
 

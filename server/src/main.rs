@@ -56,6 +56,38 @@ enum Command {
     /// Finished documents.
     #[command(subcommand)]
     Documents(DocumentsCommand),
+    /// Label and document printers (raw TCP, port 9100).
+    #[command(subcommand)]
+    Printer(PrinterCommand),
+    /// The print queue.
+    #[command(subcommand)]
+    Print(PrintCommand),
+}
+
+#[derive(Subcommand)]
+enum PrinterCommand {
+    /// Adds a printer (or changes its address).
+    Add {
+        /// The name terminals print to.
+        name: String,
+        /// HOST:PORT of its raw port, e.g. 10.0.0.7:9100.
+        address: String,
+    },
+    /// Lists printers.
+    List,
+}
+
+#[derive(Subcommand)]
+enum PrintCommand {
+    /// Lists print jobs, newest first, with their status.
+    List {
+        /// JSON output (an array).
+        #[arg(long)]
+        json: bool,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -218,6 +250,31 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 for d in docs {
                     let lines = d.document.get("lines").and_then(|l| l.as_array()).map_or(0, Vec::len);
                     out(&format!("{}\t{}\t{}\t{lines} lines\n", d.id, d.device, d.doc_id));
+                }
+            }
+        }
+        Command::Printer(PrinterCommand::Add { name, address }) => server.add_printer(&name, &address)?,
+        Command::Printer(PrinterCommand::List) => {
+            for (name, address) in server.store().printers()? {
+                out(&format!("{name}\t{address}\n"));
+            }
+        }
+        Command::Print(PrintCommand::List { json, limit }) => {
+            let jobs = server.store().print_jobs(None, limit)?;
+            if json {
+                out(&format!("{}\n", serde_json::to_string(&jobs)?));
+            } else {
+                for j in jobs {
+                    out(&format!(
+                        "{}\t{}\t{}\t{} ×{}\t{}{}\n",
+                        j.id,
+                        j.device,
+                        j.printer,
+                        j.job.template,
+                        j.job.copies,
+                        j.status,
+                        j.message.map(|m| format!(": {m}")).unwrap_or_default()
+                    ));
                 }
             }
         }

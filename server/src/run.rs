@@ -59,6 +59,7 @@ pub fn serve_foreground(
 ) -> Result<(), RunError> {
     let listener = TcpListener::bind(listen).map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let url = url_of(listener.local_addr()?, tls.is_some());
+    let printing = server.start_printing()?;
     let app = Arc::new(App { server, limits });
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
@@ -72,7 +73,9 @@ pub fn serve_foreground(
         if handle.listening().await.is_some() {
             ready(&url);
         }
-        serving.await?
+        let result = serving.await?;
+        printing.stop();
+        result
     })
 }
 
@@ -88,6 +91,7 @@ pub struct Background {
     pub addr: SocketAddr,
     handle: axum_server::Handle<SocketAddr>,
     thread: Option<std::thread::JoinHandle<Result<(), RunError>>>,
+    printing: Option<crate::print::PrintWorker>,
 }
 
 impl Background {
@@ -96,6 +100,7 @@ impl Background {
     pub fn start(server: Server, listen: &str, tls: Option<TlsFiles>) -> Result<Background, RunError> {
         let listener = TcpListener::bind(listen).map_err(|e| format!("cannot listen on {listen}: {e}"))?;
         let addr = listener.local_addr()?;
+        let printing = server.start_printing()?;
         let app = Arc::new(App {
             server,
             limits: Limits::default(),
@@ -126,6 +131,7 @@ impl Background {
             addr,
             handle,
             thread: Some(thread),
+            printing: Some(printing),
         })
     }
 
@@ -138,6 +144,9 @@ impl Background {
         self.handle.shutdown();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
+        }
+        if let Some(p) = self.printing.take() {
+            p.stop();
         }
     }
 }

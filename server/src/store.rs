@@ -59,6 +59,34 @@ pub struct StoredDocument {
     pub document: serde_json::Value,
 }
 
+/// A print job in the server's queue.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredPrint {
+    /// Queue id (order of arrival).
+    pub id: i64,
+    /// Device name.
+    pub device: String,
+    /// The printer's name.
+    pub printer: String,
+    /// `queued`, `printing` (its body reached the printer; its end not yet
+    /// confirmed), `sent`, `failed`.
+    pub status: String,
+    /// Failed attempts so far.
+    pub attempts: i64,
+    /// The reason of the last failure, if any.
+    pub message: Option<String>,
+    /// Some byte of it may have reached the printer (it is never given up then).
+    pub touched: bool,
+    /// Unix ms: not retried before.
+    pub next_try_at: i64,
+    /// Unix ms.
+    pub created_at: i64,
+    /// Unix ms.
+    pub updated_at: i64,
+    /// The job as the terminal made it.
+    pub job: tsd_core::print::PrintJob,
+}
+
 /// What a push did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pushed {
@@ -107,6 +135,20 @@ pub trait Storage: Send + Sync {
     fn latest_config(&self) -> Result<Option<(i64, String)>>;
     /// Records a configuration as the next version; returns it.
     fn add_config(&self, json: &str, now: i64) -> Result<i64>;
+    /// Adds or changes a printer (`HOST:PORT`).
+    fn set_printer(&self, name: &str, address: &str, now: i64) -> Result<()>;
+    /// A printer's address.
+    fn printer_address(&self, name: &str) -> Result<Option<String>>;
+    /// Every printer: `(name, address)`.
+    fn printers(&self) -> Result<Vec<(String, String)>>;
+    /// Queues a job once per `(device, job id)`; returns it as stored.
+    fn queue_print(&self, device: i64, job: &tsd_core::print::PrintJob, now: i64) -> Result<StoredPrint>;
+    /// Jobs, newest first: a device's or everyone's, at most `limit`.
+    fn print_jobs(&self, device: Option<i64>, limit: i64) -> Result<Vec<StoredPrint>>;
+    /// Queued and printing jobs, oldest first.
+    fn open_print_jobs(&self) -> Result<Vec<StoredPrint>>;
+    /// Records a job's progress.
+    fn update_print(&self, id: i64, status: &str, attempts: i64, message: Option<&str>, touched: bool, next_try_at: i64) -> Result<()>;
 }
 
 const SCHEMA: &str = "
@@ -155,6 +197,27 @@ CREATE TABLE IF NOT EXISTS config_versions (
     json        TEXT NOT NULL,
     created_at  INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS printers (
+    name        TEXT PRIMARY KEY,
+    address     TEXT NOT NULL,        -- HOST:PORT of the raw port (9100)
+    created_at  INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS print_jobs (
+    id           INTEGER PRIMARY KEY,
+    device       INTEGER NOT NULL REFERENCES devices(id),
+    job_id       TEXT NOT NULL,
+    printer      TEXT NOT NULL,
+    body         TEXT NOT NULL,       -- the job as the terminal made it (JSON)
+    status       TEXT NOT NULL,       -- queued, printing, sent, failed
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    message      TEXT,
+    touched      INTEGER NOT NULL DEFAULT 0,
+    next_try_at  INTEGER NOT NULL,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL,
+    UNIQUE (device, job_id)
+);
+CREATE INDEX IF NOT EXISTS print_jobs_open ON print_jobs(id) WHERE status IN ('queued', 'printing');
 CREATE INDEX IF NOT EXISTS documents_pending ON documents(id) WHERE acked_at IS NULL;
 ";
 
@@ -199,6 +262,27 @@ fn device_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Device> {
         name: r.get(1)?,
         last_seen: r.get(2)?,
         status: status.and_then(|s| serde_json::from_str(&s).ok()),
+    })
+}
+
+const PRINT_COLUMNS: &str =
+    "p.id, d.name, p.printer, p.status, p.attempts, p.message, p.touched, p.next_try_at, p.created_at, p.updated_at, p.body";
+
+fn print_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredPrint> {
+    let body: String = r.get(10)?;
+    Ok(StoredPrint {
+        id: r.get(0)?,
+        device: r.get(1)?,
+        printer: r.get(2)?,
+        status: r.get(3)?,
+        attempts: r.get(4)?,
+        message: r.get(5)?,
+        touched: r.get(6)?,
+        next_try_at: r.get(7)?,
+        created_at: r.get(8)?,
+        updated_at: r.get(9)?,
+        job: serde_json::from_str(&body)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(10, rusqlite::types::Type::Text, Box::new(e)))?,
     })
 }
 
@@ -431,6 +515,82 @@ impl Storage for Sqlite {
                 params![next, json, now],
             )?;
             Ok(next)
+        })
+    }
+
+    fn set_printer(&self, name: &str, address: &str, now: i64) -> Result<()> {
+        self.with("adding a printer", |tx| {
+            tx.execute(
+                "INSERT INTO printers (name, address, created_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (name) DO UPDATE SET address = excluded.address",
+                params![name, address, now],
+            )
+            .map(|_| ())
+        })
+    }
+
+    fn printer_address(&self, name: &str) -> Result<Option<String>> {
+        self.with("reading a printer", |tx| {
+            tx.query_row("SELECT address FROM printers WHERE name = ?1", [name], |r| r.get(0))
+                .optional()
+        })
+    }
+
+    fn printers(&self) -> Result<Vec<(String, String)>> {
+        self.with("listing printers", |tx| {
+            let mut st = tx.prepare("SELECT name, address FROM printers ORDER BY name")?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })
+    }
+
+    fn queue_print(&self, device: i64, job: &tsd_core::print::PrintJob, now: i64) -> Result<StoredPrint> {
+        let body = serde_json::to_string(job).map_err(|e| Error::BadRequest(e.to_string()))?;
+        self.with("queueing a print job", |tx| {
+            tx.execute(
+                "INSERT INTO print_jobs (device, job_id, printer, body, status, next_try_at, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?5, ?5) ON CONFLICT (device, job_id) DO NOTHING",
+                params![device, job.id, job.printer, body, now],
+            )?;
+            tx.query_row(
+                &format!(
+                    "SELECT {PRINT_COLUMNS} FROM print_jobs p JOIN devices d ON d.id = p.device WHERE p.device = ?1 AND p.job_id = ?2"
+                ),
+                params![device, job.id],
+                print_row,
+            )
+        })
+    }
+
+    fn print_jobs(&self, device: Option<i64>, limit: i64) -> Result<Vec<StoredPrint>> {
+        self.with("listing print jobs", |tx| {
+            let mut st = tx.prepare(&format!(
+                "SELECT {PRINT_COLUMNS} FROM print_jobs p JOIN devices d ON d.id = p.device
+                 WHERE ?1 IS NULL OR p.device = ?1 ORDER BY p.id DESC LIMIT ?2"
+            ))?;
+            let rows = st.query_map(params![device, limit], print_row)?;
+            rows.collect()
+        })
+    }
+
+    fn open_print_jobs(&self) -> Result<Vec<StoredPrint>> {
+        self.with("reading the print queue", |tx| {
+            let mut st = tx.prepare(&format!(
+                "SELECT {PRINT_COLUMNS} FROM print_jobs p JOIN devices d ON d.id = p.device
+                 WHERE p.status IN ('queued', 'printing') ORDER BY p.id"
+            ))?;
+            let rows = st.query_map([], print_row)?;
+            rows.collect()
+        })
+    }
+
+    fn update_print(&self, id: i64, status: &str, attempts: i64, message: Option<&str>, touched: bool, next_try_at: i64) -> Result<()> {
+        self.with("updating a print job", |tx| {
+            tx.execute(
+                "UPDATE print_jobs SET status = ?2, attempts = ?3, message = ?4, touched = ?5, next_try_at = ?6, updated_at = ?7 WHERE id = ?1",
+                params![id, status, attempts, message, touched, next_try_at, crate::now_ms()],
+            )
+            .map(|_| ())
         })
     }
 }

@@ -43,6 +43,7 @@ impl Db {
                 include_str!("migrations/journal_0001.sql"),
                 include_str!("migrations/journal_0002.sql"),
                 include_str!("migrations/journal_0003.sql"),
+                include_str!("migrations/journal_0004.sql"),
             ],
         }
     }

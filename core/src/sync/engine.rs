@@ -32,6 +32,8 @@ use std::time::Instant;
 pub enum Step {
     /// Sending completed documents.
     Push,
+    /// Sending print jobs.
+    Print,
     /// Downloading catalog packages.
     Download,
     /// Applying catalog packages.
@@ -72,6 +74,8 @@ pub struct SyncReport {
     pub tasks_added: usize,
     /// The configuration version applied now, if a newer one came.
     pub config_applied: Option<i64>,
+    /// Print jobs handed to the server now.
+    pub print_jobs_sent: Vec<String>,
     /// Bytes downloaded.
     pub bytes_down: u64,
     /// Documents still waiting (0 after a successful sync).
@@ -260,10 +264,12 @@ impl Runtime {
         let mut report = SyncReport::default();
         client.hello()?;
         self.push(client, progress, &mut report)?;
+        self.push_prints(client, progress, &mut report)?;
         // Server data is applied only after every own upload is confirmed.
         self.pull_catalog(client, progress, &mut report)?;
         self.pull_tasks(client, progress, &mut report)?;
         self.pull_config(client, progress, &mut report)?;
+        self.pull_print_statuses(client)?;
         report.waiting = self.outbox()?.len();
         progress(Progress {
             step: Step::Status,
@@ -329,6 +335,40 @@ impl Runtime {
             }
         }
         Ok(())
+    }
+
+    /// Hands waiting print jobs to the server, oldest first; each is marked as the
+    /// server has it in its own journal transaction.
+    fn push_prints(&self, client: &Client, progress: &mut dyn FnMut(Progress), report: &mut SyncReport) -> Result<()> {
+        let jobs = crate::print::waiting(&lock(&self.journal))?;
+        for (i, job) in jobs.iter().enumerate() {
+            self.cancelled()?;
+            progress(Progress {
+                step: Step::Print,
+                done: i as u64,
+                total: jobs.len() as u64,
+            });
+            let status = client.print(job)?;
+            if status.id != job.id {
+                return Err(Error::Server {
+                    step: "sending a print job",
+                    status: 200,
+                    message: format!("answered for job {:?} instead of {:?}", status.id, job.id),
+                });
+            }
+            self.write_journal(|tx| crate::print::set_status(tx, &status))?;
+            report.print_jobs_sent.push(job.id.clone());
+        }
+        Ok(())
+    }
+
+    /// Brings the status of jobs the server may still be printing up to date.
+    fn pull_print_statuses(&self, client: &Client) -> Result<()> {
+        if !crate::print::any_open(&lock(&self.journal))? {
+            return Ok(());
+        }
+        let statuses = client.print_statuses()?;
+        self.write_journal(|tx| statuses.iter().try_for_each(|s| crate::print::set_status(tx, s)))
     }
 
     fn pull_catalog(&self, client: &Client, progress: &mut dyn FnMut(Progress), report: &mut SyncReport) -> Result<()> {

@@ -10,6 +10,7 @@
 use crate::catalog::BarcodeKey;
 use crate::error::{Error, Result};
 use crate::hydb::LookupAnswer;
+use crate::print::{PrintJob, PrintStatus};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
@@ -494,6 +495,20 @@ impl Client {
         }
         let req = req.config().timeout_global(Some(timeout)).build();
         Self::json(step, Self::check(step, req.call())?)
+    }
+
+    /// `POST /v1/device/print`: hands a print job to the server's queue (stored once
+    /// per device and job id, so a resend after a lost answer changes nothing).
+    pub fn print(&self, job: &PrintJob) -> Result<PrintStatus> {
+        let step = "sending a print job";
+        let body = serde_json::to_string(job).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        Self::json(step, self.post(step, "/v1/device/print", "application/json", &[], body)?)
+    }
+
+    /// `GET /v1/device/print`: the status of this device's recent print jobs.
+    pub fn print_statuses(&self) -> Result<Vec<PrintStatus>> {
+        let step = "reading print job statuses";
+        Self::json(step, self.get(step, "/v1/device/print", &[])?)
     }
 
     /// `POST /v1/device/status`.
