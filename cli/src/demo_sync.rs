@@ -7,7 +7,10 @@
 //! Without a server: the same packages through an exchange folder.
 
 use serde_json::json;
+use std::io::{Read, Write};
+use std::net::TcpListener;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tsd_core::catalog::Format;
 use tsd_core::sync::folder;
@@ -56,32 +59,100 @@ fn server_mode_extras(
         r.config_applied.map_or("nothing".to_string(), |v| format!("v{v}")),
         rt.config().doc_type("returns")?.name
     ));
-    let grown = dir.join("catalog-v2.csv");
     let mut text = std::fs::read_to_string(catalog).map_err(|source| Error::Io {
         path: catalog.to_path_buf(),
         source,
     })?;
-    text += &format!(
-        "N1,B-1,Сок яблочный 1 л,шт,0,0,,,,{}\nN2,B-2,Сок томатный 1 л,шт,0,0,,,,{}\n",
-        NEW_CODES[0], NEW_CODES[1]
-    );
-    std::fs::write(&grown, text).map_err(|source| Error::Io {
-        path: grown.clone(),
-        source,
-    })?;
-    let p = server.publish_catalog(&grown, Format::Csv).map_err(server_error)?;
+    let mut publish = |name: &str, line: String| -> Result<i64, Error> {
+        text += &line;
+        let file = dir.join(name);
+        std::fs::write(&file, &text).map_err(|source| Error::Io {
+            path: file.clone(),
+            source,
+        })?;
+        Ok(server.publish_catalog(&file, Format::Csv).map_err(server_error)?.version)
+    };
+    let v2 = publish("catalog-v2.csv", format!("N1,B-1,Сок яблочный 1 л,шт,0,0,,,,{}\n", NEW_CODES[0]))?;
     rt.set_server(Some(settings))?;
     let online = rt.resolve(NEW_CODES[0])?;
     let cached = rt.resolve(NEW_CODES[0])?;
     step("online_lookup", tsd_core::json::lookup_json(NEW_CODES[0], &Ok(online.clone())));
     say(format!(
-        "   catalog v{} adds two juices; without a sync the terminal scans {}: {} (from the {}), again: from the {}",
-        p.version,
+        "   catalog v{v2} adds apple juice; without a sync the terminal scans {}: {} (from the {}), again: from the {}",
         NEW_CODES[0],
         online.hit().map_or("not found", |h| h.product.name.as_str()),
         online.source.as_str(),
         cached.source.as_str()
     ));
+    print_label(server, rt, settings, NEW_CODES[0], say, step)?;
+    let v3 = publish("catalog-v3.csv", format!("N2,B-2,Сок томатный 1 л,шт,0,0,,,,{}\n", NEW_CODES[1]))?;
+    say(format!("   catalog v{v3} adds tomato juice ({}), not yet synced", NEW_CODES[1]));
+    Ok(())
+}
+
+/// What the demo's printer received.
+type Received = Arc<Mutex<Vec<u8>>>;
+
+/// A label printer's raw port on loopback for the demo: keeps the bytes, answers
+/// `~HS` (host status) the way a ZPL printer does.
+fn capture_printer() -> Result<(String, Received), Error> {
+    let io = |source| Error::Io {
+        path: "127.0.0.1:0".into(),
+        source,
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(io)?;
+    let addr = listener.local_addr().map_err(io)?.to_string();
+    let bytes = Arc::new(Mutex::new(Vec::new()));
+    let kept = bytes.clone();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = conn.read(&mut buf) {
+                let mut all = kept.lock().unwrap_or_else(|p| p.into_inner());
+                all.extend_from_slice(&buf[..n]);
+                if all.ends_with(b"~HS") {
+                    let _ = conn.write_all(b"\x02030,0,0\x03\r\n\x02000,0,0\x03\r\n\x021234,0\x03\r\n");
+                }
+            }
+        }
+    });
+    Ok((addr, bytes))
+}
+
+/// A price label printed through the server: queued on the terminal, sent with a
+/// sync, rendered and printed by the server, its status back with the next sync.
+fn print_label(
+    server: &Server,
+    rt: &Runtime,
+    settings: &ServerSettings,
+    code: &str,
+    say: &dyn Fn(String),
+    step: &dyn Fn(&str, serde_json::Value),
+) -> Result<(), Error> {
+    let (addr, printed) = capture_printer()?;
+    server.add_printer("zebra-1", &addr).map_err(server_error)?;
+    let job = rt.print_label("zebra-1", code, 2, Some("129.90"))?;
+    rt.sync_server(settings, &mut |_| {})?;
+    let started = Instant::now();
+    while !String::from_utf8_lossy(&printed.lock().unwrap_or_else(|p| p.into_inner())).ends_with("^XZ~HS") {
+        if started.elapsed() > Duration::from_secs(20) {
+            return Err(server_error("the label did not reach the printer in 20 s"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(100)); // the server records "sent"
+    rt.sync_server(settings, &mut |_| {})?;
+    let status = rt.print_jobs()?.into_iter().find(|(j, _)| j.id == job.id).map(|(_, s)| s);
+    let zpl = String::from_utf8_lossy(&printed.lock().unwrap_or_else(|p| p.into_inner())).into_owned();
+    step("print", json!({"job": job, "status": status, "zpl": zpl}));
+    say(format!(
+        "   label for «{}» ×2 printed through the server on zebra-1 ({addr}): status {}; ZPL received:",
+        job.fields.get("name").map_or("", String::as_str),
+        status.map_or("?".into(), |s| s.status)
+    ));
+    for line in zpl.lines().filter(|l| l.contains("^FD") || l.contains("^PQ")) {
+        say(format!("     {line}"));
+    }
     Ok(())
 }
 

@@ -89,6 +89,11 @@ enum Command {
         #[command(subcommand)]
         command: ServerCommand,
     },
+    /// Printing through the server: jobs go with the next sync.
+    Print {
+        #[command(subcommand)]
+        command: PrintCommand,
+    },
     /// Walk through every barcode kind and document rule on a generated catalog.
     Demo,
     /// Developer tools: catalog generator, benchmarks.
@@ -220,6 +225,35 @@ struct ServerArgs {
     /// Pinned SHA-256 fingerprint of the server certificate (hex).
     #[arg(long)]
     pin: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum PrintCommand {
+    /// A price label for the product a code names (name, barcode, price, date).
+    Label {
+        /// The printer's name on the server.
+        printer: String,
+        /// A scan of the product.
+        code: String,
+        /// Copies.
+        #[arg(long, default_value_t = 1)]
+        copies: u32,
+        /// Price as printed (default: from a price-embedded code, else none).
+        #[arg(long)]
+        price: Option<String>,
+    },
+    /// A document form: number, type, lines with quantities.
+    Doc {
+        /// The printer's name on the server.
+        printer: String,
+        /// Document id.
+        id: String,
+        /// Copies.
+        #[arg(long, default_value_t = 1)]
+        copies: u32,
+    },
+    /// Print jobs with their status, newest first.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -428,6 +462,55 @@ fn server_settings(url: &str, token: &str, ca: Option<&Path>, pin: Option<&str>)
     }
     settings.pin_sha256 = pin.map(str::to_string);
     Ok(settings)
+}
+
+/// `tsd print label|doc|list`.
+fn print_command(cli: &Cli, command: &PrintCommand) -> CmdResult {
+    let rt = open(cli)?;
+    match command {
+        PrintCommand::Label {
+            printer,
+            code,
+            copies,
+            price,
+        } => {
+            let job = rt.print_label(printer, code, *copies, price.as_deref())?;
+            print(cli, json!(job), || {
+                format!("print job {} queued for {printer}; it goes with the next sync", job.id)
+            });
+        }
+        PrintCommand::Doc { printer, id, copies } => {
+            let job = rt.print_document(printer, id, *copies)?;
+            print(cli, json!(job), || {
+                format!("print job {} queued for {printer}; it goes with the next sync", job.id)
+            });
+        }
+        PrintCommand::List => {
+            let jobs = rt.print_jobs()?;
+            let value = json!(jobs
+                .iter()
+                .map(|(j, s)| json!({"job": j, "status": s.status, "message": s.message}))
+                .collect::<Vec<_>>());
+            print(cli, value, || {
+                jobs.iter()
+                    .map(|(j, s)| {
+                        format!(
+                            "{}\t{}\t{} ×{}\t{}{}",
+                            j.id,
+                            j.printer,
+                            j.template,
+                            j.copies,
+                            s.status,
+                            s.message.as_ref().map(|m| format!(": {m}")).unwrap_or_default()
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+    }
+    rt.close()?;
+    Ok(())
 }
 
 /// `tsd server set|show|clear`.
@@ -717,6 +800,7 @@ fn run(cli: &Cli) -> CmdResult {
         Command::Exchange { command } => exchange(cli, command),
         Command::Sync(args) if args.folder.is_none() => sync_server(cli, args),
         Command::Server { command } => server(cli, command),
+        Command::Print { command } => print_command(cli, command),
         Command::Sync(args) => {
             let key = read_key(&args.key)?;
             let rt = open(cli)?;

@@ -234,6 +234,11 @@ fn generator_and_demo_run() {
         "undo",
         "completed",
         "each exactly once: true",
+        "the next sync applied v1",
+        "Сок яблочный 1 л (from the server), again: from the cache",
+        "status sent; ZPL received",
+        "^FD129.90^FS",
+        "found false, server unreachable",
         "acknowledged [\"",
     ] {
         assert!(demo.contains(needle), "demo output lacks {needle}:\n{demo}");

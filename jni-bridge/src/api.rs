@@ -197,6 +197,57 @@ pub extern "system" fn Java_ru_tsd_runtime_Native_complete<'l>(
     })
 }
 
+/// Queues a price label; returns the job JSON. `price` may be null.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_ru_tsd_runtime_Native_printLabel<'l>(
+    mut env: EnvUnowned<'l>,
+    _c: JClass<'l>,
+    h: jlong,
+    printer: JString<'l>,
+    raw: JString<'l>,
+    copies: jint,
+    price: JString<'l>,
+) -> JString<'l> {
+    run(&mut env, |env| {
+        let (printer, raw) = (text(env, &printer)?, text(env, &raw)?);
+        let price = if price.is_null() { None } else { Some(text(env, &price)?) };
+        let copies = u32::try_from(copies).map_err(|_| BridgeError::Argument(format!("copies must be positive, got {copies}")))?;
+        let job = handles::get(h)?.print_label(&printer, &raw, copies, price.as_deref())?;
+        json(env, job)
+    })
+}
+
+/// Queues a document form; returns the job JSON.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_ru_tsd_runtime_Native_printDocument<'l>(
+    mut env: EnvUnowned<'l>,
+    _c: JClass<'l>,
+    h: jlong,
+    printer: JString<'l>,
+    doc: JString<'l>,
+    copies: jint,
+) -> JString<'l> {
+    run(&mut env, |env| {
+        let (printer, doc) = (text(env, &printer)?, text(env, &doc)?);
+        let copies = u32::try_from(copies).map_err(|_| BridgeError::Argument(format!("copies must be positive, got {copies}")))?;
+        let job = handles::get(h)?.print_document(&printer, &doc, copies)?;
+        json(env, job)
+    })
+}
+
+/// Print jobs with their status, newest first: `[{"job", "status", "message"}]`.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_ru_tsd_runtime_Native_printJobs<'l>(mut env: EnvUnowned<'l>, _c: JClass<'l>, h: jlong) -> JString<'l> {
+    run(&mut env, |env| {
+        let jobs = handles::get(h)?.print_jobs()?;
+        let list: Vec<_> = jobs
+            .iter()
+            .map(|(j, s)| serde_json::json!({"job": j, "status": s.status, "message": s.message}))
+            .collect();
+        value(env, serde_json::Value::Array(list))
+    })
+}
+
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_ru_tsd_runtime_Native_addTasks<'l>(
     mut env: EnvUnowned<'l>,

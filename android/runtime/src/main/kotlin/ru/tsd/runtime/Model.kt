@@ -63,6 +63,18 @@ data class Line(val productId: String?, val raw: String?, val name: String?, val
 /** A document with its lines. */
 data class Document(val header: DocumentHeader, val lines: List<Line>, val scans: Int)
 
+/** A print job and where it stands: `waiting` (not yet on the server), `queued`, `printing`, `sent`, `failed`. */
+data class PrintJobStatus(
+    val id: String,
+    val printer: String,
+    /** `label` or `document`. */
+    val template: String,
+    val copies: Int,
+    val status: String,
+    /** Why it failed, or the last problem while the server retries. */
+    val message: String?,
+)
+
 /** What one sync did. */
 data class SyncReport(
     val pushed: List<String>,
@@ -156,6 +168,18 @@ internal object Json {
             },
             scans = o.getJSONArray("scans").length(),
         )
+    }
+
+    fun printJob(o: JSONObject, status: String = "waiting", message: String? = null) = PrintJobStatus(
+        id = o.getString("id"), printer = o.getString("printer"), template = o.getString("template"),
+        copies = o.getInt("copies"), status = status, message = message,
+    )
+
+    fun printJobs(text: String): List<PrintJobStatus> = JSONArray(text).let { a ->
+        List(a.length()) { i ->
+            val o = a.getJSONObject(i)
+            printJob(o.getJSONObject("job"), o.getString("status"), str(o, "message"))
+        }
     }
 
     fun report(text: String): SyncReport {

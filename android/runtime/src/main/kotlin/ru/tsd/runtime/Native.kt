@@ -30,6 +30,9 @@ internal object Native {
     @JvmStatic external fun setQuantity(handle: Long, doc: String, product: String, qty: Long): Long
     @JvmStatic external fun complete(handle: Long, doc: String): Boolean
     @JvmStatic external fun addTasks(handle: Long, tasks: String): Int
+    @JvmStatic external fun printLabel(handle: Long, printer: String, raw: String, copies: Int, price: String?): String
+    @JvmStatic external fun printDocument(handle: Long, printer: String, doc: String, copies: Int): String
+    @JvmStatic external fun printJobs(handle: Long): String
     @JvmStatic external fun syncServer(handle: Long, settings: String, listener: SyncProgressListener?): String
     @JvmStatic external fun syncSaved(handle: Long, listener: SyncProgressListener?): String
     @JvmStatic external fun setServer(handle: Long, settings: String?)

@@ -121,6 +121,24 @@ class TsdRuntime private constructor(private val handle: Long) : AutoCloseable {
     fun sync(settings: ServerSettings, listener: SyncProgressListener? = null): SyncReport =
         Json.report(Native.syncServer(h, settings.toJson(), listener))
 
+    /**
+     * Queues a price label for the product [raw] names (name, barcode, [price] or the
+     * price in the code, today's date) on the server's printer [printer]. Durable when
+     * this returns; it goes with the next sync.
+     */
+    @Throws(TsdException::class)
+    fun printLabel(printer: String, raw: String, copies: Int = 1, price: String? = null): PrintJobStatus =
+        Json.printJob(JSONObject(Native.printLabel(h, printer, raw, copies, price)))
+
+    /** Queues a document form (number, type, lines) on the server's printer [printer]. */
+    @Throws(TsdException::class)
+    fun printDocument(printer: String, docId: String, copies: Int = 1): PrintJobStatus =
+        Json.printJob(JSONObject(Native.printDocument(h, printer, docId, copies)))
+
+    /** Print jobs, newest first, with their status as of the last sync. */
+    @Throws(TsdException::class)
+    fun printJobs(): List<PrintJobStatus> = Json.printJobs(Native.printJobs(h))
+
     /** One sync with the server kept by [setServer]. */
     @Throws(TsdException::class)
     fun sync(listener: SyncProgressListener? = null): SyncReport = Json.report(Native.syncSaved(h, listener))

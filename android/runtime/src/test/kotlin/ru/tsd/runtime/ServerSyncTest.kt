@@ -8,6 +8,8 @@ import org.junit.jupiter.api.Assertions.assertThrows
 import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.Test
 import java.io.File
+import java.net.InetAddress
+import java.net.ServerSocket
 import java.util.concurrent.Executors
 import java.util.concurrent.LinkedBlockingQueue
 import java.util.concurrent.TimeUnit
@@ -112,8 +114,68 @@ class ServerSyncTest {
         }
     }
 
+    @Test
+    fun aLabelPrintsThroughTheServer() {
+        val root = tempDir("tsd-print")
+        CapturePrinter().use { printer ->
+            ServerProcess(File(root, "server")).use { server ->
+                val token = server.admin("device", "add", "ТСД-3")
+                val csv = File(root, "catalog.csv").apply { writeText(CATALOG) }
+                server.admin("catalog", "publish", csv.absolutePath)
+                server.admin("printer", "add", "zebra-1", printer.address)
+                server.start()
+                TsdRuntime.open(File(root, "terminal")).use { rt ->
+                    rt.setServer(ServerSettings(server.url, token))
+                    rt.sync()
+                    val job = rt.printLabel("zebra-1", "4601234567893", copies = 2, price = "59.90")
+                    assertEquals("waiting", rt.printJobs().single().status)
+                    assertEquals(listOf(job.id), rt.sync().let { rt.printJobs().map { it.id } })
+                    val deadline = System.currentTimeMillis() + 20_000
+                    while (!server.admin("print", "list", "--json").contains("\"sent\"")) {
+                        assertTrue(System.currentTimeMillis() < deadline, "the server did not print")
+                        Thread.sleep(50)
+                    }
+                    val zpl = printer.received()
+                    assertTrue("Молоко 3.2%" in zpl && "59.90" in zpl && "^PQ2," in zpl && zpl.endsWith("^XZ~HS"), zpl)
+                    rt.sync()
+                    assertEquals("sent", rt.printJobs().single().status)
+                }
+            }
+        }
+    }
+
     private fun storedCount(server: ServerProcess, docId: String): Int {
         val docs = JSONArray(server.admin("documents", "list", "--json", "--all"))
         return (0 until docs.length()).count { docs.getJSONObject(it).getString("doc_id") == docId }
     }
+}
+
+/** A label printer's raw port on loopback: keeps what it receives, answers `~HS`. */
+class CapturePrinter : AutoCloseable {
+    private val socket = ServerSocket(0, 50, InetAddress.getLoopbackAddress())
+    private val bytes = java.io.ByteArrayOutputStream()
+    val address = "127.0.0.1:${socket.localPort}"
+
+    init {
+        Thread {
+            while (!socket.isClosed) {
+                val conn = runCatching { socket.accept() }.getOrNull() ?: break
+                conn.use { c ->
+                    val input = c.getInputStream()
+                    var seen = ""
+                    while (true) {
+                        val b = input.read()
+                        if (b < 0) break
+                        synchronized(bytes) { bytes.write(b) }
+                        seen = (seen + b.toChar()).takeLast(3)
+                        if (seen == "~HS") c.getOutputStream().write("\u0002status\u0003\r\n\u0002a\u0003\r\n\u0002b\u0003\r\n".toByteArray())
+                    }
+                }
+            }
+        }.apply { isDaemon = true }.start()
+    }
+
+    fun received(): String = synchronized(bytes) { bytes.toString(Charsets.UTF_8) }
+
+    override fun close() = socket.close()
 }
