@@ -89,6 +89,11 @@ enum Command {
         #[command(subcommand)]
         command: ServerCommand,
     },
+    /// The runtime's log files (logs/ in the data folder).
+    Logs {
+        #[command(subcommand)]
+        command: LogsCommand,
+    },
     /// Printing through the server: jobs go with the next sync.
     Print {
         #[command(subcommand)]
@@ -225,6 +230,24 @@ struct ServerArgs {
     /// Pinned SHA-256 fingerprint of the server certificate (hex).
     #[arg(long)]
     pin: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum LogsCommand {
+    /// Sends a log bundle to the kept server.
+    Send {
+        /// The app version to report.
+        #[arg(long, default_value = concat!("tsd ", env!("CARGO_PKG_VERSION")))]
+        app_version: String,
+    },
+    /// Leaves a log bundle in an exchange folder's from-device/.
+    ToFolder {
+        /// Exchange folder root.
+        folder: PathBuf,
+        /// The app version to report.
+        #[arg(long, default_value = concat!("tsd ", env!("CARGO_PKG_VERSION")))]
+        app_version: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -801,6 +824,16 @@ fn run(cli: &Cli) -> CmdResult {
         Command::Sync(args) if args.folder.is_none() => sync_server(cli, args),
         Command::Server { command } => server(cli, command),
         Command::Print { command } => print_command(cli, command),
+        Command::Logs { command } => {
+            let rt = open(cli)?;
+            let value = match command {
+                LogsCommand::Send { app_version } => json!({ "bundle": rt.send_logs(app_version)? }),
+                LogsCommand::ToFolder { folder, app_version } => json!({ "file": rt.logs_to_folder(folder, app_version)? }),
+            };
+            rt.close()?;
+            print(cli, value.clone(), || value.to_string());
+            Ok(())
+        }
         Command::Sync(args) => {
             let key = read_key(&args.key)?;
             let rt = open(cli)?;

@@ -27,6 +27,7 @@ pub mod documents;
 pub mod error;
 pub mod hydb;
 pub mod json;
+pub mod logs;
 pub mod package;
 pub mod print;
 pub mod resolve;

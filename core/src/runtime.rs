@@ -114,6 +114,8 @@ impl Runtime {
         };
         let server = crate::hydb::load_server(&journal)?;
         let checkpointer = spawn_checkpointer(&dir)?;
+        crate::logs::attach(&dir);
+        log::info!("runtime {} opened {}", env!("CARGO_PKG_VERSION"), dir.display());
         Ok(Runtime {
             dir,
             catalog_writer: Mutex::new(catalog_writer),

@@ -235,6 +235,36 @@ pub extern "system" fn Java_ru_tsd_runtime_Native_printDocument<'l>(
     })
 }
 
+/// Sends the runtime's logs to the kept server; returns the server's bundle id.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_ru_tsd_runtime_Native_sendLogs<'l>(
+    mut env: EnvUnowned<'l>,
+    _c: JClass<'l>,
+    h: jlong,
+    app_version: JString<'l>,
+) -> jlong {
+    run(&mut env, |env| {
+        let app_version = text(env, &app_version)?;
+        Ok(handles::get(h)?.send_logs(&app_version)?)
+    })
+}
+
+/// Leaves a log bundle in the exchange folder's `from-device/`; returns its path.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_ru_tsd_runtime_Native_logsToFolder<'l>(
+    mut env: EnvUnowned<'l>,
+    _c: JClass<'l>,
+    h: jlong,
+    root: JString<'l>,
+    app_version: JString<'l>,
+) -> JString<'l> {
+    run(&mut env, |env| {
+        let (root, app_version) = (text(env, &root)?, text(env, &app_version)?);
+        let path = handles::get(h)?.logs_to_folder(Path::new(&root), &app_version)?;
+        Ok(env.new_string(path.to_string_lossy())?)
+    })
+}
+
 /// Print jobs with their status, newest first: `[{"job", "status", "message"}]`.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_ru_tsd_runtime_Native_printJobs<'l>(mut env: EnvUnowned<'l>, _c: JClass<'l>, h: jlong) -> JString<'l> {

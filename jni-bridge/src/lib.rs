@@ -50,14 +50,18 @@ pub unsafe extern "system" fn JNI_OnLoad(vm: *mut jni::sys::JavaVM, _reserved: *
 
 #[cfg(target_os = "android")]
 fn init_logging() {
-    android_logger::init_once(
+    // The runtime's logger writes its rotating files and passes every (redacted)
+    // record on to logcat.
+    let logcat = android_logger::AndroidLogger::new(
         android_logger::Config::default()
             .with_max_level(log::LevelFilter::Info)
             .with_tag("tsd"),
     );
+    tsd_core::logs::init(Some(Box::new(logcat)));
 }
 
 #[cfg(not(target_os = "android"))]
 fn init_logging() {
-    // Off a device the host application decides where `log` goes.
+    // Off a device: the runtime's file log only (the host JVM has no logcat).
+    tsd_core::logs::init(None);
 }

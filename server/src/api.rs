@@ -64,6 +64,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/device/lookup", get(device_lookup))
         .route("/v1/device/print", post(device_print).get(device_print_statuses))
         .route("/v1/print", get(list_prints))
+        .route("/v1/device/logs", post(device_logs))
+        .route("/v1/logs", get(list_logs))
         .route("/v1/config", post(publish_config))
         .route("/v1/catalog", post(publish_catalog))
         .route("/v1/tasks", post(add_tasks))
@@ -335,6 +337,16 @@ async fn device_print(State(app): St, DeviceAuth(device): DeviceAuth, body: Body
 
 async fn device_print_statuses(State(app): St, DeviceAuth(device): DeviceAuth) -> Result<Response> {
     Ok(Json(blocking(move || app.server.print_statuses(&device)).await?).into_response())
+}
+
+async fn device_logs(State(app): St, DeviceAuth(device): DeviceAuth, body: Body) -> Result<Response> {
+    let path = save_body(&app, body, app.limits.document).await?;
+    let id = blocking(move || app.server.receive_logs(&device, &path)).await?;
+    Ok(Json(serde_json::json!({ "id": id })).into_response())
+}
+
+async fn list_logs(State(app): St, _: Integration) -> Result<Response> {
+    Ok(Json(blocking(move || app.server.store().logs(1000)).await?).into_response())
 }
 
 async fn list_prints(State(app): St, _: Integration) -> Result<Response> {

@@ -10,6 +10,7 @@
 //! DIR/packages/*.tsdpkg      snapshot-vN, delta-vA-vB (immutable, served with Range)
 //! DIR/lookup/catalog.db      the latest version as a terminal holds it: answers
 //!                            online lookups (HYDB); rebuilt from the packages
+//! DIR/logs/                  log bundles terminals sent (`tsd-server logs`)
 //! DIR/tmp/                   uploads being received
 //! ```
 #![forbid(unsafe_code)]
@@ -105,7 +106,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Server {
     /// Opens (creating) a data folder with the SQLite storage.
     pub fn open(dir: &Path) -> Result<Server> {
-        for sub in ["", "catalog", "packages", "tmp"] {
+        for sub in ["", "catalog", "packages", "tmp", "logs"] {
             let p = dir.join(sub);
             std::fs::create_dir_all(&p).map_err(io(&p))?;
         }
@@ -166,6 +167,52 @@ impl Server {
     /// The status of a device's recent print jobs.
     pub fn print_statuses(&self, device: &Device) -> Result<Vec<tsd_core::print::PrintStatus>> {
         Ok(self.store.print_jobs(Some(device.id), 500)?.iter().map(print_status).collect())
+    }
+
+    /// Keeps a log bundle a device sent (a verified package of kind 6, a file under
+    /// `tmp/`); the same bundle again is recorded once. Returns its id.
+    pub fn receive_logs(&self, device: &Device, upload: &Path) -> Result<i64> {
+        let reader = PackageReader::open(upload, None, false).map_err(tsd_core::Error::from)?;
+        let header = reader.header().clone();
+        if header.kind != Kind::LogBundle {
+            return Err(Error::BadRequest(format!("expected a log bundle, got a {:?} package", header.kind)));
+        }
+        let info: String = reader
+            .records::<String>()
+            .map_err(tsd_core::Error::from)?
+            .next()
+            .ok_or_else(|| Error::BadRequest("the log bundle is empty".into()))?
+            .map_err(tsd_core::Error::from)?;
+        let info: serde_json::Value =
+            serde_json::from_str(&info).map_err(|e| Error::BadRequest(format!("the bundle's first record is not JSON: {e}")))?;
+        let safe = tsd_core::sync::folder::document_token(&header.package_id);
+        let file = format!("{}-{safe}.tsdpkg", device.id);
+        let dest = self.dir.join("logs").join(&file);
+        let size = std::fs::metadata(upload).map_err(io(upload))?.len() as i64;
+        copy_durably(upload, &dest)?;
+        self.store.add_logs(device.id, &header.package_id, &file, size, &info, now_ms())
+    }
+
+    /// A log bundle as text: its info, then each file under a heading.
+    pub fn logs_text(&self, id: i64) -> Result<String> {
+        let bundle = self
+            .store
+            .log_bundle(id)?
+            .ok_or_else(|| Error::NotFound(format!("no log bundle {id}")))?;
+        let path = self.dir.join("logs").join(&bundle.file);
+        let reader = PackageReader::open(&path, None, false).map_err(tsd_core::Error::from)?;
+        let mut out = String::new();
+        for (i, record) in reader.records::<String>().map_err(tsd_core::Error::from)?.enumerate() {
+            let record = record.map_err(tsd_core::Error::from)?;
+            if i == 0 {
+                out += &format!("# {} from {}\n", record, bundle.device);
+                continue;
+            }
+            let file: tsd_core::logs::BundleFile =
+                serde_json::from_str(&record).map_err(|e| Error::BadRequest(format!("bundle record {i}: {e}")))?;
+            out += &format!("\n## {}\n{}", file.name, file.text);
+        }
+        Ok(out)
     }
 
     /// Brings the lookup catalog to the latest version: the delta when it is the

@@ -62,6 +62,27 @@ enum Command {
     /// The print queue.
     #[command(subcommand)]
     Print(PrintCommand),
+    /// Log bundles terminals sent.
+    #[command(subcommand)]
+    Logs(LogsCommand),
+}
+
+#[derive(Subcommand)]
+enum LogsCommand {
+    /// Lists log bundles, newest first.
+    List {
+        /// JSON output (an array).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Prints one bundle as text (or writes it to --out).
+    Get {
+        /// Bundle id.
+        id: i64,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -276,6 +297,26 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                         j.message.map(|m| format!(": {m}")).unwrap_or_default()
                     ));
                 }
+            }
+        }
+        Command::Logs(LogsCommand::List { json }) => {
+            let bundles = server.store().logs(1000)?;
+            if json {
+                out(&format!("{}\n", serde_json::to_string(&bundles)?));
+            } else {
+                for b in bundles {
+                    out(&format!(
+                        "{}\t{}\t{}\t{} bytes\tapp {} config v{}\n",
+                        b.id, b.device, b.received_at, b.size, b.info["app_version"], b.info["config_version"]
+                    ));
+                }
+            }
+        }
+        Command::Logs(LogsCommand::Get { id, out: file }) => {
+            let text = server.logs_text(id)?;
+            match file {
+                Some(f) => std::fs::write(&f, text).map_err(|e| format!("{}: {e}", f.display()))?,
+                None => out(&text),
             }
         }
         Command::Documents(DocumentsCommand::Ack { ids }) => {

@@ -87,6 +87,23 @@ pub struct StoredPrint {
     pub job: tsd_core::print::PrintJob,
 }
 
+/// A log bundle a device sent (the file is `logs/FILE` in the data folder).
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredLogs {
+    /// Server id (what `logs get` takes).
+    pub id: i64,
+    /// Device name.
+    pub device: String,
+    /// File name under `logs/`.
+    pub file: String,
+    /// Bytes.
+    pub size: i64,
+    /// Unix ms.
+    pub received_at: i64,
+    /// The bundle's first record: device, versions, files.
+    pub info: serde_json::Value,
+}
+
 /// What a push did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pushed {
@@ -147,6 +164,12 @@ pub trait Storage: Send + Sync {
     fn print_jobs(&self, device: Option<i64>, limit: i64) -> Result<Vec<StoredPrint>>;
     /// Queued and printing jobs, oldest first.
     fn open_print_jobs(&self) -> Result<Vec<StoredPrint>>;
+    /// Records a received log bundle (once per device and package id).
+    fn add_logs(&self, device: i64, package_id: &str, file: &str, size: i64, info: &serde_json::Value, now: i64) -> Result<i64>;
+    /// Log bundles, newest first.
+    fn logs(&self, limit: i64) -> Result<Vec<StoredLogs>>;
+    /// One log bundle.
+    fn log_bundle(&self, id: i64) -> Result<Option<StoredLogs>>;
     /// Records a job's progress.
     fn update_print(&self, id: i64, status: &str, attempts: i64, message: Option<&str>, touched: bool, next_try_at: i64) -> Result<()>;
 }
@@ -218,6 +241,16 @@ CREATE TABLE IF NOT EXISTS print_jobs (
     UNIQUE (device, job_id)
 );
 CREATE INDEX IF NOT EXISTS print_jobs_open ON print_jobs(id) WHERE status IN ('queued', 'printing');
+CREATE TABLE IF NOT EXISTS log_bundles (
+    id           INTEGER PRIMARY KEY,
+    device       INTEGER NOT NULL REFERENCES devices(id),
+    package_id   TEXT NOT NULL,
+    file         TEXT NOT NULL,       -- under logs/
+    size         INTEGER NOT NULL,
+    info         TEXT NOT NULL,       -- the bundle's first record (JSON)
+    received_at  INTEGER NOT NULL,
+    UNIQUE (device, package_id)
+);
 CREATE INDEX IF NOT EXISTS documents_pending ON documents(id) WHERE acked_at IS NULL;
 ";
 
@@ -283,6 +316,18 @@ fn print_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredPrint> {
         updated_at: r.get(9)?,
         job: serde_json::from_str(&body)
             .map_err(|e| rusqlite::Error::FromSqlConversionFailure(10, rusqlite::types::Type::Text, Box::new(e)))?,
+    })
+}
+
+fn logs_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredLogs> {
+    let info: String = r.get(5)?;
+    Ok(StoredLogs {
+        id: r.get(0)?,
+        device: r.get(1)?,
+        file: r.get(2)?,
+        size: r.get(3)?,
+        received_at: r.get(4)?,
+        info: serde_json::from_str(&info).unwrap_or(serde_json::Value::Null),
     })
 }
 
@@ -581,6 +626,44 @@ impl Storage for Sqlite {
             ))?;
             let rows = st.query_map([], print_row)?;
             rows.collect()
+        })
+    }
+
+    fn add_logs(&self, device: i64, package_id: &str, file: &str, size: i64, info: &serde_json::Value, now: i64) -> Result<i64> {
+        self.with("recording a log bundle", |tx| {
+            tx.execute(
+                "INSERT INTO log_bundles (device, package_id, file, size, info, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (device, package_id) DO NOTHING",
+                params![device, package_id, file, size, info.to_string(), now],
+            )?;
+            tx.query_row(
+                "SELECT id FROM log_bundles WHERE device = ?1 AND package_id = ?2",
+                params![device, package_id],
+                |r| r.get(0),
+            )
+        })
+    }
+
+    fn logs(&self, limit: i64) -> Result<Vec<StoredLogs>> {
+        self.with("listing log bundles", |tx| {
+            let mut st = tx.prepare(
+                "SELECT l.id, d.name, l.file, l.size, l.received_at, l.info FROM log_bundles l JOIN devices d ON d.id = l.device
+                 ORDER BY l.id DESC LIMIT ?1",
+            )?;
+            let rows = st.query_map([limit], logs_row)?;
+            rows.collect()
+        })
+    }
+
+    fn log_bundle(&self, id: i64) -> Result<Option<StoredLogs>> {
+        self.with("reading a log bundle", |tx| {
+            tx.query_row(
+                "SELECT l.id, d.name, l.file, l.size, l.received_at, l.info FROM log_bundles l JOIN devices d ON d.id = l.device
+                 WHERE l.id = ?1",
+                [id],
+                logs_row,
+            )
+            .optional()
         })
     }
 

@@ -37,6 +37,8 @@ pub const FROM_DEVICE: &str = "from-device";
 pub const ARCHIVE: &str = "archive";
 /// See [`TO_DEVICE`].
 pub const REJECTED: &str = "rejected";
+/// Where `collect` puts the terminal's log bundles.
+pub const LOGS: &str = "logs";
 
 /// Checks a file name from the exchange folder: one plain component of letters,
 /// digits, `.`, `_`, `-`, not starting with a dot. Anything else (a path, `..`, a
@@ -117,7 +119,7 @@ fn sync_dir(dir: &Path) {
 
 /// Creates the four sub-folders.
 pub fn prepare(root: &Path) -> Result<()> {
-    for d in [TO_DEVICE, FROM_DEVICE, ARCHIVE, REJECTED] {
+    for d in [TO_DEVICE, FROM_DEVICE, ARCHIVE, REJECTED, LOGS] {
         let p = root.join(d);
         std::fs::create_dir_all(&p).map_err(io(&p))?;
     }
@@ -356,6 +358,8 @@ pub struct Collected {
     pub documents: Vec<String>,
     /// Files refused (moved to `rejected/`).
     pub rejected: Vec<Rejected>,
+    /// Log bundles the terminal left, moved to `logs/` (`tsd logs show` reads them).
+    pub logs: Vec<String>,
 }
 
 /// The PC side: collects finished documents from `from-device/` into a JSON Lines
@@ -375,6 +379,12 @@ pub fn collect(root: &Path, out: &Path, key: Option<&[u8]>, require_signed: bool
             Ok(()) => match PackageReader::open(&path, key, require_signed) {
                 Err(PackageError::Refused { reason, .. }) => Some((reason.code().to_string(), reason.to_string())),
                 Err(e) => return Err(e.into()),
+                Ok(r) if r.header().kind == Kind::LogBundle => {
+                    drop(r);
+                    move_to(root, &path, LOGS, &name)?;
+                    result.logs.push(name.clone());
+                    None
+                }
                 Ok(r) if r.header().kind != Kind::FinishedDocuments => {
                     Some(("wrong_kind".into(), format!("a {:?} package in from-device/", r.header().kind)))
                 }

@@ -511,6 +511,22 @@ impl Client {
         Self::json(step, self.get(step, "/v1/device/print", &[])?)
     }
 
+    /// `POST /v1/device/logs`: a log bundle package, streamed from its file.
+    /// Returns the server's id of it.
+    pub fn send_logs(&self, bundle: &Path) -> Result<i64> {
+        let step = "sending logs";
+        let file = std::fs::File::open(bundle).map_err(|source| Error::Io {
+            path: bundle.to_path_buf(),
+            source,
+        })?;
+        let answer: serde_json::Value = Self::json(step, self.post(step, "/v1/device/logs", "application/vnd.tsd.package", &[], file)?)?;
+        answer["id"].as_i64().ok_or_else(|| Error::Server {
+            step,
+            status: 200,
+            message: format!("no id in {answer}"),
+        })
+    }
+
     /// `POST /v1/device/status`.
     pub fn status(&self, status: &serde_json::Value) -> Result<()> {
         let body = status.to_string();

@@ -43,6 +43,7 @@ class MainActivity : Activity() {
     private lateinit var status: TextView
     private lateinit var progress: ProgressBar
     private var docId: String? = null
+    private var lastCode: String? = null
     private var receiver: ScanReceiver? = null
     private val tone by lazy { ToneGenerator(AudioManager.STREAM_NOTIFICATION, 80) }
 
@@ -67,6 +68,10 @@ class MainActivity : Activity() {
             text = "Новая приёмка"
             setOnClickListener { background { app.runtime.newDocument("receiving") }.then { docId = it.id; showDocument() } }
         }
+        val label = Button(this).apply {
+            text = "Этикетка"
+            setOnClickListener { printLabel() }
+        }
         val settings = Button(this).apply {
             text = "Настройки"
             setOnClickListener { startActivity(Intent(this@MainActivity, SettingsActivity::class.java)) }
@@ -74,7 +79,7 @@ class MainActivity : Activity() {
         setContentView(LinearLayout(this).apply {
             orientation = LinearLayout.VERTICAL
             setPadding(pad, pad, pad, pad)
-            listOf(docView, lastScan, quantity, newDoc, syncButton, progress, status, settings).forEach { addView(it) }
+            listOf(docView, lastScan, quantity, newDoc, syncButton, progress, status, label, settings).forEach { addView(it) }
         })
     }
 
@@ -118,7 +123,18 @@ class MainActivity : Activity() {
         return super.dispatchKeyEvent(event)
     }
 
+    /** A price label for the last scanned goods on the server's printer; it goes with a sync started now. */
+    private fun printLabel() {
+        val code = lastCode ?: run { status.text = "Сначала отсканируйте товар"; return }
+        val printer = app.settings.printer.ifEmpty { run { status.text = "Укажите принтер в настройках"; return } }
+        background { app.runtime.printLabel(printer, code) }.then {
+            status.text = "Этикетка в очереди на $printer"
+            app.sync.onSyncButton()
+        }
+    }
+
     private fun onScan(code: ScannedCode) {
+        lastCode = code.raw
         val doc = docId ?: run { lastScan.text = "Сначала создайте документ"; return }
         val qty = quantity.text.toString().replace(',', '.').toDoubleOrNull()?.let { Math.round(it * 1000) }
         background { app.runtime.scan(doc, code.raw, qty) }.then { showScan(it) }

@@ -19,6 +19,7 @@ class SettingsActivity : Activity() {
         val url = EditText(this).apply { hint = "https://сервер:8480"; setText(settings.serverUrl) }
         val token = EditText(this).apply { hint = "Токен устройства"; setText(settings.token) }
         val folder = EditText(this).apply { hint = "Папка обмена (без сервера)"; setText(settings.exchangeFolder) }
+        val printer = EditText(this).apply { hint = "Принтер этикеток (имя на сервере)"; setText(settings.printer) }
         val minutes = EditText(this).apply { hint = "Период синхронизации, мин"; setText(settings.syncMinutes.toString()) }
         val profiles = ScannerProfile.BUILT_IN
         val scanner = Spinner(this).apply {
@@ -31,6 +32,7 @@ class SettingsActivity : Activity() {
                 settings.serverUrl = url.text.toString().trim()
                 settings.token = token.text.toString().trim()
                 settings.exchangeFolder = folder.text.toString().trim()
+                settings.printer = printer.text.toString().trim()
                 settings.scannerProfile = profiles[scanner.selectedItemPosition].id
                 settings.syncMinutes = minutes.text.toString().toIntOrNull() ?: 15
                 SyncJobService.schedule(this@SettingsActivity, settings.syncMinutes)
@@ -40,9 +42,23 @@ class SettingsActivity : Activity() {
                 finish()
             }
         }
+        val result = TextView(this)
+        val sendLogs = Button(this).apply {
+            text = "Отправить журналы"
+            setOnClickListener {
+                @Suppress("DEPRECATION")
+                val version = runCatching { packageManager.getPackageInfo(packageName, 0).versionName }.getOrNull() ?: "?"
+                app.io.execute {
+                    val r = runCatching { app.runtime.sendLogs(version) }
+                    runOnUiThread {
+                        result.text = r.fold({ "Журналы отправлены (№ $it)" }, { "Не отправлены: ${it.message}" })
+                    }
+                }
+            }
+        }
         setContentView(LinearLayout(this).apply {
             orientation = LinearLayout.VERTICAL
-            listOf(TextView(this@SettingsActivity).apply { text = "Сервер" }, url, token, folder, minutes, scanner, save).forEach { addView(it) }
+            listOf(TextView(this@SettingsActivity).apply { text = "Сервер" }, url, token, folder, printer, minutes, scanner, save, sendLogs, result).forEach { addView(it) }
         })
     }
 }

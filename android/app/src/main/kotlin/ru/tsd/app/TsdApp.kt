@@ -59,6 +59,10 @@ class Settings(private val prefs: SharedPreferences) {
     var scannerProfile: String
         get() = prefs.getString("scanner_profile", ScannerProfile.ZEBRA.id) ?: ScannerProfile.ZEBRA.id
         set(v) = prefs.edit().putString("scanner_profile", v).apply()
+    /** The server's name of the label printer next to this terminal. */
+    var printer: String
+        get() = prefs.getString("printer", "") ?: ""
+        set(v) = prefs.edit().putString("printer", v).apply()
     var syncMinutes: Int
         get() = prefs.getInt("sync_minutes", 15)
         set(v) = prefs.edit().putInt("sync_minutes", v).apply()

@@ -139,6 +139,17 @@ class TsdRuntime private constructor(private val handle: Long) : AutoCloseable {
     @Throws(TsdException::class)
     fun printJobs(): List<PrintJobStatus> = Json.printJobs(Native.printJobs(h))
 
+    /**
+     * Sends the runtime's log files (tokens and marking-code crypto tails removed)
+     * with the device name and [appVersion] to the kept server; returns its bundle id.
+     */
+    @Throws(TsdException::class)
+    fun sendLogs(appVersion: String): Long = Native.sendLogs(h, appVersion)
+
+    /** Leaves a log bundle in the exchange folder's `from-device/` for the PC side. */
+    @Throws(TsdException::class)
+    fun logsToFolder(root: File, appVersion: String): File = File(Native.logsToFolder(h, root.absolutePath, appVersion))
+
     /** One sync with the server kept by [setServer]. */
     @Throws(TsdException::class)
     fun sync(listener: SyncProgressListener? = null): SyncReport = Json.report(Native.syncSaved(h, listener))
