@@ -287,6 +287,11 @@ enum ServerCommand {
     Show,
     /// Forget the kept server.
     Clear,
+    /// Set up from a setup code (`tsd-server device add NAME --qr`).
+    Enroll {
+        /// The code's text (`tsd://setup?…`).
+        code: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -545,6 +550,10 @@ fn server(cli: &Cli, command: &ServerCommand) -> CmdResult {
             rt.set_server(Some(&settings))?;
         }
         ServerCommand::Clear => rt.set_server(None)?,
+        ServerCommand::Enroll { code } => {
+            let device = rt.enroll(code)?;
+            eprintln!("set up as device {device:?}");
+        }
         ServerCommand::Show => {}
     }
     let kept = rt.server();

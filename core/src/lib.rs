@@ -32,6 +32,7 @@ pub mod package;
 pub mod print;
 pub mod resolve;
 mod runtime;
+pub mod setup;
 pub mod store;
 pub mod sync;
 

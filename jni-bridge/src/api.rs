@@ -235,6 +235,21 @@ pub extern "system" fn Java_ru_tsd_runtime_Native_printDocument<'l>(
     })
 }
 
+/// Sets the terminal up from a scanned setup code; returns the device name.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_ru_tsd_runtime_Native_enroll<'l>(
+    mut env: EnvUnowned<'l>,
+    _c: JClass<'l>,
+    h: jlong,
+    code: JString<'l>,
+) -> JString<'l> {
+    run(&mut env, |env| {
+        let code = text(env, &code)?;
+        let device = handles::get(h)?.enroll(&code)?;
+        Ok(env.new_string(device)?)
+    })
+}
+
 /// Sends the runtime's logs to the kept server; returns the server's bundle id.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_ru_tsd_runtime_Native_sendLogs<'l>(

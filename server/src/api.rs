@@ -65,6 +65,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/device/print", post(device_print).get(device_print_statuses))
         .route("/v1/print", get(list_prints))
         .route("/v1/device/logs", post(device_logs))
+        .route("/v1/enroll", post(enroll))
         .route("/v1/logs", get(list_logs))
         .route("/v1/config", post(publish_config))
         .route("/v1/catalog", post(publish_catalog))
@@ -337,6 +338,21 @@ async fn device_print(State(app): St, DeviceAuth(device): DeviceAuth, body: Body
 
 async fn device_print_statuses(State(app): St, DeviceAuth(device): DeviceAuth) -> Result<Response> {
     Ok(Json(blocking(move || app.server.print_statuses(&device)).await?).into_response())
+}
+
+#[derive(Deserialize)]
+struct Enrol {
+    enrolment: String,
+}
+
+/// Redeems a setup code's enrolment token (no device token yet: the code is the
+/// credential, once).
+async fn enroll(State(app): St, headers: HeaderMap, body: Body) -> Result<Response> {
+    check_protocol(&headers)?;
+    let bytes = read_body(body, 4 << 10).await?;
+    let e: Enrol = serde_json::from_slice(&bytes).map_err(|e| Error::BadRequest(format!("send {{\"enrolment\": TOKEN}}: {e}")))?;
+    let (device, token) = blocking(move || app.server.enroll(&e.enrolment)).await?;
+    Ok(Json(serde_json::json!({ "device": device, "token": token })).into_response())
 }
 
 async fn device_logs(State(app): St, DeviceAuth(device): DeviceAuth, body: Body) -> Result<Response> {

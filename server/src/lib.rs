@@ -286,6 +286,60 @@ impl Server {
         Ok(token)
     }
 
+    /// A setup code for a device (created when `create`, else an existing one):
+    /// the server URL terminals use, a fresh single-use enrolment token that expires
+    /// after `ttl`, and the fingerprint of `cert_pem` (the server's TLS certificate)
+    /// when given. Scanning it sets the terminal up (see `tsd_core::setup`).
+    pub fn setup_code(
+        &self,
+        name: &str,
+        create: bool,
+        url: &str,
+        cert_pem: Option<&[u8]>,
+        ttl: std::time::Duration,
+    ) -> Result<tsd_core::setup::SetupCode> {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(Error::BadRequest(format!("server URL {url:?} must start with http:// or https://")));
+        }
+        let pin = cert_pem.map(tsd_core::setup::pem_fingerprint).transpose()?;
+        let device = if create {
+            // A token nobody sees: the terminal gets its own at enrolment.
+            self.add_device(name)?;
+            self.store.device_by_name(name)?
+        } else {
+            self.store.device_by_name(name)?
+        }
+        .ok_or_else(|| Error::NotFound(format!("no device named {name:?}")))?;
+        let enrolment = random_token("tsd_enr_");
+        let now = now_ms();
+        let expires = now.saturating_add(ttl.as_millis().min(i64::MAX as u128) as i64);
+        self.store.add_enrolment(device.id, &token_hash(&enrolment), expires, now)?;
+        Ok(tsd_core::setup::SetupCode {
+            url: url.trim_end_matches('/').to_string(),
+            enrolment,
+            pin_sha256: pin,
+        })
+    }
+
+    /// Redeems an enrolment token: the device gets a new token (returned once),
+    /// the code is spent.
+    pub fn enroll(&self, enrolment: &str) -> Result<(String, String)> {
+        let token = random_token("tsd_dev_");
+        match self.store.redeem_enrolment(&token_hash(enrolment), &token_hash(&token), now_ms())? {
+            store::Redeemed::Device(name) => {
+                log::info!("device {name:?} enrolled with a setup code");
+                Ok((name, token))
+            }
+            store::Redeemed::Unknown => Err(Error::Unauthorized("unknown setup code".into())),
+            store::Redeemed::Used(_) => Err(Error::Conflict(
+                "this setup code was already used; make a new one with `tsd-server device setup NAME`".into(),
+            )),
+            store::Redeemed::Expired(_) => Err(Error::Conflict(
+                "this setup code has expired; make a new one with `tsd-server device setup NAME`".into(),
+            )),
+        }
+    }
+
     /// Creates an integration key (for the accounting system) and returns it.
     pub fn new_integration_key(&self) -> Result<String> {
         let key = random_token("tsd_int_");

@@ -113,13 +113,29 @@ enum PrintCommand {
 
 #[derive(Subcommand)]
 enum DeviceCommand {
-    /// Registers a terminal and prints its token (shown once).
+    /// Registers a terminal and prints its token (shown once), or with --qr a setup
+    /// code to scan on the terminal instead.
     Add {
         /// Device name.
         name: String,
-        /// Print `{"name", "token"}`.
+        /// Print `{"name", "token"}` (or `{"name", "setup_code"}`).
         #[arg(long)]
         json: bool,
+        /// Print a setup code (text and QR) instead of the token.
+        #[arg(long)]
+        qr: bool,
+        #[command(flatten)]
+        setup: SetupArgs,
+    },
+    /// A new setup code for an existing terminal (a replaced or reset device).
+    Setup {
+        /// Device name.
+        name: String,
+        /// Print `{"name", "setup_code"}`.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        setup: SetupArgs,
     },
     /// Lists terminals with their last status.
     List {
@@ -127,6 +143,55 @@ enum DeviceCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(clap::Args)]
+struct SetupArgs {
+    /// The URL terminals reach this server at (required with a setup code).
+    #[arg(long)]
+    url: Option<String>,
+    /// The server's TLS certificate (PEM): its fingerprint goes into the code.
+    #[arg(long)]
+    tls_cert: Option<PathBuf>,
+    /// Minutes the code stays valid.
+    #[arg(long, default_value_t = 60)]
+    ttl_min: u64,
+    /// Also write the QR code as SVG.
+    #[arg(long)]
+    qr_svg: Option<PathBuf>,
+}
+
+/// Makes a setup code and prints it as text and QR (or JSON).
+fn print_setup(server: &Server, name: &str, create: bool, json: bool, a: &SetupArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let url = a
+        .url
+        .as_deref()
+        .ok_or("a setup code needs --url (the address terminals reach this server at)")?;
+    let pem = a
+        .tls_cert
+        .as_ref()
+        .map(|p| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display())))
+        .transpose()?;
+    let code = server.setup_code(name, create, url, pem.as_deref(), std::time::Duration::from_secs(a.ttl_min * 60))?;
+    let text = code.to_text();
+    let qr = qrcode::QrCode::new(text.as_bytes()).map_err(|e| format!("QR code: {e}"))?;
+    if let Some(svg) = &a.qr_svg {
+        let image = qr.render::<qrcode::render::svg::Color<'_>>().min_dimensions(300, 300).build();
+        std::fs::write(svg, image).map_err(|e| format!("{}: {e}", svg.display()))?;
+    }
+    if json {
+        out(&format!(
+            "{}\n",
+            serde_json::json!({ "name": name, "setup_code": text, "expires_in_min": a.ttl_min })
+        ));
+    } else {
+        let art = qr.render::<qrcode::render::unicode::Dense1x2>().quiet_zone(true).build();
+        out(&format!(
+            "{art}\n{text}\nscan it on the terminal within {} min; it works once\n",
+            a.ttl_min
+        ));
+    }
+    Ok(())
 }
 
 #[derive(Subcommand)]
@@ -228,7 +293,14 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let tls = tls_cert.zip(tls_key).map(|(cert, key)| TlsFiles { cert, key });
             serve_foreground(server, &listen, tls, limits, |url| out(&format!("listening on {url}\n"))).map_err(|e| e.to_string())?;
         }
-        Command::Device(DeviceCommand::Add { name, json }) => {
+        Command::Device(DeviceCommand::Add {
+            name,
+            json,
+            qr: true,
+            setup,
+        }) => print_setup(&server, &name, true, json, &setup)?,
+        Command::Device(DeviceCommand::Setup { name, json, setup }) => print_setup(&server, &name, false, json, &setup)?,
+        Command::Device(DeviceCommand::Add { name, json, .. }) => {
             let token = server.add_device(&name)?;
             if json {
                 out(&format!("{}\n", serde_json::json!({ "name": name, "token": token })));

@@ -104,6 +104,19 @@ pub struct StoredLogs {
     pub info: serde_json::Value,
 }
 
+/// What redeeming an enrolment did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Redeemed {
+    /// The device now has the new token.
+    Device(String),
+    /// No such setup code.
+    Unknown,
+    /// Used before, at this time (unix ms).
+    Used(i64),
+    /// Expired at this time (unix ms).
+    Expired(i64),
+}
+
 /// What a push did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pushed {
@@ -164,6 +177,11 @@ pub trait Storage: Send + Sync {
     fn print_jobs(&self, device: Option<i64>, limit: i64) -> Result<Vec<StoredPrint>>;
     /// Queued and printing jobs, oldest first.
     fn open_print_jobs(&self) -> Result<Vec<StoredPrint>>;
+    /// Records an enrolment (a setup code's token hash) for a device.
+    fn add_enrolment(&self, device: i64, hash: &str, expires_at: i64, now: i64) -> Result<()>;
+    /// Redeems an enrolment in one transaction: checks it is known, unused and not
+    /// expired, gives the device `new_token_hash`, marks the enrolment used.
+    fn redeem_enrolment(&self, hash: &str, new_token_hash: &str, now: i64) -> Result<Redeemed>;
     /// Records a received log bundle (once per device and package id).
     fn add_logs(&self, device: i64, package_id: &str, file: &str, size: i64, info: &serde_json::Value, now: i64) -> Result<i64>;
     /// Log bundles, newest first.
@@ -251,6 +269,13 @@ CREATE TABLE IF NOT EXISTS log_bundles (
     received_at  INTEGER NOT NULL,
     UNIQUE (device, package_id)
 );
+CREATE TABLE IF NOT EXISTS enrolments (
+    token_hash  TEXT PRIMARY KEY,     -- SHA-256 of the setup code's enrolment token
+    device      INTEGER NOT NULL REFERENCES devices(id),
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    used_at     INTEGER
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS documents_pending ON documents(id) WHERE acked_at IS NULL;
 ";
 
@@ -664,6 +689,39 @@ impl Storage for Sqlite {
                 logs_row,
             )
             .optional()
+        })
+    }
+
+    fn add_enrolment(&self, device: i64, hash: &str, expires_at: i64, now: i64) -> Result<()> {
+        self.with("recording a setup code", |tx| {
+            tx.execute(
+                "INSERT INTO enrolments (token_hash, device, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                params![hash, device, now, expires_at],
+            )
+            .map(|_| ())
+        })
+    }
+
+    fn redeem_enrolment(&self, hash: &str, new_token_hash: &str, now: i64) -> Result<Redeemed> {
+        self.with("redeeming a setup code", |tx| {
+            let row: Option<(i64, i64, Option<i64>, String)> = tx
+                .query_row(
+                    "SELECT e.device, e.expires_at, e.used_at, d.name FROM enrolments e JOIN devices d ON d.id = e.device
+                     WHERE e.token_hash = ?1",
+                    [hash],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .optional()?;
+            Ok(match row {
+                None => Redeemed::Unknown,
+                Some((_, _, Some(used), _)) => Redeemed::Used(used),
+                Some((_, expires, None, _)) if expires <= now => Redeemed::Expired(expires),
+                Some((device, _, None, name)) => {
+                    tx.execute("UPDATE devices SET token_hash = ?2 WHERE id = ?1", params![device, new_token_hash])?;
+                    tx.execute("UPDATE enrolments SET used_at = ?2 WHERE token_hash = ?1", params![hash, now])?;
+                    Redeemed::Device(name)
+                }
+            })
         })
     }
 

@@ -527,6 +527,19 @@ impl Client {
         })
     }
 
+    /// `POST /v1/enroll`: redeems a setup code's enrolment token for a device token.
+    pub fn enroll(&self, enrolment: &str) -> Result<crate::setup::Enrolled> {
+        let step = "enrolling with the setup code";
+        let body = serde_json::json!({ "enrolment": enrolment }).to_string();
+        let mut req = self
+            .agent
+            .post(self.url("/v1/enroll"))
+            .header("TSD-Protocol", PROTOCOL.to_string())
+            .header("Content-Type", "application/json");
+        req = req.header("Accept", "application/json");
+        Self::json(step, Self::check(step, req.send(body))?)
+    }
+
     /// `POST /v1/device/status`.
     pub fn status(&self, status: &serde_json::Value) -> Result<()> {
         let body = status.to_string();

@@ -23,6 +23,7 @@ import android.widget.TextView
 import ru.tsd.runtime.KeyboardWedge
 import ru.tsd.runtime.ScannedCode
 import ru.tsd.runtime.ScanResult
+import ru.tsd.runtime.SetupCode
 import ru.tsd.runtime.SyncProgressListener
 import ru.tsd.runtime.SyncReport
 import ru.tsd.runtime.TsdException
@@ -134,6 +135,13 @@ class MainActivity : Activity() {
     }
 
     private fun onScan(code: ScannedCode) {
+        if (SetupCode.looksLike(code.raw)) {
+            background { app.runtime.enroll(code.raw) }.then { device ->
+                status.text = "Терминал настроен: $device"
+                app.sync.onSyncButton()
+            }
+            return
+        }
         lastCode = code.raw
         val doc = docId ?: run { lastScan.text = "Сначала создайте документ"; return }
         val qty = quantity.text.toString().replace(',', '.').toDoubleOrNull()?.let { Math.round(it * 1000) }

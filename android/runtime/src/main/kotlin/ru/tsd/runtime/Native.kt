@@ -33,6 +33,7 @@ internal object Native {
     @JvmStatic external fun printLabel(handle: Long, printer: String, raw: String, copies: Int, price: String?): String
     @JvmStatic external fun printDocument(handle: Long, printer: String, doc: String, copies: Int): String
     @JvmStatic external fun printJobs(handle: Long): String
+    @JvmStatic external fun enroll(handle: Long, code: String): String
     @JvmStatic external fun sendLogs(handle: Long, appVersion: String): Long
     @JvmStatic external fun logsToFolder(handle: Long, root: String, appVersion: String): String
     @JvmStatic external fun syncServer(handle: Long, settings: String, listener: SyncProgressListener?): String

@@ -103,3 +103,14 @@ fun symbologyHint(raw: String): String? {
         else -> "aim:" + raw.substring(1, 3)
     }
 }
+
+/** Setup codes (`tsd://setup?…`) are routed to [TsdRuntime.enroll], not into a document. */
+object SetupCode {
+    private const val PREFIX = "tsd://setup?"
+
+    /** True when a scan is a setup code; an AIM symbology prefix such as `]Q1` is allowed. */
+    fun looksLike(raw: String): Boolean {
+        val s = raw.trim()
+        return (if (s.length > 3 && s.startsWith("]")) s.substring(3) else s).startsWith(PREFIX)
+    }
+}

@@ -140,6 +140,14 @@ class TsdRuntime private constructor(private val handle: Long) : AutoCloseable {
     fun printJobs(): List<PrintJobStatus> = Json.printJobs(Native.printJobs(h))
 
     /**
+     * Sets the terminal up from a scanned setup code (`tsd-server device add NAME --qr`):
+     * the server URL, its pinned certificate and a device token issued for the
+     * single-use enrolment token. Returns the device's name on the server.
+     */
+    @Throws(TsdException::class)
+    fun enroll(code: String): String = Native.enroll(h, code)
+
+    /**
      * Sends the runtime's log files (tokens and marking-code crypto tails removed)
      * with the device name and [appVersion] to the kept server; returns its bundle id.
      */

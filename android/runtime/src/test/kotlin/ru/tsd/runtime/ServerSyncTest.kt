@@ -144,6 +144,26 @@ class ServerSyncTest {
         }
     }
 
+    @Test
+    fun aScannedSetupCodeSetsTheTerminalUp() {
+        val root = tempDir("tsd-setup")
+        ServerProcess(File(root, "server")).use { server ->
+            val csv = File(root, "catalog.csv").apply { writeText(CATALOG) }
+            server.admin("catalog", "publish", csv.absolutePath)
+            server.start()
+            val code = org.json.JSONObject(server.admin("device", "add", "ТСД-5", "--qr", "--json", "--url", server.url))
+                .getString("setup_code")
+            assertTrue(SetupCode.looksLike("]Q1$code"))
+            assertFalse(SetupCode.looksLike("4601234567893"))
+            TsdRuntime.open(File(root, "terminal")).use { rt ->
+                assertEquals("ТСД-5", rt.enroll("]Q1$code"))
+                assertEquals(1, rt.sync().catalogVersion)
+                val again = assertThrows(TsdException::class.java) { rt.enroll(code) }
+                assertTrue("already used" in (again.message ?: ""), again.message)
+            }
+        }
+    }
+
     private fun storedCount(server: ServerProcess, docId: String): Int {
         val docs = JSONArray(server.admin("documents", "list", "--json", "--all"))
         return (0 until docs.length()).count { docs.getJSONObject(it).getString("doc_id") == docId }
