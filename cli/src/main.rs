@@ -16,6 +16,7 @@ mod bench;
 mod demo;
 mod demo_sync;
 mod output;
+mod usb;
 
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
@@ -88,6 +89,11 @@ enum Command {
     Server {
         #[command(subcommand)]
         command: ServerCommand,
+    },
+    /// Client app updates: from the kept server or an exchange folder, verified.
+    Update {
+        #[command(subcommand)]
+        command: UpdateCommand,
     },
     /// The runtime's log files (logs/ in the data folder).
     Logs {
@@ -233,6 +239,30 @@ struct ServerArgs {
 }
 
 #[derive(Subcommand)]
+enum UpdateCommand {
+    /// Is a newer version published on the kept server?
+    Check {
+        /// The running app's version code.
+        #[arg(long)]
+        current: i64,
+    },
+    /// Download (resuming) and verify the newer version; prints the verified file.
+    Download {
+        /// The running app's version code.
+        #[arg(long)]
+        current: i64,
+    },
+    /// A verified newer version in an exchange folder's update/.
+    Folder {
+        /// Exchange folder root.
+        folder: PathBuf,
+        /// The running app's version code.
+        #[arg(long)]
+        current: i64,
+    },
+}
+
+#[derive(Subcommand)]
 enum LogsCommand {
     /// Sends a log bundle to the kept server.
     Send {
@@ -369,6 +399,81 @@ enum ExchangeCommand {
         #[command(flatten)]
         key: KeyArgs,
     },
+    /// Put an app file (APK) and its manifest into FOLDER/update/ for terminals
+    /// without a network.
+    PutApp {
+        /// Exchange folder root.
+        #[arg(long)]
+        folder: PathBuf,
+        /// The APK.
+        file: PathBuf,
+        /// Its Android versionCode.
+        #[arg(long)]
+        version_code: i64,
+        /// Its versionName.
+        #[arg(long, default_value = "")]
+        version_name: String,
+        /// Terminals below this version code must update first.
+        #[arg(long, default_value_t = 0)]
+        min_version: i64,
+    },
+    /// Server mode over a folder (the RDP case, or after copying by hand): push the
+    /// terminal's documents and logs to the server as that terminal, fetch its
+    /// catalog changes, tasks and configuration into FOLDER/to-device/.
+    Bridge {
+        /// Exchange folder root (the terminal's, or the PC's copy of it).
+        #[arg(long)]
+        folder: PathBuf,
+        #[command(flatten)]
+        server: BridgeServer,
+    },
+    /// Move the exchange files over a USB cable with adb; with --server, bridge them
+    /// to the server in between (server mode without a network).
+    Usb {
+        /// The terminal (`adb devices`).
+        #[arg(long)]
+        serial: String,
+        /// The PC's exchange folder.
+        #[arg(long, default_value = "exchange")]
+        folder: PathBuf,
+        /// The app's exchange root on the terminal.
+        #[arg(long, default_value = usb::REMOTE)]
+        remote: String,
+        #[command(flatten)]
+        server: OptionalBridgeServer,
+    },
+}
+
+#[derive(Args)]
+struct BridgeServer {
+    /// Sync server URL.
+    #[arg(long)]
+    server: String,
+    /// The terminal's device token (the bridge acts as that terminal).
+    #[arg(long, env = "TSD_TOKEN")]
+    token: String,
+    /// Extra trusted CA certificate (PEM).
+    #[arg(long)]
+    ca: Option<PathBuf>,
+    /// Pinned SHA-256 fingerprint of the server certificate (hex).
+    #[arg(long)]
+    pin: Option<String>,
+}
+
+#[derive(Args)]
+struct OptionalBridgeServer {
+    /// Sync server URL: bridge to it (server mode).
+    #[arg(long, requires = "token")]
+    server: Option<String>,
+    /// The terminal's device token.
+    #[arg(long, env = "TSD_TOKEN")]
+    token: Option<String>,
+    /// Extra trusted CA certificate (PEM).
+    #[arg(long)]
+    ca: Option<PathBuf>,
+    /// Pinned SHA-256 fingerprint of the server certificate (hex).
+    #[arg(long)]
+    pin: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -833,6 +938,26 @@ fn run(cli: &Cli) -> CmdResult {
         Command::Sync(args) if args.folder.is_none() => sync_server(cli, args),
         Command::Server { command } => server(cli, command),
         Command::Print { command } => print_command(cli, command),
+        Command::Update { command } => {
+            let rt = open(cli)?;
+            let value = match command {
+                UpdateCommand::Check { current } => json!({ "update": rt.check_app_update(*current)? }),
+                UpdateCommand::Download { current } => match rt.check_app_update(*current)? {
+                    None => json!({ "update": null }),
+                    Some(u) => {
+                        let file = rt.download_app_update(&u, &mut |_, _| true)?;
+                        json!({ "update": u, "file": file, "required": u.required_for(*current) })
+                    }
+                },
+                UpdateCommand::Folder { folder, current } => match rt.folder_app_update(folder, *current)? {
+                    None => json!({ "update": null }),
+                    Some((u, file)) => json!({ "update": u, "file": file, "required": u.required_for(*current) }),
+                },
+            };
+            rt.close()?;
+            print(cli, value.clone(), || value.to_string());
+            Ok(())
+        }
         Command::Logs { command } => {
             let rt = open(cli)?;
             let value = match command {
@@ -1025,6 +1150,66 @@ fn doc(cli: &Cli, command: &DocCommand) -> CmdResult {
 
 fn exchange(cli: &Cli, command: &ExchangeCommand) -> CmdResult {
     match command {
+        ExchangeCommand::PutApp {
+            folder,
+            file,
+            version_code,
+            version_name,
+            min_version,
+        } => {
+            let u = tsd_core::update::put_app(folder, file, *version_code, version_name, *min_version)?;
+            print(cli, json!(u), || {
+                format!("{}/update/{} ({} bytes, sha256 {})", folder.display(), u.file, u.size, u.sha256)
+            });
+        }
+        ExchangeCommand::Bridge { folder, server } => {
+            let settings = server_settings(&server.server, &server.token, server.ca.as_deref(), server.pin.as_deref())?;
+            let r = tsd_core::sync::bridge::bridge(folder, &settings)?;
+            print(cli, json!(r), || {
+                format!(
+                    "pushed {} (already stored {}), logs {}, fetched {:?}{}",
+                    r.pushed.len(),
+                    r.already_stored.len(),
+                    r.logs.len(),
+                    r.fetched,
+                    r.refused.iter().map(|(n, why)| format!("\n  left {n}: {why}")).collect::<String>()
+                )
+            });
+        }
+        ExchangeCommand::Usb {
+            serial,
+            folder,
+            remote,
+            server,
+        } => {
+            let settings = match &server.server {
+                Some(url) => Some(server_settings(
+                    url,
+                    server.token.as_deref().unwrap_or_default(),
+                    server.ca.as_deref(),
+                    server.pin.as_deref(),
+                )?),
+                None => None,
+            };
+            let r = usb::run(serial, folder, remote, settings.as_ref())?;
+            print(cli, json!(r), || {
+                let mut s = format!(
+                    "exchange-usb: pulled {}, pushed {}, cleaned {} (device {serial}, {remote})",
+                    r.pulled.len(),
+                    r.pushed.len(),
+                    r.cleaned.len()
+                );
+                if let Some(b) = &r.bridge {
+                    s += &format!(
+                        "\nbridged: {} document(s) to the server ({} already there), {} package(s) from it",
+                        b.pushed.len(),
+                        b.already_stored.len(),
+                        b.fetched.len()
+                    );
+                }
+                s
+            });
+        }
         ExchangeCommand::PutCatalog {
             folder,
             file,

@@ -125,6 +125,15 @@ pub enum Error {
     /// Another sync is running on this runtime.
     #[error("a sync is already running")]
     SyncInProgress,
+    /// A downloaded or delivered app update does not match its size or SHA-256; it
+    /// was not offered for install (and a download was deleted).
+    #[error("{path}: {reason}")]
+    BadUpdate {
+        /// The file.
+        path: PathBuf,
+        /// What does not match.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -150,6 +159,7 @@ impl Error {
             Error::Protocol(_) => "protocol",
             Error::Tls { .. } => "tls",
             Error::SyncInProgress => "sync_in_progress",
+            Error::BadUpdate { .. } => "bad_update",
         }
     }
 
@@ -166,7 +176,7 @@ impl Error {
                         | rusqlite::ErrorCode::SystemIoFailure
                 )
             ),
-            Error::Io { .. } | Error::Cancelled | Error::Network { .. } | Error::SyncInProgress => true,
+            Error::Io { .. } | Error::Cancelled | Error::Network { .. } | Error::SyncInProgress | Error::BadUpdate { .. } => true,
             _ => false,
         }
     }

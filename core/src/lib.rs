@@ -35,6 +35,7 @@ mod runtime;
 pub mod setup;
 pub mod store;
 pub mod sync;
+pub mod update;
 
 pub use error::{Error, Result};
 pub use runtime::Runtime;

@@ -224,7 +224,7 @@ impl Runtime {
             app_version: app_version.to_string(),
             runtime_version: env!("CARGO_PKG_VERSION").to_string(),
             config_version: self.config_version()?,
-            catalog_version: self.catalog_stats()?.version,
+            catalog_version: self.catalog_stats()?.synced_version,
             created_at: now,
             files: files.clone(),
         };

@@ -339,6 +339,8 @@ impl Runtime {
         let mut report = terminal.sync(&mut conn, &outbox, &mut JournalOf(self), &mut |_| true)?;
         report.seconds = started.elapsed().as_secs_f64();
         drop(conn);
+        let state = self.device_state()?;
+        folder::write_atomically(&root.join(folder::FROM_DEVICE), folder::STATUS, format!("{state:#}\n").as_bytes())?;
         if !report.applied.is_empty() {
             lock(&self.catalog_reader).end_snapshot()?;
             self.checkpoint(Checkpoint::Catalog);

@@ -184,3 +184,25 @@ fn task_documents_arrive_once_and_bad_ones_are_refused() {
         Err(tsd_core::Error::Import { line: 1, .. })
     ));
 }
+
+/// Catalog versions never go back: an older snapshot arriving after a newer one
+/// (two paths, or a stale copy) is skipped and changes nothing; the terminal's
+/// state for the PC side says which version it holds.
+#[test]
+fn an_older_catalog_package_is_skipped_not_applied() {
+    let s = setup();
+    let dir = s.csv.parent().unwrap().to_path_buf();
+    let newer = dir.join("newer.csv");
+    std::fs::write(&newer, CATALOG.replace("Кефир", "Кефир 2.5%")).unwrap();
+    put_catalog(&s.root, &newer, Format::Csv, 5, None).unwrap();
+    s.rt.sync_folder(&s.root, None, false).unwrap();
+    let (old, _) = put_catalog(&s.root, &s.csv, Format::Csv, 3, None).unwrap();
+    let r = s.rt.sync_folder(&s.root, None, false).unwrap();
+    assert_eq!(r.skipped, vec![old]);
+    assert!(r.applied.is_empty() && r.rejected.is_empty(), "{r:?}");
+    assert_eq!(s.rt.lookup_barcode("4601234567909").unwrap().unwrap().product.name, "Кефир 2.5%");
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s.root.join("from-device").join(folder::STATUS)).unwrap()).unwrap();
+    assert_eq!(state["catalog_version"], 5);
+    assert_eq!(state["device"], "terminal-1");
+}

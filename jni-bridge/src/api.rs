@@ -235,6 +235,54 @@ pub extern "system" fn Java_ru_tsd_runtime_Native_printDocument<'l>(
     })
 }
 
+/// A newer app version on the kept server (JSON), or null.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_ru_tsd_runtime_Native_checkAppUpdate<'l>(
+    mut env: EnvUnowned<'l>,
+    _c: JClass<'l>,
+    h: jlong,
+    current: jlong,
+) -> JString<'l> {
+    run(&mut env, |env| match handles::get(h)?.check_app_update(current)? {
+        Some(u) => json(env, u),
+        None => Ok(JString::null()),
+    })
+}
+
+/// Downloads (resuming) and verifies an update (its JSON); returns the file path.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_ru_tsd_runtime_Native_downloadAppUpdate<'l>(
+    mut env: EnvUnowned<'l>,
+    _c: JClass<'l>,
+    h: jlong,
+    update: JString<'l>,
+) -> JString<'l> {
+    run(&mut env, |env| {
+        let update: tsd_core::update::AppUpdate =
+            serde_json::from_str(&text(env, &update)?).map_err(|e| BridgeError::Argument(format!("not an app update: {e}")))?;
+        let path = handles::get(h)?.download_app_update(&update, &mut |_, _| true)?;
+        Ok(env.new_string(path.to_string_lossy())?)
+    })
+}
+
+/// A verified newer update in an exchange folder: `{"update", "file"}`, or null.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_ru_tsd_runtime_Native_folderAppUpdate<'l>(
+    mut env: EnvUnowned<'l>,
+    _c: JClass<'l>,
+    h: jlong,
+    root: JString<'l>,
+    current: jlong,
+) -> JString<'l> {
+    run(&mut env, |env| {
+        let root = text(env, &root)?;
+        match handles::get(h)?.folder_app_update(Path::new(&root), current)? {
+            Some((u, file)) => value(env, serde_json::json!({ "update": u, "file": file })),
+            None => Ok(JString::null()),
+        }
+    })
+}
+
 /// Sets the terminal up from a scanned setup code; returns the device name.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_ru_tsd_runtime_Native_enroll<'l>(

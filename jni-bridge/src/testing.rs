@@ -26,6 +26,7 @@ pub const CODES: &[&str] = &[
     "protocol",
     "tls",
     "sync_in_progress",
+    "bad_update",
     "closed_handle",
 ];
 
@@ -70,6 +71,10 @@ pub fn error_for(code: &str) -> BridgeError {
             reason: tsd_core::package::Refusal::Truncated,
         }),
         "cancelled" => E::Cancelled,
+        "bad_update" => E::BadUpdate {
+            path: p(),
+            reason: "app update not offered for install: SHA-256 does not match".into(),
+        },
         "network" => E::Network {
             step: "testing",
             message: "connection refused".into(),

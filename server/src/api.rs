@@ -66,6 +66,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/print", get(list_prints))
         .route("/v1/device/logs", post(device_logs))
         .route("/v1/enroll", post(enroll))
+        .route("/v1/device/app", get(device_app))
+        .route("/v1/device/app/{name}", get(device_app_file))
         .route("/v1/logs", get(list_logs))
         .route("/v1/config", post(publish_config))
         .route("/v1/catalog", post(publish_catalog))
@@ -223,12 +225,35 @@ fn parse_range(value: &str, size: u64) -> Option<(u64, u64)> {
 }
 
 async fn device_package(State(app): St, _device: DeviceAuth, Path(name): Path<String>, headers: HeaderMap) -> Result<Response> {
+    serve_file(&app.server.packages_dir(), &name, &headers, "application/vnd.tsd.package").await
+}
+
+async fn device_app_file(State(app): St, _device: DeviceAuth, Path(name): Path<String>, headers: HeaderMap) -> Result<Response> {
+    serve_file(&app.server.apps_dir(), &name, &headers, "application/vnd.android.package-archive").await
+}
+
+#[derive(Deserialize)]
+struct AppQuery {
+    #[serde(default)]
+    current: i64,
+}
+
+async fn device_app(State(app): St, _device: DeviceAuth, Query(q): Query<AppQuery>) -> Result<Response> {
+    Ok(match blocking(move || app.server.app_update(q.current)).await? {
+        None => StatusCode::NO_CONTENT.into_response(),
+        Some(update) => Json(update).into_response(),
+    })
+}
+
+/// An immutable file of `dir` with `Range`/`If-Range` (ETag: its name), so a cut
+/// download resumes.
+async fn serve_file(dir: &std::path::Path, name: &str, headers: &HeaderMap, content_type: &'static str) -> Result<Response> {
     use tokio::io::{AsyncReadExt, AsyncSeekExt};
-    tsd_core::sync::folder::safe_name(&name).map_err(Error::BadRequest)?;
-    let path = app.server.packages_dir().join(&name);
+    tsd_core::sync::folder::safe_name(name).map_err(Error::BadRequest)?;
+    let path = dir.join(name);
     let mut file = tokio::fs::File::open(&path)
         .await
-        .map_err(|_| Error::NotFound(format!("no package {name}")))?;
+        .map_err(|_| Error::NotFound(format!("no file {name}")))?;
     let size = file
         .metadata()
         .await
@@ -277,7 +302,7 @@ async fn device_package(State(app): St, _device: DeviceAuth, Path(name): Path<St
     let mut resp = Response::new(Body::from_stream(stream));
     *resp.status_mut() = status;
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/vnd.tsd.package"));
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     h.insert(

@@ -11,6 +11,7 @@
 //! DIR/lookup/catalog.db      the latest version as a terminal holds it: answers
 //!                            online lookups (HYDB); rebuilt from the packages
 //! DIR/logs/                  log bundles terminals sent (`tsd-server logs`)
+//! DIR/apps/app-N.apk         published app versions (served with Range)
 //! DIR/tmp/                   uploads being received
 //! ```
 #![forbid(unsafe_code)]
@@ -106,7 +107,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Server {
     /// Opens (creating) a data folder with the SQLite storage.
     pub fn open(dir: &Path) -> Result<Server> {
-        for sub in ["", "catalog", "packages", "tmp", "logs"] {
+        for sub in ["", "catalog", "packages", "tmp", "logs", "apps"] {
             let p = dir.join(sub);
             std::fs::create_dir_all(&p).map_err(io(&p))?;
         }
@@ -269,6 +270,49 @@ impl Server {
     /// Folder of immutable packages.
     pub fn packages_dir(&self) -> PathBuf {
         self.dir.join("packages")
+    }
+
+    /// Folder of published app files.
+    pub fn apps_dir(&self) -> PathBuf {
+        self.dir.join("apps")
+    }
+
+    /// Publishes an app version: the file is kept as `apps/app-N.apk` with its size
+    /// and SHA-256. A version code must be newer than the latest; publishing the
+    /// same version with the same file again changes nothing.
+    pub fn publish_app(&self, apk: &Path, version_code: i64, version_name: &str, min_version: i64) -> Result<tsd_core::update::AppUpdate> {
+        if version_code <= 0 {
+            return Err(Error::BadRequest("the version code must be positive".into()));
+        }
+        let _one_at_a_time = self.publish.lock().unwrap_or_else(|p| p.into_inner());
+        let (sha256, size) = tsd_core::update::sha256_file(apk)?;
+        if let Some(latest) = self.store.apps()?.into_iter().next() {
+            if latest.version_code == version_code && latest.sha256 == sha256 {
+                return Ok(latest);
+            }
+            if version_code <= latest.version_code {
+                return Err(Error::Conflict(format!(
+                    "version code {version_code} is not newer than the published {} ({})",
+                    latest.version_code, latest.version_name
+                )));
+            }
+        }
+        let update = tsd_core::update::AppUpdate {
+            version_code,
+            version_name: version_name.to_string(),
+            file: format!("app-{version_code}.apk"),
+            size,
+            sha256,
+            min_version,
+        };
+        copy_durably(apk, &self.apps_dir().join(&update.file))?;
+        self.store.add_app(&update, now_ms())?;
+        Ok(update)
+    }
+
+    /// The latest app version when it is newer than `current`.
+    pub fn app_update(&self, current: i64) -> Result<Option<tsd_core::update::AppUpdate>> {
+        Ok(self.store.apps()?.into_iter().next().filter(|u| u.version_code > current))
     }
 
     /// Folder for uploads being received.

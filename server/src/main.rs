@@ -65,6 +65,29 @@ enum Command {
     /// Log bundles terminals sent.
     #[command(subcommand)]
     Logs(LogsCommand),
+    /// Client app versions terminals update to.
+    #[command(subcommand)]
+    App(AppCommand),
+}
+
+#[derive(Subcommand)]
+enum AppCommand {
+    /// Publishes an app file (APK) as a new version.
+    Publish {
+        /// The APK.
+        file: PathBuf,
+        /// Its Android versionCode (must be newer than the latest).
+        #[arg(long)]
+        version_code: i64,
+        /// Its versionName, shown to the operator.
+        #[arg(long, default_value = "")]
+        version_name: String,
+        /// Terminals below this version code must update first.
+        #[arg(long, default_value_t = 0)]
+        min_version: i64,
+    },
+    /// Lists published versions, newest first.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -371,6 +394,16 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 }
             }
         }
+        Command::App(AppCommand::Publish {
+            file,
+            version_code,
+            version_name,
+            min_version,
+        }) => {
+            let update = server.publish_app(&file, version_code, &version_name, min_version)?;
+            out(&format!("{}\n", serde_json::to_string(&update)?));
+        }
+        Command::App(AppCommand::List) => out(&format!("{}\n", serde_json::to_string(&server.store().apps()?)?)),
         Command::Logs(LogsCommand::List { json }) => {
             let bundles = server.store().logs(1000)?;
             if json {

@@ -177,6 +177,10 @@ pub trait Storage: Send + Sync {
     fn print_jobs(&self, device: Option<i64>, limit: i64) -> Result<Vec<StoredPrint>>;
     /// Queued and printing jobs, oldest first.
     fn open_print_jobs(&self) -> Result<Vec<StoredPrint>>;
+    /// Records a published app version.
+    fn add_app(&self, update: &tsd_core::update::AppUpdate, now: i64) -> Result<()>;
+    /// App versions, newest first.
+    fn apps(&self) -> Result<Vec<tsd_core::update::AppUpdate>>;
     /// Records an enrolment (a setup code's token hash) for a device.
     fn add_enrolment(&self, device: i64, hash: &str, expires_at: i64, now: i64) -> Result<()>;
     /// Redeems an enrolment in one transaction: checks it is known, unused and not
@@ -276,6 +280,15 @@ CREATE TABLE IF NOT EXISTS enrolments (
     expires_at  INTEGER NOT NULL,
     used_at     INTEGER
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS app_versions (
+    version_code  INTEGER PRIMARY KEY,
+    version_name  TEXT NOT NULL,
+    file          TEXT NOT NULL,      -- under apps/
+    size          INTEGER NOT NULL,
+    sha256        TEXT NOT NULL,
+    min_version   INTEGER NOT NULL,
+    created_at    INTEGER NOT NULL
+);
 CREATE INDEX IF NOT EXISTS documents_pending ON documents(id) WHERE acked_at IS NULL;
 ";
 
@@ -689,6 +702,36 @@ impl Storage for Sqlite {
                 logs_row,
             )
             .optional()
+        })
+    }
+
+    fn add_app(&self, u: &tsd_core::update::AppUpdate, now: i64) -> Result<()> {
+        self.with("recording an app version", |tx| {
+            tx.execute(
+                "INSERT INTO app_versions (version_code, version_name, file, size, sha256, min_version, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![u.version_code, u.version_name, u.file, u.size as i64, u.sha256, u.min_version, now],
+            )
+            .map(|_| ())
+        })
+    }
+
+    fn apps(&self) -> Result<Vec<tsd_core::update::AppUpdate>> {
+        self.with("listing app versions", |tx| {
+            let mut st = tx.prepare(
+                "SELECT version_code, version_name, file, size, sha256, min_version FROM app_versions ORDER BY version_code DESC",
+            )?;
+            let rows = st.query_map([], |r| {
+                Ok(tsd_core::update::AppUpdate {
+                    version_code: r.get(0)?,
+                    version_name: r.get(1)?,
+                    file: r.get(2)?,
+                    size: r.get::<_, i64>(3)? as u64,
+                    sha256: r.get(4)?,
+                    min_version: r.get(5)?,
+                })
+            })?;
+            rows.collect()
         })
     }
 

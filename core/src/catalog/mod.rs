@@ -299,6 +299,9 @@ pub fn record(conn: &Connection, catalog: &str, id: &str) -> Result<Option<serde
 pub struct Stats {
     /// Catalog version: bumped by every import that changed something.
     pub version: i64,
+    /// The producer's catalog version the terminal holds (from the last package
+    /// applied; 0 when the catalog only came from files).
+    pub synced_version: i64,
     /// Products.
     pub products: i64,
     /// Packagings.
@@ -319,6 +322,7 @@ pub fn stats(conn: &Connection) -> Result<Stats> {
     };
     Ok(Stats {
         version: version(conn)?,
+        synced_version: synced_version(conn)?,
         products: count("products")?,
         packagings: count("packagings")?,
         barcodes: count("barcodes")?,

@@ -147,11 +147,12 @@ pub(crate) fn set_config_version(tx: &Connection, version: i64) -> Result<()> {
 /// token (an HTTP header is ASCII; task ids from the accounting system are often
 /// Cyrillic).
 pub fn idempotency_key(doc: &crate::documents::Document) -> String {
-    format!(
-        "{}@{}",
-        super::folder::document_token(&doc.header.id),
-        doc.header.completed_at.unwrap_or(0)
-    )
+    idempotency_key_of(&doc.header.id, doc.header.completed_at)
+}
+
+/// [`idempotency_key`] from a document's id and completion time.
+pub fn idempotency_key_of(id: &str, completed_at: Option<i64>) -> String {
+    format!("{}@{}", super::folder::document_token(id), completed_at.unwrap_or(0))
 }
 
 impl Runtime {
@@ -258,6 +259,27 @@ impl Runtime {
             .server()
             .ok_or_else(|| Error::InvalidArgument("no server is set up: scan the setup code or enter the server in the settings".into()))?;
         self.sync_server(&settings, progress)
+    }
+
+    /// What the terminal holds and waits to send: the `status.json` a folder sync
+    /// leaves for the PC side, and what a bridge asks the server for.
+    pub(crate) fn device_state(&self) -> Result<serde_json::Value> {
+        let catalog_version = crate::catalog::synced_version(&lock(&self.catalog_writer))?;
+        let journal = lock(&self.journal);
+        let tasks_cursor = state_int(&journal, "tasks_cursor")?.unwrap_or(0);
+        let config_version = config_version_in(&journal)?;
+        drop(journal);
+        Ok(serde_json::json!({
+            "device": self.device_name(),
+            "runtime": env!("CARGO_PKG_VERSION"),
+            "protocol": super::http::PROTOCOL,
+            "catalog_version": catalog_version,
+            "tasks_cursor": tasks_cursor,
+            "config_version": config_version,
+            "config_schema": crate::config::SCHEMA_MAX,
+            "waiting": self.outbox()?.len(),
+            "at": now_ms(),
+        }))
     }
 
     fn sync_with(&self, client: &Client, progress: &mut dyn FnMut(Progress)) -> Result<SyncReport> {

@@ -39,6 +39,9 @@ pub const ARCHIVE: &str = "archive";
 pub const REJECTED: &str = "rejected";
 /// Where `collect` puts the terminal's log bundles.
 pub const LOGS: &str = "logs";
+/// The terminal's state, rewritten in `from-device/` at every folder sync: what a
+/// PC bridging to a server asks the server for (see [`super::bridge`]).
+pub const STATUS: &str = "status.json";
 
 /// Checks a file name from the exchange folder: one plain component of letters,
 /// digits, `.`, `_`, `-`, not starting with a dot. Anything else (a path, `..`, a
@@ -325,6 +328,9 @@ impl Terminal<'_> {
                         Applied::AlreadyApplied
                     }
                 }),
+                // Catalog versions never go back, whichever path (cable or Wi-Fi)
+                // brought a newer one first.
+                _ if older_than_catalog(catalog, reader.header())? => Ok(Applied::AlreadyApplied),
                 _ => apply(catalog, &reader, progress),
             };
             match result {
@@ -373,6 +379,9 @@ pub fn collect(root: &Path, out: &Path, key: Option<&[u8]>, require_signed: bool
     let mut lines = String::new();
     let mut done = Vec::new();
     for name in names(&from)? {
+        if name == STATUS {
+            continue;
+        }
         let path = from.join(&name);
         let refused = match safe_name(&name) {
             Err(why) => Some(("bad_name".to_string(), why)),
@@ -418,6 +427,16 @@ pub fn collect(root: &Path, out: &Path, key: Option<&[u8]>, require_signed: bool
 
 /// Reads a task-documents package: each record is one task as JSON (the line the
 /// accounting system writes for `tsd doc import-tasks`).
+/// A catalog package that would not move the catalog forward: a snapshot or delta
+/// up to a version the terminal already holds.
+fn older_than_catalog(catalog: &Connection, header: &Header) -> Result<bool> {
+    if !matches!(header.kind, Kind::CatalogSnapshot | Kind::CatalogDelta) {
+        return Ok(false);
+    }
+    let have = crate::catalog::synced_version(catalog)?;
+    Ok(have > 0 && header.to_version <= have)
+}
+
 fn apply_tasks(reader: &PackageReader, journal: &mut dyn JournalSide) -> Result<usize> {
     let mut tasks = Vec::new();
     for (i, record) in reader.records::<String>()?.enumerate() {

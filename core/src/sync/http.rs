@@ -540,6 +540,17 @@ impl Client {
         Self::json(step, Self::check(step, req.send(body))?)
     }
 
+    /// `GET /v1/device/app?current=N`: the newest published app version, when it is
+    /// newer than `current`.
+    pub fn app_update(&self, current: i64) -> Result<Option<crate::update::AppUpdate>> {
+        let step = "checking for an app update";
+        let resp = self.get(step, &format!("/v1/device/app?current={current}"), &[])?;
+        if resp.status().as_u16() == 204 {
+            return Ok(None);
+        }
+        Self::json(step, resp).map(Some)
+    }
+
     /// `POST /v1/device/status`.
     pub fn status(&self, status: &serde_json::Value) -> Result<()> {
         let body = status.to_string();
@@ -552,7 +563,20 @@ impl Client {
     /// gets bytes done and total; returning `false` cancels (the part file stays
     /// for the next attempt).
     pub fn download(&self, name: &str, size: u64, dest: &Path, progress: &mut dyn FnMut(u64, u64) -> bool) -> Result<u64> {
-        let step = "downloading a package";
+        self.download_from("/v1/device/packages", name, size, dest, progress)
+    }
+
+    /// [`Client::download`] of the file `name` under the route `prefix` (packages,
+    /// app updates).
+    pub fn download_from(
+        &self,
+        prefix: &str,
+        name: &str,
+        size: u64,
+        dest: &Path,
+        progress: &mut dyn FnMut(u64, u64) -> bool,
+    ) -> Result<u64> {
+        let step = "downloading a file";
         let part = dest.with_file_name(format!("{name}.part"));
         let io = |source| Error::Io {
             path: part.clone(),
@@ -571,7 +595,7 @@ impl Client {
             } else {
                 vec![]
             };
-            let mut resp = self.get(step, &format!("/v1/device/packages/{name}"), &headers)?;
+            let mut resp = self.get(step, &format!("{prefix}/{name}"), &headers)?;
             if resp.status().as_u16() != 206 {
                 have = 0; // the whole file comes again
             }

@@ -56,9 +56,27 @@ class SettingsActivity : Activity() {
                 }
             }
         }
+        val update = Button(this).apply {
+            text = "Проверить обновление"
+            setOnClickListener {
+                app.io.execute {
+                    val r = runCatching {
+                        val current = Updater.currentVersion(this@SettingsActivity)
+                        val fromFolder = settings.exchangeFolder.takeIf { it.isNotEmpty() }
+                            ?.let { app.runtime.folderAppUpdate(java.io.File(it), current) }
+                        val (found, file) = fromFolder
+                            ?: app.runtime.checkAppUpdate(current)?.let { it to app.runtime.downloadAppUpdate(it) }
+                            ?: return@runCatching "Обновлений нет"
+                        Updater.install(this@SettingsActivity, file)
+                        "Устанавливается версия ${found.versionName} (${found.versionCode})"
+                    }
+                    runOnUiThread { result.text = r.fold({ it }, { "Обновление не получено: ${it.message}" }) }
+                }
+            }
+        }
         setContentView(LinearLayout(this).apply {
             orientation = LinearLayout.VERTICAL
-            listOf(TextView(this@SettingsActivity).apply { text = "Сервер" }, url, token, folder, printer, minutes, scanner, save, sendLogs, result).forEach { addView(it) }
+            listOf(TextView(this@SettingsActivity).apply { text = "Сервер" }, url, token, folder, printer, minutes, scanner, save, sendLogs, update, result).forEach { addView(it) }
         })
     }
 }

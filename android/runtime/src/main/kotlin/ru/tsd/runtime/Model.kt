@@ -75,6 +75,19 @@ data class PrintJobStatus(
     val message: String?,
 )
 
+/** A published app version. [json] is what [TsdRuntime.downloadAppUpdate] takes back. */
+data class AppUpdate(
+    val versionCode: Long,
+    val versionName: String,
+    val size: Long,
+    val sha256: String,
+    val minVersion: Long,
+    internal val json: String,
+) {
+    /** The app running [current] must install this before it goes on. */
+    fun requiredFor(current: Long) = current < minVersion
+}
+
 /** What one sync did. */
 data class SyncReport(
     val pushed: List<String>,
@@ -180,6 +193,14 @@ internal object Json {
             val o = a.getJSONObject(i)
             printJob(o.getJSONObject("job"), o.getString("status"), str(o, "message"))
         }
+    }
+
+    fun appUpdate(text: String): AppUpdate {
+        val o = JSONObject(text)
+        return AppUpdate(
+            versionCode = o.getLong("version_code"), versionName = o.optString("version_name"), size = o.getLong("size"),
+            sha256 = o.getString("sha256"), minVersion = o.optLong("min_version"), json = text,
+        )
     }
 
     fun report(text: String): SyncReport {

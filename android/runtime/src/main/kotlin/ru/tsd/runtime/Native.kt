@@ -34,6 +34,9 @@ internal object Native {
     @JvmStatic external fun printDocument(handle: Long, printer: String, doc: String, copies: Int): String
     @JvmStatic external fun printJobs(handle: Long): String
     @JvmStatic external fun enroll(handle: Long, code: String): String
+    @JvmStatic external fun checkAppUpdate(handle: Long, current: Long): String?
+    @JvmStatic external fun downloadAppUpdate(handle: Long, update: String): String
+    @JvmStatic external fun folderAppUpdate(handle: Long, root: String, current: Long): String?
     @JvmStatic external fun sendLogs(handle: Long, appVersion: String): Long
     @JvmStatic external fun logsToFolder(handle: Long, root: String, appVersion: String): String
     @JvmStatic external fun syncServer(handle: Long, settings: String, listener: SyncProgressListener?): String

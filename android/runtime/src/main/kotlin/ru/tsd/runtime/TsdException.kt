@@ -46,6 +46,10 @@ class NetworkException(code: String, message: String) : TsdException(code, messa
 }
 /** The server refused the request (bad token…); someone has to act. */
 class ServerException(code: String, message: String) : TsdException(code, message)
+/** An app update does not match its size or SHA-256; it was not offered for install (a download will be fetched again). */
+class BadUpdateException(code: String, message: String) : TsdException(code, message) {
+    override val retryable get() = true
+}
 /** The server speaks another protocol version; the message says which side to update. */
 class ProtocolException(code: String, message: String) : TsdException(code, message)
 /** The TLS connection was refused (unknown CA, wrong pinned fingerprint). */

@@ -147,6 +147,26 @@ class TsdRuntime private constructor(private val handle: Long) : AutoCloseable {
     @Throws(TsdException::class)
     fun enroll(code: String): String = Native.enroll(h, code)
 
+    /** A newer app version on the kept server than [current] (the app's versionCode), or null. */
+    @Throws(TsdException::class)
+    fun checkAppUpdate(current: Long): AppUpdate? = Native.checkAppUpdate(h, current)?.let(Json::appUpdate)
+
+    /**
+     * Downloads [update] (resuming a cut download), verifies its size and SHA-256 and
+     * returns the file for the platform installer. A file that does not verify is
+     * deleted and [BadUpdateException] thrown: it is never offered for install.
+     */
+    @Throws(TsdException::class)
+    fun downloadAppUpdate(update: AppUpdate): File = File(Native.downloadAppUpdate(h, update.json))
+
+    /** A verified update newer than [current] left by the PC in [root]`/update/`, with its file; or null. */
+    @Throws(TsdException::class)
+    fun folderAppUpdate(root: File, current: Long): Pair<AppUpdate, File>? =
+        Native.folderAppUpdate(h, root.absolutePath, current)?.let {
+            val o = JSONObject(it)
+            Json.appUpdate(o.getJSONObject("update").toString()) to File(o.getString("file"))
+        }
+
     /**
      * Sends the runtime's log files (tokens and marking-code crypto tails removed)
      * with the device name and [appVersion] to the kept server; returns its bundle id.

@@ -164,6 +164,32 @@ class ServerSyncTest {
         }
     }
 
+    @Test
+    fun anAppUpdateIsOfferedOnlyVerified() {
+        val root = tempDir("tsd-update")
+        ServerProcess(File(root, "server")).use { server ->
+            val token = server.admin("device", "add", "ТСД-6")
+            val apk = File(root, "tsd.apk").apply { writeBytes(ByteArray(200_000) { (it * 31).toByte() }) }
+            server.admin("app", "publish", apk.absolutePath, "--version-code", "7", "--version-name", "1.7", "--min-version", "5")
+            server.start()
+            TsdRuntime.open(File(root, "terminal")).use { rt ->
+                rt.setServer(ServerSettings(server.url, token))
+                val update = rt.checkAppUpdate(4)!!
+                assertEquals(7L, update.versionCode)
+                assertTrue(update.requiredFor(4) && !update.requiredFor(5))
+                assertEquals(null, rt.checkAppUpdate(7))
+                assertTrue(rt.downloadAppUpdate(update).readBytes().contentEquals(apk.readBytes()))
+
+                val stored = File(server.data, "apps/app-7.apk")
+                stored.writeBytes(stored.readBytes().also { it[100] = (it[100] + 1).toByte() })
+                File(root, "terminal/updates/app-7.apk").delete()
+                val e = assertThrows(BadUpdateException::class.java) { rt.downloadAppUpdate(update) }
+                assertTrue(e.retryable && "SHA-256" in (e.message ?: ""), e.message)
+                assertFalse(File(root, "terminal/updates/app-7.apk").exists(), "never offered for install")
+            }
+        }
+    }
+
     private fun storedCount(server: ServerProcess, docId: String): Int {
         val docs = JSONArray(server.admin("documents", "list", "--json", "--all"))
         return (0 until docs.length()).count { docs.getJSONObject(it).getString("doc_id") == docId }
