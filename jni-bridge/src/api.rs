@@ -235,6 +235,15 @@ pub extern "system" fn Java_ru_tsd_runtime_Native_printDocument<'l>(
     })
 }
 
+/// The configuration in force (JSON, with every default filled in).
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_ru_tsd_runtime_Native_config<'l>(mut env: EnvUnowned<'l>, _c: JClass<'l>, h: jlong) -> JString<'l> {
+    run(&mut env, |env| {
+        let config = handles::get(h)?.config();
+        json(env, config)
+    })
+}
+
 /// A newer app version on the kept server (JSON), or null.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_ru_tsd_runtime_Native_checkAppUpdate<'l>(

@@ -157,8 +157,8 @@ class MainActivity : Activity() {
         } else {
             lastScan.setTextColor(Color.RED)
             lastScan.text = r.message ?: r.status
-            tone.startTone(ToneGenerator.TONE_PROP_NACK, 300)
-            buzz()
+            if (app.shell?.sound != false) tone.startTone(ToneGenerator.TONE_PROP_NACK, 300)
+            if (app.shell?.vibrate != false) buzz()
         }
         showDocument()
         refreshStatus()

@@ -18,7 +18,7 @@ object NetworkWatcher {
             override fun onCapabilitiesChanged(network: Network, caps: NetworkCapabilities) {
                 val now = caps.hasCapability(NetworkCapabilities.NET_CAPABILITY_VALIDATED)
                 if (now && !validated) {
-                    app.io.execute { app.sync.onNetworkAvailable() }
+                    if (app.shell?.syncOnNetworkReturn != false) app.io.execute { app.sync.onNetworkAvailable() }
                 }
                 validated = now
             }

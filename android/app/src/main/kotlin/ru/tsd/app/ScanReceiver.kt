@@ -14,7 +14,8 @@ import ru.tsd.runtime.ScannerProfile
 class ScanReceiver : BroadcastReceiver() {
     override fun onReceive(context: Context, intent: Intent) {
         val app = context.applicationContext as? TsdApp ?: return
-        val code = decode(intent, listOf(app.settings.profile()) + ScannerProfile.BUILT_IN) ?: return
+        val fromConfig = app.shell?.scannerProfiles.orEmpty()
+        val code = decode(intent, listOf(app.settings.profile()) + fromConfig + ScannerProfile.BUILT_IN) ?: return
         listener?.invoke(code)
     }
 

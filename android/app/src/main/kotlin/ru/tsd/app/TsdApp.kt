@@ -5,6 +5,7 @@ import android.content.Context
 import android.content.SharedPreferences
 import ru.tsd.runtime.ScannerProfile
 import ru.tsd.runtime.ServerSettings
+import ru.tsd.runtime.ShellConfig
 import ru.tsd.runtime.SyncPolicy
 import ru.tsd.runtime.SyncProgressListener
 import ru.tsd.runtime.SyncReport
@@ -29,8 +30,23 @@ class TsdApp : Application() {
         private set
     val sync: SyncPolicy by lazy {
         val progress = SyncProgressListener { step, done, total -> progressListener?.onProgress(step, done, total) }
-        SyncPolicy(RuntimeSyncTarget({ runtime }, { settings.server() }, progress), syncExecutor) { r -> syncListener?.invoke(r) }
+        SyncPolicy(RuntimeSyncTarget({ runtime }, { settings.server() }, progress), syncExecutor) { r ->
+            refreshShellConfig() // a sync may have brought a new configuration
+            syncListener?.invoke(r)
+        }
     }
+    /** The shell's part of the configuration in force; null until the runtime has opened. */
+    @Volatile var shell: ShellConfig? = null
+        private set
+
+    /** Re-reads [shell] from the runtime and reschedules the periodic sync to match. Call on [io] or the sync thread. */
+    fun refreshShellConfig() {
+        val config = runCatching { runtime.shellConfig() }.getOrNull() ?: return
+        val changed = config.periodicSyncMinutes != shell?.periodicSyncMinutes
+        shell = config
+        if (changed) SyncJobService.schedule(this, config.periodicSyncMinutes)
+    }
+
     /** Who hears sync results (the visible activity), if anyone. */
     @Volatile var syncListener: ((Result<SyncReport>) -> Unit)? = null
     /** Who hears sync progress (step, done, total), if anyone; called on the sync thread. */
@@ -39,7 +55,7 @@ class TsdApp : Application() {
     override fun onCreate() {
         super.onCreate()
         settings = Settings(getSharedPreferences("tsd", Context.MODE_PRIVATE))
-        io.execute { runtime } // open the data folder off the main thread
+        io.execute { refreshShellConfig() } // opens the data folder off the main thread
         NetworkWatcher.register(this)
         SyncJobService.schedule(this, settings.syncMinutes)
     }

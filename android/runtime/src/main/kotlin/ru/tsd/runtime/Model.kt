@@ -75,6 +75,21 @@ data class PrintJobStatus(
     val message: String?,
 )
 
+/**
+ * What the configuration in force (published on the server or dropped into the
+ * exchange folder) tells the shell: sync intervals, UI options, extra scanner
+ * profiles. Catalog routing and document rules stay inside the runtime.
+ */
+data class ShellConfig(
+    val periodicSyncMinutes: Int,
+    val syncOnNetworkReturn: Boolean,
+    val sound: Boolean,
+    val vibrate: Boolean,
+    val fontPercent: Int,
+    val confirmComplete: Boolean,
+    val scannerProfiles: List<ScannerProfile>,
+)
+
 /** A published app version. [json] is what [TsdRuntime.downloadAppUpdate] takes back. */
 data class AppUpdate(
     val versionCode: Long,
@@ -193,6 +208,28 @@ internal object Json {
             val o = a.getJSONObject(i)
             printJob(o.getJSONObject("job"), o.getString("status"), str(o, "message"))
         }
+    }
+
+    fun shellConfig(text: String): ShellConfig {
+        val o = JSONObject(text)
+        val sync = o.optJSONObject("sync") ?: JSONObject()
+        val ui = o.optJSONObject("ui") ?: JSONObject()
+        val profiles = o.optJSONArray("scanner_profiles") ?: JSONArray()
+        return ShellConfig(
+            periodicSyncMinutes = sync.optInt("periodic_minutes", 15),
+            syncOnNetworkReturn = sync.optBoolean("on_network_return", true),
+            sound = ui.optBoolean("sound", true),
+            vibrate = ui.optBoolean("vibrate", true),
+            fontPercent = ui.optInt("font_percent", 100),
+            confirmComplete = ui.optBoolean("confirm_complete", true),
+            scannerProfiles = List(profiles.length()) { i ->
+                val p = profiles.getJSONObject(i)
+                ScannerProfile(
+                    p.getString("id"), p.getString("id"), p.getString("action"), p.getString("text_extra"),
+                    str(p, "bytes_extra"), str(p, "symbology_extra"),
+                )
+            },
+        )
     }
 
     fun appUpdate(text: String): AppUpdate {

@@ -62,6 +62,10 @@ class TsdRuntime private constructor(private val handle: Long) : AutoCloseable {
     @Throws(TsdException::class)
     fun setConfig(json: String) = Native.setConfig(h, json)
 
+    /** The shell's part of the configuration in force (sync intervals, UI options, scanner profiles). */
+    @Throws(TsdException::class)
+    fun shellConfig(): ShellConfig = Json.shellConfig(Native.config(h))
+
     /**
      * Resolves a scan without storing it: against the terminal's catalog, or online
      * for catalogs the configuration routes to the server (bounded by its timeout,

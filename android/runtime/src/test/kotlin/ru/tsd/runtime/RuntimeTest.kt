@@ -21,6 +21,24 @@ class RuntimeTest {
     }
 
     @Test
+    fun theShellReadsItsPartOfTheConfiguration() = withCatalog { rt ->
+        assertEquals(15, rt.shellConfig().periodicSyncMinutes, "defaults before any configuration")
+        assertTrue(rt.shellConfig().sound)
+        rt.setConfig(
+            """{"document_types": [{"id": "receiving"}], "sync": {"periodic_minutes": 5, "on_network_return": false},
+                "ui": {"sound": false, "font_percent": 140},
+                "scanner_profiles": [{"id": "site", "action": "com.vendor.SCAN", "text_extra": "data"}]}""",
+        )
+        val c = rt.shellConfig()
+        assertEquals(5, c.periodicSyncMinutes)
+        assertFalse(c.syncOnNetworkReturn || c.sound)
+        assertTrue(c.vibrate, "not set: the default")
+        assertEquals(140, c.fontPercent)
+        val code = ScannerProfile.decodeAny(c.scannerProfiles, "com.vendor.SCAN", mapOf("data" to "4601234567893"))
+        assertEquals("4601234567893", code?.raw, "a profile from the configuration decodes its intents")
+    }
+
+    @Test
     fun scansAreStoredAndRulesAnswerInResults() = withCatalog { rt ->
         val hit = rt.resolve("]E04601234567893")
         assertTrue(hit.found)
