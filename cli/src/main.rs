@@ -202,18 +202,8 @@ struct SyncArgs {
     folder: Option<PathBuf>,
     #[command(flatten)]
     key: KeyArgs,
-    /// Sync server URL (http:// or https://).
-    #[arg(long, requires = "token")]
-    server: Option<String>,
-    /// Device token (`tsd-server device add NAME`).
-    #[arg(long, env = "TSD_TOKEN")]
-    token: Option<String>,
-    /// Extra trusted CA certificate (PEM).
-    #[arg(long)]
-    ca: Option<PathBuf>,
-    /// Pinned SHA-256 fingerprint of the server certificate (hex).
-    #[arg(long)]
-    pin: Option<String>,
+    #[command(flatten)]
+    server: ServerOptions,
     /// Keep retrying (with the runtime's backoff) for up to this many seconds while
     /// anything is left unsent or the sync fails.
     #[arg(long, default_value_t = 0)]
@@ -425,7 +415,7 @@ enum ExchangeCommand {
         #[arg(long)]
         folder: PathBuf,
         #[command(flatten)]
-        server: BridgeServer,
+        server: ServerOptions,
     },
     /// Move the exchange files over a USB cable with adb; with --server, bridge them
     /// to the server in between (server mode without a network).
@@ -440,32 +430,17 @@ enum ExchangeCommand {
         #[arg(long, default_value = usb::REMOTE)]
         remote: String,
         #[command(flatten)]
-        server: OptionalBridgeServer,
+        server: ServerOptions,
     },
 }
 
+/// How to reach the sync server, when one is named.
 #[derive(Args)]
-struct BridgeServer {
-    /// Sync server URL.
-    #[arg(long)]
-    server: String,
-    /// The terminal's device token (the bridge acts as that terminal).
-    #[arg(long, env = "TSD_TOKEN")]
-    token: String,
-    /// Extra trusted CA certificate (PEM).
-    #[arg(long)]
-    ca: Option<PathBuf>,
-    /// Pinned SHA-256 fingerprint of the server certificate (hex).
-    #[arg(long)]
-    pin: Option<String>,
-}
-
-#[derive(Args)]
-struct OptionalBridgeServer {
-    /// Sync server URL: bridge to it (server mode).
+struct ServerOptions {
+    /// Sync server URL (http:// or https://).
     #[arg(long, requires = "token")]
     server: Option<String>,
-    /// The terminal's device token.
+    /// Device token (`tsd-server device add NAME`); a bridge acts as that terminal.
     #[arg(long, env = "TSD_TOKEN")]
     token: Option<String>,
     /// Extra trusted CA certificate (PEM).
@@ -474,6 +449,23 @@ struct OptionalBridgeServer {
     /// Pinned SHA-256 fingerprint of the server certificate (hex).
     #[arg(long)]
     pin: Option<String>,
+}
+
+impl ServerOptions {
+    /// The settings, when `--server` was given.
+    fn settings(&self) -> Result<Option<tsd_core::sync::ServerSettings>, Error> {
+        self.server
+            .as_deref()
+            .map(|url| {
+                server_settings(
+                    url,
+                    self.token.as_deref().unwrap_or_default(),
+                    self.ca.as_deref(),
+                    self.pin.as_deref(),
+                )
+            })
+            .transpose()
+    }
 }
 
 #[derive(Subcommand)]
@@ -685,13 +677,8 @@ fn server(cli: &Cli, command: &ServerCommand) -> CmdResult {
 /// anything is left unsent.
 fn sync_server(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
     let rt = open(cli)?;
-    let settings = match &args.server {
-        Some(url) => server_settings(
-            url,
-            args.token.as_deref().unwrap_or_default(),
-            args.ca.as_deref(),
-            args.pin.as_deref(),
-        )?,
+    let settings = match args.server.settings()? {
+        Some(settings) => settings,
         None => rt
             .server()
             .ok_or_else(|| Error::InvalidArgument("pass --folder DIR or --server URL, or keep a server with `tsd server set`".into()))?,
@@ -1163,7 +1150,9 @@ fn exchange(cli: &Cli, command: &ExchangeCommand) -> CmdResult {
             });
         }
         ExchangeCommand::Bridge { folder, server } => {
-            let settings = server_settings(&server.server, &server.token, server.ca.as_deref(), server.pin.as_deref())?;
+            let settings = server
+                .settings()?
+                .ok_or_else(|| Error::InvalidArgument("a bridge needs --server URL --token T (the terminal's token)".into()))?;
             let r = tsd_core::sync::bridge::bridge(folder, &settings)?;
             print(cli, json!(r), || {
                 format!(
@@ -1182,16 +1171,7 @@ fn exchange(cli: &Cli, command: &ExchangeCommand) -> CmdResult {
             remote,
             server,
         } => {
-            let settings = match &server.server {
-                Some(url) => Some(server_settings(
-                    url,
-                    server.token.as_deref().unwrap_or_default(),
-                    server.ca.as_deref(),
-                    server.pin.as_deref(),
-                )?),
-                None => None,
-            };
-            let r = usb::run(serial, folder, remote, settings.as_ref())?;
+            let r = usb::run(serial, folder, remote, server.settings()?.as_ref())?;
             print(cli, json!(r), || {
                 let mut s = format!(
                     "exchange-usb: pulled {}, pushed {}, cleaned {} (device {serial}, {remote})",

@@ -37,6 +37,20 @@ pub struct AppUpdate {
 }
 
 impl AppUpdate {
+    /// The update that publishes `apk` as `version_code`: its name `app-N.apk`, size
+    /// and SHA-256 (the file is read once).
+    pub fn of_file(apk: &Path, version_code: i64, version_name: &str, min_version: i64) -> Result<AppUpdate> {
+        let (sha256, size) = sha256_file(apk)?;
+        Ok(AppUpdate {
+            version_code,
+            version_name: version_name.to_string(),
+            file: format!("app-{version_code}.apk"),
+            size,
+            sha256,
+            min_version,
+        })
+    }
+
     /// The terminal running `current` must install this one before anything else.
     pub fn required_for(&self, current: i64) -> bool {
         current < self.min_version
@@ -101,15 +115,7 @@ fn corrupt(path: &Path, why: String) -> Error {
 /// The PC side: puts an app file into `root/update/` with its manifest (file
 /// first, manifest last, both through `.part` + rename).
 pub fn put_app(root: &Path, apk: &Path, version_code: i64, version_name: &str, min_version: i64) -> Result<AppUpdate> {
-    let (sha256, size) = sha256_file(apk)?;
-    let update = AppUpdate {
-        version_code,
-        version_name: version_name.to_string(),
-        file: format!("app-{version_code}.apk"),
-        size,
-        sha256,
-        min_version,
-    };
+    let update = AppUpdate::of_file(apk, version_code, version_name, min_version)?;
     let dir = root.join(FOLDER);
     std::fs::create_dir_all(&dir).map_err(|source| Error::Io { path: dir.clone(), source })?;
     let part = dir.join(format!("{}.part", update.file));

@@ -285,9 +285,9 @@ impl Server {
             return Err(Error::BadRequest("the version code must be positive".into()));
         }
         let _one_at_a_time = self.publish.lock().unwrap_or_else(|p| p.into_inner());
-        let (sha256, size) = tsd_core::update::sha256_file(apk)?;
+        let update = tsd_core::update::AppUpdate::of_file(apk, version_code, version_name, min_version)?;
         if let Some(latest) = self.store.apps()?.into_iter().next() {
-            if latest.version_code == version_code && latest.sha256 == sha256 {
+            if latest.version_code == version_code && latest.sha256 == update.sha256 {
                 return Ok(latest);
             }
             if version_code <= latest.version_code {
@@ -297,14 +297,6 @@ impl Server {
                 )));
             }
         }
-        let update = tsd_core::update::AppUpdate {
-            version_code,
-            version_name: version_name.to_string(),
-            file: format!("app-{version_code}.apk"),
-            size,
-            sha256,
-            min_version,
-        };
         copy_durably(apk, &self.apps_dir().join(&update.file))?;
         self.store.add_app(&update, now_ms())?;
         Ok(update)
