@@ -113,11 +113,11 @@ impl SetupCode {
 
 fn strip(scan: &str) -> &str {
     let s = scan.trim();
-    // AIM symbology identifier (]Q1 for QR, ]d1 for Data Matrix…).
-    if s.len() > 3 && s.starts_with(']') {
-        &s[3..]
-    } else {
-        s
+    // AIM symbology identifier (]Q1 for QR, ]d1 for Data Matrix…): `]` and two
+    // ASCII characters.
+    match s.as_bytes() {
+        [b']', a, b, ..] if a.is_ascii() && b.is_ascii() => &s[3..],
+        _ => s,
     }
 }
 
@@ -191,5 +191,8 @@ mod tests {
             assert!(e.contains(why), "{bad}: {e}");
         }
         assert!(SetupCode::parse("tsd://setup?u=http%3A%2F%2Fa&e=x&p=nothex").is_err());
+        // Found by fuzzing: a `]` followed by a multi-byte character.
+        assert!(SetupCode::parse("]\u{563}x").is_err());
+        assert!(!SetupCode::looks_like("]\u{563}"));
     }
 }

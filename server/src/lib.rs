@@ -126,8 +126,12 @@ impl Server {
             print_settings: print::PrintSettings::default(),
         };
         // Catches up after a crash between a publish and its apply, or a data
-        // folder from before online lookups.
-        server.refresh_lookup()?;
+        // folder from before online lookups. A failure (another process applying
+        // a large version holds the lock) leaves lookups on the version before
+        // until the next publish or start; the command itself goes on.
+        if let Err(e) = server.refresh_lookup() {
+            log::warn!("lookup catalog not brought up to date: {e}");
+        }
         Ok(server)
     }
 

@@ -93,6 +93,13 @@ pub fn bridge(root: &Path, settings: &ServerSettings) -> Result<BridgeReport> {
                 // The key the terminal itself sends for this revision.
                 let key = super::engine::idempotency_key_of(&doc_id, doc["completed_at"].as_i64());
                 let answer = client.push(&path, &key)?;
+                if answer.doc_id != doc_id {
+                    return Err(Error::Server {
+                        step: "sending a document",
+                        status: 200,
+                        message: format!("acknowledged {:?} for {doc_id:?}", answer.doc_id),
+                    });
+                }
                 folder::write_atomically(&root.join(TO_DEVICE), &folder::ack_name(&doc_id), b"")?;
                 rename(root, &path, ARCHIVE, &name)?;
                 if answer.stored {
