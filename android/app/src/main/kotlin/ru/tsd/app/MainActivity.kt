@@ -178,7 +178,11 @@ class MainActivity : Activity() {
     }
 
     private fun onSynced(r: Result<SyncReport>) {
-        r.onSuccess { status.text = "Отправлено ${it.pushed.size}, каталог v${it.catalogVersion}" }
+        r.onSuccess {
+            status.text = "Отправлено ${it.pushed.size}, каталог v${it.catalogVersion}" +
+                (it.configApplied?.let { v -> ", конфигурация v$v" } ?: "") +
+                (if (it.printJobsSent.isNotEmpty()) ", на печать ${it.printJobsSent.size}" else "")
+        }
         r.onFailure { status.text = (it as? TsdException)?.message ?: it.toString() }
         progress.progress = 0
         refreshStatus()

@@ -114,6 +114,10 @@ data class SyncReport(
     val bytesDown: Long,
     val waiting: Int,
     val seconds: Double,
+    /** The configuration version applied by this sync, if a newer one came. */
+    val configApplied: Long? = null,
+    /** Print jobs handed to the server by this sync. */
+    val printJobsSent: List<String> = emptyList(),
 )
 
 /** What the shell shows about sync; always read from the runtime, never cached. */
@@ -247,6 +251,8 @@ internal object Json {
             catalogFrom = o.optLong("catalog_from"), catalogVersion = o.optLong("catalog_version"),
             packages = strings(o.optJSONArray("packages")), tasksAdded = o.optInt("tasks_added"),
             bytesDown = o.optLong("bytes_down"), waiting = o.optInt("waiting"), seconds = o.optDouble("seconds"),
+            configApplied = if (o.isNull("config_applied")) null else o.getLong("config_applied"),
+            printJobsSent = strings(o.optJSONArray("print_jobs_sent")),
         )
     }
 

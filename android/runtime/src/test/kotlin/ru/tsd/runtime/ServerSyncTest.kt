@@ -129,7 +129,7 @@ class ServerSyncTest {
                     rt.sync()
                     val job = rt.printLabel("zebra-1", "4601234567893", copies = 2, price = "59.90")
                     assertEquals("waiting", rt.printJobs().single().status)
-                    assertEquals(listOf(job.id), rt.sync().let { rt.printJobs().map { it.id } })
+                    assertEquals(listOf(job.id), rt.sync().printJobsSent)
                     val deadline = System.currentTimeMillis() + 20_000
                     while (!server.admin("print", "list", "--json").contains("\"sent\"")) {
                         assertTrue(System.currentTimeMillis() < deadline, "the server did not print")
