@@ -60,6 +60,13 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         limit: usize,
     },
+    /// A record of a generic catalog (on the terminal, or online when routed).
+    Record {
+        /// The catalog's name (`reasons`, `carriers`…).
+        catalog: String,
+        /// The record's id.
+        id: String,
+    },
     /// Catalog counts and version.
     Stats,
     /// Barcode tools.
@@ -924,6 +931,22 @@ fn run(cli: &Cli) -> CmdResult {
         Command::Exchange { command } => exchange(cli, command),
         Command::Sync(args) if args.folder.is_none() => sync_server(cli, args),
         Command::Server { command } => server(cli, command),
+        Command::Record { catalog, id } => {
+            let rt = open(cli)?;
+            let r = rt.record(catalog, id)?;
+            rt.close()?;
+            print(cli, json!(r), || match &r.record {
+                Some(v) => format!("{v}  (from the {})", r.source.as_str()),
+                None => format!(
+                    "not found{}",
+                    r.server_unreachable.as_ref().map(|w| format!("; {w}")).unwrap_or_default()
+                ),
+            });
+            if r.record.is_none() {
+                return Err(Failure::Reported);
+            }
+            Ok(())
+        }
         Command::Print { command } => print_command(cli, command),
         Command::Update { command } => {
             let rt = open(cli)?;

@@ -88,7 +88,8 @@ pub struct Catalogs {
 }
 
 impl Catalogs {
-    /// The catalog package is worth downloading: some catalog is read on the device.
+    /// The catalog package is worth downloading: products or cells are read on
+    /// the device (generic catalogs travel in the same package but decide nothing).
     pub fn download(&self) -> bool {
         self.products.uses_device() || self.cells.uses_device()
     }
@@ -218,6 +219,10 @@ pub struct Config {
     /// Where lookups go, per catalog.
     #[serde(default)]
     pub catalogs: Catalogs,
+    /// Where lookups in generic catalogs go, by catalog name (`"reasons":
+    /// "server"`); a catalog not named stays on the device.
+    #[serde(default)]
+    pub record_catalogs: std::collections::BTreeMap<String, Route>,
     /// Online lookup timeout and cache.
     #[serde(default)]
     pub online_lookup: OnlineLookup,
@@ -243,6 +248,7 @@ impl Default for Config {
             document_types: default_doc_types(),
             weight_templates: default_templates(),
             catalogs: Catalogs::default(),
+            record_catalogs: Default::default(),
             online_lookup: OnlineLookup::default(),
             scanner_profiles: Vec::new(),
             sync: SyncIntervals::default(),

@@ -26,6 +26,17 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// A generic catalog record and where it came from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RecordLookup {
+    /// The record's fields, when some place knew it.
+    pub record: Option<serde_json::Value>,
+    /// Where it came from.
+    pub source: Source,
+    /// Set when the server was to be asked and could not answer: why.
+    pub server_unreachable: Option<String>,
+}
+
 /// The server's answer to an online lookup (`GET /v1/device/lookup`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LookupAnswer {
@@ -38,6 +49,9 @@ pub struct LookupAnswer {
     /// The cell the label names (only when no product matched).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cell: Option<Cell>,
+    /// The generic catalog record asked for (`catalog` + `id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<serde_json::Value>,
 }
 
 /// The online-lookup state of a runtime: the client (its connection pool is what
@@ -177,8 +191,65 @@ impl Runtime {
         self.write_journal(|tx| tx.execute("DELETE FROM hydb_cache", []).step("clearing the online-lookup cache"))
     }
 
+    /// A record of a generic catalog (`reasons`, `carriers`…), from where the
+    /// configuration's `record_catalogs` routes that catalog: the terminal's copy,
+    /// kept answers, the server.
+    pub fn record(&self, catalog: &str, id: &str) -> Result<RecordLookup> {
+        let config = self.config();
+        let (route, online) = (
+            config.record_catalogs.get(catalog).copied().unwrap_or_default(),
+            config.online_lookup,
+        );
+        let key = format!("r:{catalog}\u{1f}{id}");
+        let mut unreachable = None;
+        for place in places(route) {
+            let (record, source) = match place {
+                Place::Device => {
+                    let mut reader = lock(&self.catalog_reader);
+                    (crate::catalog::record(reader.conn()?, catalog, id)?, Source::Device)
+                }
+                Place::Cache => (
+                    cached(&lock(&self.journal), &key, now_ms())?.and_then(|t| serde_json::from_str(&t).ok()),
+                    Source::Cache,
+                ),
+                Place::Server => match self.ask(online, |c, timeout| c.record(catalog, id, timeout)) {
+                    Ok(answer) => (answer.record, Source::Server),
+                    Err(why) => {
+                        unreachable = Some(why);
+                        (None, Source::Server)
+                    }
+                },
+            };
+            if let Some(record) = record {
+                if source == Source::Server && online.cache_ttl_s > 0 {
+                    self.keep(&key, &record.to_string(), None, online.cache_ttl_s)?;
+                }
+                return Ok(RecordLookup {
+                    record: Some(record),
+                    source,
+                    server_unreachable: unreachable,
+                });
+            }
+        }
+        Ok(RecordLookup {
+            record: None,
+            source: Source::Device,
+            server_unreachable: unreachable,
+        })
+    }
+
     /// Asks the server once; an error is the reason it could not answer.
     fn ask_server(&self, keys: &[BarcodeKey], cell: Option<&str>, online: OnlineLookup) -> std::result::Result<LookupAnswer, String> {
+        self.ask(online, |c, timeout| c.lookup(keys, cell, timeout))
+    }
+
+    /// One online request through the kept client, unless the server failed less
+    /// than `retry_after_s` ago; an error is the reason it could not answer.
+    fn ask(
+        &self,
+        online: OnlineLookup,
+        request: impl FnOnce(&Client, Duration) -> Result<LookupAnswer>,
+    ) -> std::result::Result<LookupAnswer, String> {
         let mut state = lock(&self.online);
         if let Some(until) = state.down_until {
             if Instant::now() < until {
@@ -195,7 +266,7 @@ impl Runtime {
             }
         };
         drop(state);
-        match client.lookup(keys, cell, Duration::from_millis(online.timeout_ms)) {
+        match request(&client, Duration::from_millis(online.timeout_ms)) {
             Ok(answer) => {
                 lock(&self.online).down_until = None;
                 Ok(answer)
@@ -279,6 +350,11 @@ impl Runtime {
             _ => return Ok(()),
         };
         let answer = answer.map_err(|e| Error::Config(e.to_string()))?;
+        self.keep(&key, &answer, product, ttl_s)
+    }
+
+    /// Writes one cache row for `ttl_s` seconds (and drops expired ones).
+    fn keep(&self, key: &str, answer: &str, product: Option<&str>, ttl_s: u64) -> Result<()> {
         let now = now_ms();
         let expires = now.saturating_add(ttl_s.saturating_mul(1000).min(i64::MAX as u64) as i64);
         self.write_journal(|tx| {

@@ -235,6 +235,22 @@ pub extern "system" fn Java_ru_tsd_runtime_Native_printDocument<'l>(
     })
 }
 
+/// A generic catalog record: `{"record", "source", "server_unreachable"}`.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_ru_tsd_runtime_Native_record<'l>(
+    mut env: EnvUnowned<'l>,
+    _c: JClass<'l>,
+    h: jlong,
+    catalog: JString<'l>,
+    id: JString<'l>,
+) -> JString<'l> {
+    run(&mut env, |env| {
+        let (catalog, id) = (text(env, &catalog)?, text(env, &id)?);
+        let found = handles::get(h)?.record(&catalog, &id)?;
+        json(env, found)
+    })
+}
+
 /// The configuration in force (JSON, with every default filled in).
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_ru_tsd_runtime_Native_config<'l>(mut env: EnvUnowned<'l>, _c: JClass<'l>, h: jlong) -> JString<'l> {

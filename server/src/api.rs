@@ -401,24 +401,30 @@ async fn device_lookup(State(app): St, _device: DeviceAuth, RawQuery(query): Raw
     let pairs: Vec<(String, String)> =
         serde_urlencoded::from_str(query.as_deref().unwrap_or("")).map_err(|e| Error::BadRequest(format!("bad query: {e}")))?;
     let mut keys = Vec::new();
-    let mut cell = None;
+    let (mut cell, mut catalog, mut id) = (None, None, None);
+    let usage = "send k=KEY (repeated) and/or cell=LABEL, or catalog=NAME&id=ID";
     for (name, value) in pairs {
+        if value.len() > 200 {
+            return Err(Error::BadRequest(format!("{name} is longer than 200 bytes")));
+        }
         match name.as_str() {
-            "k" if value.len() <= 200 => keys.push(value),
-            "cell" if value.len() <= 200 => cell = Some(value),
-            "k" | "cell" => return Err(Error::BadRequest(format!("{name} is longer than 200 bytes"))),
-            _ => {
-                return Err(Error::BadRequest(format!(
-                    "unknown parameter {name:?}; send k=KEY (repeated) and/or cell=LABEL"
-                )))
-            }
+            "k" => keys.push(value),
+            "cell" => cell = Some(value),
+            "catalog" => catalog = Some(value),
+            "id" => id = Some(value),
+            _ => return Err(Error::BadRequest(format!("unknown parameter {name:?}; {usage}"))),
         }
     }
     if keys.len() > MAX_LOOKUP_KEYS {
         return Err(Error::BadRequest(format!("at most {MAX_LOOKUP_KEYS} keys")));
     }
+    match (catalog, id) {
+        (Some(catalog), Some(id)) => return Ok(Json(app.server.lookup_record(&catalog, &id)?).into_response()),
+        (None, None) => {}
+        _ => return Err(Error::BadRequest(format!("catalog and id go together; {usage}"))),
+    }
     if keys.is_empty() && cell.is_none() {
-        return Err(Error::BadRequest("send k=KEY (repeated) and/or cell=LABEL".into()));
+        return Err(Error::BadRequest(usage.into()));
     }
     // Microseconds of SQLite on a read connection: not worth a blocking thread.
     Ok(Json(app.server.lookup(&keys, cell.as_deref())?).into_response())

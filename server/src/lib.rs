@@ -247,6 +247,15 @@ impl Server {
         apply(&mut conn, &latest.snapshot)
     }
 
+    /// A generic catalog record of the latest catalog version.
+    pub fn lookup_record(&self, catalog: &str, id: &str) -> Result<tsd_core::hydb::LookupAnswer> {
+        let conn = lock(&self.lookup_reader);
+        Ok(tsd_core::hydb::LookupAnswer {
+            record: tsd_core::catalog::record(&conn, catalog, id)?,
+            ..Default::default()
+        })
+    }
+
     /// Looks codes up in the latest catalog version, as a terminal would: the first
     /// of `keys` that names a product, else the cell `cell` labels.
     pub fn lookup(&self, keys: &[String], cell: Option<&str>) -> Result<tsd_core::hydb::LookupAnswer> {

@@ -183,7 +183,7 @@ fn routing_decides_what_the_terminal_downloads_and_who_is_asked_first() {
 }
 
 #[test]
-fn cells_can_live_on_the_server_and_the_lookup_route_checks_its_input() {
+fn cells_and_generic_catalogs_can_live_on_the_server_and_the_lookup_route_checks_its_input() {
     let dir = tempfile::tempdir().unwrap();
     let server_dir = dir.path().join("server");
     let server = tsd_server::Server::open(&server_dir).unwrap();
@@ -192,6 +192,7 @@ fn cells_can_live_on_the_server_and_the_lookup_route_checks_its_input() {
         &jsonl,
         r#"{"id":"P1","name":"Кефир","barcodes":["4601234567893"]}
 {"type":"cell","id":"A-01","name":"Ряд A","barcode":"CELL-A-01"}
+{"type":"record","catalog":"reasons","id":"R1","fields":{"name":"Брак"}}
 "#,
     )
     .unwrap();
@@ -202,8 +203,20 @@ fn cells_can_live_on_the_server_and_the_lookup_route_checks_its_input() {
     std::fs::remove_file(server_dir.join("lookup/catalog.db")).unwrap();
     let bg = Background::start(tsd_server::Server::open(&server_dir).unwrap(), "127.0.0.1:0", None).unwrap();
     let rt = tsd_core::Runtime::open(&dir.path().join("t1")).unwrap();
-    rt.set_config(&routed("server", "")).unwrap();
+    rt.set_config(&routed("server", r#", "record_catalogs": {"reasons": "server"}"#))
+        .unwrap();
     rt.set_server(Some(&settings(&bg.url, &token))).unwrap();
+    // A generic catalog routed to the server.
+    let reason = rt.record("reasons", "R1").unwrap();
+    assert_eq!(reason.record.as_ref().unwrap()["name"], "Брак");
+    assert_eq!(reason.source, Source::Server);
+    assert_eq!(rt.record("reasons", "R1").unwrap().source, Source::Cache);
+    assert!(rt.record("reasons", "R9").unwrap().record.is_none());
+    let local = rt.record("carriers", "C1").unwrap();
+    assert!(
+        local.record.is_none() && local.server_unreachable.is_none(),
+        "not routed: not asked"
+    );
     let r = rt.resolve("CELL-A-01").unwrap();
     assert!(
         matches!(&r.target, tsd_core::resolve::Target::Cell(c) if c.id == "A-01"),
@@ -234,6 +247,10 @@ fn cells_can_live_on_the_server_and_the_lookup_route_checks_its_input() {
     assert_eq!(get("?k=1", "wrong").0, 401);
     assert_eq!(get("", &token).0, 400);
     assert_eq!(get("?x=1", &token).0, 400);
+    assert_eq!(get("?catalog=reasons", &token).0, 400, "catalog without id");
+    let (status, body) = get("?catalog=reasons&id=R1", &token);
+    assert_eq!(status, 200);
+    assert!(body.contains("Брак"), "{body}");
     assert_eq!(get(&format!("?k={}", "9".repeat(300)), &token).0, 400);
     bg.stop();
 }

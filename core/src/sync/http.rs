@@ -497,6 +497,21 @@ impl Client {
         Self::json(step, Self::check(step, req.call())?)
     }
 
+    /// `GET /v1/device/lookup?catalog=C&id=I`: a generic catalog record, bounded by
+    /// `timeout` like [`Client::lookup`].
+    pub fn record(&self, catalog: &str, id: &str, timeout: Duration) -> Result<LookupAnswer> {
+        let step = "looking a record up on the server";
+        let req = self
+            .agent
+            .get(self.url("/v1/device/lookup"))
+            .header("Authorization", &self.auth)
+            .header("TSD-Protocol", PROTOCOL.to_string())
+            .query("catalog", catalog)
+            .query("id", id);
+        let req = req.config().timeout_global(Some(timeout)).build();
+        Self::json(step, Self::check(step, req.call())?)
+    }
+
     /// `POST /v1/device/print`: hands a print job to the server's queue (stored once
     /// per device and job id, so a resend after a lost answer changes nothing).
     pub fn print(&self, job: &PrintJob) -> Result<PrintStatus> {

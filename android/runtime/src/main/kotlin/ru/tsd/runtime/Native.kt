@@ -21,6 +21,7 @@ internal object Native {
     @JvmStatic external fun importCatalog(handle: Long, path: String, format: String): String
     @JvmStatic external fun setConfig(handle: Long, config: String)
     @JvmStatic external fun config(handle: Long): String
+    @JvmStatic external fun record(handle: Long, catalog: String, id: String): String
     @JvmStatic external fun resolve(handle: Long, raw: String): ByteArray
     @JvmStatic external fun search(handle: Long, query: String, limit: Int): String
     @JvmStatic external fun documents(handle: Long): String

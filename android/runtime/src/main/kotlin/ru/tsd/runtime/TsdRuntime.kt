@@ -62,6 +62,14 @@ class TsdRuntime private constructor(private val handle: Long) : AutoCloseable {
     @Throws(TsdException::class)
     fun setConfig(json: String) = Native.setConfig(h, json)
 
+    /**
+     * A record of a generic catalog (`reasons`, `carriers`…) as JSON text, or null:
+     * on the terminal, or online when the configuration routes that catalog there.
+     */
+    @Throws(TsdException::class)
+    fun record(catalog: String, id: String): String? =
+        JSONObject(Native.record(h, catalog, id)).optJSONObject("record")?.toString()
+
     /** The shell's part of the configuration in force (sync intervals, UI options, scanner profiles). */
     @Throws(TsdException::class)
     fun shellConfig(): ShellConfig = Json.shellConfig(Native.config(h))
