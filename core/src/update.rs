@@ -118,19 +118,7 @@ pub fn put_app(root: &Path, apk: &Path, version_code: i64, version_name: &str, m
     let update = AppUpdate::of_file(apk, version_code, version_name, min_version)?;
     let dir = root.join(FOLDER);
     std::fs::create_dir_all(&dir).map_err(|source| Error::Io { path: dir.clone(), source })?;
-    let part = dir.join(format!("{}.part", update.file));
-    std::fs::copy(apk, &part).map_err(|source| Error::Io {
-        path: apk.to_path_buf(),
-        source,
-    })?;
-    std::fs::File::open(&part).and_then(|f| f.sync_all()).map_err(|source| Error::Io {
-        path: part.clone(),
-        source,
-    })?;
-    std::fs::rename(&part, dir.join(&update.file)).map_err(|source| Error::Io {
-        path: part.clone(),
-        source,
-    })?;
+    crate::sync::folder::copy_durably(apk, &dir.join(&update.file))?;
     let manifest = serde_json::to_string_pretty(&update).map_err(|e| Error::InvalidArgument(e.to_string()))?;
     crate::sync::folder::write_atomically(&dir, MANIFEST, manifest.as_bytes())?;
     Ok(update)

@@ -660,10 +660,7 @@ fn print_status(p: &store::StoredPrint) -> tsd_core::print::PrintStatus {
     }
 }
 
-/// Copies a file through `.part`, fsync and rename.
+/// Copies a file through `.part`, fsync and rename (the core's, with the server's error).
 fn copy_durably(from: &Path, to: &Path) -> Result<()> {
-    let part = to.with_extension("part");
-    std::fs::copy(from, &part).map_err(io(from))?;
-    std::fs::File::open(&part).and_then(|f| f.sync_all()).map_err(io(&part))?;
-    std::fs::rename(&part, to).map_err(io(to))
+    Ok(tsd_core::sync::folder::copy_durably(from, to)?)
 }

@@ -17,7 +17,7 @@
 //!
 //! Every step is idempotent: a run cut anywhere is simply run again.
 
-use super::folder::{self, ARCHIVE, FROM_DEVICE, LOGS, STATUS, TO_DEVICE};
+use super::folder::{self, io, ARCHIVE, FROM_DEVICE, LOGS, STATUS, TO_DEVICE};
 use super::http::{Client, ServerSettings};
 use crate::error::{Error, Result};
 use crate::package::{Kind, PackageError, PackageReader};
@@ -39,19 +39,6 @@ pub struct BridgeReport {
     pub refused: Vec<(String, String)>,
     /// The terminal's state as its last folder sync wrote it, if any.
     pub terminal: Option<serde_json::Value>,
-}
-
-fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
-    move |source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
-fn rename(root: &Path, from: &Path, sub: &str, name: &str) -> Result<()> {
-    let dir = root.join(sub);
-    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-    std::fs::rename(from, dir.join(name)).map_err(io(from))
 }
 
 /// Runs one bridge over the exchange folder `root` (see the module docs).
@@ -101,7 +88,7 @@ pub fn bridge(root: &Path, settings: &ServerSettings) -> Result<BridgeReport> {
                     });
                 }
                 folder::write_atomically(&root.join(TO_DEVICE), &folder::ack_name(&doc_id), b"")?;
-                rename(root, &path, ARCHIVE, &name)?;
+                folder::move_to(root, &path, ARCHIVE, &name)?;
                 if answer.stored {
                     report.pushed.push(doc_id);
                 } else {
@@ -111,7 +98,7 @@ pub fn bridge(root: &Path, settings: &ServerSettings) -> Result<BridgeReport> {
             Kind::LogBundle => {
                 drop(reader);
                 client.send_logs(&path)?;
-                rename(root, &path, LOGS, &name)?;
+                folder::move_to(root, &path, LOGS, &name)?;
                 report.logs.push(name);
             }
             other => report

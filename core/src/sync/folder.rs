@@ -92,11 +92,20 @@ pub struct FolderReport {
     pub seconds: f64,
 }
 
-fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+pub(crate) fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
     move |source| Error::Io {
         path: path.to_path_buf(),
         source,
     }
+}
+
+/// Copies a file to `to` through `to.part` (same extension replaced), fsync and
+/// rename: `to` is either absent or whole.
+pub fn copy_durably(from: &Path, to: &Path) -> Result<()> {
+    let part = to.with_extension("part");
+    std::fs::copy(from, &part).map_err(io(from))?;
+    std::fs::File::open(&part).and_then(|f| f.sync_all()).map_err(io(&part))?;
+    std::fs::rename(&part, to).map_err(io(to))
 }
 
 /// Writes `bytes` to `dir/name` through `name.part`, fsync and rename.
@@ -146,7 +155,7 @@ fn names(dir: &Path) -> Result<Vec<String>> {
     Ok(out)
 }
 
-fn move_to(root: &Path, from: &Path, sub: &str, name: &str) -> Result<PathBuf> {
+pub(crate) fn move_to(root: &Path, from: &Path, sub: &str, name: &str) -> Result<PathBuf> {
     let dir = root.join(sub);
     let mut target = dir.join(name);
     // Never overwrite: a second copy of a name gets a numbered sibling.

@@ -481,33 +481,28 @@ impl Client {
     /// The whole request — connect, TLS, answer — is bounded by `timeout`, so a
     /// server that accepts and never answers costs a scan no more than that.
     pub fn lookup(&self, keys: &[BarcodeKey], cell: Option<&str>, timeout: Duration) -> Result<LookupAnswer> {
-        let step = "looking the code up on the server";
-        let mut req = self
-            .agent
-            .get(self.url("/v1/device/lookup"))
-            .header("Authorization", &self.auth)
-            .header("TSD-Protocol", PROTOCOL.to_string());
-        for k in keys {
-            req = req.query("k", k.to_string());
-        }
-        if let Some(label) = cell {
-            req = req.query("cell", label);
-        }
-        let req = req.config().timeout_global(Some(timeout)).build();
-        Self::json(step, Self::check(step, req.call())?)
+        let keys: Vec<String> = keys.iter().map(ToString::to_string).collect();
+        let mut query: Vec<(&str, &str)> = keys.iter().map(|k| ("k", k.as_str())).collect();
+        query.extend(cell.map(|label| ("cell", label)));
+        self.lookup_query("looking the code up on the server", &query, timeout)
     }
 
     /// `GET /v1/device/lookup?catalog=C&id=I`: a generic catalog record, bounded by
     /// `timeout` like [`Client::lookup`].
     pub fn record(&self, catalog: &str, id: &str, timeout: Duration) -> Result<LookupAnswer> {
-        let step = "looking a record up on the server";
-        let req = self
+        self.lookup_query("looking a record up on the server", &[("catalog", catalog), ("id", id)], timeout)
+    }
+
+    /// `GET /v1/device/lookup` with `query`, the whole request bounded by `timeout`.
+    fn lookup_query(&self, step: &'static str, query: &[(&str, &str)], timeout: Duration) -> Result<LookupAnswer> {
+        let mut req = self
             .agent
             .get(self.url("/v1/device/lookup"))
             .header("Authorization", &self.auth)
-            .header("TSD-Protocol", PROTOCOL.to_string())
-            .query("catalog", catalog)
-            .query("id", id);
+            .header("TSD-Protocol", PROTOCOL.to_string());
+        for (k, v) in query {
+            req = req.query(*k, *v);
+        }
         let req = req.config().timeout_global(Some(timeout)).build();
         Self::json(step, Self::check(step, req.call())?)
     }
