@@ -39,6 +39,10 @@ pub struct DocType {
     /// Goods not in the catalog may be stored (by their raw code).
     #[serde(default)]
     pub allow_unknown: bool,
+    /// The operator may start a document of this type on the terminal (without a
+    /// task from the accounting system).
+    #[serde(default = "yes")]
+    pub allow_free: bool,
 }
 
 fn yes() -> bool {
@@ -271,11 +275,13 @@ fn doc_type(id: &str, name: &str, prefix: &str, allow_overscan: bool, require_ce
         require_cell,
         quantity_prompt: false,
         allow_unknown,
+        allow_free: id != "picking",
     }
 }
 
 /// The four standard types: receiving (over-scan and unknown goods allowed, so
-/// what arrived is recorded as it is), picking (no over-scan, no unknown goods),
+/// what arrived is recorded as it is), picking (no over-scan, no unknown goods,
+/// only from tasks: there is nothing to pick without an order),
 /// transfer (cell required), inventory (count everything found).
 pub fn default_doc_types() -> Vec<DocType> {
     vec![
@@ -380,7 +386,11 @@ mod tests {
         assert!(!c.doc_type("picking").unwrap().allow_overscan);
         let c = Config::from_json(r#"{"document_types":[{"id":"audit","quantity_prompt":true}]}"#).unwrap();
         let t = c.doc_type("audit").unwrap();
-        assert!(t.quantity_prompt && t.unique_marks && !t.allow_unknown);
+        assert!(t.quantity_prompt && t.unique_marks && !t.allow_unknown && t.allow_free);
+        assert!(
+            !Config::default().doc_type("picking").unwrap().allow_free,
+            "picking comes from tasks"
+        );
         assert_eq!(c.weight_templates.len(), 1, "templates default when absent");
         assert!(matches!(c.doc_type("picking"), Err(Error::UnknownDocumentType(_))));
         assert!(Config::from_json(r#"{"document_types":[{"id":"a"},{"id":"a"}]}"#).is_err());

@@ -33,6 +33,7 @@ pub mod print;
 pub mod resolve;
 mod runtime;
 pub mod setup;
+pub mod shell;
 pub mod store;
 pub mod sync;
 pub mod update;

@@ -253,9 +253,16 @@ impl Runtime {
         Ok(out)
     }
 
-    /// Creates a free document of a type.
+    /// Creates a free document of a type; refused for a type whose documents come
+    /// only as tasks (`allow_free: false`).
     pub fn new_document(&self, doc_type: &str) -> Result<DocumentHeader> {
         let rules = self.config().doc_type(doc_type)?.clone();
+        if !rules.allow_free {
+            return Err(Error::InvalidArgument(format!(
+                "documents of type {:?} come only as tasks from the accounting system",
+                rules.id
+            )));
+        }
         self.write_journal(|tx| documents::create(tx, &rules, now_ms()))
     }
 
@@ -325,7 +332,26 @@ impl Runtime {
     /// One exchange-folder sync: completed documents go to `from-device/`, the PC
     /// side's acknowledgements take them out of the outbox, then packages in
     /// `to-device/` are applied in name order (see [`crate::sync::folder`]).
+    ///
+    /// Like a sync with the server it is one at a time ([`Error::SyncInProgress`]
+    /// otherwise) and its outcome is recorded for [`Runtime::sync_status`], so the
+    /// shell shows the same "synced / waiting / failed" line in both modes.
     pub fn sync_folder(&self, root: &Path, key: Option<&[u8]>, require_signed: bool) -> Result<FolderReport> {
+        let _running = match self.sync_running.try_lock() {
+            Ok(guard) => guard,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return Err(Error::SyncInProgress),
+        };
+        let result = self.sync_folder_once(root, key, require_signed);
+        let backoff = crate::sync::http::Backoff::default();
+        match &result {
+            Ok(_) => self.record_attempt(Ok(()), &backoff)?,
+            Err(e) => self.record_attempt(Err(e), &backoff)?,
+        }
+        result
+    }
+
+    fn sync_folder_once(&self, root: &Path, key: Option<&[u8]>, require_signed: bool) -> Result<FolderReport> {
         let outbox = self.outbox()?;
         let device = self.device_name();
         let terminal = folder::Terminal {

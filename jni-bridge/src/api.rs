@@ -5,7 +5,7 @@ use crate::errors::BridgeError;
 use crate::{handles, run};
 use jni::objects::{JByteArray, JClass, JObject, JString};
 use jni::sys::{jboolean, jint, jlong};
-use jni::{jni_sig, jni_str, Env, EnvUnowned, JValue};
+use jni::{jni_sig, Env, EnvUnowned, JValue};
 use serde::Serialize;
 use std::path::Path;
 use tsd_core::catalog::Format;
@@ -412,6 +412,11 @@ pub extern "system" fn Java_ru_tsd_runtime_Native_syncSaved<'l>(
     })
 }
 
+/// The callback the library calls by name: (interface, method). R8 must keep it.
+pub const PROGRESS_CALLBACK: (&str, &str) = ("ru/tsd/runtime/SyncProgressListener", "onProgress");
+/// Its signature: `onProgress(String step, long done, long total)`.
+pub const PROGRESS_SIGNATURE: jni::signature::MethodSignature<'static, 'static> = jni_sig!("(Ljava/lang/String;JJ)V");
+
 /// Runs a sync, passing its progress to `listener.onProgress(step, done, total)` on
 /// this thread; a listener that throws cancels the sync and its exception wins.
 fn sync_reporting<'l>(
@@ -433,8 +438,8 @@ fn sync_reporting<'l>(
         let called = env.new_string(step).and_then(|s| {
             env.call_method(
                 listener,
-                jni_str!("onProgress"),
-                jni_sig!("(Ljava/lang/String;JJ)V"),
+                jni::strings::JNIString::from(PROGRESS_CALLBACK.1),
+                PROGRESS_SIGNATURE,
                 &[JValue::Object(&s), JValue::Long(p.done as i64), JValue::Long(p.total as i64)],
             )
         });
@@ -517,6 +522,102 @@ pub extern "system" fn Java_ru_tsd_runtime_Native_cancelSync<'l>(mut env: EnvUno
     run(&mut env, |_| {
         handles::get(h)?.cancel_sync();
         Ok(())
+    })
+}
+
+/// A value the shell kept under `key` (screen, mode, folder…), or null.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_ru_tsd_runtime_Native_shellValue<'l>(
+    mut env: EnvUnowned<'l>,
+    _c: JClass<'l>,
+    h: jlong,
+    key: JString<'l>,
+) -> JString<'l> {
+    run(&mut env, |env| {
+        let key = text(env, &key)?;
+        match handles::get(h)?.shell_value(&key)? {
+            Some(v) => Ok(env.new_string(v)?),
+            None => Ok(JString::null()),
+        }
+    })
+}
+
+/// Keeps `value` under `key` in the journal; null forgets it.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_ru_tsd_runtime_Native_setShellValue<'l>(
+    mut env: EnvUnowned<'l>,
+    _c: JClass<'l>,
+    h: jlong,
+    key: JString<'l>,
+    value: JString<'l>,
+) {
+    run(&mut env, |env| {
+        let key = text(env, &key)?;
+        let value = if value.is_null() { None } else { Some(text(env, &value)?) };
+        Ok(handles::get(h)?.set_shell_value(&key, value.as_deref())?)
+    })
+}
+
+/// A product card (product, packagings, barcodes) as JSON, or null.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_ru_tsd_runtime_Native_productCard<'l>(
+    mut env: EnvUnowned<'l>,
+    _c: JClass<'l>,
+    h: jlong,
+    id: JString<'l>,
+) -> JString<'l> {
+    run(&mut env, |env| {
+        let id = text(env, &id)?;
+        match handles::get(h)?.product_card(&id)? {
+            Some(card) => json(env, card),
+            None => Ok(JString::null()),
+        }
+    })
+}
+
+/// The kept server without its token (`{"url", "enrolled", "pin_sha256", "custom_ca"}`), or null.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_ru_tsd_runtime_Native_serverInfo<'l>(mut env: EnvUnowned<'l>, _c: JClass<'l>, h: jlong) -> JString<'l> {
+    run(&mut env, |env| match handles::get(h)?.server_info() {
+        Some(info) => json(env, info),
+        None => Ok(JString::null()),
+    })
+}
+
+/// What a setup code would do (`{"url", "pinned"}`), without using it.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_ru_tsd_runtime_Native_setupCodeInfo<'l>(
+    mut env: EnvUnowned<'l>,
+    _c: JClass<'l>,
+    code: JString<'l>,
+) -> JString<'l> {
+    run(&mut env, |env| {
+        let code = text(env, &code)?;
+        json(env, tsd_core::shell::setup_info(&code)?)
+    })
+}
+
+/// Test-only: every class and method the library finds by name (JSON), so a test
+/// can check that each one has a keep rule for R8.
+#[cfg(feature = "testing")]
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_ru_tsd_runtime_Native_testingJniNames<'l>(mut env: EnvUnowned<'l>, _c: JClass<'l>) -> JString<'l> {
+    run(&mut env, |env| {
+        let classes: Vec<String> = crate::errors::CLASSES
+            .iter()
+            .map(|c| format!("{}{c}", crate::errors::PACKAGE))
+            .collect();
+        let (class, method) = PROGRESS_CALLBACK;
+        let signature = PROGRESS_SIGNATURE.sig().to_str().into_owned();
+        value(
+            env,
+            serde_json::json!({
+                "natives": "ru/tsd/runtime/Native",
+                "constructors": classes,
+                "constructor_signature": crate::errors::CONSTRUCTOR.sig().to_str().into_owned(),
+                "methods": [[class, method, signature]],
+            }),
+        )
     })
 }
 

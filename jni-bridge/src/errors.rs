@@ -10,7 +10,10 @@ use jni::{jni_sig, jni_str, Env, JValue};
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-const PACKAGE: &str = "ru/tsd/runtime/";
+/// Where the exception classes live.
+pub const PACKAGE: &str = "ru/tsd/runtime/";
+/// The constructor every exception class has: `(code, message)`.
+pub const CONSTRUCTOR: jni::signature::MethodSignature<'static, 'static> = jni_sig!("(Ljava/lang/String;Ljava/lang/String;)V");
 
 /// What an entry point can fail with.
 #[derive(Debug)]
@@ -152,11 +155,7 @@ fn throw(env: &mut Env<'_>, class: &str, code: &str, message: &str) -> jni::erro
         };
         let code_s = env.new_string(code)?;
         let msg_s = env.new_string(message)?;
-        let obj = env.new_object(
-            class_ref,
-            jni_sig!("(Ljava/lang/String;Ljava/lang/String;)V"),
-            &[JValue::Object(&code_s), JValue::Object(&msg_s)],
-        )?;
+        let obj = env.new_object(class_ref, CONSTRUCTOR, &[JValue::Object(&code_s), JValue::Object(&msg_s)])?;
         let throwable = jni::objects::JThrowable::cast_local(env, obj)?;
         env.throw(throwable)
     })();

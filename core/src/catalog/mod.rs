@@ -283,6 +283,34 @@ pub fn packagings_of(conn: &Connection, product_id: &str) -> Result<Vec<Packagin
     rows.collect::<rusqlite::Result<_>>().step("reading packagings")
 }
 
+/// A product's barcodes as they are printed (a GTIN as 13 digits when it has a
+/// leading zero, as 8 when it is an EAN-8), each with its packaging id (`None`:
+/// the base unit); base unit first.
+pub fn barcodes_of(conn: &Connection, product_id: &str) -> Result<Vec<(String, Option<String>)>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT b.barcode, k.id FROM barcodes b JOIN products p ON p.pk = b.product
+             LEFT JOIN packagings k ON k.pk = b.packaging WHERE p.id = ?1 ORDER BY k.factor IS NOT NULL, k.factor, b.barcode",
+        )
+        .step("preparing barcodes")?;
+    let rows = stmt
+        .query_map([product_id], |r| Ok((r.get::<_, BarcodeKey>(0)?, r.get::<_, Option<String>>(1)?)))
+        .step("reading barcodes")?;
+    rows.map(|row| row.map(|(key, packaging)| (printed(&key), packaging)))
+        .collect::<rusqlite::Result<_>>()
+        .step("reading barcodes")
+}
+
+/// A barcode key as a person reads it off the label.
+fn printed(key: &BarcodeKey) -> String {
+    let text = key.to_string();
+    match key {
+        BarcodeKey::Gtin(_) if text.starts_with("000000") => text[6..].to_string(),
+        BarcodeKey::Gtin(_) if text.starts_with('0') => text[1..].to_string(),
+        _ => text,
+    }
+}
+
 /// A record of a generic catalog, fields as JSON.
 pub fn record(conn: &Connection, catalog: &str, id: &str) -> Result<Option<serde_json::Value>> {
     let text: Option<String> = conn
