@@ -15,4 +15,4 @@ dependencyResolutionManagement {
     }
 }
 rootProject.name = "tsd-android"
-include(":runtime", ":app")
+include(":runtime", ":screens", ":app")

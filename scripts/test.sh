@@ -24,17 +24,20 @@ cargo test --workspace --locked
 
 # The Kotlin half, on this machine's JVM against the host-built library: the bridge
 # with its test-only entry points, the runtime wrapper against a real tsd-server,
-# and the Android shell compiled against the real framework jar.
+# the operator's screens (state holders) driven through a working day against the
+# server and the `tsd` command's exchange folder, and the Android shell compiled
+# against the real framework jar and converted to DEX.
 echo "== cargo build -p tsd-jni --features testing (host .so for the JVM tests)"
 cargo build --locked -p tsd-jni --features testing
-cargo build --locked -p tsd-server
+cargo build --locked -p tsd-server -p tsd-cli
 if ! command -v mvn >/dev/null 2>&1 || ! command -v java >/dev/null 2>&1; then
     echo "Maven and a JDK (17+) are needed for the Kotlin tests: apt-get install maven openjdk-17-jdk" >&2
     exit 1
 fi
-echo "== mvn test (android/: runtime on the JVM, app against android-all)"
+echo "== mvn test (android/: runtime and screens on the JVM, app against android-all, dex check)"
 mvn -B -q -f android/pom.xml test \
     -Dtsd.native.lib="$PWD/target/debug/libtsd_jni.so" \
-    -Dtsd.server.bin="$PWD/target/debug/tsd-server"
+    -Dtsd.server.bin="$PWD/target/debug/tsd-server" \
+    -Dtsd.cli.bin="$PWD/target/debug/tsd"
 echo "== aapt2: the app manifest links against the Android framework resources"
 bash scripts/check-manifest.sh

@@ -15,13 +15,20 @@ android {
     }
     sourceSets["main"].java.srcDirs("src/main/kotlin")
     compileOptions {
-        sourceCompatibility = JavaVersion.VERSION_17
-        targetCompatibility = JavaVersion.VERSION_17
+        sourceCompatibility = JavaVersion.VERSION_1_8
+        targetCompatibility = JavaVersion.VERSION_1_8
     }
-    kotlinOptions { jvmTarget = "17" }
+    kotlinOptions { jvmTarget = "1.8" }
     packaging { jniLibs.keepDebugSymbols += "**/libtsd_jni.so" }
+    buildTypes {
+        release {
+            // R8 shrinks the app; runtime/consumer-rules.pro keeps what libtsd_jni finds by name.
+            isMinifyEnabled = true
+            proguardFiles(getDefaultProguardFile("proguard-android-optimize.txt"))
+        }
+    }
 }
 
 dependencies {
-    implementation(project(":runtime"))
+    implementation(project(":screens"))
 }

@@ -9,14 +9,18 @@ plugins {
 android {
     namespace = "ru.tsd.runtime"
     compileSdk = 34
-    defaultConfig { minSdk = 24 }
+    defaultConfig {
+        minSdk = 24
+        // R8 keeps what libtsd_jni finds by name (see the file).
+        consumerProguardFiles("consumer-rules.pro")
+    }
     sourceSets["main"].java.srcDirs("src/main/kotlin")
     sourceSets["main"].jniLibs.srcDirs(layout.buildDirectory.dir("jniLibs"))
     compileOptions {
-        sourceCompatibility = JavaVersion.VERSION_17
-        targetCompatibility = JavaVersion.VERSION_17
+        sourceCompatibility = JavaVersion.VERSION_1_8
+        targetCompatibility = JavaVersion.VERSION_1_8
     }
-    kotlinOptions { jvmTarget = "17" }
+    kotlinOptions { jvmTarget = "1.8" }
 }
 
 val cargoNdk by tasks.registering(Exec::class) {

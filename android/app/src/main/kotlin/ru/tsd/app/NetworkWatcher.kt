@@ -4,10 +4,12 @@ import android.content.Context
 import android.net.ConnectivityManager
 import android.net.Network
 import android.net.NetworkCapabilities
+import ru.tsd.screens.Mode
 
 /**
  * Syncs when a validated network comes back (Wi-Fi in the next aisle), if anything
- * waits. The policy drops the trigger while a sync runs.
+ * waits and the terminal syncs with a server (a network does not bring an exchange
+ * folder back). The policy drops the trigger while a sync runs.
  */
 object NetworkWatcher {
     fun register(app: TsdApp) {
@@ -18,7 +20,12 @@ object NetworkWatcher {
             override fun onCapabilitiesChanged(network: Network, caps: NetworkCapabilities) {
                 val now = caps.hasCapability(NetworkCapabilities.NET_CAPABILITY_VALIDATED)
                 if (now && !validated) {
-                    if (app.shell?.syncOnNetworkReturn != false) app.io.execute { app.sync.onNetworkAvailable() }
+                    app.io.execute {
+                        val shell = app.shell ?: return@execute
+                        runCatching {
+                            if (shell.mode == Mode.SERVER && shell.runtime.shellConfig().syncOnNetworkReturn) shell.sync.onNetworkAvailable()
+                        }
+                    }
                 }
                 validated = now
             }

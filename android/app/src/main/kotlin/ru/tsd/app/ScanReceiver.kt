@@ -3,27 +3,34 @@ package ru.tsd.app
 import android.content.BroadcastReceiver
 import android.content.Context
 import android.content.Intent
+import android.content.IntentFilter
 import android.os.Bundle
 import ru.tsd.runtime.ScannedCode
 import ru.tsd.runtime.ScannerProfile
 
 /**
- * Receives hardware-scanner broadcasts and hands the code to whoever listens (the
- * visible activity). The vendor profile decides which action and extras carry it.
+ * Receives hardware-scanner broadcasts while the operator's screen is visible. It
+ * is registered at run time only (none in the manifest), once, for the actions of
+ * every profile in use — so each scan has exactly one delivery path. Setup codes
+ * reach the settings' confirmation only through this receiver (the actions the
+ * app registered) and the keyboard wedge.
  */
-class ScanReceiver : BroadcastReceiver() {
+class ScanReceiver(
+    private val profiles: List<ScannerProfile>,
+    private val deliver: (ScannedCode) -> Unit,
+) : BroadcastReceiver() {
+    /** One filter with each profile's action once. */
+    val filter: IntentFilter = IntentFilter().apply { actionsOf(profiles).forEach(::addAction) }
+
     override fun onReceive(context: Context, intent: Intent) {
-        val app = context.applicationContext as? TsdApp ?: return
-        val fromConfig = app.shell?.scannerProfiles.orEmpty()
-        val code = decode(intent, listOf(app.settings.profile()) + fromConfig + ScannerProfile.BUILT_IN) ?: return
-        listener?.invoke(code)
+        decode(intent, profiles)?.let(deliver)
     }
 
     companion object {
-        /** The visible activity's scan handler. */
-        @Volatile var listener: ((ScannedCode) -> Unit)? = null
+        /** The distinct actions of [profiles], in order. */
+        fun actionsOf(profiles: List<ScannerProfile>): List<String> = profiles.map { it.action }.distinct()
 
-        /** The scan an intent carries under any of [profiles], or null. */
+        /** The scan an intent carries under the first of [profiles] that reads it, or null. */
         fun decode(intent: Intent, profiles: List<ScannerProfile>): ScannedCode? =
             ScannerProfile.decodeAny(profiles, intent.action, extrasOf(intent.extras))
 

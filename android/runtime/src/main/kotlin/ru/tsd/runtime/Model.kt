@@ -27,13 +27,15 @@ data class Resolution(
     val source: String = "device",
     /** Set when the configuration routes this catalog to the server and it could not answer: why. */
     val serverUnreachable: String? = null,
+    /** The net weight a scale label carries, in grams (0 for the catalog's zero-weight form), or null. */
+    val weightGrams: Long? = null,
 )
 
 /** The result of one scan into a document. */
 data class ScanResult(
     /** Journal sequence number; null when nothing was stored (quantity needed). */
     val seq: Long?,
-    /** `accepted`, `refused`, `cell` or `quantity_needed`. */
+    /** `accepted`, `refused`, `cell` or `need_quantity`. */
     val status: String,
     /** The rule that refused it (`overscan`, `not_in_plan`, `duplicate_mark`…). */
     val violation: String?,
@@ -42,6 +44,10 @@ data class ScanResult(
     val found: Boolean,
     val productId: String?,
     val name: String?,
+    /** The scanned packaging's id; null for the base unit. */
+    val packagingId: String? = null,
+    /** The barcode kind read (`ean13`, `weight`, `marking`…). */
+    val kind: String? = null,
     val qtyMilli: Long,
     val actualMilli: Long,
     val plannedMilli: Long?,
@@ -60,8 +66,8 @@ data class DocumentHeader(val id: String, val type: String, val number: String, 
 /** One line: planned and actual quantities of a product (or an unknown code). */
 data class Line(val productId: String?, val raw: String?, val name: String?, val plannedMilli: Long?, val actualMilli: Long)
 
-/** A document with its lines. */
-data class Document(val header: DocumentHeader, val lines: List<Line>, val scans: Int)
+/** A document with its lines; [scans] journal entries; [cell] the cell in force (the latest entry's), if any. */
+data class Document(val header: DocumentHeader, val lines: List<Line>, val scans: Int, val cell: String? = null)
 
 /** A print job and where it stands: `waiting` (not yet on the server), `queued`, `printing`, `sent`, `failed`. */
 data class PrintJobStatus(
@@ -135,6 +141,42 @@ data class SyncStatus(
     val synced: Boolean,
 )
 
+/** A document type of the configuration in force, with the rules the screens show. */
+data class DocumentType(
+    val id: String,
+    /** Name shown to the operator (the id when the configuration gives none). */
+    val name: String,
+    val allowOverscan: Boolean,
+    val requireCell: Boolean,
+    val quantityPrompt: Boolean,
+    val allowUnknown: Boolean,
+    /** The operator may start one on the terminal (else only tasks). */
+    val allowFree: Boolean,
+)
+
+/** A packaging of a product: [factorMilli] base units (thousandths) each. */
+data class Packaging(val id: String, val name: String, val factorMilli: Long)
+
+/** A product card: the product, its packagings and its barcodes ([barcodes] pairs: barcode → packaging id or null). */
+data class ProductCard(val product: Product, val packagings: List<Packaging>, val barcodes: List<Pair<String, String?>>)
+
+/** The kept server as it may be shown. */
+data class ServerInfo(val url: String, val enrolled: Boolean, val pinSha256: String?, val customCa: Boolean)
+
+/** What a setup code would do. */
+data class SetupInfo(val url: String, val pinned: Boolean)
+
+/** What one exchange-folder sync did. */
+data class FolderReport(
+    val pushed: List<String>,
+    val acknowledged: List<String>,
+    val applied: List<String>,
+    val skipped: List<String>,
+    /** Files refused, each "name: reason". */
+    val rejected: List<String>,
+    val waiting: Int,
+)
+
 /** Decodes the bridge's JSON. The one place that knows the shapes. */
 internal object Json {
     private fun strings(a: JSONArray?): List<String> = if (a == null) emptyList() else List(a.length()) { a.getString(it) }
@@ -160,6 +202,7 @@ internal object Json {
             errorCode = o.optJSONObject("error")?.optString("code"),
             source = str(o, "source") ?: "device",
             serverUnreachable = str(o, "server_unreachable"),
+            weightGrams = o.optJSONObject("attributes")?.let { a -> if (a.has("weight_grams")) a.getLong("weight_grams") else null },
         )
     }
 
@@ -173,6 +216,8 @@ internal object Json {
             found = o.optBoolean("found"),
             productId = str(o, "product"),
             name = str(o, "name"),
+            packagingId = str(o, "packaging"),
+            kind = str(o, "kind"),
             qtyMilli = milli(o, "qty"),
             actualMilli = milli(o, "actual"),
             plannedMilli = milliOrNull(o, "planned"),
@@ -192,13 +237,15 @@ internal object Json {
     fun document(text: String): Document {
         val o = JSONObject(text)
         val lines = o.getJSONArray("lines")
+        val scans = o.getJSONArray("scans")
         return Document(
             header = header(o),
             lines = List(lines.length()) {
                 val l = lines.getJSONObject(it)
                 Line(str(l, "product"), str(l, "raw"), str(l, "name"), milliOrNull(l, "planned"), milli(l, "actual"))
             },
-            scans = o.getJSONArray("scans").length(),
+            scans = scans.length(),
+            cell = if (scans.length() == 0) null else str(scans.getJSONObject(scans.length() - 1), "cell"),
         )
     }
 
@@ -253,6 +300,58 @@ internal object Json {
             bytesDown = o.optLong("bytes_down"), waiting = o.optInt("waiting"), seconds = o.optDouble("seconds"),
             configApplied = if (o.isNull("config_applied")) null else o.getLong("config_applied"),
             printJobsSent = strings(o.optJSONArray("print_jobs_sent")),
+        )
+    }
+
+    fun documentTypes(config: String): List<DocumentType> {
+        val a = JSONObject(config).optJSONArray("document_types") ?: JSONArray()
+        return List(a.length()) { i ->
+            val t = a.getJSONObject(i)
+            val id = t.getString("id")
+            DocumentType(
+                id = id, name = t.optString("name").ifEmpty { id },
+                allowOverscan = t.optBoolean("allow_overscan"), requireCell = t.optBoolean("require_cell"),
+                quantityPrompt = t.optBoolean("quantity_prompt"), allowUnknown = t.optBoolean("allow_unknown"),
+                allowFree = t.optBoolean("allow_free", true),
+            )
+        }
+    }
+
+    fun productCard(text: String): ProductCard {
+        val o = JSONObject(text)
+        val packagings = o.getJSONArray("packagings")
+        val barcodes = o.getJSONArray("barcodes")
+        return ProductCard(
+            product = product(o.getJSONObject("product")),
+            packagings = List(packagings.length()) {
+                val k = packagings.getJSONObject(it)
+                Packaging(k.getString("id"), k.optString("name"), k.getLong("factor_milli"))
+            },
+            barcodes = List(barcodes.length()) {
+                val b = barcodes.getJSONObject(it)
+                b.getString("barcode") to str(b, "packaging")
+            },
+        )
+    }
+
+    fun serverInfo(text: String): ServerInfo {
+        val o = JSONObject(text)
+        return ServerInfo(o.getString("url"), o.getBoolean("enrolled"), str(o, "pin_sha256"), o.optBoolean("custom_ca"))
+    }
+
+    fun setupInfo(text: String): SetupInfo = JSONObject(text).let { SetupInfo(it.getString("url"), it.getBoolean("pinned")) }
+
+    fun folderReport(text: String): FolderReport {
+        val o = JSONObject(text)
+        val rejected = o.optJSONArray("rejected") ?: JSONArray()
+        return FolderReport(
+            pushed = strings(o.optJSONArray("pushed")), acknowledged = strings(o.optJSONArray("acknowledged")),
+            applied = strings(o.optJSONArray("applied")), skipped = strings(o.optJSONArray("skipped")),
+            rejected = List(rejected.length()) { i ->
+                val r = rejected.getJSONObject(i)
+                "${r.optString("file")}: ${r.optString("reason")}"
+            },
+            waiting = o.optInt("waiting"),
         )
     }
 

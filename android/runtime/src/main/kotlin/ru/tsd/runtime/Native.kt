@@ -48,12 +48,38 @@ internal object Native {
     @JvmStatic external fun syncStatus(handle: Long): String
     @JvmStatic external fun syncDue(handle: Long): Boolean
     @JvmStatic external fun cancelSync(handle: Long)
+    @JvmStatic external fun shellValue(handle: Long, key: String): String?
+    @JvmStatic external fun setShellValue(handle: Long, key: String, value: String?)
+    @JvmStatic external fun productCard(handle: Long, id: String): String?
+    @JvmStatic external fun serverInfo(handle: Long): String?
+    @JvmStatic external fun setupCodeInfo(code: String): String
 
     // Present only in a library built with the `testing` feature.
     @JvmStatic external fun testingPanic(message: String)
     @JvmStatic external fun testingFail(code: String)
     @JvmStatic external fun testingCodes(): String
+    @JvmStatic external fun testingJniNames(): String
 }
+
+/**
+ * Loads the library now, turning a failure (a missing or broken `.so`, a wrong
+ * ABI) into [NativeLibraryException] instead of an `Error` that would end the
+ * process. After a first failure the JVM reports [Native] as unusable
+ * (`NoClassDefFoundError`); that is caught the same way. Outside [Native] on
+ * purpose: touching a member would run the failing initialiser before any `try`.
+ */
+internal fun loadNativeLibrary() {
+    try {
+        Native.hashCode()
+    } catch (e: ExceptionInInitializerError) {
+        throw NativeLibraryException("native_library", describeLoadFailure(e.cause ?: e))
+    } catch (e: LinkageError) {
+        throw NativeLibraryException("native_library", describeLoadFailure(e))
+    }
+}
+
+private fun describeLoadFailure(e: Throwable) =
+    "the app's native library libtsd_jni could not be loaded (${e.message ?: e.javaClass.simpleName}): the app is damaged, reinstall it"
 
 /** Receives sync progress on the thread that called [TsdRuntime.sync]. */
 fun interface SyncProgressListener {

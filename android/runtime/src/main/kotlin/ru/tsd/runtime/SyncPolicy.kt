@@ -3,10 +3,10 @@ package ru.tsd.runtime
 import java.util.concurrent.Executor
 import java.util.concurrent.atomic.AtomicBoolean
 
-/** What the policy drives: the runtime, or a stand-in in tests. */
-interface SyncTarget {
+/** What the policy drives: the runtime in one sync mode, or a stand-in in tests. [R] is what one sync reports. */
+interface SyncTarget<R> {
     /** One sync; throws on failure. */
-    fun sync(): SyncReport
+    fun sync(): R
     /** The status the shell shows. */
     fun status(): SyncStatus
     /** True when an automatic sync is due (the core's backoff has passed). */
@@ -21,7 +21,7 @@ class RuntimeSyncTarget(
     private val runtime: () -> TsdRuntime,
     private val settings: () -> ServerSettings,
     private val listener: SyncProgressListener? = null,
-) : SyncTarget {
+) : SyncTarget<SyncReport> {
     constructor(runtime: TsdRuntime, settings: () -> ServerSettings, listener: SyncProgressListener? = null) :
         this({ runtime }, settings, listener)
 
@@ -37,11 +37,17 @@ class RuntimeSyncTarget(
  * attempt failed), and a periodic tick (if the core says an attempt is due). Never
  * two syncs at once: a trigger while one runs is dropped (the running one will
  * leave the status true).
+ *
+ * A trigger may pass `done`, called once when the sync it started has ended (a
+ * `JobService` holds its job until then); when the trigger starts nothing, `done`
+ * is not called and the trigger returns false. Every failure — a runtime error or
+ * anything else thrown — ends as a failed [Result], never as an exception on the
+ * sync thread (which would end the process).
  */
-class SyncPolicy(
-    private val target: SyncTarget,
+class SyncPolicy<R>(
+    private val target: SyncTarget<R>,
     private val executor: Executor,
-    private val onResult: (Result<SyncReport>) -> Unit = {},
+    private val onResult: (Result<R>) -> Unit = {},
 ) {
     private val running = AtomicBoolean(false)
 
@@ -49,29 +55,33 @@ class SyncPolicy(
     val isRunning: Boolean get() = running.get()
 
     /** The Sync button: sync now. Returns false if one is already running. */
-    fun onSyncButton(): Boolean = start()
+    fun onSyncButton(done: ((Result<R>) -> Unit)? = null): Boolean = start(done)
 
     /** A validated network came back: sync if anything waits or the last attempt failed. */
-    fun onNetworkAvailable(): Boolean {
+    fun onNetworkAvailable(done: ((Result<R>) -> Unit)? = null): Boolean {
         val s = target.status()
-        return if (s.waiting > 0 || s.lastError != null) start() else false
+        return if (s.waiting > 0 || s.lastError != null) start(done) else false
     }
 
     /** The periodic job: sync when the core's schedule says an attempt is due. */
-    fun onPeriodicTick(): Boolean = if (target.due()) start() else false
+    fun onPeriodicTick(done: ((Result<R>) -> Unit)? = null): Boolean = if (target.due()) start(done) else false
 
-    private fun start(): Boolean {
+    private fun start(done: ((Result<R>) -> Unit)?): Boolean {
         if (!running.compareAndSet(false, true)) return false
         try {
             executor.execute {
                 val result = try {
                     Result.success(target.sync())
-                } catch (e: TsdException) {
+                } catch (e: Exception) {
                     Result.failure(e)
                 } finally {
                     running.set(false)
                 }
-                onResult(result)
+                try {
+                    onResult(result)
+                } finally {
+                    done?.invoke(result)
+                }
             }
         } catch (e: RuntimeException) {
             running.set(false)

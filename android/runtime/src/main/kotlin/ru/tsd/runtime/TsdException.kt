@@ -64,3 +64,9 @@ class ClosedHandleException(code: String, message: String) : TsdException(code, 
 class JniException(code: String, message: String) : TsdException(code, message)
 /** The native code panicked; the runtime stays usable (nothing half-written). */
 class RustPanicException(code: String, message: String) : TsdException(code, message)
+/**
+ * The native library could not be loaded (missing, damaged, built for another
+ * processor). Thrown by Kotlin, not by the library; the app shows it as "the app
+ * is damaged: reinstall it" instead of crashing.
+ */
+class NativeLibraryException(code: String, message: String) : TsdException(code, message)

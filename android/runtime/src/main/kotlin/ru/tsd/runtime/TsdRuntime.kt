@@ -45,10 +45,24 @@ class TsdRuntime private constructor(private val handle: Long) : AutoCloseable {
     @Volatile private var closed = false
 
     companion object {
-        /** Opens (creating) the data folder [dir]. */
+        /**
+         * Opens (creating) the data folder [dir]. A library that cannot be loaded is
+         * a [NativeLibraryException], never an `Error` that would end the process.
+         */
         @JvmStatic
         @Throws(TsdException::class)
-        fun open(dir: File): TsdRuntime = TsdRuntime(Native.runtimeOpen(dir.absolutePath))
+        fun open(dir: File): TsdRuntime {
+            loadNativeLibrary()
+            return TsdRuntime(Native.runtimeOpen(dir.absolutePath))
+        }
+
+        /** What a setup code would do (its server, whether it pins the certificate), without using it. */
+        @JvmStatic
+        @Throws(TsdException::class)
+        fun setupCodeInfo(code: String): SetupInfo {
+            loadNativeLibrary()
+            return Json.setupInfo(Native.setupCodeInfo(code))
+        }
     }
 
     private val h: Long get() = handle
@@ -205,6 +219,34 @@ class TsdRuntime private constructor(private val handle: Long) : AutoCloseable {
     /** One exchange-folder sync (the folder a PC fills over USB or RDP); report JSON. */
     @Throws(TsdException::class)
     fun syncFolder(root: File): String = Native.syncFolder(h, root.absolutePath)
+
+    /** One exchange-folder sync, decoded. */
+    @Throws(TsdException::class)
+    fun syncFolderReport(root: File): FolderReport = Json.folderReport(syncFolder(root))
+
+    /** The configuration in force as JSON (document types, rules, options). */
+    @Throws(TsdException::class)
+    fun configJson(): String = Native.config(h)
+
+    /** The document types of the configuration in force, in its order. */
+    @Throws(TsdException::class)
+    fun documentTypes(): List<DocumentType> = Json.documentTypes(Native.config(h))
+
+    /** A value the shell keeps in the runtime's journal (survives process death), or null. */
+    @Throws(TsdException::class)
+    fun shellValue(key: String): String? = Native.shellValue(h, key)
+
+    /** Keeps [value] under [key] durably; null forgets it. */
+    @Throws(TsdException::class)
+    fun setShellValue(key: String, value: String?) = Native.setShellValue(h, key, value)
+
+    /** A product with its packagings and barcodes from the terminal's catalog, or null. */
+    @Throws(TsdException::class)
+    fun productCard(id: String): ProductCard? = Native.productCard(h, id)?.let(Json::productCard)
+
+    /** The kept server as it may be shown: never its token. Null when none is kept. */
+    @Throws(TsdException::class)
+    fun serverInfo(): ServerInfo? = Native.serverInfo(h)?.let(Json::serverInfo)
 
     /** What waits, the last success and error, when the next attempt is due. */
     @Throws(TsdException::class)

@@ -11,7 +11,7 @@ import java.util.concurrent.atomic.AtomicInteger
 
 /** The trigger policy with a stand-in target (the real one is in ServerSyncTest). */
 class SyncPolicyTest {
-    private class Fake(var waiting: Int = 0, var error: String? = null, var isDue: Boolean = false) : SyncTarget {
+    private class Fake(var waiting: Int = 0, var error: String? = null, var isDue: Boolean = false) : SyncTarget<SyncReport> {
         val calls = AtomicInteger()
         val release = CountDownLatch(1)
         override fun sync(): SyncReport {
@@ -52,5 +52,24 @@ class SyncPolicyTest {
         fake.isDue = true
         assertTrue(policy.onPeriodicTick())
         assertEquals(3, fake.calls.get())
+    }
+
+    /** A job holds its wakelock until `done`; a failure of any kind reaches `done` too, never the thread. */
+    @Test
+    fun doneHearsTheEndOfTheSyncItStartedWhateverItThrew() {
+        val fake = object : SyncTarget<String> {
+            var fail: Exception? = null
+            override fun sync(): String = fail?.let { throw it } ?: "ok"
+            override fun status() = SyncStatus(0, null, null, null, null, 0, 0, 0, true)
+            override fun due() = true
+        }
+        val heard = mutableListOf<Result<String>>()
+        val policy = SyncPolicy(fake, { it.run() })
+        assertTrue(policy.onPeriodicTick { heard += it })
+        fake.fail = org.json.JSONException("a malformed answer")
+        assertTrue(policy.onPeriodicTick { heard += it })
+        assertEquals("ok", heard[0].getOrNull())
+        assertTrue(heard[1].exceptionOrNull() is org.json.JSONException)
+        assertFalse(policy.isRunning)
     }
 }
