@@ -320,6 +320,18 @@ impl Config {
                 lookup.timeout_ms
             )));
         }
+        if lookup.retry_after_s > 3600 {
+            return Err(Error::Config(format!(
+                "online_lookup.retry_after_s is {}; it must be 0 to 3600 (an hour)",
+                lookup.retry_after_s
+            )));
+        }
+        if lookup.cache_ttl_s > 366 * 86_400 {
+            return Err(Error::Config(format!(
+                "online_lookup.cache_ttl_s is {}; it must be 0 to 31622400 (a year)",
+                lookup.cache_ttl_s
+            )));
+        }
         if !(50..=300).contains(&self.ui.font_percent) {
             return Err(Error::Config(format!(
                 "ui.font_percent is {}; it must be 50 to 300",
@@ -429,6 +441,9 @@ mod tests {
         assert!(older.to_string().contains("older"), "{older}");
         for bad in [
             r#"{"online_lookup":{"timeout_ms":60000}}"#,
+            r#"{"online_lookup":{"retry_after_s":18446744073709551615}}"#,
+            r#"{"online_lookup":{"retry_after_s":3601}}"#,
+            r#"{"online_lookup":{"cache_ttl_s":18446744073709551615}}"#,
             r#"{"ui":{"font_percent":10}}"#,
             r#"{"scanner_profiles":[{"id":"x","action":"","text_extra":"t"}]}"#,
         ] {

@@ -274,7 +274,9 @@ impl Runtime {
             Err(e) => {
                 log::warn!("online lookup failed: {e}");
                 let mut state = lock(&self.online);
-                state.down_until = Some(Instant::now() + Duration::from_secs(online.retry_after_s));
+                // Checked: a configuration bounds retry_after_s, but a clock near its end
+                // must not turn a lookup into a panic (the scan would not be stored).
+                state.down_until = Instant::now().checked_add(Duration::from_secs(online.retry_after_s));
                 state.down_reason = e.to_string();
                 Err(format!("server unreachable ({e})"))
             }

@@ -150,8 +150,20 @@ pub(crate) fn attach(dir: &Path) {
 /// (`tsd_dev_…`, `tsd_int_…`), `Bearer` credentials, and marking-code crypto tails
 /// (the values of GS1 AIs 91, 92 and 93 after a GS, or after `(91)`…`(93)`).
 pub fn redact(line: &str) -> Cow<'_, str> {
+    // GS as the character, and as `{:?}` writes it (a message that quoted a scan).
     let secret = [
-        "tsd_dev_", "tsd_int_", "Bearer ", "\u{1d}91", "\u{1d}92", "\u{1d}93", "(91)", "(92)", "(93)",
+        "tsd_dev_",
+        "tsd_int_",
+        "Bearer ",
+        "\u{1d}91",
+        "\u{1d}92",
+        "\u{1d}93",
+        "(91)",
+        "(92)",
+        "(93)",
+        "\\u{1d}91",
+        "\\u{1d}92",
+        "\\u{1d}93",
     ];
     if !secret.iter().any(|s| line.contains(s)) {
         return Cow::Borrowed(line);
@@ -163,9 +175,18 @@ pub fn redact(line: &str) -> Cow<'_, str> {
         rest = &rest[at + marker.len()..];
         // The secret runs to the next separator: whitespace, quote or GS for
         // tokens; GS, `(` or a quote for a crypto tail.
-        let tail = marker.starts_with('\u{1d}') || marker.starts_with('(');
+        let tail = marker.starts_with('\u{1d}') || marker.starts_with('(') || marker.starts_with('\\');
         let end = rest
-            .find(|c: char| c == '\u{1d}' || c == '"' || c == '\'' || if tail { c == '(' } else { c.is_whitespace() || c == ',' })
+            .find(|c: char| {
+                c == '\u{1d}'
+                    || c == '"'
+                    || c == '\''
+                    || if tail {
+                        c == '(' || c == '\\'
+                    } else {
+                        c.is_whitespace() || c == ','
+                    }
+            })
             .unwrap_or(rest.len());
         if end > 0 {
             out.push_str("***");
@@ -313,6 +334,20 @@ mod tests {
         assert!(clean.contains("0104601234567893215Abc12"), "the GTIN and serial stay: {clean}");
         assert!(clean.contains("(21)X"), "{clean}");
         assert_eq!(redact("nothing secret here"), "nothing secret here");
+    }
+
+    /// A message that quoted a scan with `{:?}` carries GS as the text `\u{1d}`.
+    #[test]
+    fn a_debug_quoted_scan_is_redacted_too() {
+        let quoted = format!(
+            "{:?} names no product",
+            "0104601234567893215Abc12\u{1d}91EE07\u{1d}92dGhpcyBpcyBhIHRlc3Q="
+        );
+        let clean = redact(&quoted);
+        for secret in ["EE07", "dGhpcyBpcyBhIHRlc3Q="] {
+            assert!(!clean.contains(secret), "{secret} left in {clean}");
+        }
+        assert!(clean.contains("215Abc12") && clean.ends_with("names no product"), "{clean}");
     }
 
     #[test]

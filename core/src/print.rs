@@ -157,7 +157,8 @@ impl Runtime {
         let r = self.resolve(raw)?;
         let Target::Product(hit) = &r.target else {
             return Err(Error::InvalidArgument(format!(
-                "{raw:?} names no product{}: nothing to print a label for",
+                "{:?} names no product{}: nothing to print a label for",
+                crate::logs::redact(raw),
                 r.server_unreachable.as_ref().map(|w| format!(" ({w})")).unwrap_or_default()
             )));
         };
@@ -244,6 +245,13 @@ mod tests {
             rt.print_label("zebra-1", "4601234567800", 1, None),
             Err(Error::InvalidArgument(_))
         ));
+        // A marking code the catalog lacks: the refusal names it without its crypto tail.
+        let tail = "dGhpcyBpcyBhIHRlc3Q9PT09PT09PT09PT09PT09PT09";
+        let unknown = format!("0104601234567909215Abc12\u{1d}91EE07\u{1d}92{tail}");
+        let err = rt.print_label("zebra-1", &unknown, 1, None).unwrap_err();
+        assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
+        let message = err.to_string();
+        assert!(!message.contains(tail) && !message.contains("EE07"), "{message}");
         for bad in [("", 1), ("p", 0), ("p", MAX_COPIES + 1)] {
             assert!(rt.print_label(bad.0, "4601234567893", bad.1, None).is_err(), "{bad:?}");
         }

@@ -343,6 +343,7 @@ async fn device_push(State(app): St, DeviceAuth(device): DeviceAuth, headers: He
     let (id, stored) = match pushed {
         Pushed::Stored(id) => (id, true),
         Pushed::Duplicate(id) => (id, false),
+        Pushed::KeyConflict { .. } => return Err(Error::Internal("a key conflict was answered as stored".into())),
     };
     Ok(Json(serde_json::json!({ "doc_id": doc_id, "id": id, "stored": stored })).into_response())
 }

@@ -647,9 +647,43 @@ impl Server {
         if parsed.get("id").and_then(|v| v.as_str()) != Some(doc_id.as_str()) {
             return Err(Error::BadRequest("the document id does not match the package id".into()));
         }
-        let pushed = self.store.push_document(device.id, &doc_id, key, &body, now_ms())?;
+        let revision = revision_of(&parsed);
+        let doc = store::DocumentRevision {
+            doc_id: &doc_id,
+            revision: &revision,
+        };
+        let pushed = self.store.push_document(device.id, &doc, key, &body, now_ms())?;
+        if let Pushed::KeyConflict {
+            doc_id: named,
+            revision: named_revision,
+        } = &pushed
+        {
+            return Err(Error::Conflict(format!(
+                "Idempotency-Key {key:?} already names document {named:?} (revision {named_revision}); \
+                 this push is document {doc_id:?} (revision {revision}): not stored — send it with its own key"
+            )));
+        }
         Ok((pushed, doc_id))
     }
+}
+
+/// A finished document's revision: its completion time and last journal entry
+/// (a completed document is frozen, so these name its content).
+pub fn revision_of(doc: &serde_json::Value) -> String {
+    let completed = doc
+        .get("completed_at")
+        .and_then(|v| v.as_i64())
+        .map(|v| v.to_string())
+        .unwrap_or_default();
+    let last_seq = doc
+        .get("scans")
+        .and_then(|s| s.as_array())
+        .and_then(|s| s.last())
+        .and_then(|e| e.get("seq"))
+        .and_then(|v| v.as_i64())
+        .map(|v| v.to_string())
+        .unwrap_or_default();
+    format!("{completed}:{last_seq}")
 }
 
 fn print_status(p: &store::StoredPrint) -> tsd_core::print::PrintStatus {

@@ -118,12 +118,31 @@ pub enum Redeemed {
 }
 
 /// What a push did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pushed {
     /// Stored now under this id.
     Stored(i64),
-    /// The same submission (idempotency key) was stored before under this id.
+    /// This revision of the document was stored before under this id (the same
+    /// idempotency key, or another key for the same document revision).
     Duplicate(i64),
+    /// The idempotency key already names another document or revision: nothing
+    /// was stored, and the pusher must not treat the document as delivered.
+    KeyConflict {
+        /// The document the key names.
+        doc_id: String,
+        /// Its revision.
+        revision: String,
+    },
+}
+
+/// What names one stored copy of a finished document.
+#[derive(Debug, Clone, Copy)]
+pub struct DocumentRevision<'a> {
+    /// The terminal's document id.
+    pub doc_id: &'a str,
+    /// The revision: a completed document is frozen, so its completion time and
+    /// last journal entry name it (`"<completed_at>:<last seq>"`).
+    pub revision: &'a str,
 }
 
 /// Storage operations the server needs. Every method is one transaction.
@@ -154,7 +173,10 @@ pub trait Storage: Send + Sync {
     /// A device's tasks after sequence number `after`: `(seq, json)`.
     fn tasks_after(&self, device: i64, after: i64) -> Result<Vec<(i64, String)>>;
     /// Stores a finished document once per `(device, idempotency key)`.
-    fn push_document(&self, device: i64, doc_id: &str, key: &str, body: &str, now: i64) -> Result<Pushed>;
+    /// Stores a finished document once per revision: a key seen before answers for
+    /// what it named (a [`Pushed::KeyConflict`] if that was another document or
+    /// revision), and a revision stored before under another key is a duplicate.
+    fn push_document(&self, device: i64, doc: &DocumentRevision<'_>, key: &str, body: &str, now: i64) -> Result<Pushed>;
     /// Finished documents, oldest first; only unacknowledged ones when `pending`.
     fn documents(&self, pending: bool) -> Result<Vec<StoredDocument>>;
     /// One document by server id.
@@ -292,6 +314,17 @@ CREATE TABLE IF NOT EXISTS app_versions (
 CREATE INDEX IF NOT EXISTS documents_pending ON documents(id) WHERE acked_at IS NULL;
 ";
 
+/// Forward-only schema steps after [`SCHEMA`] (version 1), one per version; each
+/// runs once in its own transaction and stamps `user_version`.
+const MIGRATIONS: &[&str] = &[
+    // 2: a document's revision, so that one revision is stored once whatever the
+    // idempotency key (and a key bound to another revision is refused).
+    "ALTER TABLE documents ADD COLUMN revision TEXT;
+     UPDATE documents SET revision = coalesce(json_extract(body, '$.completed_at'), '') || ':' ||
+                                     coalesce(json_extract(body, '$.scans[#-1].seq'), '');
+     CREATE INDEX documents_by_revision ON documents(device, doc_id, revision);",
+];
+
 /// SQLite storage.
 pub struct Sqlite {
     conn: Mutex<Connection>,
@@ -311,6 +344,8 @@ impl Sqlite {
         conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
             .map_err(sql("setting pragmas"))?;
         conn.execute_batch(SCHEMA).map_err(sql("creating the schema"))?;
+        let mut conn = conn;
+        migrate(&mut conn)?;
         Ok(Sqlite { conn: Mutex::new(conn) })
     }
 
@@ -321,6 +356,32 @@ impl Sqlite {
         tx.commit().map_err(sql(step))?;
         Ok(out)
     }
+}
+
+/// Runs the steps of [`MIGRATIONS`] this database has not had; refuses a database a
+/// newer server wrote.
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let version: usize = conn
+        .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+        .map_err(sql("reading the schema version"))?
+        .max(1) as usize;
+    let newest = MIGRATIONS.len() + 1;
+    if version > newest {
+        return Err(Error::Conflict(format!(
+            "server.db has schema {version}; this server knows up to {newest}: update tsd-server"
+        )));
+    }
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(version - 1) {
+        let tx = conn.transaction().map_err(sql("migrating server.db"))?;
+        tx.execute_batch(step).map_err(sql("migrating server.db"))?;
+        tx.pragma_update(None, "user_version", (i + 2) as i64)
+            .map_err(sql("migrating server.db"))?;
+        tx.commit().map_err(sql("migrating server.db"))?;
+    }
+    if version == 1 && MIGRATIONS.is_empty() {
+        conn.pragma_update(None, "user_version", 1).map_err(sql("stamping server.db"))?;
+    }
+    Ok(())
 }
 
 /// How stale `devices.last_seen` may get before a request writes it.
@@ -535,21 +596,36 @@ impl Storage for Sqlite {
         })
     }
 
-    fn push_document(&self, device: i64, doc_id: &str, key: &str, body: &str, now: i64) -> Result<Pushed> {
+    fn push_document(&self, device: i64, doc: &DocumentRevision<'_>, key: &str, body: &str, now: i64) -> Result<Pushed> {
         self.with("storing a document", |tx| {
-            let known: Option<i64> = tx
+            let by_key: Option<(i64, String, Option<String>)> = tx
                 .query_row(
-                    "SELECT id FROM documents WHERE device = ?1 AND idem_key = ?2",
+                    "SELECT id, doc_id, revision FROM documents WHERE device = ?1 AND idem_key = ?2",
                     params![device, key],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            if let Some((id, doc_id, revision)) = by_key {
+                let revision = revision.unwrap_or_default();
+                return Ok(if doc_id == doc.doc_id && revision == doc.revision {
+                    Pushed::Duplicate(id)
+                } else {
+                    Pushed::KeyConflict { doc_id, revision }
+                });
+            }
+            let by_revision: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM documents WHERE device = ?1 AND doc_id = ?2 AND revision = ?3 ORDER BY id LIMIT 1",
+                    params![device, doc.doc_id, doc.revision],
                     |r| r.get(0),
                 )
                 .optional()?;
-            if let Some(id) = known {
+            if let Some(id) = by_revision {
                 return Ok(Pushed::Duplicate(id));
             }
             tx.execute(
-                "INSERT INTO documents (device, doc_id, idem_key, body, received_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![device, doc_id, key, body, now],
+                "INSERT INTO documents (device, doc_id, idem_key, body, received_at, revision) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![device, doc.doc_id, key, body, now, doc.revision],
             )?;
             Ok(Pushed::Stored(tx.last_insert_rowid()))
         })
@@ -776,5 +852,57 @@ impl Storage for Sqlite {
             )
             .map(|_| ())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A server.db written before document revisions (schema 1) gets the column,
+    /// filled from the stored bodies, and then refuses a reused key as a new one does.
+    #[test]
+    fn a_schema_1_database_is_migrated_and_its_documents_get_revisions() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = Connection::open(dir.path().join("server.db")).unwrap();
+            conn.execute_batch(SCHEMA).unwrap();
+            conn.execute("INSERT INTO devices (name, token_hash, created_at) VALUES ('t1', 'h', 0)", [])
+                .unwrap();
+            let body = r#"{"id":"A","completed_at":1700,"scans":[{"seq":4},{"seq":9}]}"#;
+            conn.execute(
+                "INSERT INTO documents (device, doc_id, idem_key, body, received_at) VALUES (1, 'A', 'k', ?1, 0)",
+                [body],
+            )
+            .unwrap();
+        }
+        let store = Sqlite::open(dir.path()).unwrap();
+        let revision: String = store
+            .conn
+            .lock()
+            .unwrap()
+            .query_row("SELECT revision FROM documents WHERE doc_id = 'A'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(revision, "1700:9");
+        let a = DocumentRevision {
+            doc_id: "A",
+            revision: "1700:9",
+        };
+        let b = DocumentRevision {
+            doc_id: "B",
+            revision: "1800:12",
+        };
+        assert_eq!(store.push_document(1, &a, "other", "{}", 1).unwrap(), Pushed::Duplicate(1));
+        assert!(matches!(
+            store.push_document(1, &b, "k", "{}", 1).unwrap(),
+            Pushed::KeyConflict { .. }
+        ));
+        assert!(matches!(store.push_document(1, &b, "kb", "{}", 1).unwrap(), Pushed::Stored(_)));
+        drop(store);
+        // Opening again runs nothing twice; a newer schema is refused.
+        let store = Sqlite::open(dir.path()).unwrap();
+        store.conn.lock().unwrap().pragma_update(None, "user_version", 99).unwrap();
+        drop(store);
+        assert!(Sqlite::open(dir.path()).is_err());
     }
 }

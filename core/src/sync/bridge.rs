@@ -35,7 +35,8 @@ pub struct BridgeReport {
     pub logs: Vec<String>,
     /// Packages fetched into `to-device/`.
     pub fetched: Vec<String>,
-    /// Files left in `from-device/` that are not the terminal's (with the reason).
+    /// Files left in `from-device/` with the reason: not the terminal's, or a
+    /// document the server refused (409) — no ack is written for it.
     pub refused: Vec<(String, String)>,
     /// The terminal's state as its last folder sync wrote it, if any.
     pub terminal: Option<serde_json::Value>,
@@ -79,7 +80,15 @@ pub fn bridge(root: &Path, settings: &ServerSettings) -> Result<BridgeReport> {
                 drop(reader);
                 // The key the terminal itself sends for this revision.
                 let key = super::engine::idempotency_key_of(&doc_id, doc["completed_at"].as_i64());
-                let answer = client.push(&path, &key)?;
+                let answer = match client.push(&path, &key) {
+                    Ok(answer) => answer,
+                    // Not delivered: no ack for the terminal, the package stays.
+                    Err(Error::Server { status: 409, message, .. }) => {
+                        report.refused.push((name, format!("the server did not store it: {message}")));
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
                 if answer.doc_id != doc_id {
                     return Err(Error::Server {
                         step: "sending a document",
@@ -168,9 +177,17 @@ fn fetch(client: &Client, root: &Path, state: &serde_json::Value, report: &mut B
     std::fs::create_dir_all(&incoming).map_err(io(&incoming))?;
     let offer = client.offer(int("catalog_version"))?;
     for p in &offer.packages {
+        // The names come from the server: nothing may leave the exchange folder.
+        let unsafe_name = |what: &str, why: String| Error::Server {
+            step: "asking for catalog changes",
+            status: 200,
+            message: format!("offered {what} {:?}: {why}", p.name),
+        };
+        folder::safe_name(&p.name).map_err(|why| unsafe_name("package", why))?;
         // Names sort in apply order; the same package is the same name, so a second
         // run does not fetch what waits in to-device/ already.
         let name = format!("catalog-{:015}-{}.tsdpkg", p.to, p.kind);
+        folder::safe_name(&name).map_err(|why| unsafe_name("package kind", why))?;
         if to.join(&name).exists() {
             continue;
         }

@@ -76,6 +76,10 @@ pub struct SyncReport {
     pub config_applied: Option<i64>,
     /// Print jobs handed to the server now.
     pub print_jobs_sent: Vec<String>,
+    /// Documents the server refused to store (409: their idempotency key names
+    /// another document or revision); they stay in the outbox and the sync ends
+    /// with an error that names them.
+    pub not_stored: Vec<String>,
     /// Bytes downloaded.
     pub bytes_down: u64,
     /// Documents still waiting (0 after a successful sync).
@@ -218,7 +222,9 @@ impl Runtime {
                         Error::Network { retry_after, .. } => *retry_after,
                         _ => None,
                     };
-                    let next = now + backoff.delay(failures as u32, retry_after).as_millis() as i64;
+                    // Retry-After comes from the server: any value, so no overflow.
+                    let delay = i64::try_from(backoff.delay(failures as u32, retry_after).as_millis()).unwrap_or(i64::MAX);
+                    let next = now.saturating_add(delay);
                     set_state(tx, "last_error", Some(&e.to_string()))?;
                     set_state(tx, "last_error_code", Some(e.code()))?;
                     set_state(tx, "failures", Some(&failures.to_string()))?;
@@ -310,6 +316,17 @@ impl Runtime {
         if let Err(e) = client.status(&status) {
             log::warn!("status report failed: {e}");
         }
+        if let Some(first) = report.not_stored.first() {
+            // Everything else was done; the refused documents wait, and the status says so.
+            return Err(Error::Server {
+                step: "sending a document",
+                status: 409,
+                message: format!(
+                    "the server refused {} document(s) ({first:?} first): its Idempotency-Key names another document; they stay on the terminal",
+                    report.not_stored.len()
+                ),
+            });
+        }
         Ok(report)
     }
 
@@ -338,7 +355,16 @@ impl Runtime {
             });
             let doc = self.document(id)?;
             let name = super::folder::write_document(tmp.path(), &doc, &device, None)?;
-            let answer = client.push(&tmp.path().join(&name), &idempotency_key(&doc))?;
+            let answer = match client.push(&tmp.path().join(&name), &idempotency_key(&doc)) {
+                Ok(answer) => answer,
+                // Not delivered: the key is bound to another document on the server.
+                Err(Error::Server { status: 409, message, .. }) => {
+                    log::warn!("document {id:?} not stored by the server: {message}");
+                    report.not_stored.push(id.clone());
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             if answer.doc_id != *id {
                 return Err(Error::Server {
                     step: "sending a document",

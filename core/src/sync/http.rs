@@ -90,14 +90,20 @@ impl Backoff {
 
 /// Parses a pinned fingerprint: 64 hex digits, `:` and spaces ignored.
 pub fn parse_pin(text: &str) -> Result<[u8; 32]> {
-    let hex: String = text.chars().filter(|c| !matches!(c, ':' | ' ')).collect();
     let bad = || Error::InvalidArgument(format!("pinned fingerprint {text:?} is not a SHA-256 in hex (64 digits)"));
-    if hex.len() != 64 {
+    // Digit by digit, never by byte offset: the text comes from a scan and may hold
+    // any character.
+    let digits: Vec<u8> = text
+        .chars()
+        .filter(|c| !matches!(c, ':' | ' '))
+        .map(|c| c.to_digit(16).map(|d| d as u8).ok_or_else(bad))
+        .collect::<Result<_>>()?;
+    if digits.len() != 64 {
         return Err(bad());
     }
     let mut out = [0u8; 32];
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+    for (b, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
+        *b = pair[0] << 4 | pair[1];
     }
     Ok(out)
 }
@@ -706,6 +712,22 @@ pub struct Offer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A setup code's pin is scanned text: any character must be refused, not sliced.
+    #[test]
+    fn a_pin_with_non_ascii_characters_is_refused_not_a_panic() {
+        for bad in [
+            "é".repeat(32),
+            format!("{}é", "a".repeat(63)),
+            "ж".repeat(64),
+            format!("{}\u{1d}", "0".repeat(63)),
+            String::new(),
+        ] {
+            assert!(matches!(parse_pin(&bad), Err(Error::InvalidArgument(_))), "{bad:?}");
+        }
+        let code = format!("tsd://setup?u=https%3A%2F%2Fa&e=x&p={}", "%C3%A9".repeat(32));
+        assert!(crate::setup::SetupCode::parse(&code).is_err());
+    }
 
     #[test]
     fn pins_parse_with_or_without_colons() {
