@@ -428,12 +428,15 @@ impl Server {
         let snapshot = format!("snapshot-v{version}.tsdpkg");
         tsd_core::catalog::package::build_snapshot(input, format, &packages.join(&snapshot), "tsd-server", version, None)?;
         let mut delta = None;
-        if let Some(l) = latest.as_ref().filter(|l| l.format == ext) {
+        // The delta is computed whatever formats the two versions came in: a catalog
+        // equal to the latest one, in any accepted format, makes no version.
+        if let Some(l) = latest.as_ref() {
             let name = format!("delta-v{}-v{version}.tsdpkg", l.version);
+            let old_format = Format::from_name(&l.format)
+                .ok_or_else(|| Error::Internal(format!("catalog v{} is kept in an unknown format {:?}", l.version, l.format)))?;
             let header = tsd_core::catalog::package::build_delta(
-                &self.dir.join("catalog").join(&l.source),
-                input,
-                format,
+                (&self.dir.join("catalog").join(&l.source), old_format),
+                (input, format),
                 &packages.join(&name),
                 "tsd-server",
                 l.version,
@@ -500,15 +503,17 @@ impl Server {
             return Ok(Offer {
                 version: 0,
                 packages: vec![],
+                reason: "no catalog is published yet".into(),
             });
         };
         if since == latest.version {
             return Ok(Offer {
                 version: latest.version,
                 packages: vec![],
+                reason: format!("up to date at v{since}"),
             });
         }
-        let snapshot = Offer {
+        let snapshot = |reason: String| Offer {
             version: latest.version,
             packages: vec![OfferedPackage {
                 name: latest.snapshot.clone(),
@@ -517,15 +522,24 @@ impl Server {
                 to: latest.version,
                 size: latest.snapshot_size,
             }],
+            reason: format!("snapshot of v{}: {reason}", latest.version),
         };
-        if since <= 0 || since > latest.version || latest.version - since > KEEP_DELTAS {
-            return Ok(snapshot);
+        if since <= 0 {
+            return Ok(snapshot("the terminal holds no catalog".into()));
+        }
+        if since > latest.version {
+            return Ok(snapshot(format!("the terminal's v{since} is not a version of this server")));
+        }
+        if latest.version - since > KEEP_DELTAS {
+            return Ok(snapshot(format!(
+                "v{since} is more than {KEEP_DELTAS} versions behind; deltas that old are not kept"
+            )));
         }
         let mut deltas = Vec::new();
         let mut total = 0;
         for v in self.store.catalog_versions_after(since)? {
             let (Some(name), Some(size)) = (v.delta, v.delta_size) else {
-                return Ok(snapshot);
+                return Ok(snapshot(format!("no delta to v{} is kept", v.version)));
             };
             total += size;
             deltas.push(OfferedPackage {
@@ -537,10 +551,18 @@ impl Server {
             });
         }
         if total >= latest.snapshot_size {
-            return Ok(snapshot);
+            return Ok(snapshot(format!(
+                "the deltas from v{since} ({total} bytes) are not smaller than the snapshot ({} bytes)",
+                latest.snapshot_size
+            )));
         }
         Ok(Offer {
             version: latest.version,
+            reason: format!(
+                "{} delta(s) from v{since}, {total} bytes (the snapshot is {})",
+                deltas.len(),
+                latest.snapshot_size
+            ),
             packages: deltas,
         })
     }

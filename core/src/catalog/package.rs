@@ -135,9 +135,8 @@ fn for_each_group(input: &Path, format: Format, f: &mut dyn FnMut(Vec<CatalogRec
 /// `from_version`.
 #[allow(clippy::too_many_arguments)]
 pub fn build_delta(
-    old: &Path,
-    new: &Path,
-    format: Format,
+    old: (&Path, Format),
+    new: (&Path, Format),
     out: &Path,
     producer: &str,
     from_version: i64,
@@ -146,7 +145,8 @@ pub fn build_delta(
 ) -> Result<Header> {
     use std::collections::HashMap;
     let mut before: HashMap<Deletion, (u64, u64)> = HashMap::new();
-    for_each_group(old, format, &mut |g| {
+    let ((old, old_format), (new, new_format)) = (old, new);
+    for_each_group(old, old_format, &mut |g| {
         if let Some(id) = group_identity(&g) {
             before.insert(id, group_hash(&g));
         }
@@ -155,7 +155,7 @@ pub fn build_delta(
     // Changed groups, and whether only the product's own fields changed.
     let mut changed: HashMap<Deletion, bool> = HashMap::new();
     let (mut products, mut others) = (0u64, 0u64);
-    for_each_group(new, format, &mut |g| {
+    for_each_group(new, new_format, &mut |g| {
         let Some(id) = group_identity(&g) else { return Ok(()) };
         let now = group_hash(&g);
         let only = match before.remove(&id) {
@@ -174,7 +174,7 @@ pub fn build_delta(
     // Products whose own fields alone changed travel as patches against their old
     // row: collect those old rows (bounded; beyond the bound they travel whole).
     let mut old_rows: HashMap<String, ProductRow> = HashMap::new();
-    for_each_group(old, format, &mut |g| {
+    for_each_group(old, old_format, &mut |g| {
         if let Some(CatalogRecord::Product(p)) = g.first() {
             if old_rows.len() < MAX_PATCHES && changed.get(&Deletion::Product(p.id.clone())) == Some(&true) {
                 old_rows.insert(p.id.clone(), p.clone());
@@ -194,7 +194,7 @@ pub fn build_delta(
     let mut emit = |record: CatalogRecord| -> Result<()> { Ok(writer.write(&record)?) };
     let mut builder = BlockBuilder::new(&mut emit);
     let mut patch_list = Vec::with_capacity(old_rows.len());
-    for_each_group(new, format, &mut |g| {
+    for_each_group(new, new_format, &mut |g| {
         match (group_identity(&g).and_then(|id| changed.get(&id).copied()), g.first()) {
             (Some(true), Some(CatalogRecord::Product(p))) => match old_rows.get(&p.id) {
                 Some(o) => patch_list.push(ProductPatch::between(o, p)),
@@ -366,7 +366,7 @@ P10,Кефир,шт,,,0460123456786
         // P1 renamed and its box gone, P2 gone, P3 new.
         std::fs::write(&new, V2).unwrap();
         let delta = dir.path().join("d.tsdpkg");
-        let h = build_delta(&old, &new, Format::Csv, &delta, "test", 1, 2, None).unwrap();
+        let h = build_delta((&old, Format::Csv), (&new, Format::Csv), &delta, "test", 1, 2, None).unwrap();
         assert_eq!(h.records, 2, "one block (P1 lost its box, P3 is new) and one deletion (P2)");
 
         let d1 = dir.path().join("t1");
@@ -378,7 +378,7 @@ P10,Кефир,шт,,,0460123456786
 
         // A delta that does not start at version 1 is refused and changes nothing.
         let wrong = dir.path().join("wrong.tsdpkg");
-        build_delta(&old, &new, Format::Csv, &wrong, "test", 5, 6, None).unwrap();
+        build_delta((&old, Format::Csv), (&new, Format::Csv), &wrong, "test", 5, 6, None).unwrap();
         let before = catalog_rows(&term);
         let e = apply(&mut term, &PackageReader::open(&wrong, None, false).unwrap(), &mut |_| true).unwrap_err();
         assert!(e.to_string().contains("version 5") && e.to_string().contains("version 1"), "{e}");
@@ -409,7 +409,7 @@ P10,Кефир,шт,,,0460123456786
         std::fs::write(&old, V1).unwrap();
         std::fs::write(&new, V1.replace("P2,Кефир", "P2,Кефир 1%")).unwrap();
         let delta = dir.path().join("d.tsdpkg");
-        build_delta(&old, &new, Format::Csv, &delta, "test", 1, 2, None).unwrap();
+        build_delta((&old, Format::Csv), (&new, Format::Csv), &delta, "test", 1, 2, None).unwrap();
         let reader = PackageReader::open(&delta, None, false).unwrap();
         let records: Vec<CatalogRecord> = reader.records().unwrap().collect::<std::result::Result<_, _>>().unwrap();
         assert!(
@@ -440,7 +440,7 @@ P10,Кефир,шт,,,0460123456786
         std::fs::write(&old, V1).unwrap();
         std::fs::write(&new, V1.replace("P2,Кефир", "P2,Кефир 1%").replace("P1,Молоко", "P1,Молоко 3.2%")).unwrap();
         let delta = dir.path().join("d.tsdpkg");
-        build_delta(&old, &new, Format::Csv, &delta, "test", 1, 2, None).unwrap();
+        build_delta((&old, Format::Csv), (&new, Format::Csv), &delta, "test", 1, 2, None).unwrap();
         let d1 = dir.path().join("t");
         std::fs::create_dir_all(&d1).unwrap();
         let mut term = store::open(&d1, Db::Catalog, true).unwrap();

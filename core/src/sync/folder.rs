@@ -513,9 +513,8 @@ pub fn put_delta(
     let now = now_millis();
     let name = format!("catalog-{now:015}-delta.tsdpkg");
     let header = crate::catalog::package::build_delta(
-        base,
-        input,
-        format,
+        (base, format),
+        (input, format),
         &root.join(TO_DEVICE).join(&name),
         "tsd exchange",
         from,

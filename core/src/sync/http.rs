@@ -707,6 +707,10 @@ pub struct Offer {
     pub version: i64,
     /// Packages in order.
     pub packages: Vec<OfferedPackage>,
+    /// Why the server offers these (deltas, a snapshot and why, or nothing):
+    /// for people reading logs; a terminal decides nothing from it.
+    #[serde(default)]
+    pub reason: String,
 }
 
 #[cfg(test)]
