@@ -167,6 +167,7 @@ pub fn run(db: Option<&Path>, json: bool) -> Result<(), Error> {
         number: "ОТ-00042".into(),
         lines: vec![serde_json::from_value(serde_json::json!({"product": product, "qty": 12}))
             .map_err(|e| Error::InvalidArgument(e.to_string()))?],
+        cancelled: false,
     };
     rt.add_tasks(&[task])?;
     say(format!("4. picking task ОТ-00042: plan 12 of {product}; over-scan is refused"));

@@ -390,7 +390,9 @@ enum ExchangeCommand {
         /// Exchange folder root.
         #[arg(long)]
         folder: PathBuf,
-        /// Output JSON Lines file (replaced).
+        /// Output JSON Lines file. Never overwritten: while it exists (the
+        /// accounting system has not taken it), collect refuses and acknowledges
+        /// nothing; with nothing to collect it is not written.
         #[arg(long)]
         out: PathBuf,
         #[command(flatten)]

@@ -91,10 +91,15 @@ fn a_document_travels_by_cable_once_and_its_ack_comes_back() {
     let r = tsd(&["--db", &s(&term), "--json", "sync", "--folder", &s(&term_exchange)]);
     assert!(r.status.success(), "acknowledged: {}", String::from_utf8_lossy(&r.stderr));
     assert!(usb(&device, &pc).contains("pulled 0, pushed 0, cleaned 0"));
+    let before = std::fs::read_to_string(&out).unwrap();
     assert!(tsd(&["exchange", "collect", "--folder", &s(&pc), "--out", &s(&out)])
         .status
         .success());
-    assert_eq!(std::fs::read_to_string(&out).unwrap(), "", "nothing collected twice");
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        before,
+        "nothing collected twice; the hand-off file is left as it was"
+    );
 }
 
 /// Server mode without a network: the PC bridges the cable to the server as the

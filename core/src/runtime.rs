@@ -288,13 +288,30 @@ impl Runtime {
 
     /// A document with lines (product names filled from the catalog) and journal.
     pub fn document(&self, id: &str) -> Result<Document> {
-        let mut doc = documents::show(&lock(&self.journal), id)?;
+        let (mut doc, in_packagings) = {
+            let journal = lock(&self.journal);
+            (documents::show(&journal, id)?, documents::planned_packagings(&journal, id)?)
+        };
         let mut reader = lock(&self.catalog_reader);
         let conn = reader.conn()?;
         for line in &mut doc.lines {
             if let Some(p) = &line.product {
                 line.name = catalog::product_by_id(conn, p)?.map(|p| p.name);
             }
+        }
+        for (product, packaging, qty) in in_packagings {
+            let Some(line) = doc.lines.iter_mut().find(|l| l.product.as_deref() == Some(product.as_str())) else {
+                continue;
+            };
+            let Some(k) = catalog::packagings_of(conn, &product)?.into_iter().find(|k| k.id == packaging) else {
+                continue;
+            };
+            let count = documents::qty_json(qty.saturating_mul(1000) / k.factor.max(1));
+            let text = format!("{count} × {}", if k.name.is_empty() { &k.id } else { &k.name });
+            line.planned_as = Some(match line.planned_as.take() {
+                Some(before) => format!("{before} + {text}"),
+                None => text,
+            });
         }
         drop(reader);
         let journal = lock(&self.journal);
@@ -365,6 +382,8 @@ impl Runtime {
         let mut report = terminal.sync(&mut conn, &outbox, &mut JournalOf(self), &mut |_| true)?;
         report.seconds = started.elapsed().as_secs_f64();
         drop(conn);
+        // A configuration applied now may let tasks set aside before be taken.
+        self.retry_set_aside_tasks()?;
         let state = self.device_state()?;
         folder::write_atomically(&root.join(folder::FROM_DEVICE), folder::STATUS, format!("{state:#}\n").as_bytes())?;
         if !report.applied.is_empty() {
@@ -428,7 +447,10 @@ impl folder::JournalSide for JournalOf<'_> {
     }
 
     fn add_tasks(&mut self, tasks: &[TaskDocument]) -> Result<usize> {
-        self.0.add_tasks(tasks)
+        // As over HTTP: a task the terminal cannot take is set aside, not a reason
+        // to refuse the whole package.
+        let taken = self.0.take_tasks(tasks.to_vec(), None)?;
+        Ok(taken.added + taken.set_aside.len())
     }
 
     fn document(&mut self, doc_id: &str) -> Result<Document> {

@@ -69,9 +69,34 @@ fn catalog_goes_in_documents_come_out_exactly_once() {
         collect(&s.root, &out, Some(KEY), true).unwrap().documents.is_empty(),
         "collected once"
     );
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        text,
+        "an empty collect leaves the hand-off file alone"
+    );
+
+    // Another document while the accounting system has not taken the file yet:
+    // refused, nothing overwritten or acknowledged; collected once the file is gone.
+    let second = s.rt.new_document("receiving").unwrap();
+    s.rt.scan(&second.id, "4601234567909", None).unwrap();
+    s.rt.complete(&second.id).unwrap();
+    s.rt.sync_folder(&s.root, Some(KEY), true).unwrap();
+    let err = collect(&s.root, &out, Some(KEY), true).unwrap_err();
+    assert!(err.to_string().contains("still holds the last hand-off"), "{err}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), text, "not overwritten");
+    assert!(!s.root.join(folder::TO_DEVICE).join(folder::ack_name(&second.id)).exists());
+    std::fs::rename(&out, s.root.parent().unwrap().join("imported-by-1c.jsonl")).unwrap();
+    assert_eq!(
+        collect(&s.root, &out, Some(KEY), true).unwrap().documents,
+        std::slice::from_ref(&second.id)
+    );
 
     let r = s.rt.sync_folder(&s.root, Some(KEY), true).unwrap();
-    assert_eq!((r.acknowledged.clone(), r.waiting), (vec![doc.id.clone()], 0));
+    assert_eq!(
+        (r.acknowledged.clone(), r.waiting),
+        (vec![second.id.clone()], 0),
+        "the first ack came with the sync above"
+    );
     assert!(s.rt.outbox().unwrap().is_empty());
 }
 
@@ -172,12 +197,15 @@ fn task_documents_arrive_once_and_bad_ones_are_refused() {
     assert_eq!(r.skipped, ["tasks-again.tsdpkg"]);
     assert_eq!(s.rt.documents().unwrap().len(), 1);
 
+    // A task of a type the terminal does not know is set aside with the reason
+    // (see the next test), not a refused package.
     std::fs::write(&tasks, "{\"id\":\"T-9\",\"type\":\"shipping\",\"lines\":[]}\n").unwrap();
     folder::put_tasks(&s.root, &tasks, None).unwrap();
     let r = s.rt.sync_folder(&s.root, None, false).unwrap();
-    assert_eq!(r.rejected[0].code, "bad_row");
-    assert!(r.rejected[0].reason.contains("shipping"), "{}", r.rejected[0].reason);
-    assert_eq!(s.rt.documents().unwrap().len(), 1, "nothing of a refused package is applied");
+    assert!(r.rejected.is_empty(), "{:?}", r.rejected);
+    let aside = s.rt.sync_status().unwrap().set_aside_tasks;
+    assert!(aside[0].id == "T-9" && aside[0].reason.contains("shipping"), "{aside:?}");
+    assert_eq!(s.rt.documents().unwrap().len(), 1);
     std::fs::write(&tasks, "{\"id\":\"\",\"type\":\"picking\"}\n").unwrap();
     assert!(matches!(
         folder::put_tasks(&s.root, &tasks, None),
@@ -205,4 +233,46 @@ fn an_older_catalog_package_is_skipped_not_applied() {
         serde_json::from_str(&std::fs::read_to_string(s.root.join("from-device").join(folder::STATUS)).unwrap()).unwrap();
     assert_eq!(state["catalog_version"], 5);
     assert_eq!(state["device"], "terminal-1");
+}
+
+/// A task the terminal cannot take does not refuse its package or stall the sync:
+/// it is set aside with its reason in the sync status, and taken once a newer
+/// configuration (applied first) defines its type.
+#[test]
+fn a_task_the_terminal_cannot_take_is_set_aside_until_its_configuration_comes() {
+    let s = setup();
+    put_catalog(&s.root, &s.csv, Format::Csv, 1, None).unwrap();
+    let tasks = s.root.parent().unwrap().join("tasks.jsonl");
+    std::fs::write(
+        &tasks,
+        "{\"id\":\"A-1\",\"type\":\"audit\",\"lines\":[{\"product\":\"P1\",\"qty\":1}]}\n\
+         {\"id\":\"P-1\",\"type\":\"picking\",\"lines\":[{\"product\":\"P1\",\"packaging\":\"box\",\"qty\":2}]}\n\
+         {\"id\":\"P-2\",\"type\":\"picking\",\"lines\":[{\"product\":\"P2\",\"packaging\":\"crate\",\"qty\":1}]}\n",
+    )
+    .unwrap();
+    folder::put_tasks(&s.root, &tasks, None).unwrap();
+    let r = s.rt.sync_folder(&s.root, None, false).unwrap();
+    assert!(r.rejected.is_empty(), "the package is not refused: {:?}", r.rejected);
+    let ids: Vec<String> = s.rt.documents().unwrap().into_iter().map(|d| d.id).collect();
+    assert_eq!(ids, ["P-1"]);
+    assert_eq!(s.rt.document("P-1").unwrap().lines[0].planned, Some(24_000), "2 boxes of 12");
+    let status = s.rt.sync_status().unwrap();
+    let why: Vec<(&str, &str)> = status.set_aside_tasks.iter().map(|t| (t.id.as_str(), t.reason.as_str())).collect();
+    assert_eq!(why.len(), 2, "{why:?}");
+    assert!(
+        why[0].0 == "A-1" && why[0].1.contains("\"audit\" is not in this terminal's configuration"),
+        "{why:?}"
+    );
+    assert!(why[1].0 == "P-2" && why[1].1.contains("packaging \"crate\""), "{why:?}");
+
+    // The configuration that defines "audit" arrives; the next sync takes A-1.
+    let config = s.root.parent().unwrap().join("config.json");
+    std::fs::write(&config, r#"{"document_types":[{"id":"picking"},{"id":"audit"}]}"#).unwrap();
+    folder::put_config(&s.root, &config, 2, None).unwrap();
+    s.rt.sync_folder(&s.root, None, false).unwrap();
+    let mut ids: Vec<String> = s.rt.documents().unwrap().into_iter().map(|d| d.id).collect();
+    ids.sort();
+    assert_eq!(ids, ["A-1", "P-1"]);
+    let left = s.rt.sync_status().unwrap().set_aside_tasks;
+    assert_eq!(left.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), ["P-2"]);
 }

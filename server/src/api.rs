@@ -72,6 +72,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/config", post(publish_config))
         .route("/v1/catalog", post(publish_catalog))
         .route("/v1/tasks", post(add_tasks))
+        .route("/v1/tasks/{id}", axum::routing::delete(cancel_task))
         .route("/v1/documents", get(list_documents))
         .route("/v1/documents/{id}", get(get_document))
         .route("/v1/documents/{id}/ack", post(ack_document))
@@ -489,6 +490,17 @@ async fn add_tasks(State(app): St, _: Integration, Query(q): Query<DeviceQuery>,
     let text = String::from_utf8(bytes.to_vec()).map_err(|_| Error::BadRequest("tasks must be UTF-8 JSON Lines".into()))?;
     let added = blocking(move || app.server.add_tasks(&q.device, &text)).await?;
     Ok(Json(serde_json::json!({ "added": added })).into_response())
+}
+
+#[derive(Deserialize)]
+struct CancelQuery {
+    #[serde(default)]
+    device: Option<String>,
+}
+
+async fn cancel_task(State(app): St, _: Integration, Path(id): Path<String>, Query(q): Query<CancelQuery>) -> Result<Response> {
+    let devices = blocking(move || app.server.cancel_task(&id, q.device.as_deref())).await?;
+    Ok(Json(serde_json::json!({ "cancelled": devices })).into_response())
 }
 
 #[derive(Deserialize)]

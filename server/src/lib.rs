@@ -601,26 +601,98 @@ impl Server {
     }
 
     /// Adds task documents (JSON Lines, one task a line) for a device. Every line is
-    /// checked first; a bad one fails with its line number and nothing is added.
+    /// checked first against the configuration in force and the latest catalog —
+    /// the document type exists, every product and packaging is in the catalog,
+    /// every quantity reads — and a bad one fails with its line number and nothing
+    /// is added: a terminal is never sent a task it cannot take.
     pub fn add_tasks(&self, device: &str, jsonl: &str) -> Result<usize> {
         let device = self
             .store
             .device_by_name(device)?
             .ok_or_else(|| Error::NotFound(format!("no device named {device:?}")))?;
+        let config = match self.store.latest_config()? {
+            Some((_, json)) => tsd_core::config::Config::from_json(&json)?,
+            None => tsd_core::config::Config::default(),
+        };
+        if let Err(e) = self.refresh_lookup() {
+            log::warn!("lookup catalog not brought up to date before checking tasks: {e}");
+        }
+        let catalog = lock(&self.lookup_reader);
+        let catalog_version = tsd_core::catalog::synced_version(&catalog)?;
         let mut tasks = Vec::new();
         for (i, line) in jsonl.lines().enumerate() {
             if line.trim().is_empty() {
                 continue;
             }
-            let task: TaskDocument =
-                serde_json::from_str(line).map_err(|e| Error::BadRequest(format!("line {}: bad task JSON: {e}", i + 1)))?;
+            let at = |why: String| Error::BadRequest(format!("line {}: {why}", i + 1));
+            let task: TaskDocument = serde_json::from_str(line).map_err(|e| at(format!("bad task JSON: {e}")))?;
             if task.id.trim().is_empty() {
-                return Err(Error::BadRequest(format!("line {}: a task needs an id", i + 1)));
+                return Err(at("a task needs an id".into()));
+            }
+            if task.cancelled {
+                return Err(at(
+                    "withdraw a task with DELETE /v1/tasks/{id} (tsd-server tasks cancel), not with \"cancelled\"".into(),
+                ));
+            }
+            if config.doc_type(&task.doc_type).is_err() {
+                let known: Vec<&str> = config.document_types.iter().map(|t| t.id.as_str()).collect();
+                return Err(at(format!(
+                    "task {:?}: document type {:?} is not in the configuration in force (known: {})",
+                    task.id,
+                    task.doc_type,
+                    known.join(", ")
+                )));
+            }
+            for (n, l) in task.lines.iter().enumerate() {
+                let at_line = |why: String| at(format!("task {:?}, planned line {}: {why}", task.id, n + 1));
+                if tsd_core::catalog::parse_quantity(&l.qty.to_string()).is_none() {
+                    return Err(at_line(format!(
+                        "quantity {} is not a non-negative number with at most 3 decimals",
+                        l.qty
+                    )));
+                }
+                if tsd_core::catalog::product_by_id(&catalog, &l.product)?.is_none() {
+                    return Err(at_line(if catalog_version == 0 {
+                        "no catalog is published yet: publish the catalog before tasks".into()
+                    } else {
+                        format!("product {:?} is not in the published catalog v{catalog_version}", l.product)
+                    }));
+                }
+                if let Some(k) = l.packaging.as_deref().filter(|k| !k.is_empty()) {
+                    if !tsd_core::catalog::packagings_of(&catalog, &l.product)?.iter().any(|p| p.id == k) {
+                        return Err(at_line(format!(
+                            "product {:?} has no packaging {k:?} in the published catalog v{catalog_version}",
+                            l.product
+                        )));
+                    }
+                }
             }
             let body = serde_json::to_string(&task).map_err(|e| Error::BadRequest(e.to_string()))?;
             tasks.push((task.id, body));
         }
+        drop(catalog);
         self.store.add_tasks(device.id, &tasks, now_ms())
+    }
+
+    /// Withdraws a task (from every device it was given to, or from `device`): a
+    /// terminal that has not received it never will; one that has removes it at its
+    /// next sync unless work on it has started (then it finishes and sends it as
+    /// usual, and its sync status says the task was withdrawn). Returns the devices.
+    pub fn cancel_task(&self, task_id: &str, device: Option<&str>) -> Result<Vec<String>> {
+        let device = match device {
+            Some(name) => Some(
+                self.store
+                    .device_by_name(name)?
+                    .ok_or_else(|| Error::NotFound(format!("no device named {name:?}")))?
+                    .id,
+            ),
+            None => None,
+        };
+        let devices = self.store.cancel_task(task_id, device, now_ms())?;
+        if devices.is_empty() {
+            return Err(Error::NotFound(format!("no open task {task_id:?}")));
+        }
+        Ok(devices)
     }
 
     /// A task-documents package with a device's tasks after `after` (`None` when

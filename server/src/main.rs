@@ -254,6 +254,15 @@ enum TasksCommand {
         /// The JSON Lines file.
         file: PathBuf,
     },
+    /// Withdraws a task: removed from the terminal at its next sync unless work on it
+    /// has started (then it is finished and sent as usual).
+    Cancel {
+        /// Task id.
+        id: String,
+        /// Only from this device (default: every device it was given to).
+        #[arg(long)]
+        device: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -357,6 +366,10 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
             let added = server.add_tasks(&device, &text)?;
             out(&format!("{}\n", serde_json::json!({ "added": added })));
+        }
+        Command::Tasks(TasksCommand::Cancel { id, device }) => {
+            let devices = server.cancel_task(&id, device.as_deref())?;
+            out(&format!("{}\n", serde_json::json!({ "cancelled": devices })));
         }
         Command::Documents(DocumentsCommand::List { json, all }) => {
             let docs = server.store().documents(!all)?;

@@ -170,9 +170,12 @@ pub trait Storage: Send + Sync {
     /// Adds tasks for a device; tasks already known (same id) are skipped. Returns how
     /// many were new.
     fn add_tasks(&self, device: i64, tasks: &[(String, String)], now: i64) -> Result<usize>;
+    /// Withdraws a task: its record is replaced by a `"cancelled": true` record at
+    /// the end of the feed (a new sequence number, so terminals past the task see
+    /// it). Returns the names of the devices it was withdrawn from.
+    fn cancel_task(&self, task_id: &str, device: Option<i64>, now: i64) -> Result<Vec<String>>;
     /// A device's tasks after sequence number `after`: `(seq, json)`.
     fn tasks_after(&self, device: i64, after: i64) -> Result<Vec<(i64, String)>>;
-    /// Stores a finished document once per `(device, idempotency key)`.
     /// Stores a finished document once per revision: a key seen before answers for
     /// what it named (a [`Pushed::KeyConflict`] if that was another document or
     /// revision), and a revision stored before under another key is a duplicate.
@@ -585,6 +588,39 @@ impl Storage for Sqlite {
                 added += st.execute(params![device, id, body, now])?;
             }
             Ok(added)
+        })
+    }
+
+    fn cancel_task(&self, task_id: &str, device: Option<i64>, now: i64) -> Result<Vec<String>> {
+        self.with("withdrawing a task", |tx| {
+            let found: Vec<(i64, i64, String, String)> = {
+                let mut st = tx.prepare(
+                    "SELECT t.seq, t.device, t.body, d.name FROM tasks t JOIN devices d ON d.id = t.device
+                     WHERE t.task_id = ?1 AND (?2 IS NULL OR t.device = ?2)",
+                )?;
+                let rows = st.query_map(params![task_id, device], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+                rows.collect::<rusqlite::Result<_>>()?
+            };
+            let mut names = Vec::new();
+            for (seq, device, body, name) in found {
+                let mut task: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+                if task.get("cancelled").and_then(|c| c.as_bool()) == Some(true) {
+                    continue;
+                }
+                let withdrawn = serde_json::json!({
+                    "id": task_id,
+                    "type": task.get_mut("type").map(std::mem::take).unwrap_or_default(),
+                    "number": task.get_mut("number").map(std::mem::take).unwrap_or_default(),
+                    "cancelled": true,
+                });
+                tx.execute("DELETE FROM tasks WHERE seq = ?1", [seq])?;
+                tx.execute(
+                    "INSERT INTO tasks (device, task_id, body, created_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![device, task_id, withdrawn.to_string(), now],
+                )?;
+                names.push(name);
+            }
+            Ok(names)
         })
     }
 

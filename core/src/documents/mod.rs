@@ -113,9 +113,13 @@ pub struct Line {
     pub raw: Option<String>,
     /// Product name, when the catalog knows it.
     pub name: Option<String>,
-    /// Planned quantity (task documents).
+    /// Planned quantity (task documents), in base units.
     #[serde(serialize_with = "ser_opt_qty")]
     pub planned: Option<i64>,
+    /// The plan as the accounting system gave it when it counted packagings
+    /// ("2 × Коробка 12 шт"); absent for plans in base units.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub planned_as: Option<String>,
     /// Actual quantity from the journal.
     #[serde(serialize_with = "ser_qty")]
     pub actual: i64,
@@ -147,6 +151,10 @@ pub struct TaskDocument {
     /// Planned lines.
     #[serde(default)]
     pub lines: Vec<TaskLine>,
+    /// The accounting system withdrew this task (a record in the task feed after
+    /// the task itself; see `sync::tasks`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cancelled: bool,
 }
 
 /// A planned line.
@@ -154,10 +162,11 @@ pub struct TaskDocument {
 pub struct TaskLine {
     /// Product id.
     pub product: String,
-    /// Packaging id (informational).
+    /// Packaging id: when given, `qty` counts this packaging (2 boxes of 12 plan
+    /// 24 base units).
     #[serde(default)]
     pub packaging: Option<String>,
-    /// Planned quantity in base units.
+    /// Planned quantity: base units, or packagings when `packaging` is given.
     pub qty: serde_json::Number,
     /// Cell, if the task names one.
     #[serde(default)]
@@ -231,9 +240,28 @@ pub fn create(tx: &Transaction<'_>, doc_type: &DocType, now: i64) -> Result<Docu
     Ok(header)
 }
 
-/// Adds a task document with its planned lines. A task whose id is already known
-/// is left as it is (a re-sent task changes nothing); returns whether it was new.
+/// Adds a task document with its planned lines, quantities in base units (no
+/// packaging conversion: `tsd doc import-tasks` and the bridge's `addTasks` take
+/// base units; syncs go through `sync::tasks`, which converts). A task whose id is
+/// already known is left as it is (a re-sent task changes nothing); returns
+/// whether it was new.
 pub fn add_task(tx: &Transaction<'_>, task: &TaskDocument, now: i64) -> Result<bool> {
+    let mut planned = Vec::with_capacity(task.lines.len());
+    for (i, l) in task.lines.iter().enumerate() {
+        planned.push(crate::catalog::parse_quantity(&l.qty.to_string()).ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "task {} line {}: quantity {} is not a non-negative number with at most 3 decimals",
+                task.id,
+                i + 1,
+                l.qty
+            ))
+        })?);
+    }
+    add_task_planned(tx, task, &planned, now)
+}
+
+/// [`add_task`] with each line's planned base units (thousandths) worked out.
+pub fn add_task_planned(tx: &Connection, task: &TaskDocument, planned: &[i64], now: i64) -> Result<bool> {
     if task.id.trim().is_empty() {
         return Err(Error::InvalidArgument("a task document needs an id".into()));
     }
@@ -253,15 +281,7 @@ pub fn add_task(tx: &Transaction<'_>, task: &TaskDocument, now: i64) -> Result<b
         params![task.id, task.doc_type, number, now],
     )
     .step("adding a task document")?;
-    for (i, l) in task.lines.iter().enumerate() {
-        let qty = crate::catalog::parse_quantity(&l.qty.to_string()).ok_or_else(|| {
-            Error::InvalidArgument(format!(
-                "task {} line {}: quantity {} is not a non-negative number with at most 3 decimals",
-                task.id,
-                i + 1,
-                l.qty
-            ))
-        })?;
+    for (i, (l, qty)) in task.lines.iter().zip(planned).enumerate() {
         tx.execute(
             "INSERT INTO plan_lines (doc, line, product, packaging, qty, cell) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![task.id, i as i64 + 1, l.product, l.packaging, qty, l.cell],
@@ -269,6 +289,19 @@ pub fn add_task(tx: &Transaction<'_>, task: &TaskDocument, now: i64) -> Result<b
         .step("adding a planned line")?;
     }
     Ok(true)
+}
+
+/// A task's planned lines given in packagings: `(product, packaging, base units)`.
+pub fn planned_packagings(conn: &Connection, id: &str) -> Result<Vec<(String, String, i64)>> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT product, packaging, qty FROM plan_lines WHERE doc = ?1 AND packaging IS NOT NULL AND packaging <> '' ORDER BY line",
+        )
+        .step("reading planned packagings")?;
+    let rows = stmt
+        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .step("reading planned packagings")?;
+    rows.collect::<rusqlite::Result<_>>().step("reading planned packagings")
 }
 
 /// All documents, newest first.
@@ -336,6 +369,7 @@ pub fn show(conn: &Connection, id: &str) -> Result<Document> {
                     raw: None,
                     name: None,
                     planned: Some(qty),
+                    planned_as: None,
                     actual: 0,
                 });
             }
@@ -353,6 +387,7 @@ pub fn show(conn: &Connection, id: &str) -> Result<Document> {
                 raw: if e.product.is_none() { e.raw.clone() } else { None },
                 name: None,
                 planned: None,
+                planned_as: None,
                 actual: 0,
             });
             lines.len() - 1

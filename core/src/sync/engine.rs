@@ -15,7 +15,7 @@
 
 use super::http::{Client, ServerSettings};
 use crate::catalog::package::{apply, Applied};
-use crate::documents::{self, TaskDocument};
+use crate::documents::TaskDocument;
 use crate::error::{Error, Result, SqlStep};
 use crate::package::{Kind, PackageError, PackageReader};
 use crate::runtime::{lock, now_ms, Checkpoint};
@@ -76,6 +76,8 @@ pub struct SyncReport {
     pub config_applied: Option<i64>,
     /// Print jobs handed to the server now.
     pub print_jobs_sent: Vec<String>,
+    /// Tasks the accounting system withdrew, taken now.
+    pub tasks_cancelled: Vec<String>,
     /// Documents the server refused to store (409: their idempotency key names
     /// another document or revision); they stay in the outbox and the sync ends
     /// with an error that names them.
@@ -89,7 +91,7 @@ pub struct SyncReport {
 }
 
 /// What the shell shows about sync. Read from the journal, never cached.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SyncStatus {
     /// Completed documents not yet acknowledged by the server or the PC side.
     pub waiting: usize,
@@ -109,9 +111,12 @@ pub struct SyncStatus {
     pub catalog_version: i64,
     /// True only when nothing waits and the last attempt succeeded.
     pub synced: bool,
+    /// Tasks the terminal could not take, with the reason (and tasks withdrawn
+    /// after work on them had started).
+    pub set_aside_tasks: Vec<super::tasks::SetAside>,
 }
 
-fn state(conn: &Connection, key: &str) -> Result<Option<String>> {
+pub(crate) fn state(conn: &Connection, key: &str) -> Result<Option<String>> {
     conn.query_row("SELECT value FROM sync_state WHERE key = ?1", [key], |r| r.get(0))
         .optional()
         .step("reading sync state")
@@ -121,7 +126,7 @@ fn state_int(conn: &Connection, key: &str) -> Result<Option<i64>> {
     Ok(state(conn, key)?.and_then(|v| v.parse().ok()))
 }
 
-fn set_state(tx: &Connection, key: &str, value: Option<&str>) -> Result<()> {
+pub(crate) fn set_state(tx: &Connection, key: &str, value: Option<&str>) -> Result<()> {
     match value {
         Some(v) => tx
             .execute(
@@ -192,6 +197,7 @@ impl Runtime {
             failures: state_int(&conn, "failures")?.unwrap_or(0) as u32,
             next_attempt_at: state_int(&conn, "next_attempt_at")?.unwrap_or(0),
             catalog_version,
+            set_aside_tasks: super::tasks::set_aside(&conn)?,
         })
     }
 
@@ -293,10 +299,12 @@ impl Runtime {
         client.hello()?;
         self.push(client, progress, &mut report)?;
         self.push_prints(client, progress, &mut report)?;
-        // Server data is applied only after every own upload is confirmed.
+        // Server data is applied only after every own upload is confirmed; the
+        // configuration first (it decides catalog routing and which document types
+        // tasks may have), as the exchange folder does.
+        self.pull_config(client, progress, &mut report)?;
         self.pull_catalog(client, progress, &mut report)?;
         self.pull_tasks(client, progress, &mut report)?;
-        self.pull_config(client, progress, &mut report)?;
         self.pull_print_statuses(client)?;
         report.waiting = self.outbox()?.len();
         progress(Progress {
@@ -531,7 +539,12 @@ impl Runtime {
         });
         let tmp = self.scratch("incoming")?;
         let path = tmp.path().join("tasks.tsdpkg");
-        let Some(bytes) = client.tasks(after, &path)? else { return Ok(()) };
+        let Some(bytes) = client.tasks(after, &path)? else {
+            // No new tasks; a configuration or catalog that came now may let tasks
+            // set aside before be taken.
+            report.tasks_added += self.retry_set_aside_tasks()?.added;
+            return Ok(());
+        };
         report.bytes_down += bytes;
         let reader = PackageReader::open(&path, None, false)?;
         if reader.header().kind != Kind::TaskDocuments {
@@ -551,19 +564,11 @@ impl Runtime {
             })?;
             tasks.push(task);
         }
-        let config = self.config();
-        for t in &tasks {
-            config.doc_type(&t.doc_type)?;
-        }
-        let now = now_ms();
-        report.tasks_added += self.write_journal(|tx| {
-            let mut added = 0;
-            for t in &tasks {
-                added += documents::add_task(tx, t, now)? as usize;
-            }
-            set_state(tx, "tasks_cursor", Some(&cursor.to_string()))?;
-            Ok(added)
-        })?;
+        // A task the terminal cannot take is set aside (see `sync::tasks`), never
+        // a reason to fail the sync or to hold the cursor back.
+        let taken = self.take_tasks(tasks, Some(cursor))?;
+        report.tasks_added += taken.added;
+        report.tasks_cancelled.extend(taken.cancelled);
         Ok(())
     }
 }

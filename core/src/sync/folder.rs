@@ -292,7 +292,11 @@ impl Terminal<'_> {
                 report.pushed.push((*id).clone());
             }
         }
-        // 3. Packages, in name order.
+        // 3. Packages: configuration first (it decides which document types tasks
+        // may have and where catalogs live), then catalogs, then tasks — the order
+        // an HTTP sync takes too — each kind in name order.
+        let mut names_now = names_now;
+        names_now.sort_by_key(|n| (apply_rank(n), n.clone()));
         for name in names_now {
             if name.ends_with(".ack") && safe_name(&name).is_ok() {
                 continue;
@@ -420,6 +424,20 @@ pub fn collect(root: &Path, out: &Path, key: Option<&[u8]>, require_signed: bool
             result.rejected.push(refuse(root, &path, &name, &code, reason)?);
         }
     }
+    if done.is_empty() {
+        // Nothing to hand over: the hand-off file is left as it is (absent or not).
+        return Ok(result);
+    }
+    // A hand-off file is never overwritten: while it exists, the accounting system
+    // has not taken the last one, and those documents would then live only in
+    // archive/. Nothing is acknowledged; the next collect after it is taken goes on.
+    if out.exists() {
+        return Err(Error::InvalidArgument(format!(
+            "{} still holds the last hand-off ({} document(s) wait): let the accounting system take it (and remove the file), then collect again — nothing was acknowledged",
+            out.display(),
+            done.len()
+        )));
+    }
     let dir = out.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let file_name = out
         .file_name()
@@ -434,8 +452,18 @@ pub fn collect(root: &Path, out: &Path, key: Option<&[u8]>, require_signed: bool
     Ok(result)
 }
 
-/// Reads a task-documents package: each record is one task as JSON (the line the
-/// accounting system writes for `tsd doc import-tasks`).
+/// Where a file in `to-device/` comes in the apply order, by the names the PC side
+/// gives: `config-…` 0, `tasks-…` 2, anything else (catalogs, acks) 1.
+fn apply_rank(name: &str) -> u8 {
+    if name.starts_with("config-") {
+        0
+    } else if name.starts_with("tasks-") {
+        2
+    } else {
+        1
+    }
+}
+
 /// A catalog package that would not move the catalog forward: a snapshot or delta
 /// up to a version the terminal already holds.
 fn older_than_catalog(catalog: &Connection, header: &Header) -> Result<bool> {
@@ -446,6 +474,8 @@ fn older_than_catalog(catalog: &Connection, header: &Header) -> Result<bool> {
     Ok(have > 0 && header.to_version <= have)
 }
 
+/// Reads a task-documents package: each record is one task as JSON (the line the
+/// accounting system writes for `tsd doc import-tasks`).
 fn apply_tasks(reader: &PackageReader, journal: &mut dyn JournalSide) -> Result<usize> {
     let mut tasks = Vec::new();
     for (i, record) in reader.records::<String>()?.enumerate() {

@@ -8,6 +8,7 @@ pub mod config;
 pub mod engine;
 pub mod folder;
 pub mod http;
+pub mod tasks;
 
 pub use engine::{Progress, Step, SyncReport, SyncStatus};
 pub use http::{Backoff, ServerSettings};

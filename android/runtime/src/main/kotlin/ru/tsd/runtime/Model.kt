@@ -139,6 +139,8 @@ data class SyncStatus(
     val catalogVersion: Long,
     /** True only when nothing waits and the last attempt succeeded. */
     val synced: Boolean,
+    /** Tasks the terminal could not take (task id → why), and tasks withdrawn after work had started. */
+    val setAsideTasks: List<Pair<String, String>> = emptyList(),
 )
 
 /** A document type of the configuration in force, with the rules the screens show. */
@@ -364,6 +366,9 @@ internal object Json {
             lastError = str(o, "last_error"), lastErrorCode = str(o, "last_error_code"),
             failures = o.getInt("failures"), nextAttemptAt = o.getLong("next_attempt_at"),
             catalogVersion = o.getLong("catalog_version"), synced = o.getBoolean("synced"),
+            setAsideTasks = (o.optJSONArray("set_aside_tasks") ?: JSONArray()).let { a ->
+                List(a.length()) { a.getJSONObject(it).let { t -> t.getString("id") to t.optString("reason") } }
+            },
         )
     }
 }

@@ -98,6 +98,13 @@ class HomeScreen(private val shell: Shell) : Screen<HomeState>(HomeState()) {
     companion object {
         /** The sync state as one line: synced / N waiting / the last error and when it retries. */
         fun syncLine(s: SyncStatus, now: Long): SyncLine {
+            val line = baseLine(s, now)
+            if (s.setAsideTasks.isEmpty()) return line
+            val tasks = s.setAsideTasks.joinToString("; ") { (id, why) -> "$id: $why" }
+            return line.copy(text = "${line.text}; задания не приняты — $tasks")
+        }
+
+        private fun baseLine(s: SyncStatus, now: Long): SyncLine {
             val waiting = if (s.waiting > 0) "ждут отправки: ${s.waiting}" else null
             if (s.lastError != null) {
                 val minutes = ((s.nextAttemptAt - now).coerceAtLeast(0) + 59_999) / 60_000

@@ -152,6 +152,8 @@ class SettingsAndRestoreTest {
         assertFalse(line.ok)
         val ok = ru.tsd.runtime.SyncStatus(0, now - 5 * 60_000, now - 5 * 60_000, null, null, 0, 0, 3, true)
         assertEquals("всё отправлено, синхронизирован 5 мин назад", HomeScreen.syncLine(ok, now).text)
+        val aside = ok.copy(setAsideTasks = listOf("A-1" to "document type \"audit\" is not in this terminal's configuration"))
+        assertTrue(HomeScreen.syncLine(aside, now).text.endsWith("задания не приняты — A-1: document type \"audit\" is not in this terminal's configuration"))
     }
 
     /** Anything an intent throws becomes text: a malformed answer is an internal error, not a crash. */

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# An outside HTTP client against a live tsd-server: schemathesis (pinned, from
+# PyPI, in a virtual environment of its own under target/) generates requests —
+# valid and invalid — from docs/openapi.yaml and checks every answer against it:
+# no 5xx, statuses and bodies as documented, invalid input refused. It runs twice,
+# on the integration routes with an integration key and on the device routes with
+# a device token, each bounded by --max-time. Exit status non-zero on any failure.
+#
+#   bash scripts/schemathesis.sh [SERVER_BIN] [SECONDS_PER_RUN]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SERVER=${1:-target/debug/tsd-server}
+SECONDS_PER_RUN=${2:-60}
+VERSION=4.32.5
+VENV=target/schemathesis-venv
+
+if ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -q "$VERSION"; then
+    python3 -m venv "$VENV" || {
+        echo "schemathesis: python3 -m venv failed (Debian: apt-get install python3-venv)" >&2
+        exit 1
+    }
+    "$VENV/bin/pip" install -q --disable-pip-version-check "schemathesis==$VERSION"
+fi
+
+work=$(mktemp -d)
+server_pid=""
+cleanup() {
+    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+data="$work/srv"
+printf 'product_id,code,name,unit,weighted,marked,packaging_id,packaging_name,factor,barcode\n%s\n%s\n%s\n' \
+    "P1,A-1,Молоко,шт,0,0,,,,4601234567893" \
+    "P1,A-1,Молоко,шт,0,0,box,Коробка 12 шт,12,14601234567890" \
+    "P2,A-2,Кефир,шт,0,0,,,,4601234567909" >"$work/catalog.csv"
+"$SERVER" --data "$data" catalog publish "$work/catalog.csv" >/dev/null
+key=$("$SERVER" --data "$data" key new)
+token=$("$SERVER" --data "$data" device add st-1)
+printf '{"id":"T-1","type":"picking","lines":[{"product":"P1","qty":2}]}\n' >"$work/tasks.jsonl"
+"$SERVER" --data "$data" tasks add --device st-1 "$work/tasks.jsonl" >/dev/null
+
+mkfifo "$work/ready"
+"$SERVER" --data "$data" serve --listen 127.0.0.1:0 >"$work/ready" 2>"$work/server.log" &
+server_pid=$!
+read -r line <"$work/ready"
+url=${line#listening on }
+# Keep the pipe drained so the server never blocks on its standard output.
+cat "$work/ready" >/dev/null &
+
+run() {
+    local name=$1
+    shift
+    echo "== schemathesis ($name) against $url"
+    "$VENV/bin/schemathesis" run docs/openapi.yaml --url "$url" \
+        --checks all --exclude-checks ignored_auth \
+        --max-time "$SECONDS_PER_RUN" --workers 2 --seed 20261128 \
+        --request-timeout 10 --suppress-health-check all \
+        --report junit --report-junit-path "$work/$name.xml" "$@" || {
+        echo "schemathesis ($name): failures above; server log:" >&2
+        tail -n 20 "$work/server.log" >&2
+        return 1
+    }
+}
+
+status=0
+run integration -H "Authorization: Bearer $key" --exclude-path-regex '^/v1/(device/|enroll)' || status=1
+run device -H "Authorization: Bearer $token" -H "TSD-Protocol: 1" --include-path-regex '^/v1/(device/|enroll|hello)' || status=1
+exit $status
