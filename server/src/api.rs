@@ -28,6 +28,13 @@ pub struct Limits {
     pub document: u64,
     /// A status report.
     pub status: u64,
+    /// How long a client has to send a request's headers (and a new connection its
+    /// first request, and a TLS client its handshake).
+    pub header_timeout: std::time::Duration,
+    /// A body that sends nothing for this long is cut off (408).
+    pub body_idle: std::time::Duration,
+    /// Open connections beyond this are closed at once.
+    pub max_connections: usize,
 }
 
 impl Default for Limits {
@@ -37,6 +44,9 @@ impl Default for Limits {
             tasks: 64 << 20,
             document: 32 << 20,
             status: 64 << 10,
+            header_timeout: std::time::Duration::from_secs(15),
+            body_idle: std::time::Duration::from_secs(30),
+            max_connections: 4096,
         }
     }
 }
@@ -78,7 +88,107 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/documents/{id}/ack", post(ack_document))
         .route("/v1/devices", get(list_devices))
         .fallback(|| async { Error::NotFound("no such route".into()) })
+        .layer(axum::middleware::from_fn_with_state(app.clone(), refuse_early))
+        .layer(axum::middleware::from_fn(json_errors))
         .with_state(app)
+}
+
+/// The body limit of a route, by path (`None`: no body expected or no limit).
+fn body_limit(limits: &Limits, path: &str) -> Option<u64> {
+    Some(match path {
+        "/v1/catalog" => limits.catalog,
+        "/v1/tasks" | "/v1/config" => limits.tasks,
+        "/v1/device/documents" | "/v1/device/logs" => limits.document,
+        "/v1/device/status" => limits.status,
+        "/v1/device/print" => PRINT_LIMIT,
+        "/v1/enroll" => ENROL_LIMIT,
+        _ => return None,
+    })
+}
+
+/// A print job's body limit.
+const PRINT_LIMIT: u64 = 256 << 10;
+/// An enrolment's body limit.
+const ENROL_LIMIT: u64 = 4 << 10;
+
+/// 413 as soon as `Content-Length` says the body is over the route's limit,
+/// before a byte of it is read (a client announcing 10 GB is answered at once).
+async fn refuse_early(State(app): St, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let announced = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if let (Some(length), Some(limit)) = (announced, body_limit(&app.limits, req.uri().path())) {
+        if length > limit {
+            let mut resp = Error::TooLarge(limit).into_response();
+            // Nothing of the body will be read: the connection is not reused.
+            resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return resp;
+        }
+    }
+    next.run(req).await
+}
+
+/// Every error answer is `{"error", "message"}` JSON, whichever layer made it:
+/// handlers do already; this catches axum's own (a query or path that does not
+/// parse, an unknown method: 405, a body extractor) so that an outside client
+/// never gets `text/plain` or an empty body.
+async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 64 << 10)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let code = match status {
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::REQUEST_TIMEOUT => "timeout",
+        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::RANGE_NOT_SATISFIABLE => "range_not_satisfiable",
+        StatusCode::UNPROCESSABLE_ENTITY => "unprocessable",
+        s if s.is_server_error() => "internal",
+        _ => "error",
+    };
+    let message = if !text.is_empty() {
+        text
+    } else if status == StatusCode::METHOD_NOT_ALLOWED {
+        let allowed = parts
+            .headers
+            .get(header::ALLOW)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        format!("{method} is not allowed on {path}; allowed: {allowed}")
+    } else if status == StatusCode::RANGE_NOT_SATISFIABLE {
+        let range = parts.headers.get(header::CONTENT_RANGE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        format!("the requested range is outside the file ({range})")
+    } else {
+        status.canonical_reason().unwrap_or("error").to_string()
+    };
+    let body = serde_json::json!({ "error": code, "message": message }).to_string();
+    parts
+        .headers
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(body))
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
@@ -88,12 +198,14 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
 }
 
 fn bearer(parts: &Parts) -> Result<String> {
+    // The scheme is case-insensitive (RFC 9110 §11.1): "bearer", "BEARER" too.
     let value = parts
         .headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
+        .and_then(|v| v.trim_start().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
         .filter(|v| !v.is_empty());
     value
         .map(str::to_string)
@@ -153,13 +265,56 @@ impl FromRequestParts<Arc<App>> for Integration {
     }
 }
 
-async fn read_body(body: Body, limit: u64) -> Result<axum::body::Bytes> {
-    axum::body::to_bytes(body, limit as usize).await.map_err(|_| Error::TooLarge(limit))
+/// The next chunk of a body, or a 408 when the client sends nothing for `idle`.
+async fn next_chunk(
+    stream: &mut (impl futures_util::Stream<Item = std::result::Result<axum::body::Bytes, axum::Error>> + Unpin),
+    idle: std::time::Duration,
+) -> Result<Option<axum::body::Bytes>> {
+    use futures_util::StreamExt;
+    match tokio::time::timeout(idle, stream.next()).await {
+        Err(_) => Err(Error::Timeout(format!(
+            "the request body stalled: nothing for {} ms",
+            idle.as_millis()
+        ))),
+        Ok(None) => Ok(None),
+        Ok(Some(chunk)) => chunk
+            .map(Some)
+            .map_err(|e| Error::BadRequest(format!("reading the request body: {e}"))),
+    }
+}
+
+async fn read_body(app: &App, body: Body, limit: u64) -> Result<axum::body::Bytes> {
+    let mut stream = body.into_data_stream();
+    let mut out = Vec::new();
+    while let Some(chunk) = next_chunk(&mut stream, app.limits.body_idle).await? {
+        if out.len() as u64 + chunk.len() as u64 > limit {
+            return Err(Error::TooLarge(limit));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out.into())
+}
+
+/// An error about a request body saved to a temporary file, told as the client
+/// sent it: "request body, line 7: …", never the server's own file path.
+fn about_body(e: Error, tmp: &std::path::Path) -> Error {
+    use tsd_core::package::PackageError;
+    let body = std::path::PathBuf::from("request body");
+    match e {
+        Error::Core(tsd_core::Error::Import { path, line, reason }) if path == tmp => {
+            Error::Core(tsd_core::Error::Import { path: body, line, reason })
+        }
+        Error::Core(tsd_core::Error::Package(PackageError::Refused { path, reason })) if path == tmp => {
+            Error::Core(tsd_core::Error::Package(PackageError::Refused { path: body, reason }))
+        }
+        Error::Core(tsd_core::Error::Io { path, source }) if path == tmp => Error::Core(tsd_core::Error::Io { path: body, source }),
+        Error::Io { path, source } if path == tmp => Error::Io { path: body, source },
+        other => other,
+    }
 }
 
 /// Streams a body into a temporary file under `tmp/`, refusing more than `limit`.
 async fn save_body(app: &App, body: Body, limit: u64) -> Result<tempfile::TempPath> {
-    use futures_util::StreamExt;
     use tokio::io::AsyncWriteExt;
     let dir = app.server.tmp_dir();
     let file = tempfile::NamedTempFile::new_in(&dir).map_err(|source| Error::Io { path: dir.clone(), source })?;
@@ -171,8 +326,7 @@ async fn save_body(app: &App, body: Body, limit: u64) -> Result<tempfile::TempPa
         path: path.to_path_buf(),
         source,
     };
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| Error::BadRequest(format!("reading the request body: {e}")))?;
+    while let Some(chunk) = next_chunk(&mut stream, app.limits.body_idle).await? {
         total += chunk.len() as u64;
         if total > limit {
             return Err(Error::TooLarge(limit));
@@ -212,17 +366,56 @@ async fn device_catalog(State(app): St, _device: DeviceAuth, Query(q): Query<Sin
     Ok(Json(offer).into_response())
 }
 
-/// Parses `Range: bytes=A-` or `bytes=A-B` against a file of `size` bytes.
-fn parse_range(value: &str, size: u64) -> Option<(u64, u64)> {
-    let spec = value.trim().strip_prefix("bytes=")?;
-    let (a, b) = spec.split_once('-')?;
-    let start: u64 = a.trim().parse().ok()?;
-    let end = if b.trim().is_empty() {
-        size.checked_sub(1)?
-    } else {
-        b.trim().parse::<u64>().ok()?.min(size.checked_sub(1)?)
+/// What a `Range` header asks of a file (RFC 9110 §14).
+#[derive(Debug, PartialEq, Eq)]
+enum RangeAsk {
+    /// Not a single byte range this server serves (another unit, several ranges,
+    /// a malformed value): the whole file, 200, as the RFC allows.
+    Whole,
+    /// `bytes=A-`, `bytes=A-B` or the suffix `bytes=-N`, as `(first, last)`.
+    Part(u64, u64),
+    /// A byte range wholly outside the file: 416.
+    Unsatisfiable,
+}
+
+/// Parses a `Range` header against a file of `size` bytes.
+fn parse_range(value: &str, size: u64) -> RangeAsk {
+    let Some(spec) = value.trim().strip_prefix("bytes=") else {
+        return RangeAsk::Whole;
     };
-    (start <= end).then_some((start, end))
+    if spec.contains(',') {
+        return RangeAsk::Whole;
+    }
+    let Some((a, b)) = spec.split_once('-') else {
+        return RangeAsk::Whole;
+    };
+    let (a, b) = (a.trim(), b.trim());
+    let Some(last) = size.checked_sub(1) else {
+        return RangeAsk::Unsatisfiable;
+    };
+    if a.is_empty() {
+        // Suffix: the last N bytes.
+        return match b.parse::<u64>() {
+            Ok(0) => RangeAsk::Unsatisfiable,
+            Ok(n) => RangeAsk::Part(size.saturating_sub(n), last),
+            Err(_) => RangeAsk::Whole,
+        };
+    }
+    let Ok(start) = a.parse::<u64>() else { return RangeAsk::Whole };
+    let end = if b.is_empty() {
+        last
+    } else {
+        match b.parse::<u64>() {
+            Ok(e) if e >= start => e.min(last),
+            Ok(_) => return RangeAsk::Whole,
+            Err(_) => return RangeAsk::Whole,
+        }
+    };
+    if start > last {
+        RangeAsk::Unsatisfiable
+    } else {
+        RangeAsk::Part(start, end)
+    }
 }
 
 async fn device_package(State(app): St, _device: DeviceAuth, Path(name): Path<String>, headers: HeaderMap) -> Result<Response> {
@@ -269,11 +462,13 @@ async fn serve_file(dir: &std::path::Path, name: &str, headers: &HeaderMap, cont
         .get(header::IF_RANGE)
         .and_then(|v| v.to_str().ok())
         .is_none_or(|v| v == etag);
+    let whole = (StatusCode::OK, 0, size.saturating_sub(1));
     let (status, start, end) = match range.filter(|_| if_range_ok) {
-        None => (StatusCode::OK, 0, size.saturating_sub(1)),
+        None => whole,
         Some(r) => match parse_range(r, size) {
-            Some((a, b)) => (StatusCode::PARTIAL_CONTENT, a, b),
-            None => {
+            RangeAsk::Whole => whole,
+            RangeAsk::Part(a, b) => (StatusCode::PARTIAL_CONTENT, a, b),
+            RangeAsk::Unsatisfiable => {
                 let mut resp = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
                 resp.headers_mut().insert(
                     header::CONTENT_RANGE,
@@ -334,13 +529,22 @@ async fn device_tasks(State(app): St, DeviceAuth(device): DeviceAuth, Query(q): 
 }
 
 async fn device_push(State(app): St, DeviceAuth(device): DeviceAuth, headers: HeaderMap, body: Body) -> Result<Response> {
-    let key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .ok_or_else(|| Error::BadRequest("send an Idempotency-Key header".into()))?;
+    let key = match headers.get("idempotency-key") {
+        None => {
+            return Err(Error::BadRequest(
+                "send an Idempotency-Key header (the terminal sends TOKEN@COMPLETED_AT)".into(),
+            ))
+        }
+        Some(v) => v.to_str().map(str::to_string).map_err(|_| {
+            Error::BadRequest(
+                "Idempotency-Key must be visible ASCII (letters, digits, punctuation), 1 to 200 characters; \
+                 the terminal sends TOKEN@COMPLETED_AT"
+                    .into(),
+            )
+        })?,
+    };
     let path = save_body(&app, body, app.limits.document).await?;
-    let (pushed, doc_id) = blocking(move || app.server.receive_document(&device, &key, &path)).await?;
+    let (pushed, doc_id) = blocking(move || app.server.receive_document(&device, &key, &path).map_err(|e| about_body(e, &path))).await?;
     let (id, stored) = match pushed {
         Pushed::Stored(id) => (id, true),
         Pushed::Duplicate(id) => (id, false),
@@ -350,14 +554,14 @@ async fn device_push(State(app): St, DeviceAuth(device): DeviceAuth, headers: He
 }
 
 async fn device_status(State(app): St, DeviceAuth(device): DeviceAuth, body: Body) -> Result<Response> {
-    let bytes = read_body(body, app.limits.status).await?;
+    let bytes = read_body(&app, body, app.limits.status).await?;
     let status: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| Error::BadRequest(format!("status is not JSON: {e}")))?;
     blocking(move || app.server.store().set_status(device.id, &status)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn device_print(State(app): St, DeviceAuth(device): DeviceAuth, body: Body) -> Result<Response> {
-    let bytes = read_body(body, 256 << 10).await?;
+    let bytes = read_body(&app, body, PRINT_LIMIT).await?;
     let job: tsd_core::print::PrintJob = serde_json::from_slice(&bytes).map_err(|e| Error::BadRequest(format!("not a print job: {e}")))?;
     let status = blocking(move || app.server.queue_print(&device, &job)).await?;
     Ok(Json(status).into_response())
@@ -376,7 +580,7 @@ struct Enrol {
 /// credential, once).
 async fn enroll(State(app): St, headers: HeaderMap, body: Body) -> Result<Response> {
     check_protocol(&headers)?;
-    let bytes = read_body(body, 4 << 10).await?;
+    let bytes = read_body(&app, body, ENROL_LIMIT).await?;
     let e: Enrol = serde_json::from_slice(&bytes).map_err(|e| Error::BadRequest(format!("send {{\"enrolment\": TOKEN}}: {e}")))?;
     let (device, token) = blocking(move || app.server.enroll(&e.enrolment)).await?;
     Ok(Json(serde_json::json!({ "device": device, "token": token })).into_response())
@@ -384,7 +588,7 @@ async fn enroll(State(app): St, headers: HeaderMap, body: Body) -> Result<Respon
 
 async fn device_logs(State(app): St, DeviceAuth(device): DeviceAuth, body: Body) -> Result<Response> {
     let path = save_body(&app, body, app.limits.document).await?;
-    let id = blocking(move || app.server.receive_logs(&device, &path)).await?;
+    let id = blocking(move || app.server.receive_logs(&device, &path).map_err(|e| about_body(e, &path))).await?;
     Ok(Json(serde_json::json!({ "id": id })).into_response())
 }
 
@@ -420,16 +624,17 @@ async fn device_lookup(State(app): St, _device: DeviceAuth, RawQuery(query): Raw
     if keys.len() > MAX_LOOKUP_KEYS {
         return Err(Error::BadRequest(format!("at most {MAX_LOOKUP_KEYS} keys")));
     }
+    // SQLite runs off the async workers: a slow query must not stall the others'
+    // lookups past their budget.
     match (catalog, id) {
-        (Some(catalog), Some(id)) => return Ok(Json(app.server.lookup_record(&catalog, &id)?).into_response()),
+        (Some(catalog), Some(id)) => return Ok(Json(blocking(move || app.server.lookup_record(&catalog, &id)).await?).into_response()),
         (None, None) => {}
         _ => return Err(Error::BadRequest(format!("catalog and id go together; {usage}"))),
     }
     if keys.is_empty() && cell.is_none() {
         return Err(Error::BadRequest(usage.into()));
     }
-    // Microseconds of SQLite on a read connection: not worth a blocking thread.
-    Ok(Json(app.server.lookup(&keys, cell.as_deref())?).into_response())
+    Ok(Json(blocking(move || app.server.lookup(&keys, cell.as_deref())).await?).into_response())
 }
 
 #[derive(Deserialize)]
@@ -449,7 +654,7 @@ async fn device_config(State(app): St, _device: DeviceAuth, Query(q): Query<Conf
 }
 
 async fn publish_config(State(app): St, _: Integration, body: Body) -> Result<Response> {
-    let bytes = read_body(body, app.limits.tasks).await?;
+    let bytes = read_body(&app, body, app.limits.tasks).await?;
     let text = String::from_utf8(bytes.to_vec()).map_err(|_| Error::BadRequest("the configuration must be UTF-8 JSON".into()))?;
     let (version, changed) = blocking(move || app.server.publish_config(&text)).await?;
     Ok(Json(serde_json::json!({ "version": version, "changed": changed })).into_response())
@@ -476,7 +681,7 @@ async fn publish_catalog(
         None => Format::Csv,
     };
     let path = save_body(&app, body, app.limits.catalog).await?;
-    let published = blocking(move || app.server.publish_catalog(&path, format)).await?;
+    let published = blocking(move || app.server.publish_catalog(&path, format).map_err(|e| about_body(e, &path))).await?;
     Ok(Json(published).into_response())
 }
 
@@ -486,7 +691,7 @@ struct DeviceQuery {
 }
 
 async fn add_tasks(State(app): St, _: Integration, Query(q): Query<DeviceQuery>, body: Body) -> Result<Response> {
-    let bytes = read_body(body, app.limits.tasks).await?;
+    let bytes = read_body(&app, body, app.limits.tasks).await?;
     let text = String::from_utf8(bytes.to_vec()).map_err(|_| Error::BadRequest("tasks must be UTF-8 JSON Lines".into()))?;
     let added = blocking(move || app.server.add_tasks(&q.device, &text)).await?;
     Ok(Json(serde_json::json!({ "added": added })).into_response())
@@ -507,11 +712,66 @@ async fn cancel_task(State(app): St, _: Integration, Path(id): Path<String>, Que
 struct ListQuery {
     #[serde(default)]
     all: bool,
+    /// Server id after which the page starts (0: the first).
+    #[serde(default)]
+    after: i64,
+    /// Documents per page (1..=1000, default 100).
+    limit: Option<i64>,
 }
 
+/// Documents per page when the client does not say.
+const PAGE: i64 = 100;
+/// The most documents one page may hold.
+const PAGE_MAX: i64 = 1000;
+
+/// One page of finished documents, oldest first, as a JSON array streamed one
+/// document at a time: the page's ids are read first, each body then on its own
+/// (a body may be 32 MiB; no page is ever held in memory or under the store's
+/// lock whole). More pages: a `Link: <…?after=ID…>; rel="next"` header.
 async fn list_documents(State(app): St, _: Integration, Query(q): Query<ListQuery>) -> Result<Response> {
-    let docs = blocking(move || app.server.store().documents(!q.all)).await?;
-    Ok(Json(docs).into_response())
+    let limit = q.limit.unwrap_or(PAGE);
+    if !(1..=PAGE_MAX).contains(&limit) {
+        return Err(Error::BadRequest(format!("limit must be 1 to {PAGE_MAX}")));
+    }
+    let (pending, after) = (!q.all, q.after);
+    let mut ids = blocking({
+        let app = app.clone();
+        move || app.server.store().document_ids(pending, after, limit + 1)
+    })
+    .await?;
+    let more = ids.len() as i64 > limit;
+    ids.truncate(limit as usize);
+    let next = more.then(|| ids.last().copied()).flatten();
+    let first = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let items = futures_util::stream::iter(ids).then(move |id| {
+        let (app, first) = (app.clone(), first.clone());
+        async move {
+            let doc = blocking(move || app.server.store().document(id)).await;
+            let text = match doc {
+                Ok(Some(d)) => serde_json::to_string(&d).map_err(|e| std::io::Error::other(e.to_string()))?,
+                // Deleted between the page and the read: nothing to send for it.
+                Ok(None) => return Ok::<_, std::io::Error>(axum::body::Bytes::new()),
+                Err(e) => return Err(std::io::Error::other(e.to_string())),
+            };
+            let lead = first.swap(false, std::sync::atomic::Ordering::Relaxed);
+            Ok(axum::body::Bytes::from(if lead { text } else { format!(",{text}") }))
+        }
+    });
+    use futures_util::StreamExt;
+    let open = futures_util::stream::once(async { Ok::<_, std::io::Error>(axum::body::Bytes::from_static(b"[")) });
+    let close = futures_util::stream::once(async { Ok::<_, std::io::Error>(axum::body::Bytes::from_static(b"]")) });
+    let mut resp = Response::new(Body::from_stream(open.chain(items).chain(close)));
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Some(next) = next {
+        let all = if q.all { "&all=true" } else { "" };
+        let link = format!("</v1/documents?after={next}&limit={limit}{all}>; rel=\"next\"");
+        resp.headers_mut().insert(
+            header::LINK,
+            HeaderValue::from_str(&link).map_err(|e| Error::Internal(e.to_string()))?,
+        );
+    }
+    Ok(resp)
 }
 
 async fn get_document(State(app): St, _: Integration, Path(id): Path<i64>) -> Result<Response> {
@@ -540,15 +800,24 @@ mod tests {
 
     #[test]
     fn ranges() {
-        assert_eq!(parse_range("bytes=0-", 10), Some((0, 9)));
-        assert_eq!(parse_range("bytes=4-", 10), Some((4, 9)));
-        assert_eq!(parse_range("bytes=4-6", 10), Some((4, 6)));
-        assert_eq!(parse_range("bytes=4-99", 10), Some((4, 9)));
-        assert_eq!(parse_range("bytes=10-", 10), None);
-        assert_eq!(parse_range("bytes=6-4", 10), None);
-        assert_eq!(parse_range("bytes=-4", 10), None);
-        assert_eq!(parse_range("items=0-", 10), None);
-        assert_eq!(parse_range("bytes=0-", 0), None);
+        use RangeAsk::*;
+        assert_eq!(parse_range("bytes=0-", 10), Part(0, 9));
+        assert_eq!(parse_range("bytes=4-", 10), Part(4, 9));
+        assert_eq!(parse_range("bytes=4-6", 10), Part(4, 6));
+        assert_eq!(parse_range("bytes=4-99", 10), Part(4, 9));
+        assert_eq!(parse_range("bytes=-4", 10), Part(6, 9), "suffix: the last 4 bytes");
+        assert_eq!(
+            parse_range("bytes=-40", 10),
+            Part(0, 9),
+            "a suffix longer than the file is all of it"
+        );
+        assert_eq!(parse_range("bytes=10-", 10), Unsatisfiable);
+        assert_eq!(parse_range("bytes=-0", 10), Unsatisfiable);
+        assert_eq!(parse_range("bytes=0-", 0), Unsatisfiable);
+        assert_eq!(parse_range("bytes=6-4", 10), Whole, "invalid: ignored");
+        assert_eq!(parse_range("items=0-", 10), Whole, "another unit: ignored");
+        assert_eq!(parse_range("bytes=0-1,4-5", 10), Whole, "several ranges: the whole file");
+        assert_eq!(parse_range("bytes=x-", 10), Whole);
     }
 
     /// Every route the router serves is described in the OpenAPI document.

@@ -30,6 +30,9 @@ pub enum Error {
     /// The body is larger than allowed for this route.
     #[error("request body larger than {0} bytes")]
     TooLarge(u64),
+    /// The client stopped sending in the middle of a request.
+    #[error("{0}")]
+    Timeout(String),
     /// The runtime core refused something (bad catalog row, bad package…).
     #[error(transparent)]
     Core(#[from] tsd_core::Error),
@@ -63,6 +66,7 @@ impl Error {
             Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Error::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            Error::Timeout(_) => (StatusCode::REQUEST_TIMEOUT, "timeout"),
             Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             Error::Core(e) if !e.retryable() => (StatusCode::UNPROCESSABLE_ENTITY, e.code()),
             Error::Core(_) | Error::Storage { .. } | Error::Io { .. } => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),

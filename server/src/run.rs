@@ -21,6 +21,63 @@ pub struct TlsFiles {
 /// Why the server could not run.
 pub type RunError = Box<dyn std::error::Error + Send + Sync>;
 
+/// Counts open connections and refuses those past `Limits::max_connections` (a
+/// client or a load balancer retries): slow or idle clients cannot take every
+/// socket and thread.
+#[derive(Clone)]
+struct Limited {
+    open: Arc<tokio::sync::Semaphore>,
+    max: usize,
+}
+
+impl<S: Send + 'static> axum_server::accept::Accept<tokio::net::TcpStream, S> for Limited {
+    type Stream = Counted;
+    type Service = S;
+    type Future = std::future::Ready<std::io::Result<(Counted, S)>>;
+
+    fn accept(&self, stream: tokio::net::TcpStream, service: S) -> Self::Future {
+        std::future::ready(match self.open.clone().try_acquire_owned() {
+            Ok(permit) => Ok((Counted { stream, _permit: permit }, service)),
+            Err(_) => Err(std::io::Error::other(format!(
+                "more than {} open connections: this one is closed",
+                self.max
+            ))),
+        })
+    }
+}
+
+/// A connection holding its place under the limit until it closes.
+struct Counted {
+    stream: tokio::net::TcpStream,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl tokio::io::AsyncRead for Counted {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Counted {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
 async fn serve_on(
     listener: TcpListener,
     app: Arc<App>,
@@ -28,23 +85,29 @@ async fn serve_on(
     handle: axum_server::Handle<SocketAddr>,
 ) -> Result<(), RunError> {
     listener.set_nonblocking(true)?;
+    let limits = app.limits;
     let router = api::router(app);
+    let limited = Limited {
+        open: Arc::new(tokio::sync::Semaphore::new(limits.max_connections)),
+        max: limits.max_connections,
+    };
+    let mut server = axum_server::from_tcp(listener)?
+        .first_request_timeout(limits.header_timeout)
+        .accept_error_handler(|peer, e| log::warn!("connection from {peer:?} not served: {e}"));
+    // A client that opens a connection and sends its headers byte by byte (or not
+    // at all) is cut off; bodies have their own idle timeout (Limits::body_idle).
+    server.http_builder().http1().header_read_timeout(limits.header_timeout);
     match tls {
         Some(t) => {
             let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&t.cert, &t.key)
                 .await
                 .map_err(|e| format!("TLS certificate {} / key {}: {e}", t.cert.display(), t.key.display()))?;
-            axum_server::from_tcp_rustls(listener, config)?
-                .handle(handle)
-                .serve(router.into_make_service())
-                .await?
+            let tls = axum_server::tls_rustls::RustlsAcceptor::new(config)
+                .handshake_timeout(limits.header_timeout)
+                .acceptor(limited);
+            server.acceptor(tls).handle(handle).serve(router.into_make_service()).await?
         }
-        None => {
-            axum_server::from_tcp(listener)?
-                .handle(handle)
-                .serve(router.into_make_service())
-                .await?
-        }
+        None => server.acceptor(limited).handle(handle).serve(router.into_make_service()).await?,
     }
     Ok(())
 }
@@ -98,13 +161,15 @@ impl Background {
     /// Starts a server on `listen` (e.g. `127.0.0.1:0`) and returns once it accepts
     /// connections.
     pub fn start(server: Server, listen: &str, tls: Option<TlsFiles>) -> Result<Background, RunError> {
+        Self::start_with(server, listen, tls, Limits::default())
+    }
+
+    /// [`Background::start`] with other limits (tests make the timeouts short).
+    pub fn start_with(server: Server, listen: &str, tls: Option<TlsFiles>, limits: Limits) -> Result<Background, RunError> {
         let listener = TcpListener::bind(listen).map_err(|e| format!("cannot listen on {listen}: {e}"))?;
         let addr = listener.local_addr()?;
         let printing = server.start_printing()?;
-        let app = Arc::new(App {
-            server,
-            limits: Limits::default(),
-        });
+        let app = Arc::new(App { server, limits });
         let handle = axum_server::Handle::new();
         let h = handle.clone();
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;

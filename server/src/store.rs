@@ -182,6 +182,9 @@ pub trait Storage: Send + Sync {
     fn push_document(&self, device: i64, doc: &DocumentRevision<'_>, key: &str, body: &str, now: i64) -> Result<Pushed>;
     /// Finished documents, oldest first; only unacknowledged ones when `pending`.
     fn documents(&self, pending: bool) -> Result<Vec<StoredDocument>>;
+    /// Server ids of finished documents after `after`, oldest first, at most
+    /// `limit` (only unacknowledged ones when `pending`): a page, without bodies.
+    fn document_ids(&self, pending: bool, after: i64, limit: i64) -> Result<Vec<i64>>;
     /// One document by server id.
     fn document(&self, id: i64) -> Result<Option<StoredDocument>>;
     /// Acknowledges a document; `false` if there is none with that id.
@@ -664,6 +667,15 @@ impl Storage for Sqlite {
                 params![device, doc.doc_id, key, body, now, doc.revision],
             )?;
             Ok(Pushed::Stored(tx.last_insert_rowid()))
+        })
+    }
+
+    fn document_ids(&self, pending: bool, after: i64, limit: i64) -> Result<Vec<i64>> {
+        self.with("listing documents", |tx| {
+            let filter = if pending { " AND acked_at IS NULL" } else { "" };
+            let mut st = tx.prepare(&format!("SELECT id FROM documents WHERE id > ?1{filter} ORDER BY id LIMIT ?2"))?;
+            let rows = st.query_map(params![after, limit], |r| r.get(0))?;
+            rows.collect()
         })
     }
 
