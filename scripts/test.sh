@@ -22,6 +22,13 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked
 
+# An outside HTTP client against a live server: schemathesis (pinned, PyPI, in its
+# own virtual environment) generates valid and invalid requests from
+# docs/openapi.yaml; any failure fails the suite. Bounded: 45 s per credential kind.
+echo "== schemathesis against a live tsd-server (integration key, device token)"
+cargo build --locked -p tsd-server
+bash scripts/schemathesis.sh target/debug/tsd-server 45
+
 # The Kotlin half, on this machine's JVM against the host-built library: the bridge
 # with its test-only entry points, the runtime wrapper against a real tsd-server,
 # the operator's screens (state holders) driven through a working day against the

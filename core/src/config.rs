@@ -302,6 +302,13 @@ impl Config {
             #[serde(default = "schema_min")]
             schema: u32,
         }
+        // A JSON object, nothing else: serde would read an array as the fields in
+        // order (an empty array would be "every default").
+        if !text.trim_start().starts_with('{') {
+            return Err(Error::Config(
+                "the configuration must be a JSON object ({\"document_types\": […], …})".into(),
+            ));
+        }
         if let Ok(Schema { schema }) = serde_json::from_str::<Schema>(text) {
             check_schema(schema)?;
         }
@@ -408,6 +415,11 @@ mod tests {
         assert!(Config::from_json(r#"{"document_types":[{"id":"a"},{"id":"a"}]}"#).is_err());
         assert!(Config::from_json(r#"{"document_types":[{"id":" "}]}"#).is_err());
         assert!(Config::from_json("[").is_err());
+        assert!(
+            matches!(Config::from_json("[]"), Err(Error::Config(_))),
+            "an array is not a configuration"
+        );
+        assert!(Config::from_json(r#"[1, [{"id": "a"}]]"#).is_err());
     }
 
     #[test]

@@ -72,6 +72,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/device/status", post(device_status))
         .route("/v1/device/config", get(device_config))
         .route("/v1/device/lookup", get(device_lookup))
+        .route("/v1/device/record", get(device_record))
         .route("/v1/device/print", post(device_print).get(device_print_statuses))
         .route("/v1/print", get(list_prints))
         .route("/v1/device/logs", post(device_logs))
@@ -215,8 +216,10 @@ fn bearer(parts: &Parts) -> Result<String> {
 /// Checks `TSD-Protocol`: a client outside the range gets 426 and a message that
 /// says which side to update.
 fn check_protocol(headers: &HeaderMap) -> Result<u32> {
+    // Missing or not a number: a bad request (400). A number outside the range:
+    // 426, with which side to update.
     let Some(value) = headers.get("tsd-protocol") else {
-        return Err(Error::Protocol(format!(
+        return Err(Error::BadRequest(format!(
             "send the TSD-Protocol header; this server speaks protocol {PROTOCOL_MIN}..{PROTOCOL_MAX}"
         )));
     };
@@ -224,7 +227,7 @@ fn check_protocol(headers: &HeaderMap) -> Result<u32> {
         .to_str()
         .ok()
         .and_then(|v| v.trim().parse().ok())
-        .ok_or_else(|| Error::Protocol("TSD-Protocol must be a number".into()))?;
+        .ok_or_else(|| Error::BadRequest(format!("TSD-Protocol must be a number ({PROTOCOL_MIN}..{PROTOCOL_MAX})")))?;
     if n < PROTOCOL_MIN {
         return Err(Error::Protocol(format!(
             "the terminal speaks protocol {n}, this server {PROTOCOL_MIN}..{PROTOCOL_MAX}: update the terminal app"
@@ -361,7 +364,16 @@ struct Since {
     since: i64,
 }
 
+/// A version, cursor or version code from the query: never negative.
+fn non_negative(name: &str, value: i64) -> Result<i64> {
+    if value < 0 {
+        return Err(Error::BadRequest(format!("{name} must be 0 or more, got {value}")));
+    }
+    Ok(value)
+}
+
 async fn device_catalog(State(app): St, _device: DeviceAuth, Query(q): Query<Since>) -> Result<Response> {
+    non_negative("since", q.since)?;
     let offer = blocking(move || app.server.offer(q.since)).await?;
     Ok(Json(offer).into_response())
 }
@@ -433,6 +445,7 @@ struct AppQuery {
 }
 
 async fn device_app(State(app): St, _device: DeviceAuth, Query(q): Query<AppQuery>) -> Result<Response> {
+    non_negative("current", q.current)?;
     Ok(match blocking(move || app.server.app_update(q.current)).await? {
         None => StatusCode::NO_CONTENT.into_response(),
         Some(update) => Json(update).into_response(),
@@ -521,6 +534,7 @@ struct After {
 }
 
 async fn device_tasks(State(app): St, DeviceAuth(device): DeviceAuth, Query(q): Query<After>) -> Result<Response> {
+    non_negative("after", q.after)?;
     let package = blocking(move || app.server.tasks_package(&device, q.after)).await?;
     Ok(match package {
         None => StatusCode::NO_CONTENT.into_response(),
@@ -556,6 +570,9 @@ async fn device_push(State(app): St, DeviceAuth(device): DeviceAuth, headers: He
 async fn device_status(State(app): St, DeviceAuth(device): DeviceAuth, body: Body) -> Result<Response> {
     let bytes = read_body(&app, body, app.limits.status).await?;
     let status: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| Error::BadRequest(format!("status is not JSON: {e}")))?;
+    if !status.is_object() {
+        return Err(Error::BadRequest("the status must be a JSON object".into()));
+    }
     blocking(move || app.server.store().set_status(device.id, &status)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -608,7 +625,7 @@ async fn device_lookup(State(app): St, _device: DeviceAuth, RawQuery(query): Raw
         serde_urlencoded::from_str(query.as_deref().unwrap_or("")).map_err(|e| Error::BadRequest(format!("bad query: {e}")))?;
     let mut keys = Vec::new();
     let (mut cell, mut catalog, mut id) = (None, None, None);
-    let usage = "send k=KEY (repeated) and/or cell=LABEL, or catalog=NAME&id=ID";
+    let usage = "send k=KEY (at least one, repeated up to 16) and cell=LABEL if the code may be a cell label; records: GET /v1/device/record?catalog=NAME&id=ID";
     for (name, value) in pairs {
         if value.len() > 200 {
             return Err(Error::BadRequest(format!("{name} is longer than 200 bytes")));
@@ -627,14 +644,33 @@ async fn device_lookup(State(app): St, _device: DeviceAuth, RawQuery(query): Raw
     // SQLite runs off the async workers: a slow query must not stall the others'
     // lookups past their budget.
     match (catalog, id) {
-        (Some(catalog), Some(id)) => return Ok(Json(blocking(move || app.server.lookup_record(&catalog, &id)).await?).into_response()),
+        // The record form of terminals before /v1/device/record; still answered.
+        (Some(catalog), Some(id)) if keys.is_empty() && cell.is_none() => {
+            return Ok(Json(blocking(move || app.server.lookup_record(&catalog, &id)).await?).into_response())
+        }
         (None, None) => {}
-        _ => return Err(Error::BadRequest(format!("catalog and id go together; {usage}"))),
+        _ => return Err(Error::BadRequest(usage.into())),
     }
-    if keys.is_empty() && cell.is_none() {
+    if keys.is_empty() {
         return Err(Error::BadRequest(usage.into()));
     }
     Ok(Json(blocking(move || app.server.lookup(&keys, cell.as_deref())).await?).into_response())
+}
+
+#[derive(Deserialize)]
+struct RecordQuery {
+    catalog: String,
+    id: String,
+}
+
+/// A generic catalog's record in the latest catalog version (HYDB, `record_catalogs`).
+async fn device_record(State(app): St, _device: DeviceAuth, Query(q): Query<RecordQuery>) -> Result<Response> {
+    for (name, value) in [("catalog", &q.catalog), ("id", &q.id)] {
+        if value.is_empty() || value.len() > 200 {
+            return Err(Error::BadRequest(format!("{name} must be 1 to 200 bytes")));
+        }
+    }
+    Ok(Json(blocking(move || app.server.lookup_record(&q.catalog, &q.id)).await?).into_response())
 }
 
 #[derive(Deserialize)]
@@ -646,6 +682,7 @@ struct ConfigQuery {
 }
 
 async fn device_config(State(app): St, _device: DeviceAuth, Query(q): Query<ConfigQuery>) -> Result<Response> {
+    non_negative("since", q.since)?;
     let package = blocking(move || app.server.config_package(q.since, q.schema.unwrap_or(1))).await?;
     Ok(match package {
         None => StatusCode::NO_CONTENT.into_response(),
@@ -732,6 +769,9 @@ async fn list_documents(State(app): St, _: Integration, Query(q): Query<ListQuer
     let limit = q.limit.unwrap_or(PAGE);
     if !(1..=PAGE_MAX).contains(&limit) {
         return Err(Error::BadRequest(format!("limit must be 1 to {PAGE_MAX}")));
+    }
+    if q.after < 0 {
+        return Err(Error::BadRequest("after must be 0 or a document's server id".into()));
     }
     let (pending, after) = (!q.all, q.after);
     let mut ids = blocking({
@@ -839,10 +879,13 @@ mod tests {
     #[test]
     fn protocol_versions() {
         let mut h = HeaderMap::new();
-        assert!(matches!(check_protocol(&h), Err(Error::Protocol(_))));
+        assert!(matches!(check_protocol(&h), Err(Error::BadRequest(_))), "missing: 400");
+        h.insert("tsd-protocol", HeaderValue::from_static("one"));
+        assert!(matches!(check_protocol(&h), Err(Error::BadRequest(_))), "not a number: 400");
         h.insert("tsd-protocol", HeaderValue::from_static("1"));
         assert_eq!(check_protocol(&h).unwrap(), 1);
         h.insert("tsd-protocol", HeaderValue::from_static("2"));
+        assert!(matches!(check_protocol(&h), Err(Error::Protocol(_))), "out of range: 426");
         assert!(check_protocol(&h).unwrap_err().to_string().contains("update the server"));
         h.insert("tsd-protocol", HeaderValue::from_static("0"));
         assert!(check_protocol(&h).unwrap_err().to_string().contains("update the terminal"));

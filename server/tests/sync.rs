@@ -157,7 +157,7 @@ fn refusals_are_typed_and_recorded_in_the_status() {
     let (status, body) = call("/v1/device/catalog", &token, Some("9"));
     assert_eq!((status, body["error"].as_str()), (426, Some("protocol")));
     assert!(body["message"].as_str().unwrap().contains("update the server"), "{body}");
-    assert_eq!(call("/v1/device/catalog", &token, None).0, 426, "no protocol header, no answer");
+    assert_eq!(call("/v1/device/catalog", &token, None).0, 400, "no protocol header: a bad request");
     assert_eq!(
         call("/v1/device/catalog", &key, Some("1")).0,
         401,

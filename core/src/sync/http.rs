@@ -490,20 +490,25 @@ impl Client {
         let keys: Vec<String> = keys.iter().map(ToString::to_string).collect();
         let mut query: Vec<(&str, &str)> = keys.iter().map(|k| ("k", k.as_str())).collect();
         query.extend(cell.map(|label| ("cell", label)));
-        self.lookup_query("looking the code up on the server", &query, timeout)
+        self.lookup_query("looking the code up on the server", "/v1/device/lookup", &query, timeout)
     }
 
-    /// `GET /v1/device/lookup?catalog=C&id=I`: a generic catalog record, bounded by
+    /// `GET /v1/device/record?catalog=C&id=I`: a generic catalog record, bounded by
     /// `timeout` like [`Client::lookup`].
     pub fn record(&self, catalog: &str, id: &str, timeout: Duration) -> Result<LookupAnswer> {
-        self.lookup_query("looking a record up on the server", &[("catalog", catalog), ("id", id)], timeout)
+        self.lookup_query(
+            "looking a record up on the server",
+            "/v1/device/record",
+            &[("catalog", catalog), ("id", id)],
+            timeout,
+        )
     }
 
-    /// `GET /v1/device/lookup` with `query`, the whole request bounded by `timeout`.
-    fn lookup_query(&self, step: &'static str, query: &[(&str, &str)], timeout: Duration) -> Result<LookupAnswer> {
+    /// A GET of `path` with `query`, the whole request bounded by `timeout`.
+    fn lookup_query(&self, step: &'static str, path: &str, query: &[(&str, &str)], timeout: Duration) -> Result<LookupAnswer> {
         let mut req = self
             .agent
-            .get(self.url("/v1/device/lookup"))
+            .get(self.url(path))
             .header("Authorization", &self.auth)
             .header("TSD-Protocol", PROTOCOL.to_string());
         for (k, v) in query {
