@@ -44,9 +44,9 @@ fn fts5_is_compiled_in() {
 }
 
 /// Every earlier schema version upgrades to the same schema a fresh database has.
-/// Version 0 is the empty file; when a migration is added, freeze the database of
-/// the version before it as `fixtures/<db>-v<N>.sql` (schema and some rows) and
-/// list it here.
+/// Version 0 is the empty file; every journal version has its frozen fixture
+/// (`fixtures/journal-vN.sql`: schema and rows of every table it had). When a
+/// migration is added, freeze the newest version the same way and list it here.
 #[test]
 fn every_earlier_version_upgrades_to_the_fresh_schema() {
     for db in [Db::Catalog, Db::Journal] {
@@ -54,7 +54,13 @@ fn every_earlier_version_upgrades_to_the_fresh_schema() {
         let want = schema_dump(&conn).unwrap();
         let fixtures: &[(i64, &str)] = match db {
             Db::Catalog => &[(0, "")],
-            Db::Journal => &[(0, ""), (1, include_str!("fixtures/journal-v1.sql"))],
+            Db::Journal => &[
+                (0, ""),
+                (1, include_str!("fixtures/journal-v1.sql")),
+                (2, include_str!("fixtures/journal-v2.sql")),
+                (3, include_str!("fixtures/journal-v3.sql")),
+                (4, include_str!("fixtures/journal-v4.sql")),
+            ],
         };
         for (version, sql) in fixtures {
             let dir = tempfile::tempdir().unwrap();
@@ -65,8 +71,17 @@ fn every_earlier_version_upgrades_to_the_fresh_schema() {
             let upgraded = open(dir.path(), db, true).unwrap();
             assert_eq!(schema_dump(&upgraded).unwrap(), want, "{db:?} from v{version}");
             if *version > 0 && db == Db::Journal {
-                let kept: i64 = upgraded.query_row("SELECT count(*) FROM journal", [], |r| r.get(0)).unwrap();
-                assert_eq!(kept, 2, "rows survive the upgrade");
+                let count = |sql: &str| upgraded.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+                assert_eq!(count("SELECT count(*) FROM journal"), 2, "rows survive the upgrade from v{version}");
+                if *version >= 2 {
+                    assert_eq!(count("SELECT CAST(value AS INTEGER) FROM sync_state WHERE key = 'tasks_cursor'"), 7, "v{version}");
+                }
+                if *version >= 3 {
+                    assert_eq!(count("SELECT count(*) FROM hydb_cache"), 1, "v{version}");
+                }
+                if *version >= 4 {
+                    assert_eq!(count("SELECT count(*) FROM print_jobs WHERE status = 'sent'"), 1, "v{version}");
+                }
             }
         }
     }
