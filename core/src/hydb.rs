@@ -14,9 +14,10 @@
 //! that lookups and syncs work after a restart without the shell passing them.
 
 use crate::barcode::Parsed;
-use crate::catalog::{BarcodeHit, BarcodeKey, Cell};
+use crate::catalog::{BarcodeHit, BarcodeKey};
 use crate::config::{Catalogs, OnlineLookup, Route};
 use crate::error::{Error, Result, SqlStep};
+use crate::protocol::LookupAnswer;
 use crate::resolve::{self, Resolution, Source, Target};
 use crate::runtime::{lock, now_ms};
 use crate::sync::http::{Client, ServerSettings};
@@ -35,23 +36,6 @@ pub struct RecordLookup {
     pub source: Source,
     /// Set when the server was to be asked and could not answer: why.
     pub server_unreachable: Option<String>,
-}
-
-/// The server's answer to an online lookup (`GET /v1/device/lookup`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LookupAnswer {
-    /// Index of the key (in the order sent) that named the product.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub matched: Option<usize>,
-    /// The product and packaging the code names.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hit: Option<BarcodeHit>,
-    /// The cell the label names (only when no product matched).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cell: Option<Cell>,
-    /// The generic catalog record asked for (`catalog` + `id`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub record: Option<serde_json::Value>,
 }
 
 /// The online-lookup state of a runtime: the client (its connection pool is what

@@ -30,6 +30,7 @@ pub mod json;
 pub mod logs;
 pub mod package;
 pub mod print;
+pub mod protocol;
 pub mod resolve;
 mod runtime;
 pub mod setup;

@@ -385,7 +385,8 @@ impl Runtime {
         // A configuration applied now may let tasks set aside before be taken.
         self.retry_set_aside_tasks()?;
         let state = self.device_state()?;
-        folder::write_atomically(&root.join(folder::FROM_DEVICE), folder::STATUS, format!("{state:#}\n").as_bytes())?;
+        let text = serde_json::to_string_pretty(&state).map_err(|e| Error::InvalidArgument(e.to_string()))? + "\n";
+        folder::write_atomically(&root.join(folder::FROM_DEVICE), folder::STATUS, text.as_bytes())?;
         if !report.applied.is_empty() {
             lock(&self.catalog_reader).end_snapshot()?;
             self.checkpoint(Checkpoint::Catalog);

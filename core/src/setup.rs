@@ -132,16 +132,6 @@ pub fn pem_fingerprint(pem: &[u8]) -> Result<String> {
     Ok(crate::sync::http::fingerprint(cert.as_ref()))
 }
 
-/// The server's answer to an enrolment.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct Enrolled {
-    /// The device's name on the server.
-    pub device: String,
-    /// The device token (kept by the runtime, never shown).
-    #[serde(skip_serializing)]
-    pub token: String,
-}
-
 impl Runtime {
     /// Sets the terminal up from a scanned setup code: redeems the enrolment token
     /// (over the pinned certificate when the code has one) and keeps the server

@@ -8,7 +8,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use std::time::Duration;
-use tsd_core::sync::http::{retry_after, Backoff, Hello, Offer, PushAnswer};
+use tsd_core::protocol::{Hello, Offer, PushAnswer};
+use tsd_core::sync::http::{retry_after, Backoff};
 
 fuzz_target!(|data: &[u8]| {
     let split = data.iter().position(|b| *b == 0).unwrap_or(data.len() / 2);
@@ -37,7 +38,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = serde_json::from_slice::<Hello>(body);
     let _ = serde_json::from_slice::<PushAnswer>(body);
-    let _ = serde_json::from_slice::<tsd_core::hydb::LookupAnswer>(body);
+    let _ = serde_json::from_slice::<tsd_core::protocol::LookupAnswer>(body);
     let _ = serde_json::from_slice::<Vec<tsd_core::print::PrintStatus>>(body);
     let _ = serde_json::from_slice::<tsd_core::update::AppUpdate>(body);
 

@@ -16,6 +16,9 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use std::sync::Arc;
 use tsd_core::catalog::Format;
+use tsd_core::protocol::{
+    routes, Acked, ConfigPublished, EnrolRequest, Enrolled, ErrorBody, Hello, LogsReceived, PushAnswer, TasksAdded, TasksCancelled,
+};
 
 /// Request body limits, in bytes.
 #[derive(Debug, Clone, Copy)]
@@ -64,20 +67,20 @@ type St = State<Arc<App>>;
 /// The router with every route.
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
-        .route("/v1/hello", get(hello))
-        .route("/v1/device/catalog", get(device_catalog))
+        .route(routes::HELLO, get(hello))
+        .route(routes::DEVICE_CATALOG, get(device_catalog))
         .route("/v1/device/packages/{name}", get(device_package))
-        .route("/v1/device/tasks", get(device_tasks))
-        .route("/v1/device/documents", post(device_push))
-        .route("/v1/device/status", post(device_status))
-        .route("/v1/device/config", get(device_config))
-        .route("/v1/device/lookup", get(device_lookup))
-        .route("/v1/device/record", get(device_record))
-        .route("/v1/device/print", post(device_print).get(device_print_statuses))
+        .route(routes::DEVICE_TASKS, get(device_tasks))
+        .route(routes::DEVICE_DOCUMENTS, post(device_push))
+        .route(routes::DEVICE_STATUS, post(device_status))
+        .route(routes::DEVICE_CONFIG, get(device_config))
+        .route(routes::DEVICE_LOOKUP, get(device_lookup))
+        .route(routes::DEVICE_RECORD, get(device_record))
+        .route(routes::DEVICE_PRINT, post(device_print).get(device_print_statuses))
         .route("/v1/print", get(list_prints))
-        .route("/v1/device/logs", post(device_logs))
-        .route("/v1/enroll", post(enroll))
-        .route("/v1/device/app", get(device_app))
+        .route(routes::DEVICE_LOGS, post(device_logs))
+        .route(routes::ENROLL, post(enroll))
+        .route(routes::DEVICE_APP, get(device_app))
         .route("/v1/device/app/{name}", get(device_app_file))
         .route("/v1/logs", get(list_logs))
         .route("/v1/config", post(publish_config))
@@ -184,7 +187,11 @@ async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) 
     } else {
         status.canonical_reason().unwrap_or("error").to_string()
     };
-    let body = serde_json::json!({ "error": code, "message": message }).to_string();
+    let body = serde_json::to_string(&ErrorBody {
+        error: code.into(),
+        message,
+    })
+    .unwrap_or_default();
     parts
         .headers
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -349,12 +356,12 @@ async fn hello(State(app): St, headers: HeaderMap) -> Result<Response> {
         move || app.server.store().latest_catalog()
     })
     .await?;
-    Ok(Json(serde_json::json!({
-        "server": concat!("tsd-server ", env!("CARGO_PKG_VERSION")),
-        "protocol_min": PROTOCOL_MIN,
-        "protocol_max": PROTOCOL_MAX,
-        "catalog_version": latest.map_or(0, |l| l.version),
-    }))
+    Ok(Json(Hello {
+        server: concat!("tsd-server ", env!("CARGO_PKG_VERSION")).into(),
+        protocol_min: PROTOCOL_MIN,
+        protocol_max: PROTOCOL_MAX,
+        catalog_version: latest.map_or(0, |l| l.version),
+    })
     .into_response())
 }
 
@@ -564,7 +571,7 @@ async fn device_push(State(app): St, DeviceAuth(device): DeviceAuth, headers: He
         Pushed::Duplicate(id) => (id, false),
         Pushed::KeyConflict { .. } => return Err(Error::Internal("a key conflict was answered as stored".into())),
     };
-    Ok(Json(serde_json::json!({ "doc_id": doc_id, "id": id, "stored": stored })).into_response())
+    Ok(Json(PushAnswer { doc_id, id, stored }).into_response())
 }
 
 async fn device_status(State(app): St, DeviceAuth(device): DeviceAuth, body: Body) -> Result<Response> {
@@ -588,25 +595,20 @@ async fn device_print_statuses(State(app): St, DeviceAuth(device): DeviceAuth) -
     Ok(Json(blocking(move || app.server.print_statuses(&device)).await?).into_response())
 }
 
-#[derive(Deserialize)]
-struct Enrol {
-    enrolment: String,
-}
-
 /// Redeems a setup code's enrolment token (no device token yet: the code is the
 /// credential, once).
 async fn enroll(State(app): St, headers: HeaderMap, body: Body) -> Result<Response> {
     check_protocol(&headers)?;
     let bytes = read_body(&app, body, ENROL_LIMIT).await?;
-    let e: Enrol = serde_json::from_slice(&bytes).map_err(|e| Error::BadRequest(format!("send {{\"enrolment\": TOKEN}}: {e}")))?;
+    let e: EnrolRequest = serde_json::from_slice(&bytes).map_err(|e| Error::BadRequest(format!("send {{\"enrolment\": TOKEN}}: {e}")))?;
     let (device, token) = blocking(move || app.server.enroll(&e.enrolment)).await?;
-    Ok(Json(serde_json::json!({ "device": device, "token": token })).into_response())
+    Ok(Json(Enrolled { device, token }).into_response())
 }
 
 async fn device_logs(State(app): St, DeviceAuth(device): DeviceAuth, body: Body) -> Result<Response> {
     let path = save_body(&app, body, app.limits.document).await?;
     let id = blocking(move || app.server.receive_logs(&device, &path).map_err(|e| about_body(e, &path))).await?;
-    Ok(Json(serde_json::json!({ "id": id })).into_response())
+    Ok(Json(LogsReceived { id }).into_response())
 }
 
 async fn list_logs(State(app): St, _: Integration) -> Result<Response> {
@@ -694,7 +696,7 @@ async fn publish_config(State(app): St, _: Integration, body: Body) -> Result<Re
     let bytes = read_body(&app, body, app.limits.tasks).await?;
     let text = String::from_utf8(bytes.to_vec()).map_err(|_| Error::BadRequest("the configuration must be UTF-8 JSON".into()))?;
     let (version, changed) = blocking(move || app.server.publish_config(&text)).await?;
-    Ok(Json(serde_json::json!({ "version": version, "changed": changed })).into_response())
+    Ok(Json(ConfigPublished { version, changed }).into_response())
 }
 
 #[derive(Deserialize)]
@@ -731,7 +733,7 @@ async fn add_tasks(State(app): St, _: Integration, Query(q): Query<DeviceQuery>,
     let bytes = read_body(&app, body, app.limits.tasks).await?;
     let text = String::from_utf8(bytes.to_vec()).map_err(|_| Error::BadRequest("tasks must be UTF-8 JSON Lines".into()))?;
     let added = blocking(move || app.server.add_tasks(&q.device, &text)).await?;
-    Ok(Json(serde_json::json!({ "added": added })).into_response())
+    Ok(Json(TasksAdded { added }).into_response())
 }
 
 #[derive(Deserialize)]
@@ -742,7 +744,7 @@ struct CancelQuery {
 
 async fn cancel_task(State(app): St, _: Integration, Path(id): Path<String>, Query(q): Query<CancelQuery>) -> Result<Response> {
     let devices = blocking(move || app.server.cancel_task(&id, q.device.as_deref())).await?;
-    Ok(Json(serde_json::json!({ "cancelled": devices })).into_response())
+    Ok(Json(TasksCancelled { cancelled: devices }).into_response())
 }
 
 #[derive(Deserialize)]
@@ -823,7 +825,7 @@ async fn get_document(State(app): St, _: Integration, Path(id): Path<i64>) -> Re
 async fn ack_document(State(app): St, _: Integration, Path(id): Path<i64>) -> Result<Response> {
     let found = blocking(move || app.server.store().ack_document(id, crate::now_ms())).await?;
     if found {
-        Ok(Json(serde_json::json!({ "id": id, "acked": true })).into_response())
+        Ok(Json(Acked { id, acked: true }).into_response())
     } else {
         Err(Error::NotFound(format!("no document {id}")))
     }
@@ -863,15 +865,37 @@ mod tests {
     /// Every route the router serves is described in the OpenAPI document.
     #[test]
     fn every_route_is_in_the_openapi_document() {
-        let source = include_str!("api.rs");
+        let all = include_str!("api.rs");
+        let source = &all[..all.find("#[cfg(test)]").unwrap()];
         let openapi = include_str!("../../docs/openapi.yaml");
-        let routes: Vec<&str> = source
+        let named = |name: &str| match name {
+            "HELLO" => routes::HELLO,
+            "DEVICE_CATALOG" => routes::DEVICE_CATALOG,
+            "DEVICE_TASKS" => routes::DEVICE_TASKS,
+            "DEVICE_DOCUMENTS" => routes::DEVICE_DOCUMENTS,
+            "DEVICE_STATUS" => routes::DEVICE_STATUS,
+            "DEVICE_CONFIG" => routes::DEVICE_CONFIG,
+            "DEVICE_LOOKUP" => routes::DEVICE_LOOKUP,
+            "DEVICE_RECORD" => routes::DEVICE_RECORD,
+            "DEVICE_PRINT" => routes::DEVICE_PRINT,
+            "DEVICE_LOGS" => routes::DEVICE_LOGS,
+            "DEVICE_APP" => routes::DEVICE_APP,
+            "ENROLL" => routes::ENROLL,
+            other => panic!("routes::{other} is not known to this test"),
+        };
+        let mut paths: Vec<&str> = source
             .split(".route(\"")
             .skip(1)
             .map(|rest| rest.split('"').next().unwrap())
             .collect();
-        assert!(routes.len() >= 12, "{routes:?}");
-        for r in routes {
+        paths.extend(
+            source
+                .split(".route(routes::")
+                .skip(1)
+                .map(|rest| named(rest.split(',').next().unwrap())),
+        );
+        assert!(paths.len() >= 24, "{paths:?}");
+        for r in paths {
             assert!(openapi.contains(&format!("\n  {r}:\n")), "{r} is not in docs/openapi.yaml");
         }
     }

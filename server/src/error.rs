@@ -80,7 +80,10 @@ impl IntoResponse for Error {
         if status.is_server_error() {
             log::error!("{self}");
         }
-        let body = serde_json::json!({ "error": code, "message": self.to_string() });
+        let body = tsd_core::protocol::ErrorBody {
+            error: code.into(),
+            message: self.to_string(),
+        };
         let mut response = (status, axum::Json(body)).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response

@@ -25,14 +25,13 @@ pub mod store;
 
 pub use error::{Error, Result};
 
-use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use store::{CatalogVersion, Device, Pushed, Storage};
 use tsd_core::catalog::Format;
 use tsd_core::documents::TaskDocument;
 use tsd_core::package::{Header, Kind, PackageReader, PackageWriter};
-pub use tsd_core::sync::http::{Offer, OfferedPackage};
+use tsd_core::protocol::{CatalogPublished, LookupAnswer, Offer, OfferedPackage};
 
 /// Protocol versions this server speaks (the `TSD-Protocol` request header).
 pub const PROTOCOL_MIN: u32 = 1;
@@ -72,18 +71,8 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
     }
 }
 
-/// What a catalog publish did.
-#[derive(Debug, Clone, Serialize)]
-pub struct Published {
-    /// The catalog version in force after the publish.
-    pub version: i64,
-    /// False when the file equals the version before (no new version was made).
-    pub changed: bool,
-    /// Snapshot package size in bytes.
-    pub snapshot_bytes: i64,
-    /// Delta package size in bytes, when one was built.
-    pub delta_bytes: Option<i64>,
-}
+/// What a catalog publish did (the answer of `POST /v1/catalog`).
+pub type Published = CatalogPublished;
 
 /// The server: storage plus the data folder.
 pub struct Server {
@@ -248,9 +237,9 @@ impl Server {
     }
 
     /// A generic catalog record of the latest catalog version.
-    pub fn lookup_record(&self, catalog: &str, id: &str) -> Result<tsd_core::hydb::LookupAnswer> {
+    pub fn lookup_record(&self, catalog: &str, id: &str) -> Result<LookupAnswer> {
         let conn = lock(&self.lookup_reader);
-        Ok(tsd_core::hydb::LookupAnswer {
+        Ok(LookupAnswer {
             record: tsd_core::catalog::record(&conn, catalog, id)?,
             ..Default::default()
         })
@@ -258,14 +247,14 @@ impl Server {
 
     /// Looks codes up in the latest catalog version, as a terminal would: the first
     /// of `keys` that names a product, else the cell `cell` labels.
-    pub fn lookup(&self, keys: &[String], cell: Option<&str>) -> Result<tsd_core::hydb::LookupAnswer> {
+    pub fn lookup(&self, keys: &[String], cell: Option<&str>) -> Result<LookupAnswer> {
         use tsd_core::catalog::{barcode_key, BarcodeKey};
         let conn = lock(&self.lookup_reader);
         let keys: Vec<BarcodeKey> = keys
             .iter()
             .map(|k| barcode_key(k).unwrap_or_else(|_| BarcodeKey::Text(k.trim().to_string())))
             .collect();
-        let mut answer = tsd_core::hydb::LookupAnswer::default();
+        let mut answer = LookupAnswer::default();
         if let Some((i, hit)) = tsd_core::resolve::local_product(&conn, &keys)? {
             answer.matched = Some(i);
             answer.hit = Some(hit);

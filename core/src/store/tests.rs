@@ -74,7 +74,11 @@ fn every_earlier_version_upgrades_to_the_fresh_schema() {
                 let count = |sql: &str| upgraded.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
                 assert_eq!(count("SELECT count(*) FROM journal"), 2, "rows survive the upgrade from v{version}");
                 if *version >= 2 {
-                    assert_eq!(count("SELECT CAST(value AS INTEGER) FROM sync_state WHERE key = 'tasks_cursor'"), 7, "v{version}");
+                    assert_eq!(
+                        count("SELECT CAST(value AS INTEGER) FROM sync_state WHERE key = 'tasks_cursor'"),
+                        7,
+                        "v{version}"
+                    );
                 }
                 if *version >= 3 {
                     assert_eq!(count("SELECT count(*) FROM hydb_cache"), 1, "v{version}");

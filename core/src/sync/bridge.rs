@@ -39,7 +39,7 @@ pub struct BridgeReport {
     /// document the server refused (409) — no ack is written for it.
     pub refused: Vec<(String, String)>,
     /// The terminal's state as its last folder sync wrote it, if any.
-    pub terminal: Option<serde_json::Value>,
+    pub terminal: Option<crate::protocol::DeviceStatus>,
 }
 
 /// Runs one bridge over the exchange folder `root` (see the module docs).
@@ -120,13 +120,14 @@ pub fn bridge(root: &Path, settings: &ServerSettings) -> Result<BridgeReport> {
         // No folder sync has run on the terminal yet: nothing to ask for.
         return Ok(report);
     };
-    let state: serde_json::Value = serde_json::from_str(&text)
+    let state: crate::protocol::DeviceStatus = serde_json::from_str(&text)
         .map_err(|e| Error::InvalidArgument(format!("{}: not the terminal's status JSON: {e}", status.display())))?;
-    let int = |k: &str| state[k].as_i64().unwrap_or(0);
     fetch(&client, root, &state, &mut report)?;
     // The server sees the terminal's state as if it had reported it itself.
-    let mut reported = state.clone();
-    reported["via"] = serde_json::json!("usb");
+    let reported = crate::protocol::DeviceStatus {
+        via: Some("usb".into()),
+        ..state.clone()
+    };
     if let Err(e) = client.status(&reported) {
         log::warn!("status report failed: {e}");
     }
@@ -134,9 +135,9 @@ pub fn bridge(root: &Path, settings: &ServerSettings) -> Result<BridgeReport> {
         "bridge: pushed {}, fetched {} (terminal at catalog v{}, tasks {}, config v{})",
         report.pushed.len(),
         report.fetched.len(),
-        int("catalog_version"),
-        int("tasks_cursor"),
-        int("config_version")
+        state.catalog_version,
+        state.tasks_cursor.unwrap_or(0),
+        state.config_version
     );
     report.terminal = Some(state);
     Ok(report)
@@ -170,12 +171,11 @@ fn fetch_app(client: &Client, root: &Path, incoming: &Path, report: &mut BridgeR
 }
 
 /// Catalog packages, tasks and configuration the terminal lacks → `to-device/`.
-fn fetch(client: &Client, root: &Path, state: &serde_json::Value, report: &mut BridgeReport) -> Result<()> {
-    let int = |k: &str| state[k].as_i64().unwrap_or(0);
+fn fetch(client: &Client, root: &Path, state: &crate::protocol::DeviceStatus, report: &mut BridgeReport) -> Result<()> {
     let to = root.join(TO_DEVICE);
     let incoming = root.join("incoming");
     std::fs::create_dir_all(&incoming).map_err(io(&incoming))?;
-    let offer = client.offer(int("catalog_version"))?;
+    let offer = client.offer(state.catalog_version)?;
     for p in &offer.packages {
         // The names come from the server: nothing may leave the exchange folder.
         let unsafe_name = |what: &str, why: String| Error::Server {
@@ -201,7 +201,7 @@ fn fetch(client: &Client, root: &Path, state: &serde_json::Value, report: &mut B
         report.fetched.push(name);
     }
     let tasks = incoming.join("tasks.tsdpkg");
-    if client.tasks(int("tasks_cursor"), &tasks)?.is_some() {
+    if client.tasks(state.tasks_cursor.unwrap_or(0), &tasks)?.is_some() {
         let to_version = PackageReader::open(&tasks, None, false)?.header().to_version;
         let name = format!("tasks-{to_version:015}.tsdpkg");
         std::fs::rename(&tasks, to.join(&name)).map_err(io(&tasks))?;
@@ -209,7 +209,7 @@ fn fetch(client: &Client, root: &Path, state: &serde_json::Value, report: &mut B
     }
     fetch_app(client, root, &incoming, report)?;
     let config = incoming.join("config.tsdpkg");
-    if client.config(int("config_version"), &config)?.is_some() {
+    if client.config(state.config_version, &config)?.is_some() {
         let version = PackageReader::open(&config, None, false)?.header().to_version;
         let name = format!("config-v{version:012}.tsdpkg");
         std::fs::rename(&config, to.join(&name)).map_err(io(&config))?;

@@ -151,6 +151,15 @@ pub(crate) fn set_config_version(tx: &Connection, version: i64) -> Result<()> {
     set_state(tx, "config_version", Some(&version.to_string()))
 }
 
+/// When the next automatic attempt is due after the `failures`-th failure in a row
+/// at `now` (unix ms): the backoff, or the server's `Retry-After` if longer.
+/// `Retry-After` comes from the server and may be any value: this saturates, never
+/// overflows.
+pub fn next_attempt_at(now: i64, failures: u32, retry_after: Option<std::time::Duration>, backoff: &super::http::Backoff) -> i64 {
+    let delay = i64::try_from(backoff.delay(failures, retry_after).as_millis()).unwrap_or(i64::MAX);
+    now.saturating_add(delay)
+}
+
 /// The idempotency key of a document revision: a completed document is frozen, so
 /// its id and completion time name the revision. The id goes in as its file-name
 /// token (an HTTP header is ASCII; task ids from the accounting system are often
@@ -228,9 +237,7 @@ impl Runtime {
                         Error::Network { retry_after, .. } => *retry_after,
                         _ => None,
                     };
-                    // Retry-After comes from the server: any value, so no overflow.
-                    let delay = i64::try_from(backoff.delay(failures as u32, retry_after).as_millis()).unwrap_or(i64::MAX);
-                    let next = now.saturating_add(delay);
+                    let next = next_attempt_at(now, failures as u32, retry_after, backoff);
                     set_state(tx, "last_error", Some(&e.to_string()))?;
                     set_state(tx, "last_error_code", Some(e.code()))?;
                     set_state(tx, "failures", Some(&failures.to_string()))?;
@@ -275,23 +282,24 @@ impl Runtime {
 
     /// What the terminal holds and waits to send: the `status.json` a folder sync
     /// leaves for the PC side, and what a bridge asks the server for.
-    pub(crate) fn device_state(&self) -> Result<serde_json::Value> {
+    pub(crate) fn device_state(&self) -> Result<crate::protocol::DeviceStatus> {
         let catalog_version = crate::catalog::synced_version(&lock(&self.catalog_writer))?;
         let journal = lock(&self.journal);
         let tasks_cursor = state_int(&journal, "tasks_cursor")?.unwrap_or(0);
         let config_version = config_version_in(&journal)?;
         drop(journal);
-        Ok(serde_json::json!({
-            "device": self.device_name(),
-            "runtime": env!("CARGO_PKG_VERSION"),
-            "protocol": super::http::PROTOCOL,
-            "catalog_version": catalog_version,
-            "tasks_cursor": tasks_cursor,
-            "config_version": config_version,
-            "config_schema": crate::config::SCHEMA_MAX,
-            "waiting": self.outbox()?.len(),
-            "at": now_ms(),
-        }))
+        Ok(crate::protocol::DeviceStatus {
+            device: Some(self.device_name()),
+            runtime: env!("CARGO_PKG_VERSION").into(),
+            protocol: crate::protocol::PROTOCOL,
+            catalog_version,
+            tasks_cursor: Some(tasks_cursor),
+            config_version,
+            config_schema: Some(crate::config::SCHEMA_MAX),
+            waiting: self.outbox()?.len(),
+            at: now_ms(),
+            via: None,
+        })
     }
 
     fn sync_with(&self, client: &Client, progress: &mut dyn FnMut(Progress)) -> Result<SyncReport> {
@@ -312,14 +320,18 @@ impl Runtime {
             done: 0,
             total: 1,
         });
-        let status = serde_json::json!({
-            "runtime": env!("CARGO_PKG_VERSION"),
-            "protocol": super::http::PROTOCOL,
-            "catalog_version": report.catalog_version,
-            "config_version": self.config_version()?,
-            "waiting": report.waiting,
-            "at": now_ms(),
-        });
+        let status = crate::protocol::DeviceStatus {
+            device: None,
+            runtime: env!("CARGO_PKG_VERSION").into(),
+            protocol: crate::protocol::PROTOCOL,
+            catalog_version: report.catalog_version,
+            tasks_cursor: None,
+            config_version: self.config_version()?,
+            config_schema: None,
+            waiting: report.waiting,
+            at: now_ms(),
+            via: None,
+        };
         // The status report is advisory: a failure here does not fail the sync.
         if let Err(e) = client.status(&status) {
             log::warn!("status report failed: {e}");

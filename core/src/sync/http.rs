@@ -9,8 +9,8 @@
 
 use crate::catalog::BarcodeKey;
 use crate::error::{Error, Result};
-use crate::hydb::LookupAnswer;
 use crate::print::{PrintJob, PrintStatus};
+use crate::protocol::{routes, EnrolRequest, Enrolled, Hello, LookupAnswer, Offer, PushAnswer, PROTOCOL};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
@@ -22,9 +22,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use ureq::unversioned::transport::{Buffers, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, Transport, TransportAdapter};
-
-/// The protocol version this runtime speaks (`TSD-Protocol` header).
-pub const PROTOCOL: u32 = 1;
 
 /// How to reach the sync server.
 #[derive(Debug, Clone)]
@@ -86,6 +83,12 @@ impl Backoff {
         let jittered = half + Duration::from_nanos(fastrand::u64(0..=half.as_nanos().min(u64::MAX as u128) as u64));
         retry_after.map_or(jittered, |r| r.max(jittered))
     }
+}
+
+/// A `Retry-After` value in seconds (the HTTP-date form is not used by our
+/// server and is ignored); any number of seconds, however large, is a duration.
+pub fn retry_after(value: &str) -> Option<Duration> {
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
 /// Parses a pinned fingerprint: 64 hex digits, `:` and spaces ignored.
@@ -345,8 +348,7 @@ impl Client {
             .headers()
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+            .and_then(retry_after);
         let body = resp.body_mut().with_config().limit(64 << 10).read_to_string().unwrap_or_default();
         let message = serde_json::from_str::<serde_json::Value>(&body)
             .ok()
@@ -411,7 +413,7 @@ impl Client {
 
     /// `GET /v1/hello`: checks that the server speaks our protocol.
     pub fn hello(&self) -> Result<Hello> {
-        let hello: Hello = Self::json("contacting the server", self.get("contacting the server", "/v1/hello", &[])?)?;
+        let hello: Hello = Self::json("contacting the server", self.get("contacting the server", routes::HELLO, &[])?)?;
         if !(hello.protocol_min..=hello.protocol_max).contains(&PROTOCOL) {
             return Err(Error::Protocol(format!(
                 "this terminal speaks protocol {PROTOCOL}, the server {}..{}",
@@ -431,7 +433,7 @@ impl Client {
         })?;
         let resp = self.post(
             step,
-            "/v1/device/documents",
+            routes::DEVICE_DOCUMENTS,
             "application/vnd.tsd.package",
             &[("Idempotency-Key", idempotency_key)],
             file,
@@ -442,13 +444,13 @@ impl Client {
     /// `GET /v1/device/catalog?since=V`.
     pub fn offer(&self, since: i64) -> Result<Offer> {
         let step = "asking for catalog changes";
-        Self::json(step, self.get(step, &format!("/v1/device/catalog?since={since}"), &[])?)
+        Self::json(step, self.get(step, &format!("{}?since={since}", routes::DEVICE_CATALOG), &[])?)
     }
 
     /// `GET /v1/device/tasks?after=N`: streams the task package into `dest`;
     /// `None` when there is none. Returns the bytes received.
     pub fn tasks(&self, after: i64, dest: &Path) -> Result<Option<u64>> {
-        self.fetch_package("fetching task documents", &format!("/v1/device/tasks?after={after}"), dest)
+        self.fetch_package("fetching task documents", &format!("{}?after={after}", routes::DEVICE_TASKS), dest)
     }
 
     /// `GET /v1/device/config?since=V`: the configuration package newer than V into
@@ -457,7 +459,7 @@ impl Client {
         let schema = crate::config::SCHEMA_MAX;
         self.fetch_package(
             "fetching the configuration",
-            &format!("/v1/device/config?since={since}&schema={schema}"),
+            &format!("{}?since={since}&schema={schema}", routes::DEVICE_CONFIG),
             dest,
         )
     }
@@ -490,7 +492,7 @@ impl Client {
         let keys: Vec<String> = keys.iter().map(ToString::to_string).collect();
         let mut query: Vec<(&str, &str)> = keys.iter().map(|k| ("k", k.as_str())).collect();
         query.extend(cell.map(|label| ("cell", label)));
-        self.lookup_query("looking the code up on the server", "/v1/device/lookup", &query, timeout)
+        self.lookup_query("looking the code up on the server", routes::DEVICE_LOOKUP, &query, timeout)
     }
 
     /// `GET /v1/device/record?catalog=C&id=I`: a generic catalog record, bounded by
@@ -498,7 +500,7 @@ impl Client {
     pub fn record(&self, catalog: &str, id: &str, timeout: Duration) -> Result<LookupAnswer> {
         self.lookup_query(
             "looking a record up on the server",
-            "/v1/device/record",
+            routes::DEVICE_RECORD,
             &[("catalog", catalog), ("id", id)],
             timeout,
         )
@@ -523,13 +525,13 @@ impl Client {
     pub fn print(&self, job: &PrintJob) -> Result<PrintStatus> {
         let step = "sending a print job";
         let body = serde_json::to_string(job).map_err(|e| Error::InvalidArgument(e.to_string()))?;
-        Self::json(step, self.post(step, "/v1/device/print", "application/json", &[], body)?)
+        Self::json(step, self.post(step, routes::DEVICE_PRINT, "application/json", &[], body)?)
     }
 
     /// `GET /v1/device/print`: the status of this device's recent print jobs.
     pub fn print_statuses(&self) -> Result<Vec<PrintStatus>> {
         let step = "reading print job statuses";
-        Self::json(step, self.get(step, "/v1/device/print", &[])?)
+        Self::json(step, self.get(step, routes::DEVICE_PRINT, &[])?)
     }
 
     /// `POST /v1/device/logs`: a log bundle package, streamed from its file.
@@ -540,21 +542,23 @@ impl Client {
             path: bundle.to_path_buf(),
             source,
         })?;
-        let answer: serde_json::Value = Self::json(step, self.post(step, "/v1/device/logs", "application/vnd.tsd.package", &[], file)?)?;
-        answer["id"].as_i64().ok_or_else(|| Error::Server {
+        let answer: crate::protocol::LogsReceived = Self::json(
             step,
-            status: 200,
-            message: format!("no id in {answer}"),
-        })
+            self.post(step, routes::DEVICE_LOGS, "application/vnd.tsd.package", &[], file)?,
+        )?;
+        Ok(answer.id)
     }
 
     /// `POST /v1/enroll`: redeems a setup code's enrolment token for a device token.
-    pub fn enroll(&self, enrolment: &str) -> Result<crate::setup::Enrolled> {
+    pub fn enroll(&self, enrolment: &str) -> Result<Enrolled> {
         let step = "enrolling with the setup code";
-        let body = serde_json::json!({ "enrolment": enrolment }).to_string();
+        let body = serde_json::to_string(&EnrolRequest {
+            enrolment: enrolment.to_string(),
+        })
+        .map_err(|e| Error::InvalidArgument(e.to_string()))?;
         let mut req = self
             .agent
-            .post(self.url("/v1/enroll"))
+            .post(self.url(routes::ENROLL))
             .header("TSD-Protocol", PROTOCOL.to_string())
             .header("Content-Type", "application/json");
         req = req.header("Accept", "application/json");
@@ -565,17 +569,18 @@ impl Client {
     /// newer than `current`.
     pub fn app_update(&self, current: i64) -> Result<Option<crate::update::AppUpdate>> {
         let step = "checking for an app update";
-        let resp = self.get(step, &format!("/v1/device/app?current={current}"), &[])?;
+        let resp = self.get(step, &format!("{}?current={current}", routes::DEVICE_APP), &[])?;
         if resp.status().as_u16() == 204 {
             return Ok(None);
         }
         Self::json(step, resp).map(Some)
     }
 
-    /// `POST /v1/device/status`.
-    pub fn status(&self, status: &serde_json::Value) -> Result<()> {
-        let body = status.to_string();
-        self.post("reporting status", "/v1/device/status", "application/json", &[], body)
+    /// `POST /v1/device/status`: the terminal's own [`crate::protocol::DeviceStatus`],
+    /// or (from the USB bridge) the terminal's `status.json` as it wrote it.
+    pub fn status(&self, status: &impl serde::Serialize) -> Result<()> {
+        let body = serde_json::to_string(status).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        self.post("reporting status", routes::DEVICE_STATUS, "application/json", &[], body)
             .map(|_| ())
     }
 
@@ -584,7 +589,7 @@ impl Client {
     /// gets bytes done and total; returning `false` cancels (the part file stays
     /// for the next attempt).
     pub fn download(&self, name: &str, size: u64, dest: &Path, progress: &mut dyn FnMut(u64, u64) -> bool) -> Result<u64> {
-        self.download_from("/v1/device/packages", name, size, dest, progress)
+        self.download_from(routes::DEVICE_PACKAGES, name, size, dest, progress)
     }
 
     /// [`Client::download`] of the file `name` under the route `prefix` (packages,
@@ -664,58 +669,6 @@ impl Client {
         })?;
         Ok(received)
     }
-}
-
-/// `GET /v1/hello`.
-#[derive(Debug, Clone, serde::Deserialize)]
-pub struct Hello {
-    /// Server name and version.
-    pub server: String,
-    /// Lowest protocol it speaks.
-    pub protocol_min: u32,
-    /// Highest protocol it speaks.
-    pub protocol_max: u32,
-    /// Its latest catalog version.
-    pub catalog_version: i64,
-}
-
-/// The server's answer to a push.
-#[derive(Debug, Clone, serde::Deserialize)]
-pub struct PushAnswer {
-    /// Document id.
-    pub doc_id: String,
-    /// Server-side id.
-    pub id: i64,
-    /// `false` when the same submission was stored before.
-    pub stored: bool,
-}
-
-/// One package to download (the server builds the same type).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct OfferedPackage {
-    /// File name.
-    pub name: String,
-    /// `snapshot` or `delta`.
-    pub kind: String,
-    /// Version it applies on.
-    pub from: i64,
-    /// Version after it.
-    pub to: i64,
-    /// Size in bytes.
-    pub size: i64,
-}
-
-/// Catalog changes since a version (`GET /v1/device/catalog`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Offer {
-    /// The server's latest version.
-    pub version: i64,
-    /// Packages in order.
-    pub packages: Vec<OfferedPackage>,
-    /// Why the server offers these (deltas, a snapshot and why, or nothing):
-    /// for people reading logs; a terminal decides nothing from it.
-    #[serde(default)]
-    pub reason: String,
 }
 
 #[cfg(test)]
