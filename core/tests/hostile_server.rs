@@ -134,7 +134,8 @@ fn the_bridge_refuses_package_names_that_leave_the_folder() {
         std::fs::create_dir_all(root.join("from-device")).unwrap();
         std::fs::write(
             root.join("from-device").join("status.json"),
-            r#"{"catalog_version": 0, "tasks_cursor": 0, "config_version": 0}"#,
+            r#"{"device": "t1", "runtime": "0.1.0", "protocol": 1, "catalog_version": 0, "tasks_cursor": 0,
+                "config_version": 0, "config_schema": 1, "waiting": 0, "at": 0}"#,
         )
         .unwrap();
         let err = tsd_core::sync::bridge::bridge(&root, &settings(&server.url)).unwrap_err();
