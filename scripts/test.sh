@@ -21,6 +21,8 @@ echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked
+echo "== tsd without the server (--no-default-features): the PC-side build still compiles"
+cargo build --locked -p tsd-cli --no-default-features
 
 # An outside HTTP client against a live server: schemathesis (pinned, PyPI, in its
 # own virtual environment) generates valid and invalid requests from

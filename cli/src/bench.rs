@@ -2,6 +2,9 @@
 //! lookup latency in-process and as a whole process, scan-to-durable latency, and
 //! database size. Figures are printed and written to `docs/benchmarks.md`; nothing
 //! here is a pass/fail assertion.
+// Without the server feature only the lookup and scan benches are built; the
+// helpers of the whole-suite run stay unused.
+#![cfg_attr(not(feature = "server"), allow(dead_code, unused_imports))]
 
 use clap::Args;
 use serde_json::{json, Value};
@@ -153,6 +156,7 @@ pub fn lookup(db: &Path, args: &LookupArgs) -> Result<(), Error> {
 /// Online lookup latency (HYDB) against a server on loopback, from a terminal that
 /// holds no catalog: each resolve asks the server (nothing kept), then the same
 /// codes answered from the kept answers.
+#[cfg(feature = "server")]
 pub fn online(data: &Path, url: &str, token: &str, codes: &[String], n: usize) -> Result<Value, Error> {
     let sample = mixed_codes(codes, n, 10, 11);
     let rt = Runtime::open(data)?;
@@ -253,7 +257,8 @@ fn ms(v: &Value, key: &str) -> String {
 /// Writes the catalog as JSON Lines, one product a line with its packagings and
 /// barcodes (the `tsd import` JSONL form): the baseline snapshots are compared with.
 fn write_jsonl(csv: &Path, out: &Path, keep: &dyn Fn(&str) -> bool) -> Result<(), Error> {
-    use tsd_core::catalog::rows::{parse_file, Row, RowSink};
+    use tsd_core::catalog::record::Row;
+    use tsd_core::catalog::rows::{parse_file, RowSink};
     struct Jsonl<'k, W: Write> {
         out: W,
         current: Option<Value>,
@@ -392,6 +397,7 @@ fn delta_case(
     })
 }
 
+#[cfg(feature = "server")]
 pub fn run(args: &BenchArgs) -> Result<(), Error> {
     let work = &args.work;
     let _ = std::fs::remove_dir_all(work);

@@ -202,5 +202,12 @@ pub fn run(db: Option<&Path>, json: bool) -> Result<(), Error> {
         .lines()
         .map(str::to_string)
         .collect();
-    crate::demo_sync::run(&temp.path().join("sync"), &generated.catalog, &barcodes, json)
+    #[cfg(feature = "server")]
+    return crate::demo_sync::run(&temp.path().join("sync"), &generated.catalog, &barcodes, json);
+    #[cfg(not(feature = "server"))]
+    {
+        let _ = (barcodes, json);
+        say("(This tsd was built without the server feature: the sync part of the demo is left out.)".to_string());
+        Ok(())
+    }
 }

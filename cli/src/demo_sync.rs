@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tsd_core::catalog::Format;
-use tsd_core::sync::folder;
+use tsd_core::sync::exchange;
 use tsd_core::sync::{Backoff, ServerSettings};
 use tsd_core::{Error, Runtime};
 use tsd_server::run::Background;
@@ -269,7 +269,7 @@ pub fn run(dir: &Path, catalog: &Path, barcodes: &[String], json: bool) -> Resul
 
     // 7. Without a server: the exchange folder.
     let root = dir.join("exchange");
-    let (name, header) = folder::put_catalog(&root, catalog, Format::Csv, 2, None)?;
+    let (name, header) = exchange::put_catalog(&root, catalog, Format::Csv, 2, None)?;
     say(format!(
         "\n7. without a server: the PC put {name} ({} records) into {}/to-device",
         header.records,
@@ -285,7 +285,7 @@ pub fn run(dir: &Path, catalog: &Path, barcodes: &[String], json: bool) -> Resul
         r.waiting
     ));
     let out = dir.join("collected.jsonl");
-    let collected = folder::collect(&root, &out, None, false)?;
+    let collected = exchange::collect(&root, &out, None, false)?;
     say(format!(
         "   PC collected {} document(s) into {} and left an acknowledgement",
         collected.documents.len(),

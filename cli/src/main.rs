@@ -14,6 +14,7 @@ macro_rules! out {
 
 mod bench;
 mod demo;
+#[cfg(feature = "server")]
 mod demo_sync;
 mod output;
 mod usb;
@@ -1030,7 +1031,14 @@ fn run(cli: &Cli) -> CmdResult {
                 );
                 Ok(())
             }
+            #[cfg(feature = "server")]
             DevCommand::Bench(args) => Ok(bench::run(args)?),
+            #[cfg(not(feature = "server"))]
+            DevCommand::Bench(_) => Err(Error::InvalidArgument(
+                "this tsd was built without the server feature: the benchmarks publish and sync over HTTP (build with default features)"
+                    .into(),
+            )
+            .into()),
             DevCommand::BenchLookup(args) => Ok(bench::lookup(&db_path(cli), args)?),
             DevCommand::BenchScan(args) => Ok(bench::scan(&db_path(cli), args)?),
         },
@@ -1229,7 +1237,7 @@ fn exchange(cli: &Cli, command: &ExchangeCommand) -> CmdResult {
                     .map(|d| d.as_secs() as i64)
                     .unwrap_or(0)
             });
-            let (name, header) = tsd_core::sync::folder::put_catalog(folder, file, format, version, read_key(key)?.as_deref())?;
+            let (name, header) = tsd_core::sync::exchange::put_catalog(folder, file, format, version, read_key(key)?.as_deref())?;
             let value = json!({"file": name, "package_id": header.package_id, "records": header.records, "version": header.to_version, "signed": header.signed, "peak_rss_kib": bench::peak_rss_kib()});
             print(cli, value, || {
                 format!(
@@ -1251,7 +1259,7 @@ fn exchange(cli: &Cli, command: &ExchangeCommand) -> CmdResult {
         } => {
             let format = format_of(file, format)?;
             let (name, header) =
-                tsd_core::sync::folder::put_delta(folder, base, file, format, *from_version, *to_version, read_key(key)?.as_deref())?;
+                tsd_core::sync::exchange::put_delta(folder, base, file, format, *from_version, *to_version, read_key(key)?.as_deref())?;
             let value = json!({"file": name, "package_id": header.package_id, "records": header.records, "from_version": header.from_version,
                 "to_version": header.to_version, "signed": header.signed, "peak_rss_kib": bench::peak_rss_kib()});
             print(cli, value, || {
@@ -1265,7 +1273,7 @@ fn exchange(cli: &Cli, command: &ExchangeCommand) -> CmdResult {
             });
         }
         ExchangeCommand::PutTasks { folder, file, key } => {
-            let (name, header) = tsd_core::sync::folder::put_tasks(folder, file, read_key(key)?.as_deref())?;
+            let (name, header) = tsd_core::sync::exchange::put_tasks(folder, file, read_key(key)?.as_deref())?;
             let value = json!({"file": name, "package_id": header.package_id, "records": header.records, "signed": header.signed});
             print(cli, value, || {
                 format!("wrote {}/to-device/{name}: {} task(s)", folder.display(), header.records)
@@ -1277,14 +1285,14 @@ fn exchange(cli: &Cli, command: &ExchangeCommand) -> CmdResult {
             version,
             key,
         } => {
-            let (name, header) = tsd_core::sync::folder::put_config(folder, file, *version, read_key(key)?.as_deref())?;
+            let (name, header) = tsd_core::sync::exchange::put_config(folder, file, *version, read_key(key)?.as_deref())?;
             let value = json!({"file": name, "package_id": header.package_id, "version": header.to_version, "signed": header.signed});
             print(cli, value, || {
                 format!("wrote {}/to-device/{name}: configuration v{version}", folder.display())
             });
         }
         ExchangeCommand::Collect { folder, out, key } => {
-            let c = tsd_core::sync::folder::collect(folder, out, read_key(key)?.as_deref(), key.require_signed)?;
+            let c = tsd_core::sync::exchange::collect(folder, out, read_key(key)?.as_deref(), key.require_signed)?;
             print(cli, json!(c), || {
                 let mut s = format!("{} document(s) collected into {}", c.documents.len(), out.display());
                 for r in &c.rejected {

@@ -16,8 +16,9 @@
 use serde::Serialize;
 use std::path::Path;
 use std::process::Command;
+use tsd_core::fsx::safe_name;
 use tsd_core::sync::bridge::BridgeReport;
-use tsd_core::sync::folder::{self, safe_name, FROM_DEVICE, STATUS, TO_DEVICE};
+use tsd_core::sync::folder::{self, FROM_DEVICE, STATUS, TO_DEVICE};
 use tsd_core::sync::ServerSettings;
 use tsd_core::Error;
 

@@ -23,7 +23,7 @@ use crate::runtime::{lock, now_ms};
 use crate::sync::http::{Client, ServerSettings};
 use crate::Runtime;
 use rusqlite::{Connection, OptionalExtension};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -45,31 +45,6 @@ pub(crate) struct Online {
     client: Option<Arc<Client>>,
     down_until: Option<Instant>,
     down_reason: String,
-}
-
-/// Server settings as kept in the journal.
-#[derive(Serialize, Deserialize)]
-struct StoredServer {
-    url: String,
-    token: String,
-    #[serde(default)]
-    ca_pem: Option<String>,
-    #[serde(default)]
-    pin_sha256: Option<String>,
-}
-
-/// Reads the kept server settings.
-pub(crate) fn load_server(conn: &Connection) -> Result<Option<ServerSettings>> {
-    let text: Option<String> = conn
-        .query_row("SELECT value FROM config WHERE key = 'server'", [], |r| r.get(0))
-        .optional()
-        .step("reading the server settings")?;
-    let Some(text) = text else { return Ok(None) };
-    let s: StoredServer = serde_json::from_str(&text).map_err(|e| Error::Config(format!("the kept server settings are damaged: {e}")))?;
-    let mut settings = ServerSettings::new(&s.url, &s.token);
-    settings.ca_pem = s.ca_pem.map(String::into_bytes);
-    settings.pin_sha256 = s.pin_sha256;
-    Ok(Some(settings))
 }
 
 #[derive(Clone, Copy)]
@@ -133,33 +108,13 @@ impl Runtime {
     /// online lookups and by [`Runtime::sync_saved_server`]. The settings are
     /// checked first (URL scheme, CA, pin); nothing is contacted.
     pub fn set_server(&self, settings: Option<&ServerSettings>) -> Result<()> {
-        let stored = match settings {
-            Some(s) => {
-                Client::new(s)?;
-                if let Some(pin) = &s.pin_sha256 {
-                    crate::sync::http::parse_pin(pin)?;
-                }
-                let stored = StoredServer {
-                    url: s.url.clone(),
-                    token: s.token.clone(),
-                    ca_pem: s.ca_pem.as_ref().map(|p| String::from_utf8_lossy(p).into_owned()),
-                    pin_sha256: s.pin_sha256.clone(),
-                };
-                Some(serde_json::to_string(&stored).map_err(|e| Error::Config(e.to_string()))?)
+        if let Some(s) = settings {
+            Client::new(s)?;
+            if let Some(pin) = &s.pin_sha256 {
+                crate::sync::tls::parse_pin(pin)?;
             }
-            None => None,
-        };
-        self.write_journal(|tx| {
-            match &stored {
-                Some(text) => tx.execute(
-                    "INSERT INTO config (key, value) VALUES ('server', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    [text],
-                ),
-                None => tx.execute("DELETE FROM config WHERE key = 'server'", []),
-            }
-            .step("storing the server settings")
-            .map(|_| ())
-        })?;
+        }
+        self.write_journal(|tx| crate::state::store_server(tx, settings))?;
         *self.server.write().unwrap_or_else(|p| p.into_inner()) = settings.cloned();
         *lock(&self.online) = Online::default();
         Ok(())

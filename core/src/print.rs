@@ -225,6 +225,27 @@ impl Runtime {
     }
 }
 
+/// The print routes of the server, on the terminal's client (the client knows
+/// the protocol, not the services).
+impl crate::sync::http::Client {
+    /// `POST /v1/device/print`: hands a print job to the server's queue (stored once
+    /// per device and job id, so a resend after a lost answer changes nothing).
+    pub fn print(&self, job: &PrintJob) -> Result<PrintStatus> {
+        let step = "sending a print job";
+        let body = serde_json::to_string(job).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        Self::json(
+            step,
+            self.post(step, crate::protocol::routes::DEVICE_PRINT, "application/json", &[], body)?,
+        )
+    }
+
+    /// `GET /v1/device/print`: the status of this device's recent print jobs.
+    pub fn print_statuses(&self) -> Result<Vec<PrintStatus>> {
+        let step = "reading print job statuses";
+        Self::json(step, self.get(step, crate::protocol::routes::DEVICE_PRINT, &[])?)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -72,15 +72,6 @@ pub struct Runtime {
     pub(crate) online: Mutex<crate::hydb::Online>,
 }
 
-fn store_config(tx: &rusqlite::Transaction<'_>, canonical: &str) -> Result<()> {
-    tx.execute(
-        "INSERT INTO config (key, value) VALUES ('runtime', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        [canonical],
-    )
-    .step("storing configuration")
-    .map(|_| ())
-}
-
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -102,17 +93,8 @@ impl Runtime {
         let catalog_writer = store::open(&dir, Db::Catalog, true)?;
         let catalog_reader = store::open(&dir, Db::Catalog, false)?;
         let journal = store::open(&dir, Db::Journal, true)?;
-        let config = match journal.query_row("SELECT value FROM config WHERE key = 'runtime'", [], |r| r.get::<_, String>(0)) {
-            Ok(text) => Config::from_json(&text)?,
-            Err(rusqlite::Error::QueryReturnedNoRows) => Config::default(),
-            Err(e) => {
-                return Err(Error::Sqlite {
-                    step: "reading configuration",
-                    source: e,
-                })
-            }
-        };
-        let server = crate::hydb::load_server(&journal)?;
+        let config = crate::state::load_config(&journal)?;
+        let server = crate::state::load_server(&journal)?;
         let checkpointer = spawn_checkpointer(&dir)?;
         crate::logs::attach(&dir);
         log::info!("runtime {} opened {}", env!("CARGO_PKG_VERSION"), dir.display());
@@ -155,13 +137,12 @@ impl Runtime {
     /// version or a newer one is already in force.
     pub fn apply_config(&self, json: &str, version: i64) -> Result<bool> {
         let config = Config::from_json(json)?;
-        let canonical = serde_json::to_string(&config).map_err(|e| Error::Config(e.to_string()))?;
         let applied = self.write_journal(|tx| {
-            if crate::sync::engine::config_version_in(tx)? >= version {
+            if crate::state::config_version(tx)? >= version {
                 return Ok(false);
             }
-            store_config(tx, &canonical)?;
-            crate::sync::engine::set_config_version(tx, version)?;
+            crate::state::store_config(tx, &config)?;
+            crate::state::set_config_version(tx, version)?;
             Ok(true)
         })?;
         if applied {
@@ -173,14 +154,13 @@ impl Runtime {
     /// The version of the configuration in force (0: the built-in defaults or one
     /// set locally).
     pub fn config_version(&self) -> Result<i64> {
-        crate::sync::engine::config_version_in(&lock(&self.journal))
+        crate::state::config_version(&lock(&self.journal))
     }
 
     /// Validates, stores and applies a configuration (JSON).
     pub fn set_config(&self, json: &str) -> Result<()> {
         let config = Config::from_json(json)?;
-        let canonical = serde_json::to_string(&config).map_err(|e| Error::Config(e.to_string()))?;
-        self.write_journal(|tx| store_config(tx, &canonical))?;
+        self.write_journal(|tx| crate::state::store_config(tx, &config))?;
         *self.config.write().unwrap_or_else(|p| p.into_inner()) = config;
         Ok(())
     }
@@ -386,7 +366,7 @@ impl Runtime {
         self.retry_set_aside_tasks()?;
         let state = self.device_state()?;
         let text = serde_json::to_string_pretty(&state).map_err(|e| Error::InvalidArgument(e.to_string()))? + "\n";
-        folder::write_atomically(&root.join(folder::FROM_DEVICE), folder::STATUS, text.as_bytes())?;
+        crate::fsx::write_atomically(&root.join(folder::FROM_DEVICE), folder::STATUS, text.as_bytes())?;
         if !report.applied.is_empty() {
             lock(&self.catalog_reader).end_snapshot()?;
             self.checkpoint(Checkpoint::Catalog);

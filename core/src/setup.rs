@@ -98,7 +98,7 @@ impl SetupCode {
             .ok_or_else(|| bad("no http(s) server URL"))?;
         let enrolment = enrolment.filter(|e| !e.is_empty()).ok_or_else(|| bad("no enrolment token"))?;
         if let Some(p) = &pin {
-            crate::sync::http::parse_pin(p)?;
+            crate::sync::tls::parse_pin(p)?;
         }
         if url.starts_with("https://") && pin.is_none() {
             log::info!("setup code for {url} carries no certificate pin: the usual trust applies");
@@ -129,7 +129,7 @@ pub fn pem_fingerprint(pem: &[u8]) -> Result<String> {
         .next()
         .ok_or_else(|| Error::InvalidArgument("no certificate in the PEM file".into()))?
         .map_err(|e| Error::InvalidArgument(format!("bad PEM certificate: {e}")))?;
-    Ok(crate::sync::http::fingerprint(cert.as_ref()))
+    Ok(crate::sync::tls::fingerprint(cert.as_ref()))
 }
 
 impl Runtime {

@@ -9,27 +9,11 @@
 //! holds no state of its own that a killed process could lose.
 
 use crate::catalog::{self, Packaging, Product};
-use crate::error::{Error, Result, SqlStep};
+use crate::error::Result;
 use crate::runtime::lock;
 use crate::setup::SetupCode;
 use crate::Runtime;
-use rusqlite::OptionalExtension;
 use serde::Serialize;
-
-/// Longest key the shell may keep a value under.
-const KEY_MAX: usize = 64;
-/// Largest value the shell may keep (a path, an id, a small JSON object).
-const VALUE_MAX: usize = 16 * 1024;
-
-fn shell_key(key: &str) -> Result<String> {
-    let ok = !key.is_empty() && key.len() <= KEY_MAX && key.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
-    if !ok {
-        return Err(Error::InvalidArgument(format!(
-            "shell key {key:?}: use 1 to {KEY_MAX} ASCII letters, digits, '_', '-' or '.'"
-        )));
-    }
-    Ok(format!("shell.{key}"))
-}
 
 /// A product as the product-info screen shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -85,35 +69,12 @@ pub fn setup_info(scan: &str) -> Result<SetupInfo> {
 impl Runtime {
     /// A value the shell kept under `key`, or `None`.
     pub fn shell_value(&self, key: &str) -> Result<Option<String>> {
-        let key = shell_key(key)?;
-        lock(&self.journal)
-            .query_row("SELECT value FROM config WHERE key = ?1", [&key], |r| r.get(0))
-            .optional()
-            .step("reading a shell value")
+        crate::state::shell_value(&lock(&self.journal), key)
     }
 
     /// Keeps `value` under `key` durably (`None` forgets it).
     pub fn set_shell_value(&self, key: &str, value: Option<&str>) -> Result<()> {
-        let key = shell_key(key)?;
-        if let Some(v) = value {
-            if v.len() > VALUE_MAX {
-                return Err(Error::InvalidArgument(format!(
-                    "shell value for {key:?} is {} bytes; at most {VALUE_MAX}",
-                    v.len()
-                )));
-            }
-        }
-        self.write_journal(|tx| {
-            match value {
-                Some(v) => tx.execute(
-                    "INSERT INTO config (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    [&key, v],
-                ),
-                None => tx.execute("DELETE FROM config WHERE key = ?1", [&key]),
-            }
-            .step("keeping a shell value")
-            .map(|_| ())
-        })
+        self.write_journal(|tx| crate::state::set_shell_value(tx, key, value))
     }
 
     /// The product card of `id` from the terminal's catalog, or `None`.
@@ -149,6 +110,7 @@ impl Runtime {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Error;
 
     #[test]
     fn shell_values_survive_a_reopen_and_keys_are_checked() {
@@ -165,7 +127,7 @@ mod tests {
         for bad in ["", "a b", "runtime'--", &"k".repeat(65)] {
             assert!(matches!(rt.shell_value(bad), Err(Error::InvalidArgument(_))), "{bad:?}");
         }
-        let big = "x".repeat(VALUE_MAX + 1);
+        let big = "x".repeat(crate::state::SHELL_VALUE_MAX + 1);
         assert!(matches!(rt.set_shell_value("big", Some(&big)), Err(Error::InvalidArgument(_))));
         // The shell's keys cannot reach the runtime's own rows.
         rt.set_shell_value("server", Some("x")).unwrap();

@@ -57,7 +57,7 @@ impl AppUpdate {
     }
 
     fn check_fields(&self) -> Result<()> {
-        crate::sync::folder::safe_name(&self.file).map_err(|e| Error::InvalidArgument(format!("update file name: {e}")))?;
+        crate::fsx::safe_name(&self.file).map_err(|e| Error::InvalidArgument(format!("update file name: {e}")))?;
         if self.sha256.len() != 64 || !self.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(Error::InvalidArgument(format!(
                 "update {}: the SHA-256 is not 64 hex digits",
@@ -118,9 +118,9 @@ pub fn put_app(root: &Path, apk: &Path, version_code: i64, version_name: &str, m
     let update = AppUpdate::of_file(apk, version_code, version_name, min_version)?;
     let dir = root.join(FOLDER);
     std::fs::create_dir_all(&dir).map_err(|source| Error::Io { path: dir.clone(), source })?;
-    crate::sync::folder::copy_durably(apk, &dir.join(&update.file))?;
+    crate::fsx::copy_durably(apk, &dir.join(&update.file))?;
     let manifest = serde_json::to_string_pretty(&update).map_err(|e| Error::InvalidArgument(e.to_string()))?;
-    crate::sync::folder::write_atomically(&dir, MANIFEST, manifest.as_bytes())?;
+    crate::fsx::write_atomically(&dir, MANIFEST, manifest.as_bytes())?;
     Ok(update)
 }
 
@@ -190,5 +190,18 @@ impl Runtime {
         let file = dir.join(&update.file);
         verify(&update, &file)?;
         Ok(Some((update, file)))
+    }
+}
+/// The app-update route of the server, on the terminal's client.
+impl crate::sync::http::Client {
+    /// `GET /v1/device/app?current=N`: the newest published app version, when it is
+    /// newer than `current`.
+    pub fn app_update(&self, current: i64) -> Result<Option<AppUpdate>> {
+        let step = "checking for an app update";
+        let resp = self.get(step, &format!("{}?current={current}", crate::protocol::routes::DEVICE_APP), &[])?;
+        if resp.status().as_u16() == 204 {
+            return Ok(None);
+        }
+        Self::json(step, resp).map(Some)
     }
 }

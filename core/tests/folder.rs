@@ -4,7 +4,9 @@
 
 use std::path::{Path, PathBuf};
 use tsd_core::catalog::Format;
-use tsd_core::sync::folder::{self, collect, put_catalog, safe_name};
+use tsd_core::fsx::safe_name;
+use tsd_core::sync::exchange::{self, collect, put_catalog};
+use tsd_core::sync::folder;
 use tsd_core::Runtime;
 
 const KEY: &[u8] = b"warehouse-7 shared key";
@@ -186,7 +188,7 @@ fn task_documents_arrive_once_and_bad_ones_are_refused() {
         "{\"id\":\"ЗК-000123/2026\",\"type\":\"picking\",\"number\":\"ОТ-7\",\"lines\":[{\"product\":\"P1\",\"qty\":2}]}\n",
     )
     .unwrap();
-    let (name, header) = folder::put_tasks(&s.root, &tasks, None).unwrap();
+    let (name, header) = exchange::put_tasks(&s.root, &tasks, None).unwrap();
     assert_eq!(header.records, 1);
     let r = s.rt.sync_folder(&s.root, None, false).unwrap();
     assert_eq!(r.applied, std::slice::from_ref(&name));
@@ -200,7 +202,7 @@ fn task_documents_arrive_once_and_bad_ones_are_refused() {
     // A task of a type the terminal does not know is set aside with the reason
     // (see the next test), not a refused package.
     std::fs::write(&tasks, "{\"id\":\"T-9\",\"type\":\"shipping\",\"lines\":[]}\n").unwrap();
-    folder::put_tasks(&s.root, &tasks, None).unwrap();
+    exchange::put_tasks(&s.root, &tasks, None).unwrap();
     let r = s.rt.sync_folder(&s.root, None, false).unwrap();
     assert!(r.rejected.is_empty(), "{:?}", r.rejected);
     let aside = s.rt.sync_status().unwrap().set_aside_tasks;
@@ -208,7 +210,7 @@ fn task_documents_arrive_once_and_bad_ones_are_refused() {
     assert_eq!(s.rt.documents().unwrap().len(), 1);
     std::fs::write(&tasks, "{\"id\":\"\",\"type\":\"picking\"}\n").unwrap();
     assert!(matches!(
-        folder::put_tasks(&s.root, &tasks, None),
+        exchange::put_tasks(&s.root, &tasks, None),
         Err(tsd_core::Error::Import { line: 1, .. })
     ));
 }
@@ -250,7 +252,7 @@ fn a_task_the_terminal_cannot_take_is_set_aside_until_its_configuration_comes() 
          {\"id\":\"P-2\",\"type\":\"picking\",\"lines\":[{\"product\":\"P2\",\"packaging\":\"crate\",\"qty\":1}]}\n",
     )
     .unwrap();
-    folder::put_tasks(&s.root, &tasks, None).unwrap();
+    exchange::put_tasks(&s.root, &tasks, None).unwrap();
     let r = s.rt.sync_folder(&s.root, None, false).unwrap();
     assert!(r.rejected.is_empty(), "the package is not refused: {:?}", r.rejected);
     let ids: Vec<String> = s.rt.documents().unwrap().into_iter().map(|d| d.id).collect();
@@ -268,7 +270,7 @@ fn a_task_the_terminal_cannot_take_is_set_aside_until_its_configuration_comes() 
     // The configuration that defines "audit" arrives; the next sync takes A-1.
     let config = s.root.parent().unwrap().join("config.json");
     std::fs::write(&config, r#"{"document_types":[{"id":"picking"},{"id":"audit"}]}"#).unwrap();
-    folder::put_config(&s.root, &config, 2, None).unwrap();
+    exchange::put_config(&s.root, &config, 2, None).unwrap();
     s.rt.sync_folder(&s.root, None, false).unwrap();
     let mut ids: Vec<String> = s.rt.documents().unwrap().into_iter().map(|d| d.id).collect();
     ids.sort();

@@ -6,7 +6,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use sha2::{Digest, Sha256};
-use tsd_core::catalog::rows::CatalogRecord;
+use tsd_core::catalog::record::CatalogRecord;
 use tsd_core::package::PackageReader;
 
 fuzz_target!(|data: &[u8]| {

@@ -31,7 +31,7 @@ fuzz_target!(|data: &[u8]| {
     // Every JSON answer.
     if let Ok(offer) = serde_json::from_slice::<Offer>(body) {
         for p in &offer.packages {
-            if tsd_core::sync::folder::safe_name(&p.name).is_ok() {
+            if tsd_core::fsx::safe_name(&p.name).is_ok() {
                 assert!(!p.name.contains('/') && !p.name.contains('\\') && !p.name.starts_with('.'));
             }
         }

@@ -10,11 +10,11 @@ use tsd_core::setup::SetupCode;
 
 fuzz_target!(|data: &[u8]| {
     let text = &*String::from_utf8_lossy(data);
-    let _ = tsd_core::sync::http::parse_pin(text);
+    let _ = tsd_core::sync::tls::parse_pin(text);
     let _ = tsd_core::shell::setup_info(text);
     let with_pin = format!("tsd://setup?u=https%3A%2F%2Fa&e=x&p={text}");
     if let Ok(code) = SetupCode::parse(&with_pin) {
-        assert_eq!(tsd_core::sync::http::parse_pin(code.pin_sha256.as_deref().unwrap_or("")).map(|p| p.len()).ok(), Some(32));
+        assert_eq!(tsd_core::sync::tls::parse_pin(code.pin_sha256.as_deref().unwrap_or("")).map(|p| p.len()).ok(), Some(32));
     }
     if let Ok(code) = SetupCode::parse(text) {
         assert!(code.url.starts_with("http://") || code.url.starts_with("https://"));

@@ -463,7 +463,7 @@ async fn device_app(State(app): St, _device: DeviceAuth, Query(q): Query<AppQuer
 /// download resumes.
 async fn serve_file(dir: &std::path::Path, name: &str, headers: &HeaderMap, content_type: &'static str) -> Result<Response> {
     use tokio::io::{AsyncReadExt, AsyncSeekExt};
-    tsd_core::sync::folder::safe_name(name).map_err(Error::BadRequest)?;
+    tsd_core::fsx::safe_name(name).map_err(Error::BadRequest)?;
     let path = dir.join(name);
     let mut file = tokio::fs::File::open(&path)
         .await

@@ -779,5 +779,5 @@ fn print_status(p: &store::StoredPrint) -> tsd_core::print::PrintStatus {
 
 /// Copies a file through `.part`, fsync and rename (the core's, with the server's error).
 fn copy_durably(from: &Path, to: &Path) -> Result<()> {
-    Ok(tsd_core::sync::folder::copy_durably(from, to)?)
+    Ok(tsd_core::fsx::copy_durably(from, to)?)
 }

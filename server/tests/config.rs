@@ -76,14 +76,14 @@ fn the_exchange_folder_carries_configurations_and_refuses_bad_ones() {
     let (rt, _) = w.terminal("t1");
     let file = w.dir.path().join("config.json");
     std::fs::write(&file, RETURNS).unwrap();
-    tsd_core::sync::folder::put_config(&root, &file, 5, None).unwrap();
+    tsd_core::sync::exchange::put_config(&root, &file, 5, None).unwrap();
     let r = rt.sync_folder(&root, None, false).unwrap();
     assert_eq!(r.applied, vec!["config-v000000000005.tsdpkg".to_string()]);
     assert_eq!(rt.config_version().unwrap(), 5);
 
     // An older version changes nothing; a package that does not validate is refused
     // with its reason and the configuration in force stays.
-    tsd_core::sync::folder::put_config(&root, &file, 3, None).unwrap();
+    tsd_core::sync::exchange::put_config(&root, &file, 3, None).unwrap();
     let mut header = Header::new(Kind::Configuration, "someone", 1);
     header.to_version = 9;
     let bad = root.join("to-device/config-v000000000009.tsdpkg");
@@ -100,6 +100,6 @@ fn the_exchange_folder_carries_configurations_and_refuses_bad_ones() {
 
     // put-config validates before writing anything.
     std::fs::write(&file, "{not json").unwrap();
-    assert!(tsd_core::sync::folder::put_config(&root, &file, 6, None).is_err());
+    assert!(tsd_core::sync::exchange::put_config(&root, &file, 6, None).is_err());
     assert!(!root.join("to-device/config-v000000000006.tsdpkg").exists());
 }

@@ -52,7 +52,7 @@ fn logs_reach_the_server_and_the_pc_without_secrets() {
     let root = w.dir.path().join("exchange");
     let bundle = rt.logs_to_folder(&root, "2.3.4 (17)").unwrap();
     assert!(bundle.starts_with(root.join("from-device")));
-    let collected = tsd_core::sync::folder::collect(&root, &w.dir.path().join("docs.jsonl"), None, false).unwrap();
+    let collected = tsd_core::sync::exchange::collect(&root, &w.dir.path().join("docs.jsonl"), None, false).unwrap();
     assert_eq!(collected.logs.len(), 1, "{collected:?}");
     assert!(collected.rejected.is_empty());
     assert!(root.join("logs").join(&collected.logs[0]).exists());

@@ -70,7 +70,7 @@ fn tls_trusts_the_custom_ca_or_the_pin_and_nothing_else() {
     assert_eq!((r.pushed.len(), r.catalog_version), (1, 1));
 
     // The pin alone (no CA) is enough; `:`-separated upper-case hex is accepted.
-    let fp = tsd_core::sync::http::fingerprint(&pki.server_der).to_uppercase();
+    let fp = tsd_core::sync::tls::fingerprint(&pki.server_der).to_uppercase();
     let pairs: Vec<String> = fp.as_bytes().chunks(2).map(|c| String::from_utf8(c.to_vec()).unwrap()).collect();
     let mut pinned = settings(&bg.url, &token);
     pinned.pin_sha256 = Some(pairs.join(":"));

@@ -6,7 +6,8 @@
 //! differs from its unit code by a constant. Product ids are front-coded (the
 //! length shared with the previous id, then the rest): sequential ids cost a byte.
 
-use super::rows::{CatalogRecord, ProductRow, Row, RowSink, Validator};
+use super::record::{CatalogRecord, ProductRow, Row};
+use super::rows::{RowSink, Validator};
 use super::BarcodeKey;
 use crate::error::Result;
 use serde::{Deserialize, Serialize};

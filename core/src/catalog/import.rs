@@ -9,7 +9,8 @@
 //!
 //! File formats: see [`super::rows`].
 
-use super::rows::{Deletion, Format, ProductRow, Row, RowSink, Source};
+use super::record::{Deletion, ProductRow, Row};
+use super::rows::{Format, RowSink, Source};
 use super::sort::{Rec, Sorter};
 use super::{fold, BarcodeKey};
 use crate::error::{Error, Result, SqlStep};

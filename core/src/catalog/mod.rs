@@ -6,6 +6,7 @@ mod generate;
 mod import;
 pub mod package;
 pub mod patch;
+pub mod record;
 pub mod rows;
 mod sort;
 

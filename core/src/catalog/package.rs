@@ -5,7 +5,8 @@
 use super::columns::{BlockBuilder, BLOCK};
 use super::import::{import, package_applied, ImportOptions, ImportReport, Scope};
 use super::patch::{PatchBuilder, ProductPatch};
-use super::rows::{parse_file, CatalogRecord, Deletion, Format, ProductRow, Row, RowSink, Source};
+use super::record::{CatalogRecord, Deletion, ProductRow, Row};
+use super::rows::{parse_file, Format, RowSink, Source};
 use crate::error::{Error, Result};
 use crate::package::{Header, Kind, PackageReader, PackageWriter};
 use rusqlite::Connection;

@@ -6,7 +6,8 @@
 //! was computed from, so the old value is known; a patch for a product the catalog
 //! lacks, or an edit that does not fit the old value, refuses the whole package.
 
-use super::rows::{CatalogRecord, ProductRow, Validator};
+use super::record::{CatalogRecord, ProductRow};
+use super::rows::Validator;
 use crate::error::Result;
 use serde::{Deserialize, Serialize};
 

@@ -17,9 +17,10 @@
 //!
 //! Every step is idempotent: a run cut anywhere is simply run again.
 
-use super::folder::{self, io, ARCHIVE, FROM_DEVICE, LOGS, STATUS, TO_DEVICE};
+use super::folder::{self, ARCHIVE, FROM_DEVICE, LOGS, STATUS, TO_DEVICE};
 use super::http::{Client, ServerSettings};
 use crate::error::{Error, Result};
+use crate::fsx::io;
 use crate::package::{Kind, PackageError, PackageReader};
 use serde::Serialize;
 use std::path::Path;
@@ -96,8 +97,8 @@ pub fn bridge(root: &Path, settings: &ServerSettings) -> Result<BridgeReport> {
                         message: format!("acknowledged {:?} for {doc_id:?}", answer.doc_id),
                     });
                 }
-                folder::write_atomically(&root.join(TO_DEVICE), &folder::ack_name(&doc_id), b"")?;
-                folder::move_to(root, &path, ARCHIVE, &name)?;
+                crate::fsx::write_atomically(&root.join(TO_DEVICE), &folder::ack_name(&doc_id), b"")?;
+                crate::fsx::move_to(root, &path, ARCHIVE, &name)?;
                 if answer.stored {
                     report.pushed.push(doc_id);
                 } else {
@@ -107,7 +108,7 @@ pub fn bridge(root: &Path, settings: &ServerSettings) -> Result<BridgeReport> {
             Kind::LogBundle => {
                 drop(reader);
                 client.send_logs(&path)?;
-                folder::move_to(root, &path, LOGS, &name)?;
+                crate::fsx::move_to(root, &path, LOGS, &name)?;
                 report.logs.push(name);
             }
             other => report
@@ -155,7 +156,7 @@ fn fetch_app(client: &Client, root: &Path, incoming: &Path, report: &mut BridgeR
     if staged.is_some_and(|s| s.version_code >= update.version_code) {
         return Ok(());
     }
-    folder::safe_name(&update.file).map_err(Error::InvalidArgument)?;
+    crate::fsx::safe_name(&update.file).map_err(Error::InvalidArgument)?;
     let dest = incoming.join(&update.file);
     client.download_from("/v1/device/app", &update.file, update.size, &dest, &mut |_, _| true)?;
     if let Err(e) = verify(&update, &dest) {
@@ -165,7 +166,7 @@ fn fetch_app(client: &Client, root: &Path, incoming: &Path, report: &mut BridgeR
     std::fs::create_dir_all(&dir).map_err(io(&dir))?;
     std::fs::rename(&dest, dir.join(&update.file)).map_err(io(&dest))?;
     let manifest = serde_json::to_string_pretty(&update).map_err(|e| Error::InvalidArgument(e.to_string()))?;
-    folder::write_atomically(&dir, MANIFEST, manifest.as_bytes())?;
+    crate::fsx::write_atomically(&dir, MANIFEST, manifest.as_bytes())?;
     report.fetched.push(format!("{FOLDER}/{}", update.file));
     Ok(())
 }
@@ -183,11 +184,11 @@ fn fetch(client: &Client, root: &Path, state: &crate::protocol::DeviceStatus, re
             status: 200,
             message: format!("offered {what} {:?}: {why}", p.name),
         };
-        folder::safe_name(&p.name).map_err(|why| unsafe_name("package", why))?;
+        crate::fsx::safe_name(&p.name).map_err(|why| unsafe_name("package", why))?;
         // Names sort in apply order; the same package is the same name, so a second
         // run does not fetch what waits in to-device/ already.
         let name = format!("catalog-{:015}-{}.tsdpkg", p.to, p.kind);
-        folder::safe_name(&name).map_err(|why| unsafe_name("package kind", why))?;
+        crate::fsx::safe_name(&name).map_err(|why| unsafe_name("package kind", why))?;
         if to.join(&name).exists() {
             continue;
         }

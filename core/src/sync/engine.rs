@@ -19,8 +19,8 @@ use crate::documents::TaskDocument;
 use crate::error::{Error, Result, SqlStep};
 use crate::package::{Kind, PackageError, PackageReader};
 use crate::runtime::{lock, now_ms, Checkpoint};
+use crate::state::{self, Key};
 use crate::Runtime;
-use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -116,41 +116,6 @@ pub struct SyncStatus {
     pub set_aside_tasks: Vec<super::tasks::SetAside>,
 }
 
-pub(crate) fn state(conn: &Connection, key: &str) -> Result<Option<String>> {
-    conn.query_row("SELECT value FROM sync_state WHERE key = ?1", [key], |r| r.get(0))
-        .optional()
-        .step("reading sync state")
-}
-
-fn state_int(conn: &Connection, key: &str) -> Result<Option<i64>> {
-    Ok(state(conn, key)?.and_then(|v| v.parse().ok()))
-}
-
-pub(crate) fn set_state(tx: &Connection, key: &str, value: Option<&str>) -> Result<()> {
-    match value {
-        Some(v) => tx
-            .execute(
-                "INSERT INTO sync_state (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                [key, v],
-            )
-            .step("writing sync state")?,
-        None => tx
-            .execute("DELETE FROM sync_state WHERE key = ?1", [key])
-            .step("writing sync state")?,
-    };
-    Ok(())
-}
-
-/// The version of the configuration in force (0 when none came from outside).
-pub(crate) fn config_version_in(conn: &Connection) -> Result<i64> {
-    Ok(state_int(conn, "config_version")?.unwrap_or(0))
-}
-
-/// Records the version of the configuration just stored (same transaction).
-pub(crate) fn set_config_version(tx: &Connection, version: i64) -> Result<()> {
-    set_state(tx, "config_version", Some(&version.to_string()))
-}
-
 /// When the next automatic attempt is due after the `failures`-th failure in a row
 /// at `now` (unix ms): the backoff, or the server's `Retry-After` if longer.
 /// `Retry-After` comes from the server and may be any value: this saturates, never
@@ -195,16 +160,16 @@ impl Runtime {
         // seconds) must not stall the status the shell polls.
         let catalog_version = crate::catalog::synced_version(lock(&self.catalog_reader).conn()?)?;
         let conn = lock(&self.journal);
-        let last_error = state(&conn, "last_error")?;
+        let last_error = state::get(&conn, Key::LastError)?;
         Ok(SyncStatus {
             waiting,
-            last_success_at: state_int(&conn, "last_success_at")?,
-            last_attempt_at: state_int(&conn, "last_attempt_at")?,
-            synced: waiting == 0 && last_error.is_none() && state(&conn, "last_attempt_at")?.is_some(),
+            last_success_at: state::get_int(&conn, Key::LastSuccessAt)?,
+            last_attempt_at: state::get_int(&conn, Key::LastAttemptAt)?,
+            synced: waiting == 0 && last_error.is_none() && state::get(&conn, Key::LastAttemptAt)?.is_some(),
             last_error,
-            last_error_code: state(&conn, "last_error_code")?,
-            failures: state_int(&conn, "failures")?.unwrap_or(0) as u32,
-            next_attempt_at: state_int(&conn, "next_attempt_at")?.unwrap_or(0),
+            last_error_code: state::get(&conn, Key::LastErrorCode)?,
+            failures: state::get_int(&conn, Key::Failures)?.unwrap_or(0) as u32,
+            next_attempt_at: state::get_int(&conn, Key::NextAttemptAt)?.unwrap_or(0),
             catalog_version,
             set_aside_tasks: super::tasks::set_aside(&conn)?,
         })
@@ -220,16 +185,16 @@ impl Runtime {
     /// Records an attempt's outcome (see [`SyncStatus`]).
     pub(crate) fn record_attempt(&self, outcome: std::result::Result<(), &Error>, backoff: &super::http::Backoff) -> Result<()> {
         let now = now_ms();
-        let failures = state_int(&lock(&self.journal), "failures")?.unwrap_or(0);
+        let failures = state::get_int(&lock(&self.journal), Key::Failures)?.unwrap_or(0);
         self.write_journal(|tx| {
-            set_state(tx, "last_attempt_at", Some(&now.to_string()))?;
+            state::set(tx, Key::LastAttemptAt, Some(&now.to_string()))?;
             match outcome {
                 Ok(()) => {
-                    set_state(tx, "last_success_at", Some(&now.to_string()))?;
-                    set_state(tx, "last_error", None)?;
-                    set_state(tx, "last_error_code", None)?;
-                    set_state(tx, "failures", Some("0"))?;
-                    set_state(tx, "next_attempt_at", Some("0"))?;
+                    state::set(tx, Key::LastSuccessAt, Some(&now.to_string()))?;
+                    state::set(tx, Key::LastError, None)?;
+                    state::set(tx, Key::LastErrorCode, None)?;
+                    state::set(tx, Key::Failures, Some("0"))?;
+                    state::set(tx, Key::NextAttemptAt, Some("0"))?;
                 }
                 Err(e) => {
                     let failures = failures + 1;
@@ -238,10 +203,10 @@ impl Runtime {
                         _ => None,
                     };
                     let next = next_attempt_at(now, failures as u32, retry_after, backoff);
-                    set_state(tx, "last_error", Some(&e.to_string()))?;
-                    set_state(tx, "last_error_code", Some(e.code()))?;
-                    set_state(tx, "failures", Some(&failures.to_string()))?;
-                    set_state(tx, "next_attempt_at", Some(&next.to_string()))?;
+                    state::set(tx, Key::LastError, Some(&e.to_string()))?;
+                    state::set(tx, Key::LastErrorCode, Some(e.code()))?;
+                    state::set(tx, Key::Failures, Some(&failures.to_string()))?;
+                    state::set(tx, Key::NextAttemptAt, Some(&next.to_string()))?;
                 }
             }
             Ok(())
@@ -285,8 +250,8 @@ impl Runtime {
     pub(crate) fn device_state(&self) -> Result<crate::protocol::DeviceStatus> {
         let catalog_version = crate::catalog::synced_version(&lock(&self.catalog_writer))?;
         let journal = lock(&self.journal);
-        let tasks_cursor = state_int(&journal, "tasks_cursor")?.unwrap_or(0);
-        let config_version = config_version_in(&journal)?;
+        let tasks_cursor = state::get_int(&journal, Key::TasksCursor)?.unwrap_or(0);
+        let config_version = state::config_version(&journal)?;
         drop(journal);
         Ok(crate::protocol::DeviceStatus {
             device: Some(self.device_name()),
@@ -462,7 +427,7 @@ impl Runtime {
         }
         for p in &offer.packages {
             self.cancelled()?;
-            super::folder::safe_name(&p.name).map_err(|why| Error::Server {
+            crate::fsx::safe_name(&p.name).map_err(|why| Error::Server {
                 step: "asking for catalog changes",
                 status: 200,
                 message: why,
@@ -543,7 +508,7 @@ impl Runtime {
 
     fn pull_tasks(&self, client: &Client, progress: &mut dyn FnMut(Progress), report: &mut SyncReport) -> Result<()> {
         self.cancelled()?;
-        let after = state_int(&lock(&self.journal), "tasks_cursor")?.unwrap_or(0);
+        let after = state::get_int(&lock(&self.journal), Key::TasksCursor)?.unwrap_or(0);
         progress(Progress {
             step: Step::Tasks,
             done: 0,

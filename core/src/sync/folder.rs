@@ -16,18 +16,11 @@
 use crate::catalog::package::{apply, Applied};
 use crate::documents::{Document, TaskDocument};
 use crate::error::{Error, Result};
+use crate::fsx::{io, move_to, safe_name, write_atomically};
 use crate::package::{Header, Kind, PackageError, PackageReader, PackageWriter};
 use rusqlite::Connection;
 use serde::Serialize;
-use std::path::{Path, PathBuf};
-
-/// Unix milliseconds, for package names whose order is time order.
-fn now_millis() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0)
-}
+use std::path::Path;
 
 /// Sub-folders of the exchange root.
 pub const TO_DEVICE: &str = "to-device";
@@ -42,24 +35,6 @@ pub const LOGS: &str = "logs";
 /// The terminal's state, rewritten in `from-device/` at every folder sync: what a
 /// PC bridging to a server asks the server for (see [`super::bridge`]).
 pub const STATUS: &str = "status.json";
-
-/// Checks a file name from the exchange folder: one plain component of letters,
-/// digits, `.`, `_`, `-`, not starting with a dot. Anything else (a path, `..`, a
-/// drive letter, control characters) is refused.
-pub fn safe_name(name: &str) -> std::result::Result<(), String> {
-    let ok = !name.is_empty()
-        && name.len() <= 200
-        && !name.starts_with('.')
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "file name {:?} is not allowed: only letters, digits, '.', '_' and '-' are accepted",
-            name
-        ))
-    }
-}
 
 /// One refused file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -92,43 +67,6 @@ pub struct FolderReport {
     pub seconds: f64,
 }
 
-pub(crate) fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
-    move |source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
-/// Copies a file to `to` through `to.part` (same extension replaced), fsync and
-/// rename: `to` is either absent or whole.
-pub fn copy_durably(from: &Path, to: &Path) -> Result<()> {
-    let part = to.with_extension("part");
-    std::fs::copy(from, &part).map_err(io(from))?;
-    std::fs::File::open(&part).and_then(|f| f.sync_all()).map_err(io(&part))?;
-    std::fs::rename(&part, to).map_err(io(to))
-}
-
-/// Writes `bytes` to `dir/name` through `name.part`, fsync and rename.
-pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
-    let part = dir.join(format!("{name}.part"));
-    let target = dir.join(name);
-    {
-        use std::io::Write;
-        let mut f = std::fs::File::create(&part).map_err(io(&part))?;
-        f.write_all(bytes).map_err(io(&part))?;
-        f.sync_all().map_err(io(&part))?;
-    }
-    std::fs::rename(&part, &target).map_err(io(&target))?;
-    sync_dir(dir);
-    Ok(())
-}
-
-fn sync_dir(dir: &Path) {
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-}
-
 /// Creates the four sub-folders.
 pub fn prepare(root: &Path) -> Result<()> {
     for d in [TO_DEVICE, FROM_DEVICE, ARCHIVE, REJECTED, LOGS] {
@@ -139,7 +77,7 @@ pub fn prepare(root: &Path) -> Result<()> {
 }
 
 /// File names in `dir`, sorted, `*.part` left out.
-fn names(dir: &Path) -> Result<Vec<String>> {
+pub(crate) fn names(dir: &Path) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io(dir))? {
         let entry = entry.map_err(io(dir))?;
@@ -155,22 +93,8 @@ fn names(dir: &Path) -> Result<Vec<String>> {
     Ok(out)
 }
 
-pub(crate) fn move_to(root: &Path, from: &Path, sub: &str, name: &str) -> Result<PathBuf> {
-    let dir = root.join(sub);
-    let mut target = dir.join(name);
-    // Never overwrite: a second copy of a name gets a numbered sibling.
-    let mut n = 1;
-    while target.exists() {
-        target = dir.join(format!("{name}.{n}"));
-        n += 1;
-    }
-    std::fs::rename(from, &target).map_err(io(from))?;
-    sync_dir(&dir);
-    Ok(target)
-}
-
 /// Moves a refused file from `from` into `rejected/` with `NAME.reason.txt` beside it.
-fn refuse(root: &Path, from: &Path, name: &str, code: &str, reason: String) -> Result<Rejected> {
+pub(crate) fn refuse(root: &Path, from: &Path, name: &str, code: &str, reason: String) -> Result<Rejected> {
     let moved = move_to(root, from, REJECTED, &name.replace(|c: char| c.is_control(), "_"))?;
     let moved_name = moved.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     write_atomically(
@@ -370,88 +294,6 @@ impl Terminal<'_> {
     }
 }
 
-/// What the PC side collected.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Collected {
-    /// Documents written to the output file (and acknowledged).
-    pub documents: Vec<String>,
-    /// Files refused (moved to `rejected/`).
-    pub rejected: Vec<Rejected>,
-    /// Log bundles the terminal left, moved to `logs/` (`tsd logs show` reads them).
-    pub logs: Vec<String>,
-}
-
-/// The PC side: collects finished documents from `from-device/` into a JSON Lines
-/// file (written whole through `.part`), then acknowledges each one with
-/// `to-device/doc-ID.ack` and moves its package to `archive/`. A crash before the
-/// acknowledgements only means the same documents are collected again.
-pub fn collect(root: &Path, out: &Path, key: Option<&[u8]>, require_signed: bool) -> Result<Collected> {
-    prepare(root)?;
-    let from = root.join(FROM_DEVICE);
-    let mut result = Collected::default();
-    let mut lines = String::new();
-    let mut done = Vec::new();
-    for name in names(&from)? {
-        if name == STATUS {
-            continue;
-        }
-        let path = from.join(&name);
-        let refused = match safe_name(&name) {
-            Err(why) => Some(("bad_name".to_string(), why)),
-            Ok(()) => match PackageReader::open(&path, key, require_signed) {
-                Err(PackageError::Refused { reason, .. }) => Some((reason.code().to_string(), reason.to_string())),
-                Err(e) => return Err(e.into()),
-                Ok(r) if r.header().kind == Kind::LogBundle => {
-                    drop(r);
-                    move_to(root, &path, LOGS, &name)?;
-                    result.logs.push(name.clone());
-                    None
-                }
-                Ok(r) if r.header().kind != Kind::FinishedDocuments => {
-                    Some(("wrong_kind".into(), format!("a {:?} package in from-device/", r.header().kind)))
-                }
-                Ok(r) => {
-                    for record in r.records::<String>()? {
-                        lines.push_str(&record?);
-                        lines.push('\n');
-                    }
-                    done.push((name.clone(), r.header().package_id.clone()));
-                    None
-                }
-            },
-        };
-        if let Some((code, reason)) = refused {
-            result.rejected.push(refuse(root, &path, &name, &code, reason)?);
-        }
-    }
-    if done.is_empty() {
-        // Nothing to hand over: the hand-off file is left as it is (absent or not).
-        return Ok(result);
-    }
-    // A hand-off file is never overwritten: while it exists, the accounting system
-    // has not taken the last one, and those documents would then live only in
-    // archive/. Nothing is acknowledged; the next collect after it is taken goes on.
-    if out.exists() {
-        return Err(Error::InvalidArgument(format!(
-            "{} still holds the last hand-off ({} document(s) wait): let the accounting system take it (and remove the file), then collect again — nothing was acknowledged",
-            out.display(),
-            done.len()
-        )));
-    }
-    let dir = out.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let file_name = out
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .ok_or_else(|| Error::InvalidArgument(format!("{} is not a file path", out.display())))?;
-    write_atomically(dir, &file_name, lines.as_bytes())?;
-    for (name, doc_id) in done {
-        write_atomically(&root.join(TO_DEVICE), &ack_name(&doc_id), b"")?;
-        move_to(root, &from.join(&name), ARCHIVE, &name)?;
-        result.documents.push(doc_id);
-    }
-    Ok(result)
-}
-
 /// Where a file in `to-device/` comes in the apply order, by the names the PC side
 /// gives: `config-…` 0, `tasks-…` 2, anything else (catalogs, acks) 1.
 fn apply_rank(name: &str) -> u8 {
@@ -488,95 +330,4 @@ fn apply_tasks(reader: &PackageReader, journal: &mut dyn JournalSide) -> Result<
         tasks.push(task);
     }
     journal.add_tasks(&tasks)
-}
-
-/// Puts task documents (JSON Lines, one task a line) into `to-device/` as a package
-/// named `tasks-<unix ms>.tsdpkg`. Every line must be a task with an id.
-pub fn put_tasks(root: &Path, input: &Path, key: Option<&[u8]>) -> Result<(String, Header)> {
-    prepare(root)?;
-    let text = std::fs::read_to_string(input).map_err(io(input))?;
-    let mut records = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let bad = |reason: String| Error::Import {
-            path: input.to_path_buf(),
-            line: i as u64 + 1,
-            reason,
-        };
-        let task: TaskDocument = serde_json::from_str(line).map_err(|e| bad(format!("bad task JSON: {e}")))?;
-        if task.id.trim().is_empty() {
-            return Err(bad("a task needs an id".into()));
-        }
-        records.push(serde_json::to_string(&task).map_err(|e| bad(e.to_string()))?);
-    }
-    let now = now_millis();
-    let name = format!("tasks-{now:015}.tsdpkg");
-    let header = Header::new(Kind::TaskDocuments, "tsd exchange", records.len() as u64);
-    let mut w = PackageWriter::create(&root.join(TO_DEVICE).join(&name), &header, key)?;
-    for r in &records {
-        w.write(r)?;
-    }
-    w.finish()?;
-    Ok((
-        name,
-        Header {
-            signed: key.is_some(),
-            ..header
-        },
-    ))
-}
-
-/// Puts a catalog delta (what changed from `base` to `input`) into `to-device/` as
-/// `catalog-<unix ms>-delta.tsdpkg`.
-pub fn put_delta(
-    root: &Path,
-    base: &Path,
-    input: &Path,
-    format: crate::catalog::Format,
-    from: i64,
-    to: i64,
-    key: Option<&[u8]>,
-) -> Result<(String, Header)> {
-    prepare(root)?;
-    let now = now_millis();
-    let name = format!("catalog-{now:015}-delta.tsdpkg");
-    let header = crate::catalog::package::build_delta(
-        (base, format),
-        (input, format),
-        &root.join(TO_DEVICE).join(&name),
-        "tsd exchange",
-        from,
-        to,
-        key,
-    )?;
-    Ok((name, header))
-}
-
-/// Puts a catalog file into `to-device/` as a snapshot package named
-/// `catalog-YYYYMMDDTHHMMSSmmm.tsdpkg` (so name order is time order).
-pub fn put_catalog(
-    root: &Path,
-    input: &Path,
-    format: crate::catalog::Format,
-    version: i64,
-    key: Option<&[u8]>,
-) -> Result<(String, Header)> {
-    prepare(root)?;
-    let now = now_millis();
-    let name = format!("catalog-{now:015}.tsdpkg");
-    let header = crate::catalog::package::build_snapshot(input, format, &root.join(TO_DEVICE).join(&name), "tsd exchange", version, key)?;
-    Ok((name, header))
-}
-
-/// Puts a configuration (JSON, validated) into `to-device/` as
-/// `config-v<VERSION>.tsdpkg`. Versions must grow: the terminal ignores a version
-/// not newer than the one in force.
-pub fn put_config(root: &Path, input: &Path, version: i64, key: Option<&[u8]>) -> Result<(String, Header)> {
-    prepare(root)?;
-    let json = std::fs::read_to_string(input).map_err(io(input))?;
-    let name = format!("config-v{version:012}.tsdpkg");
-    let header = super::config::write_package(&root.join(TO_DEVICE).join(&name), &json, version, "tsd exchange", key)?;
-    Ok((name, header))
 }

@@ -7,21 +7,15 @@
 //! protocol mismatch ([`Error::Protocol`]); other 4xx are refusals
 //! ([`Error::Server`]).
 
+use super::tls::{tls_config, Tls};
 use crate::catalog::BarcodeKey;
 use crate::error::{Error, Result};
-use crate::print::{PrintJob, PrintStatus};
 use crate::protocol::{routes, EnrolRequest, Enrolled, Hello, LookupAnswer, Offer, PushAnswer, PROTOCOL};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::client::WebPkiServerVerifier;
-use rustls::crypto::CryptoProvider;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme, StreamOwned};
 use serde::de::DeserializeOwned;
 use std::io::{Read, Write};
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
-use ureq::unversioned::transport::{Buffers, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, Transport, TransportAdapter};
+use ureq::unversioned::transport::Connector;
 
 /// How to reach the sync server.
 #[derive(Debug, Clone)]
@@ -91,190 +85,6 @@ pub fn retry_after(value: &str) -> Option<Duration> {
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
-/// Parses a pinned fingerprint: 64 hex digits, `:` and spaces ignored.
-pub fn parse_pin(text: &str) -> Result<[u8; 32]> {
-    let bad = || Error::InvalidArgument(format!("pinned fingerprint {text:?} is not a SHA-256 in hex (64 digits)"));
-    // Digit by digit, never by byte offset: the text comes from a scan and may hold
-    // any character.
-    let digits: Vec<u8> = text
-        .chars()
-        .filter(|c| !matches!(c, ':' | ' '))
-        .map(|c| c.to_digit(16).map(|d| d as u8).ok_or_else(bad))
-        .collect::<Result<_>>()?;
-    if digits.len() != 64 {
-        return Err(bad());
-    }
-    let mut out = [0u8; 32];
-    for (b, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
-        *b = pair[0] << 4 | pair[1];
-    }
-    Ok(out)
-}
-
-/// SHA-256 of a DER certificate, as lowercase hex.
-pub fn fingerprint(der: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(der).iter().map(|b| format!("{b:02x}")).collect()
-}
-
-#[derive(Debug)]
-struct Verifier {
-    roots: Arc<WebPkiServerVerifier>,
-    pin: Option<[u8; 32]>,
-    provider: Arc<CryptoProvider>,
-}
-
-impl ServerCertVerifier for Verifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp: &[u8],
-        now: UnixTime,
-    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-        match self.pin {
-            Some(pin) => {
-                use sha2::Digest;
-                if sha2::Sha256::digest(end_entity.as_ref()).as_slice() == pin {
-                    Ok(ServerCertVerified::assertion())
-                } else {
-                    Err(rustls::Error::General(
-                        "server certificate does not match the pinned fingerprint".into(),
-                    ))
-                }
-            }
-            None => self.roots.verify_server_cert(end_entity, intermediates, server_name, ocsp, now),
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-fn tls_config(settings: &ServerSettings) -> Result<Arc<ClientConfig>> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    if let Some(pem) = &settings.ca_pem {
-        use rustls::pki_types::pem::PemObject;
-        let mut added = 0;
-        for cert in CertificateDer::pem_slice_iter(pem) {
-            let cert = cert.map_err(|e| Error::InvalidArgument(format!("custom CA: not a PEM certificate: {e}")))?;
-            roots.add(cert).map_err(|e| Error::InvalidArgument(format!("custom CA: {e}")))?;
-            added += 1;
-        }
-        if added == 0 {
-            return Err(Error::InvalidArgument("custom CA: no certificate in the PEM file".into()));
-        }
-    }
-    let pin = settings.pin_sha256.as_deref().map(parse_pin).transpose()?;
-    let roots = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-        .build()
-        .map_err(|e| Error::InvalidArgument(format!("trusted roots: {e}")))?;
-    let verifier = Verifier {
-        roots,
-        pin,
-        provider: provider.clone(),
-    };
-    let config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::InvalidArgument(format!("TLS: {e}")))?
-        .dangerous() // a verifier of our own: roots + custom CA, or the pin
-        .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_no_client_auth();
-    Ok(Arc::new(config))
-}
-
-/// Wraps HTTPS connections in rustls with our verifier.
-#[derive(Debug)]
-struct Tls(Arc<ClientConfig>);
-
-impl<In: Transport> Connector<In> for Tls {
-    type Out = Either<In, TlsTransport>;
-
-    fn connect(&self, details: &ConnectionDetails, chained: Option<In>) -> std::result::Result<Option<Self::Out>, ureq::Error> {
-        let Some(transport) = chained else {
-            return Err(ureq::Error::ConnectionFailed);
-        };
-        if !details.needs_tls() || transport.is_tls() {
-            return Ok(Some(Either::A(transport)));
-        }
-        let host = details.uri.authority().map(|a| a.host()).unwrap_or_default();
-        let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
-        let name = ServerName::try_from(host.to_string()).map_err(|_| ureq::Error::Tls("invalid server name"))?;
-        let mut conn = ClientConnection::new(self.0.clone(), name)?;
-        let mut sock = TransportAdapter::new(transport.boxed(), details.current_time.clone());
-        sock.set_timeout(details.timeout);
-        conn.complete_io(&mut sock)?;
-        let buffers = LazyBuffers::new(details.config.input_buffer_size(), details.config.output_buffer_size());
-        Ok(Some(Either::B(TlsTransport {
-            buffers,
-            stream: StreamOwned { conn, sock },
-        })))
-    }
-}
-
-struct TlsTransport {
-    buffers: LazyBuffers,
-    stream: StreamOwned<ClientConnection, TransportAdapter>,
-}
-
-impl std::fmt::Debug for TlsTransport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TlsTransport")
-    }
-}
-
-impl Transport for TlsTransport {
-    fn buffers(&mut self) -> &mut dyn Buffers {
-        &mut self.buffers
-    }
-
-    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> std::result::Result<(), ureq::Error> {
-        self.stream.get_mut().set_timeout(timeout);
-        let output = &self.buffers.output()[..amount];
-        self.stream.write_all(output)?;
-        Ok(())
-    }
-
-    fn await_input(&mut self, timeout: NextTimeout) -> std::result::Result<bool, ureq::Error> {
-        self.stream.get_mut().set_timeout(timeout);
-        let input = self.buffers.input_append_buf();
-        let amount = self.stream.read(input)?;
-        self.buffers.input_appended(amount);
-        Ok(amount > 0)
-    }
-
-    fn is_open(&mut self) -> bool {
-        self.stream.get_mut().get_mut().is_open()
-    }
-
-    fn is_tls(&self) -> bool {
-        true
-    }
-}
-
 /// Maps a transport failure: TLS refusals are [`Error::Tls`], the rest is a
 /// transient [`Error::Network`].
 fn transport_error(step: &'static str, e: ureq::Error) -> Error {
@@ -297,7 +107,8 @@ fn transport_error(step: &'static str, e: ureq::Error) -> Error {
     }
 }
 
-type Response = ureq::http::Response<ureq::Body>;
+/// An HTTP answer.
+pub(crate) type Response = ureq::http::Response<ureq::Body>;
 
 /// A client for one server.
 pub struct Client {
@@ -338,7 +149,7 @@ impl Client {
     }
 
     /// Classifies an answer; see the module docs.
-    fn check(step: &'static str, result: std::result::Result<Response, ureq::Error>) -> Result<Response> {
+    pub(crate) fn check(step: &'static str, result: std::result::Result<Response, ureq::Error>) -> Result<Response> {
         let mut resp = result.map_err(|e| transport_error(step, e))?;
         let status = resp.status().as_u16();
         if (200..300).contains(&status) {
@@ -365,7 +176,7 @@ impl Client {
         })
     }
 
-    fn get(&self, step: &'static str, path: &str, headers: &[(&str, &str)]) -> Result<Response> {
+    pub(crate) fn get(&self, step: &'static str, path: &str, headers: &[(&str, &str)]) -> Result<Response> {
         let mut req = self
             .agent
             .get(self.url(path))
@@ -377,7 +188,7 @@ impl Client {
         Self::check(step, req.call())
     }
 
-    fn post(
+    pub(crate) fn post(
         &self,
         step: &'static str,
         path: &str,
@@ -397,7 +208,7 @@ impl Client {
         Self::check(step, req.send(body))
     }
 
-    fn json<T: DeserializeOwned>(step: &'static str, mut resp: Response) -> Result<T> {
+    pub(crate) fn json<T: DeserializeOwned>(step: &'static str, mut resp: Response) -> Result<T> {
         let bytes = resp
             .body_mut()
             .with_config()
@@ -520,20 +331,6 @@ impl Client {
         Self::json(step, Self::check(step, req.call())?)
     }
 
-    /// `POST /v1/device/print`: hands a print job to the server's queue (stored once
-    /// per device and job id, so a resend after a lost answer changes nothing).
-    pub fn print(&self, job: &PrintJob) -> Result<PrintStatus> {
-        let step = "sending a print job";
-        let body = serde_json::to_string(job).map_err(|e| Error::InvalidArgument(e.to_string()))?;
-        Self::json(step, self.post(step, routes::DEVICE_PRINT, "application/json", &[], body)?)
-    }
-
-    /// `GET /v1/device/print`: the status of this device's recent print jobs.
-    pub fn print_statuses(&self) -> Result<Vec<PrintStatus>> {
-        let step = "reading print job statuses";
-        Self::json(step, self.get(step, routes::DEVICE_PRINT, &[])?)
-    }
-
     /// `POST /v1/device/logs`: a log bundle package, streamed from its file.
     /// Returns the server's id of it.
     pub fn send_logs(&self, bundle: &Path) -> Result<i64> {
@@ -563,17 +360,6 @@ impl Client {
             .header("Content-Type", "application/json");
         req = req.header("Accept", "application/json");
         Self::json(step, Self::check(step, req.send(body))?)
-    }
-
-    /// `GET /v1/device/app?current=N`: the newest published app version, when it is
-    /// newer than `current`.
-    pub fn app_update(&self, current: i64) -> Result<Option<crate::update::AppUpdate>> {
-        let step = "checking for an app update";
-        let resp = self.get(step, &format!("{}?current={current}", routes::DEVICE_APP), &[])?;
-        if resp.status().as_u16() == 204 {
-            return Ok(None);
-        }
-        Self::json(step, resp).map(Some)
     }
 
     /// `POST /v1/device/status`: the terminal's own [`crate::protocol::DeviceStatus`],
@@ -674,32 +460,6 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A setup code's pin is scanned text: any character must be refused, not sliced.
-    #[test]
-    fn a_pin_with_non_ascii_characters_is_refused_not_a_panic() {
-        for bad in [
-            "é".repeat(32),
-            format!("{}é", "a".repeat(63)),
-            "ж".repeat(64),
-            format!("{}\u{1d}", "0".repeat(63)),
-            String::new(),
-        ] {
-            assert!(matches!(parse_pin(&bad), Err(Error::InvalidArgument(_))), "{bad:?}");
-        }
-        let code = format!("tsd://setup?u=https%3A%2F%2Fa&e=x&p={}", "%C3%A9".repeat(32));
-        assert!(crate::setup::SetupCode::parse(&code).is_err());
-    }
-
-    #[test]
-    fn pins_parse_with_or_without_colons() {
-        let hex = "AB".repeat(32);
-        assert_eq!(parse_pin(&hex).unwrap(), [0xab; 32]);
-        let colons = vec!["ab"; 32].join(":");
-        assert_eq!(parse_pin(&colons).unwrap(), [0xab; 32]);
-        assert!(parse_pin("abcd").is_err());
-        assert!(parse_pin(&"zz".repeat(32)).is_err());
-    }
 
     #[test]
     fn backoff_grows_with_jitter_and_honours_retry_after() {

@@ -15,11 +15,11 @@
 //! "qty": 2}`) are planned in base units (2 boxes of 12 = 24) and remembered in
 //! their packaging for the screen.
 
-use super::engine::{set_state, state};
 use crate::config::Config;
 use crate::documents::{self, TaskDocument};
 use crate::error::{Result, SqlStep};
 use crate::runtime::{lock, now_ms};
+use crate::state::{self, Key};
 use crate::Runtime;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
@@ -47,16 +47,13 @@ pub struct Taken {
     pub set_aside: Vec<SetAside>,
 }
 
-const SET_ASIDE: &str = "tasks_set_aside";
-const CANCELLED_STARTED: &str = "tasks_cancelled_started";
-
 /// Tasks set aside so far (without their bodies), for the sync status.
 pub(crate) fn set_aside(conn: &Connection) -> Result<Vec<SetAside>> {
     let mut list = kept(conn)?;
     for s in &mut list {
         s.task = None;
     }
-    let started: Vec<String> = state(conn, CANCELLED_STARTED)?
+    let started: Vec<String> = state::get(conn, Key::TasksCancelledStarted)?
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or_default();
     list.extend(started.into_iter().map(|id| SetAside {
@@ -68,7 +65,7 @@ pub(crate) fn set_aside(conn: &Connection) -> Result<Vec<SetAside>> {
 }
 
 fn kept(conn: &Connection) -> Result<Vec<SetAside>> {
-    Ok(state(conn, SET_ASIDE)?
+    Ok(state::get(conn, Key::TasksSetAside)?
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or_default())
 }
@@ -166,7 +163,7 @@ impl Runtime {
                 added += documents::add_task_planned(tx, task, planned, now)? as usize;
             }
             let mut cancelled = Vec::new();
-            let mut started: Vec<String> = state(tx, CANCELLED_STARTED)?
+            let mut started: Vec<String> = state::get(tx, Key::TasksCancelledStarted)?
                 .and_then(|t| serde_json::from_str(&t).ok())
                 .unwrap_or_default();
             for id in &cancels {
@@ -181,14 +178,18 @@ impl Runtime {
                     Withdrawn::Unknown => {}
                 }
             }
-            set_state(
+            state::set(
                 tx,
-                SET_ASIDE,
+                Key::TasksSetAside,
                 (!taken.set_aside.is_empty()).then(|| to_json(&taken.set_aside)).as_deref(),
             )?;
-            set_state(tx, CANCELLED_STARTED, (!started.is_empty()).then(|| to_json(&started)).as_deref())?;
+            state::set(
+                tx,
+                Key::TasksCancelledStarted,
+                (!started.is_empty()).then(|| to_json(&started)).as_deref(),
+            )?;
             if let Some(c) = cursor {
-                set_state(tx, "tasks_cursor", Some(&c.to_string()))?;
+                state::set(tx, Key::TasksCursor, Some(&c.to_string()))?;
             }
             Ok((added, cancelled))
         })?;
