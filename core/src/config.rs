@@ -43,6 +43,11 @@ pub struct DocType {
     /// task from the accounting system).
     #[serde(default = "yes")]
     pub allow_free: bool,
+    /// Refuse GS1 codes that break the GS1 pairing rules (a required AI missing,
+    /// two AIs that may not appear together); by default they are taken with the
+    /// warning.
+    #[serde(default)]
+    pub strict_gs1: bool,
 }
 
 fn yes() -> bool {
@@ -276,6 +281,7 @@ fn doc_type(id: &str, name: &str, prefix: &str, allow_overscan: bool, require_ce
         quantity_prompt: false,
         allow_unknown,
         allow_free: id != "picking",
+        strict_gs1: false,
     }
 }
 

@@ -33,6 +33,7 @@ pub fn parsed_json(input: &str, parsed: &Result<Parsed, BarcodeError>) -> Value 
             "batch": p.batch(),
             "expiry": p.expiry(),
             "marking_form": p.marking.as_ref().map(|m| m.form().as_str()),
+            "warnings": p.warnings,
         }),
         Err(e) => json!({
             "input": input,

@@ -7,105 +7,7 @@ use super::gtin::check_digit;
 /// The group separator that scanners send for FNC1 inside a GS1 code.
 pub const GS: char = '\u{1D}';
 
-/// Value format of an AI.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// Exactly this many digits.
-    FixedNumeric(usize),
-    /// Up to this many digits.
-    VarNumeric(usize),
-    /// Up to this many characters of GS1 character set 82.
-    VarAlpha(usize),
-}
-
-/// What a value means beyond its format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Meaning {
-    /// Plain value.
-    Plain,
-    /// Last digit is a mod-10 check digit (SSCC, GTIN, GLN).
-    Checked,
-    /// YYMMDD with DD=00 allowed.
-    Date,
-    /// The AI's fourth digit is the number of implied decimals.
-    Decimal,
-}
-
-/// One row of the AI table.
-#[derive(Debug, Clone, Copy)]
-pub struct AiSpec {
-    /// The AI digits; for `Meaning::Decimal` the three-digit stem (`310` for 310n).
-    pub ai: &'static str,
-    /// Value format.
-    pub format: Format,
-    /// Extra validation.
-    pub meaning: Meaning,
-    /// GS1 data title, for people.
-    pub title: &'static str,
-}
-
-use Format::*;
-use Meaning::*;
-
-const fn spec(ai: &'static str, format: Format, meaning: Meaning, title: &'static str) -> AiSpec {
-    AiSpec {
-        ai,
-        format,
-        meaning,
-        title,
-    }
-}
-
-/// The AIs this runtime understands: what warehouses and Честный ЗНАК use.
-pub static AI_TABLE: &[AiSpec] = &[
-    spec("00", FixedNumeric(18), Checked, "SSCC"),
-    spec("01", FixedNumeric(14), Checked, "GTIN"),
-    spec("02", FixedNumeric(14), Checked, "CONTENT"),
-    spec("10", VarAlpha(20), Plain, "BATCH/LOT"),
-    spec("11", FixedNumeric(6), Date, "PROD DATE"),
-    spec("12", FixedNumeric(6), Date, "DUE DATE"),
-    spec("13", FixedNumeric(6), Date, "PACK DATE"),
-    spec("15", FixedNumeric(6), Date, "BEST BEFORE"),
-    spec("16", FixedNumeric(6), Date, "SELL BY"),
-    spec("17", FixedNumeric(6), Date, "USE BY"),
-    spec("20", FixedNumeric(2), Plain, "VARIANT"),
-    spec("21", VarAlpha(20), Plain, "SERIAL"),
-    spec("22", VarAlpha(20), Plain, "CPV"),
-    spec("30", VarNumeric(8), Plain, "VAR. COUNT"),
-    spec("310", FixedNumeric(6), Decimal, "NET WEIGHT (kg)"),
-    spec("311", FixedNumeric(6), Decimal, "LENGTH (m)"),
-    spec("312", FixedNumeric(6), Decimal, "WIDTH (m)"),
-    spec("313", FixedNumeric(6), Decimal, "HEIGHT (m)"),
-    spec("314", FixedNumeric(6), Decimal, "AREA (m2)"),
-    spec("315", FixedNumeric(6), Decimal, "NET VOLUME (l)"),
-    spec("316", FixedNumeric(6), Decimal, "NET VOLUME (m3)"),
-    spec("320", FixedNumeric(6), Decimal, "NET WEIGHT (lb)"),
-    spec("330", FixedNumeric(6), Decimal, "GROSS WEIGHT (kg)"),
-    spec("37", VarNumeric(8), Plain, "COUNT"),
-    spec("240", VarAlpha(30), Plain, "ADDITIONAL ID"),
-    spec("241", VarAlpha(30), Plain, "CUST. PART No."),
-    spec("250", VarAlpha(30), Plain, "SECONDARY SERIAL"),
-    spec("251", VarAlpha(30), Plain, "REF. TO SOURCE"),
-    spec("400", VarAlpha(30), Plain, "ORDER NUMBER"),
-    spec("410", FixedNumeric(13), Checked, "SHIP TO LOC"),
-    spec("411", FixedNumeric(13), Checked, "BILL TO"),
-    spec("412", FixedNumeric(13), Checked, "PURCHASE FROM"),
-    spec("413", FixedNumeric(13), Checked, "SHIP FOR LOC"),
-    spec("414", FixedNumeric(13), Checked, "LOC No."),
-    spec("415", FixedNumeric(13), Checked, "PAY TO"),
-    spec("7003", FixedNumeric(10), Plain, "EXPIRY TIME"),
-    spec("8005", FixedNumeric(6), Plain, "PRICE PER UNIT"),
-    spec("90", VarAlpha(30), Plain, "INTERNAL"),
-    spec("91", VarAlpha(90), Plain, "INTERNAL"),
-    spec("92", VarAlpha(90), Plain, "INTERNAL"),
-    spec("93", VarAlpha(90), Plain, "INTERNAL"),
-    spec("94", VarAlpha(90), Plain, "INTERNAL"),
-    spec("95", VarAlpha(90), Plain, "INTERNAL"),
-    spec("96", VarAlpha(90), Plain, "INTERNAL"),
-    spec("97", VarAlpha(90), Plain, "INTERNAL"),
-    spec("98", VarAlpha(90), Plain, "INTERNAL"),
-    spec("99", VarAlpha(90), Plain, "INTERNAL"),
-];
+use super::ai_table::{self, AiEntry, Cset};
 
 /// One AI and its value, as found in the scan.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,27 +29,10 @@ impl Element {
     }
 }
 
-/// Finds the table row for the AI at the start of `s` and the AI's length.
-fn lookup_ai(s: &str) -> Option<(&'static AiSpec, usize)> {
-    for len in 2..=4 {
-        let Some(head) = s.get(..len) else { break };
-        if !head.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        if let Some(spec) = AI_TABLE.iter().find(|a| a.ai == head) {
-            let ai_len = if spec.meaning == Decimal { len + 1 } else { len };
-            if s.len() < ai_len || !s.as_bytes()[len..ai_len].iter().all(u8::is_ascii_digit) {
-                return None;
-            }
-            return Some((spec, ai_len));
-        }
-    }
-    None
-}
-
-/// The table row for a complete AI string such as `01` or `3103`.
-pub fn spec_of(ai: &str) -> Option<&'static AiSpec> {
-    lookup_ai(ai).filter(|(_, len)| *len == ai.len()).map(|(s, _)| s)
+/// The table entry of a complete AI such as `01` or `3103` (the whole GS1 table:
+/// see [`ai_table`]).
+pub fn spec_of(ai: &str) -> Option<&'static AiEntry> {
+    ai_table::table().get(ai)
 }
 
 /// GS1 general specification character set 82 (what AIs of type X may hold).
@@ -199,69 +84,166 @@ pub fn date_to_iso(v: &str, this_year: i32) -> Option<String> {
     Some(format!("{year:04}-{mm:02}-{dd:02}"))
 }
 
-fn validate(spec: &AiSpec, ai: &str, value: &str, pos: usize) -> Result<(), BarcodeError> {
-    let numeric = matches!(spec.format, FixedNumeric(_) | VarNumeric(_));
-    for (i, c) in value.chars().enumerate() {
-        let ok = if numeric { c.is_ascii_digit() } else { is_cset82(c) };
-        if !ok {
+/// GS1 character set 39 (what AIs of type Y may hold).
+pub fn is_cset39(c: char) -> bool {
+    matches!(c, '#' | '-' | '/' | '0'..='9' | 'A'..='Z')
+}
+
+fn in_cset(cset: Cset, c: char) -> bool {
+    match cset {
+        Cset::Numeric => c.is_ascii_digit(),
+        Cset::Cset82 => is_cset82(c),
+        Cset::Cset39 => is_cset39(c),
+        Cset::Base64Url => c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '='),
+    }
+}
+
+/// Checks one component's content with the dictionary's linter `name`; `None` when
+/// it passes (or is a check this runtime does not make: company-prefix positions,
+/// country and currency code lists, coupons — the format is still checked).
+fn lint(name: &str, v: &str) -> Option<(ErrorCode, String)> {
+    let num = |r: std::ops::Range<usize>| v.get(r).and_then(|s| s.parse::<u32>().ok());
+    let bad_date = |why: &str| Some((ErrorCode::BadDate, why.to_string()));
+    match name {
+        "csum" => {
+            let b = v.as_bytes();
+            let (body, last) = b.split_at(b.len().checked_sub(1)?);
+            let expected = check_digit(body);
+            (expected != last[0]).then(|| (ErrorCode::BadCheckDigit, format!("bad check digit: expected {}", expected as char)))
+        }
+        "yymmd0" => check_date(v).err().and_then(bad_date),
+        "yymmdd" => match check_date(v) {
+            Err(why) => bad_date(why),
+            Ok(()) if v.ends_with("00") => bad_date("day 00 is not allowed here"),
+            Ok(()) => None,
+        },
+        "yyyymmdd" => v.get(2..).and_then(|rest| check_date(rest).err()).and_then(bad_date),
+        "hhmi" => (num(0..2)? > 23 || num(2..4)? > 59).then(|| (ErrorCode::BadDate, "not a time (HHMM)".into())),
+        "hh" => (num(0..2)? > 23).then(|| (ErrorCode::BadDate, "not an hour (HH)".into())),
+        "yesno" => (!matches!(v, "0" | "1")).then(|| (ErrorCode::BadSyntax, "must be 0 or 1".into())),
+        "zero" => (v != "0").then(|| (ErrorCode::BadSyntax, "must be 0".into())),
+        "nonzero" => v
+            .bytes()
+            .all(|b| b == b'0')
+            .then(|| (ErrorCode::BadSyntax, "must not be zero".into())),
+        "nozeroprefix" => (v.len() > 1 && v.starts_with('0')).then(|| (ErrorCode::BadSyntax, "must not start with 0".into())),
+        "hasnondigit" => v
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| (ErrorCode::BadSyntax, "must hold a non-digit".into())),
+        "pieceoftotal" => {
+            let half = v.len() / 2;
+            let (piece, total) = (num(0..half)?, num(half..v.len())?);
+            (piece == 0 || total == 0 || piece > total).then(|| (ErrorCode::BadSyntax, format!("piece {piece} of {total}")))
+        }
+        "pcenc" => {
+            let b = v.as_bytes();
+            let bad = b.iter().enumerate().any(|(i, &c)| {
+                c == b'%' && !(b.get(i + 1).is_some_and(u8::is_ascii_hexdigit) && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+            });
+            bad.then(|| (ErrorCode::BadSyntax, "bad %-encoding".into()))
+        }
+        _ => None,
+    }
+}
+
+/// Checks a value against the AI's components: character sets, lengths, and the
+/// content checks the dictionary names. `pos` is where the value starts in the scan.
+fn validate(entry: &AiEntry, ai: &str, value: &str, pos: usize) -> Result<(), BarcodeError> {
+    if value.is_empty() {
+        return Err(BarcodeError::new(
+            ErrorCode::BadLength,
+            pos,
+            format!("AI ({ai}) has an empty value"),
+        ));
+    }
+    // Every GS1 character set is ASCII: a value that is not is refused at its first
+    // other character, and the rest works on bytes (no allocation on the scan path).
+    if let Some(i) = value.chars().position(|c| !c.is_ascii()) {
+        return Err(BarcodeError::new(
+            ErrorCode::BadCharacter,
+            pos + i,
+            format!("character not allowed in AI ({ai})"),
+        ));
+    }
+    let len = value.len();
+    let mut at = 0;
+    for c in &entry.components {
+        let left = len - at;
+        if left == 0 && c.optional {
+            break;
+        }
+        let take = if c.min == c.max { c.max } else { left.min(c.max) };
+        if left < take || left < c.min {
+            return Err(BarcodeError::new(
+                ErrorCode::BadLength,
+                pos + at,
+                format!("AI ({ai}) needs {} characters, got {len}", entry.fixed_len().unwrap_or(at + c.min)),
+            ));
+        }
+        let part = &value[at..at + take];
+        if let Some(i) = part.chars().position(|ch| !in_cset(c.cset, ch)) {
             return Err(BarcodeError::new(
                 ErrorCode::BadCharacter,
-                pos + i,
+                pos + at + i,
                 format!("character not allowed in AI ({ai})"),
             ));
         }
-    }
-    match spec.format {
-        FixedNumeric(n) if value.len() != n => {
-            return Err(BarcodeError::new(
-                ErrorCode::BadLength,
-                pos,
-                format!("AI ({ai}) needs {n} digits, got {}", value.len()),
-            ))
-        }
-        VarNumeric(max) | VarAlpha(max) if value.chars().count() > max => {
-            return Err(BarcodeError::new(
-                ErrorCode::TooLong,
-                pos,
-                format!(
-                    "AI ({ai}) allows at most {max} characters, got {} (missing GS separator?)",
-                    value.chars().count()
-                ),
-            ))
-        }
-        VarNumeric(_) | VarAlpha(_) if value.is_empty() => {
-            return Err(BarcodeError::new(
-                ErrorCode::BadLength,
-                pos,
-                format!("AI ({ai}) has an empty value"),
-            ))
-        }
-        _ => {}
-    }
-    match spec.meaning {
-        Checked => {
-            let b = value.as_bytes();
-            let expected = check_digit(&b[..b.len() - 1]);
-            if expected != b[b.len() - 1] {
-                return Err(BarcodeError::new(
-                    ErrorCode::BadCheckDigit,
-                    pos + b.len() - 1,
-                    format!("bad check digit in AI ({ai}): expected {}", expected as char),
-                ));
+        for l in &c.linters {
+            if let Some((code, why)) = lint(l, part) {
+                let (at_char, message) = match code {
+                    ErrorCode::BadCheckDigit => (pos + at + take - 1, format!("{why} in AI ({ai})")),
+                    ErrorCode::BadDate => (pos + at, format!("AI ({ai}) is not a date: {why}")),
+                    _ => (pos + at, format!("AI ({ai}): {why}")),
+                };
+                return Err(BarcodeError::new(code, at_char, message));
             }
         }
-        Date => {
-            if let Err(why) = check_date(value) {
-                return Err(BarcodeError::new(
-                    ErrorCode::BadDate,
-                    pos,
-                    format!("AI ({ai}) is not a date: {why}"),
-                ));
-            }
-        }
-        Plain | Decimal => {}
+        at += take;
+    }
+    if at < len {
+        return Err(BarcodeError::new(
+            ErrorCode::TooLong,
+            pos + at,
+            format!(
+                "AI ({ai}) allows at most {} characters, got {len} (missing GS separator?)",
+                entry.max_len()
+            ),
+        ));
     }
     Ok(())
+}
+
+/// Problems with the AIs a code carries together — a required AI missing (10 needs
+/// 01…), or two that may not appear together (01 with 37, 01 with 02…) — as
+/// sentences. The code still parses; a document type that asks for strict GS1
+/// refuses it.
+pub fn pairing_warnings(elements: &[Element]) -> Vec<String> {
+    if elements.is_empty() {
+        return Vec::new();
+    }
+    let table = ai_table::table();
+    let present: Vec<&str> = elements.iter().map(|e| e.ai.as_str()).collect();
+    let has = |pattern: &str| present.iter().any(|ai| ai_table::matches(pattern, ai));
+    let mut out = Vec::new();
+    for e in elements {
+        let Some(entry) = table.get(&e.ai) else { continue };
+        for group in &entry.requires {
+            if !group.iter().any(|option| option.iter().all(|p| has(p))) {
+                let options: Vec<String> = group
+                    .iter()
+                    .map(|o| o.iter().map(|p| format!("({p})")).collect::<Vec<_>>().join("+"))
+                    .collect();
+                out.push(format!("AI ({}) needs {} in the same code", e.ai, options.join(" or ")));
+            }
+        }
+        for pattern in &entry.excludes {
+            if let Some(other) = present.iter().find(|ai| **ai != e.ai && ai_table::matches(pattern, ai)) {
+                out.push(format!("AI ({}) may not appear with ({other})", e.ai));
+            }
+        }
+    }
+    out
 }
 
 /// Parses an unbracketed element string, AIs separated by GS where their value is of
@@ -276,12 +258,14 @@ pub fn parse_unbracketed(s: &str, offset: usize) -> Result<Vec<Element>, Barcode
             pos = s.len() - r.len();
             continue;
         }
-        let (spec, ai_len) = lookup_ai(rest)
+        let spec = ai_table::table()
+            .at_start(rest)
             .ok_or_else(|| BarcodeError::new(ErrorCode::UnknownAi, offset + pos, "no known GS1 Application Identifier here"))?;
+        let ai_len = spec.ai.len();
         let ai = &rest[..ai_len];
         let after = &rest[ai_len..];
-        let value = match spec.format {
-            FixedNumeric(n) => {
+        let value = match spec.fixed_len().filter(|_| spec.predefined) {
+            Some(n) => {
                 let end = after.char_indices().nth(n).map(|(i, _)| i).unwrap_or(after.len());
                 let v = &after[..end];
                 if v.contains(GS) {
@@ -293,7 +277,7 @@ pub fn parse_unbracketed(s: &str, offset: usize) -> Result<Vec<Element>, Barcode
                 }
                 v
             }
-            VarNumeric(_) | VarAlpha(_) => after.split(GS).next().unwrap_or(""),
+            None => after.split(GS).next().unwrap_or(""),
         };
         validate(spec, ai, value, offset + pos + ai_len)?;
         out.push(Element {
@@ -397,6 +381,78 @@ mod tests {
         assert_eq!(date_to_iso("991231", 2026).unwrap(), "1999-12-31");
         assert_eq!(date_to_iso("761231", 2026).unwrap(), "2076-12-31");
         assert_eq!(date_to_iso("771231", 2026).unwrap(), "1977-12-31");
+    }
+
+    /// The AIs the first table lacked, in every form a scanner sends them (GS1
+    /// General Specifications §3.2 / §7.8 examples; the issue's own vectors).
+    #[test]
+    fn the_whole_ai_table_is_known() {
+        let bracketed = parse_bracketed("(01)12345678901231(235)XYZ(10)BATCH").unwrap();
+        assert_eq!(pairs(&bracketed), [("01", "12345678901231"), ("235", "XYZ"), ("10", "BATCH")]);
+        let raw = parse_unbracketed("0112345678901231235XYZ\u{1D}10BATCH", 0).unwrap();
+        assert_eq!(raw, bracketed);
+        let p = crate::barcode::parse("]C10112345678901231235XYZ\u{1D}10BATCH", &[]).unwrap();
+        assert_eq!(p.elements, bracketed);
+        assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+        for (code, want) in [
+            ("(7240)PROTO-7(01)04601234567893", "7240"),
+            ("(4300)ACME%20LTD(00)373400306809981733", "4300"),
+            ("(8013)ABC123", "8013"),
+            ("(8200)https://example.com(01)04601234567893", "8200"),
+            ("(7011)2612311530(01)04601234567893", "7011"),
+        ] {
+            let v = parse_bracketed(code).unwrap_or_else(|e| panic!("{code}: {e}"));
+            assert_eq!(v[0].ai, want, "{code}");
+        }
+    }
+
+    /// One vector per format class the dictionary uses.
+    #[test]
+    fn each_format_class_is_checked() {
+        let err = |s: &str| parse_bracketed(s).unwrap_err().code;
+        // N, fixed, check digit.
+        assert_eq!(err("(01)12345678901234"), ErrorCode::BadCheckDigit);
+        // N, variable: digits only, at most 8.
+        assert!(parse_bracketed("(30)12345678").is_ok());
+        assert_eq!(err("(30)123456789"), ErrorCode::TooLong);
+        assert_eq!(err("(30)12A"), ErrorCode::BadCharacter);
+        // X (CSET 82) and Y (CSET 39, upper case only) and Z (base64url).
+        assert!(parse_bracketed("(10)a-B_1/2").is_ok());
+        assert_eq!(err("(8010)AB-1/#x"), ErrorCode::BadCharacter);
+        assert!(parse_bracketed("(8010)AB-1/#").is_ok());
+        assert!(parse_bracketed("(8030)QUJD-_x").is_ok());
+        assert_eq!(err("(8030)QUJD+"), ErrorCode::BadCharacter);
+        // Dates: YYMMD0 allows day 00, YYMMDD does not; HHMM.
+        assert!(parse_bracketed("(17)260200").is_ok());
+        assert_eq!(err("(7006)260200"), ErrorCode::BadDate);
+        assert!(parse_bracketed("(7003)2612312359").is_ok());
+        assert_eq!(err("(7003)2612312460"), ErrorCode::BadDate);
+        // Optional component (GRAI: zero, GTIN-13 with check digit, then up to 16 serial).
+        assert!(parse_bracketed("(8003)04601234567893").is_ok());
+        assert!(parse_bracketed("(8003)04601234567893SN-1").is_ok());
+        assert_eq!(err("(8003)14601234567893"), ErrorCode::BadSyntax, "the first digit must be 0");
+        // Piece of total, yes/no, %-encoding.
+        assert!(parse_bracketed("(8006)046012345678930102").is_ok());
+        assert_eq!(err("(8006)046012345678930302"), ErrorCode::BadSyntax);
+        assert_eq!(err("(4321)2"), ErrorCode::BadSyntax);
+        assert_eq!(err("(4300)ACME%2"), ErrorCode::BadSyntax);
+        // Decimals: only 0-5 exist for the 31nn series.
+        assert!(spec_of("3105").is_some() && spec_of("3106").is_none());
+    }
+
+    #[test]
+    fn pairing_rules_are_reported() {
+        let w = |s: &str| pairing_warnings(&parse_bracketed(s).unwrap());
+        assert!(w("(01)04601234567893(10)LOT").is_empty());
+        let lone = w("(10)LOT");
+        assert_eq!(lone, ["AI (10) needs (01) or (02) or (03) or (8006) or (8026) in the same code"]);
+        assert!(w("(01)04601234567893(37)5").contains(&"AI (01) may not appear with (37)".to_string()));
+        assert!(
+            w("(00)373400306809981733(02)04601234567893(37)12").is_empty(),
+            "a pallet label: SSCC, content, count"
+        );
+        assert!(w("(02)04601234567893").iter().any(|m| m.contains("needs (37)")));
+        assert!(w("(01)04601234567893(250)S2").iter().any(|m| m.contains("(01)+(21)")));
     }
 
     #[test]

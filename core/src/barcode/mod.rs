@@ -9,6 +9,7 @@
 //! assert_eq!(p.batch(), Some("LOT-7"));
 //! ```
 
+pub mod ai_table;
 mod error;
 pub mod gs1;
 mod gtin;
@@ -84,6 +85,10 @@ pub struct Parsed {
     pub weight: Option<WeightReading>,
     /// The payload after the symbology prefix; the lookup key for `Kind::Unknown`.
     pub text: String,
+    /// GS1 rules the code's AIs break together (a required AI missing, two that
+    /// may not appear together): the code still parses; a document type with
+    /// `strict_gs1` refuses it.
+    pub warnings: Vec<String>,
 }
 
 impl Parsed {
@@ -97,6 +102,7 @@ impl Parsed {
             marking: None,
             weight: None,
             text: text.to_string(),
+            warnings: Vec::new(),
         }
     }
 
@@ -159,6 +165,7 @@ fn from_elements(sym: Option<Symbology>, text: &str, elements: Vec<Element>) -> 
             .find(|e| e.ai == "01" || e.ai == "02")
             .and_then(|e| Gtin14::parse(&e.value).ok());
     }
+    p.warnings = gs1::pairing_warnings(&elements);
     p.elements = elements;
     Ok(p)
 }
@@ -178,6 +185,9 @@ pub fn parse(raw: &str, templates: &[WeightTemplate]) -> Result<Parsed, BarcodeE
     let (sym, text) = strip(raw);
     if text.is_empty() {
         return Err(BarcodeError::new(ErrorCode::Empty, 0, "nothing scanned"));
+    }
+    if let Some(s) = sym {
+        content_fits(s, text)?;
     }
     let gs1_hint = sym.is_some_and(Symbology::is_gs1)
         || text.contains(GS)
@@ -218,21 +228,32 @@ pub fn parse(raw: &str, templates: &[WeightTemplate]) -> Result<Parsed, BarcodeE
             12 => Kind::UpcA,
             13 => Kind::Ean13,
             14 => Kind::Itf14,
-            n if n > 14 && text.starts_with("01") => return parse_gs1(sym, text),
-            _ => return Ok(Parsed::new(sym, Kind::Unknown, text)),
+            // Not a linear code's length: an element string whose FNC1 the scanner
+            // did not send (an SSCC of 20 digits), else an opaque code.
+            _ => return Ok(element_string_or_opaque(sym, text)),
         };
         let mut p = Parsed::new(sym, kind, text);
         if kind == Kind::Ean8 {
-            match Gtin14::parse(text) {
-                Ok(g) => {
-                    p.gtin = Some(g);
-                    p.alt_gtin = Gtin14::from_upce(text).ok();
-                }
-                Err(ean8_err) => {
-                    let g = Gtin14::from_upce(text).map_err(|_| ean8_err)?;
+            let ean8 = Gtin14::parse(text);
+            // GS1-8 numbers starting with 0 are restricted circulation, so an 8-digit
+            // code starting with 0 or 1 is read as UPC-E first (unless the scanner
+            // said EAN-8); the EAN-8 reading stays as the alternative.
+            let upce = Gtin14::from_upce(text).ok().filter(|_| sym != Some(Symbology::Ean8));
+            match (upce, ean8) {
+                (Some(u), ean8) if text.starts_with(['0', '1']) => {
                     p.kind = Kind::UpcE;
-                    p.gtin = Some(g);
+                    p.gtin = Some(u);
+                    p.alt_gtin = ean8.ok();
                 }
+                (upce, Ok(g)) => {
+                    p.gtin = Some(g);
+                    p.alt_gtin = upce;
+                }
+                (Some(u), Err(_)) => {
+                    p.kind = Kind::UpcE;
+                    p.gtin = Some(u);
+                }
+                (None, Err(e)) => return Err(e),
             }
             return Ok(p);
         }
@@ -253,7 +274,50 @@ pub fn parse(raw: &str, templates: &[WeightTemplate]) -> Result<Parsed, BarcodeE
         p.marking = Some(m);
         return Ok(p);
     }
-    Ok(Parsed::new(sym, Kind::Unknown, text))
+    Ok(element_string_or_opaque(sym, text))
+}
+
+/// A code without a linear code's shape: a GS1 element string when the whole
+/// string parses as one *and* names goods or a logistic unit (01, 02 or 00) —
+/// FNC1 separators the scanner dropped are read greedily, fixed-length AIs first —,
+/// else an opaque internal code (a warehouse's own Code 128 or Code 39 label),
+/// looked up as text.
+fn element_string_or_opaque(sym: Option<Symbology>, text: &str) -> Parsed {
+    let names_goods = |p: &Parsed| p.elements.iter().any(|e| matches!(e.ai.as_str(), "00" | "01" | "02"));
+    let plain = sym.is_none_or(|s| matches!(s, Symbology::Code128 | Symbology::Code39 | Symbology::Other(_)));
+    if plain && text.len() >= 16 && text.starts_with('0') {
+        if let Some(p) = parse_gs1(sym, text).ok().filter(names_goods) {
+            return p;
+        }
+    }
+    Parsed::new(sym, Kind::Unknown, text)
+}
+
+/// The content a symbology identifier announces: `]E0` carries 13 digits (EAN-13,
+/// UPC-A as 13), `]E4` 8 (EAN-8), `]I0`/`]I1` digits (ITF); a scan that does not
+/// fit is refused, naming the identifier.
+fn content_fits(sym: Symbology, text: &str) -> Result<(), BarcodeError> {
+    let (id, len) = match sym {
+        Symbology::Ean13 => ("]E0 (EAN-13/UPC-A)", Some(13)),
+        Symbology::Ean8 => ("]E4 (EAN-8)", Some(8)),
+        Symbology::Itf => ("]I1 (ITF)", None),
+        _ => return Ok(()),
+    };
+    if let Some(i) = text.bytes().position(|b| !b.is_ascii_digit()) {
+        return Err(BarcodeError::new(
+            ErrorCode::BadCharacter,
+            3 + i,
+            format!("{id} carries digits only"),
+        ));
+    }
+    match len {
+        Some(n) if text.len() != n => Err(BarcodeError::new(
+            ErrorCode::BadLength,
+            3,
+            format!("{id} carries {n} digits, got {}", text.len()),
+        )),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]

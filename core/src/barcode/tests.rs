@@ -107,6 +107,44 @@ fn unknown_is_not_an_error() {
     assert_eq!(parse("\r\n", &defaults()).unwrap_err().code, ErrorCode::Empty);
 }
 
+/// Codes the scanner did not label, read in order of likelihood (issue 12 §3): the
+/// linear code first, then a whole element string that names goods or a pallet,
+/// then an opaque code; a symbology identifier's content must fit it.
+#[test]
+fn unlabelled_codes_are_read_in_order_of_likelihood() {
+    // An SSCC pallet label with no symbology identifier.
+    let sscc = parse("00373400306809981733", &defaults()).unwrap();
+    assert_eq!((sscc.kind, sscc.ai("00")), (Kind::Gs1, Some("373400306809981733")));
+    // A GS1-128 label whose FNC1 the scanner dropped: fixed-length AIs first,
+    // the variable batch greedily to the end.
+    let lot = parse("010460043993125610LOT1217261231", &defaults()).unwrap();
+    assert_eq!(lot.kind, Kind::Gs1);
+    assert_eq!(lot.gtin.unwrap().as_str(), "04600439931256");
+    assert_eq!(lot.batch(), Some("LOT1217261231"));
+    // 8 digits starting with 0: UPC-E first (GS1-8 prefix 0 is restricted circulation).
+    for code in ["01234565", "04124498"] {
+        let p = parse(code, &defaults()).unwrap();
+        assert_eq!(p.kind, Kind::UpcE, "{code}");
+        assert_eq!(p.gtin, Some(Gtin14::from_upce(code).unwrap()), "{code}");
+    }
+    // Under ]E4 the same digits are EAN-8, as the scanner said.
+    let ean8 = parse("]E404124498", &defaults());
+    assert!(ean8.is_err() || ean8.unwrap().kind == Kind::Ean8);
+    let ean8 = parse("]E446009333", &defaults()).unwrap();
+    assert_eq!(ean8.kind, Kind::Ean8);
+    // Warehouse labels stay opaque codes, looked up as text.
+    for code in ["INT-77", "10ABC", "0012345", "A-01-02"] {
+        assert_eq!(parse(code, &defaults()).unwrap().kind, Kind::Unknown, "{code}");
+    }
+    // A symbology identifier names what the content must be.
+    let e = parse("]E0123456789012", &defaults()).unwrap_err();
+    assert_eq!(e.code, ErrorCode::BadLength);
+    assert!(e.message.contains("]E0"), "{}", e.message);
+    assert_eq!(parse("]E01234ABC890123", &defaults()).unwrap_err().code, ErrorCode::BadCharacter);
+    let e = parse("]E41234567", &defaults()).unwrap_err();
+    assert!(e.code == ErrorCode::BadLength && e.message.contains("]E4"), "{e}");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 4000, ..ProptestConfig::default() })]
 

@@ -26,6 +26,8 @@ pub enum Violation {
     UnknownProduct,
     /// A marking code names one item; a larger quantity is refused.
     MarkedQuantity,
+    /// A GS1 code that breaks the GS1 pairing rules, in a type that asks for strict GS1.
+    Gs1Rules,
 }
 
 impl Violation {
@@ -38,6 +40,7 @@ impl Violation {
             Violation::CellRequired => "cell_required",
             Violation::UnknownProduct => "unknown_product",
             Violation::MarkedQuantity => "marked_quantity",
+            Violation::Gs1Rules => "gs1_rules",
         }
     }
 
@@ -50,6 +53,7 @@ impl Violation {
             Violation::CellRequired => "scan a cell first",
             Violation::UnknownProduct => "not in the catalog",
             Violation::MarkedQuantity => "a marking code is one item",
+            Violation::Gs1Rules => "the code breaks the GS1 rules for its AIs",
         }
     }
 }
@@ -244,7 +248,9 @@ pub fn record_scan(
         ),
         None => (0, None),
     };
-    let violation = if hit.is_none() && !rules.allow_unknown {
+    let violation = if rules.strict_gs1 && !res.parsed.warnings.is_empty() {
+        Some(Violation::Gs1Rules)
+    } else if hit.is_none() && !rules.allow_unknown {
         Some(Violation::UnknownProduct)
     } else if rules.require_cell && cell.is_none() {
         Some(Violation::CellRequired)

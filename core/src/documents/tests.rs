@@ -194,3 +194,28 @@ fn the_journal_is_append_only_and_survives_reopening() {
     assert!(err.to_string().contains("append-only"));
     assert!(conn.execute("DELETE FROM journal", []).is_err());
 }
+
+/// GS1 pairing rules: a code that breaks them is taken with its warning by default
+/// and refused by a document type that asks for strict GS1.
+#[test]
+fn strict_gs1_types_refuse_codes_that_break_the_pairing_rules() {
+    let (_d, rt) = runtime();
+    rt.set_config(r#"{"document_types":[{"id":"relaxed","allow_overscan":true},{"id":"strict","allow_overscan":true,"strict_gs1":true}]}"#)
+        .unwrap();
+    let broken = "(01)04601234567893(37)5";
+    let relaxed = rt.new_document("relaxed").unwrap();
+    let o = rt.scan(&relaxed.id, broken, None).unwrap();
+    assert_eq!(o.status, ScanStatus::Accepted);
+    assert_eq!(
+        o.resolution.parsed.warnings,
+        [
+            "AI (01) may not appear with (37)",
+            "AI (37) needs (00)+(02) or (00)+(8026) in the same code"
+        ]
+    );
+    let strict = rt.new_document("strict").unwrap();
+    let o = rt.scan(&strict.id, broken, None).unwrap();
+    assert_eq!(o.status, ScanStatus::Refused(Violation::Gs1Rules));
+    let fine = rt.scan(&strict.id, "(01)04601234567893(10)LOT-7", None).unwrap();
+    assert_eq!(fine.status, ScanStatus::Accepted);
+}

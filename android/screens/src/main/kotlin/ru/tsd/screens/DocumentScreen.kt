@@ -264,6 +264,7 @@ class DocumentScreen(private val shell: Shell, val docId: String) : Screen<Docum
             "cell_required" -> "Сначала отсканируйте ячейку"
             "unknown_product" -> "Товара нет в справочнике"
             "marked_quantity" -> "Маркированный товар — только по одной штуке"
+            "gs1_rules" -> "Код нарушает правила GS1 (нет обязательного AI или недопустимое сочетание)"
             else -> fallback ?: "Отклонено"
         }
 
