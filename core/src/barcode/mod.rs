@@ -10,6 +10,7 @@
 //! ```
 
 pub mod ai_table;
+pub mod digital_link;
 mod error;
 pub mod gs1;
 mod gtin;
@@ -188,6 +189,14 @@ pub fn parse(raw: &str, templates: &[WeightTemplate]) -> Result<Parsed, BarcodeE
     }
     if let Some(s) = sym {
         content_fits(s, text)?;
+    }
+    if digital_link::looks_like(text) {
+        return match digital_link::parse(text) {
+            Some(Ok(elements)) => from_elements(sym, text, elements),
+            Some(Err(e)) => Err(e),
+            // A web address that names no GS1 key: an opaque code.
+            None => Ok(Parsed::new(sym, Kind::Unknown, text)),
+        };
     }
     let gs1_hint = sym.is_some_and(Symbology::is_gs1)
         || text.contains(GS)
