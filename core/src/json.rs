@@ -34,6 +34,7 @@ pub fn parsed_json(input: &str, parsed: &Result<Parsed, BarcodeError>) -> Value 
             "expiry": p.expiry(),
             "marking_form": p.marking.as_ref().map(|m| m.form().as_str()),
             "warnings": p.warnings,
+            "readings": crate::resolve::readings(p),
         }),
         Err(e) => json!({
             "input": input,
@@ -70,6 +71,7 @@ struct LookupOut<'a> {
     attributes: &'a Attributes,
     source: &'static str,
     server_unreachable: Option<&'a str>,
+    reading: Option<&'static str>,
     error: Option<()>,
 }
 
@@ -99,6 +101,7 @@ fn lookup_out<'a>(input: &'a str, r: &'a Resolution) -> LookupOut<'a> {
         attributes: &r.attributes,
         source: r.source.as_str(),
         server_unreachable: r.server_unreachable.as_deref(),
+        reading: r.reading,
         error: None,
     }
 }
@@ -137,6 +140,7 @@ struct ScanOut<'a> {
     attributes: &'a Attributes,
     source: &'static str,
     server_unreachable: Option<&'a str>,
+    reading: Option<&'static str>,
 }
 
 fn scan_out<'a>(input: &'a str, o: &'a ScanOutcome) -> ScanOut<'a> {
@@ -162,6 +166,7 @@ fn scan_out<'a>(input: &'a str, o: &'a ScanOutcome) -> ScanOut<'a> {
         attributes: &o.resolution.attributes,
         source: o.resolution.source.as_str(),
         server_unreachable: o.resolution.server_unreachable.as_deref(),
+        reading: o.resolution.reading,
     }
 }
 

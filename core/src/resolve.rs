@@ -82,6 +82,9 @@ pub struct Resolution {
     pub source: Source,
     /// Set when the catalog routing wanted the server and it could not answer: why.
     pub server_unreachable: Option<String>,
+    /// Which reading of the code the catalog knew (see [`readings`]); `None` when
+    /// nothing matched.
+    pub reading: Option<&'static str>,
 }
 
 impl Resolution {
@@ -118,6 +121,25 @@ pub fn keys(p: &Parsed) -> Vec<BarcodeKey> {
     }
     keys.extend(p.gtin.iter().chain(p.alt_gtin.iter()).map(|g| BarcodeKey::gtin(*g)));
     keys
+}
+
+/// What each of [`keys`] reads the code as, in the same order: `ean13`, `upce`,
+/// `ean8`… for the GTIN readings, `weight` for a scale label's item, `ean13` for
+/// an in-store code registered as it is, `text` for an opaque code.
+pub fn readings(p: &Parsed) -> Vec<&'static str> {
+    let mut out = Vec::with_capacity(2);
+    match p.kind {
+        Kind::Weight if Gtin14::parse(&p.text).is_ok() => out.push("ean13"),
+        Kind::Unknown => out.push("text"),
+        _ => {}
+    }
+    if p.gtin.is_some() {
+        out.push(p.kind.as_str());
+    }
+    if p.alt_gtin.is_some() {
+        out.push(if p.kind == Kind::UpcE { "ean8" } else { "upce" });
+    }
+    out
 }
 
 /// The label a cell lookup uses, when the code may be a cell label.
@@ -171,6 +193,7 @@ pub fn finish(parsed: Parsed, target: Target, matched: Option<usize>) -> Resolut
         Some(g) if via_template || (weighed_product && parsed.kind != Kind::Weight) => g as i64,
         _ => factor.saturating_mul(parsed.count().map_or(1, |c| c as i64)),
     };
+    let reading = matched.and_then(|i| readings(&parsed).get(i).copied());
     Resolution {
         parsed,
         target,
@@ -178,5 +201,37 @@ pub fn finish(parsed: Parsed, target: Target, matched: Option<usize>) -> Resolut
         attributes,
         source: Source::Device,
         server_unreachable: None,
+        reading,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::catalog::Format;
+    use crate::Runtime;
+
+    /// The result says which reading of the code the catalog knew.
+    #[test]
+    fn the_reading_that_matched_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = Runtime::open(&dir.path().join("t")).unwrap();
+        let upce = crate::barcode::Gtin14::from_upce("01234565").unwrap();
+        let csv = dir.path().join("c.csv");
+        std::fs::write(
+            &csv,
+            format!(
+                "product_id,name,weighted,barcode\nP1,Restricted EAN-8,0,04124498\nP2,UPC-E goods,0,{}\nP3,Сыр,1,2200123000002\nP4,Own label,0,INT-77\n",
+                upce.short()
+            ),
+        )
+        .unwrap();
+        rt.import_catalog(&csv, Format::Csv, &mut |_| true).unwrap();
+        let reading = |code: &str| rt.resolve(code).unwrap().reading;
+        assert_eq!(reading("04124498"), Some("ean8"), "UPC-E read first, the catalog knows the EAN-8");
+        assert_eq!(reading("01234565"), Some("upce"));
+        assert_eq!(reading("2200123012500"), Some("weight"));
+        assert_eq!(reading("2200123000002"), Some("ean13"), "the zero-weight code as registered");
+        assert_eq!(reading("INT-77"), Some("text"));
+        assert_eq!(reading("4601234567909"), None, "not in the catalog: no reading matched");
     }
 }
