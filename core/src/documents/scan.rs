@@ -28,6 +28,8 @@ pub enum Violation {
     MarkedQuantity,
     /// A GS1 code that breaks the GS1 pairing rules, in a type that asks for strict GS1.
     Gs1Rules,
+    /// A scale's weight label for goods the catalog sells by the piece.
+    WeightLabelForPiece,
 }
 
 impl Violation {
@@ -41,6 +43,7 @@ impl Violation {
             Violation::UnknownProduct => "unknown_product",
             Violation::MarkedQuantity => "marked_quantity",
             Violation::Gs1Rules => "gs1_rules",
+            Violation::WeightLabelForPiece => "weight_label_for_piece",
         }
     }
 
@@ -54,6 +57,7 @@ impl Violation {
             Violation::UnknownProduct => "not in the catalog",
             Violation::MarkedQuantity => "a marking code is one item",
             Violation::Gs1Rules => "the code breaks the GS1 rules for its AIs",
+            Violation::WeightLabelForPiece => "a weight label, but these goods are sold by the piece",
         }
     }
 }
@@ -228,7 +232,13 @@ pub fn record_scan(
         outcome.status = ScanStatus::CellSet;
         return Ok(outcome);
     }
-    if rules.quantity_prompt && qty.is_none() {
+    // Weighed goods need their weight: a scale label or a GS1 net weight carries
+    // it; the product's plain code does not, so the operator is asked (one unit of
+    // a weighed product would be a kilogram nobody weighed).
+    let weighed_without_weight = res
+        .hit()
+        .is_some_and(|h| h.product.weighted && res.attributes.weight_grams.is_none_or(|g| g == 0));
+    if (rules.quantity_prompt || weighed_without_weight) && qty.is_none() {
         outcome.status = ScanStatus::NeedQuantity;
         return Ok(outcome);
     }
@@ -248,8 +258,11 @@ pub fn record_scan(
         ),
         None => (0, None),
     };
+    let weight_label = res.parsed.kind == crate::barcode::Kind::Weight && res.attributes.weight_grams.is_some_and(|g| g > 0);
     let violation = if rules.strict_gs1 && !res.parsed.warnings.is_empty() {
         Some(Violation::Gs1Rules)
+    } else if weight_label && hit.is_some_and(|h| !h.product.weighted) {
+        Some(Violation::WeightLabelForPiece)
     } else if hit.is_none() && !rules.allow_unknown {
         Some(Violation::UnknownProduct)
     } else if rules.require_cell && cell.is_none() {

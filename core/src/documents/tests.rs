@@ -219,3 +219,26 @@ fn strict_gs1_types_refuse_codes_that_break_the_pairing_rules() {
     let fine = rt.scan(&strict.id, "(01)04601234567893(10)LOT-7", None).unwrap();
     assert_eq!(fine.status, ScanStatus::Accepted);
 }
+
+/// A weighed product's plain code asks for the weight (one "unit" would be a
+/// kilogram nobody weighed); a scale's weight label for goods sold by the piece is
+/// refused.
+#[test]
+fn weighed_and_piece_goods_are_told_apart() {
+    let (dir, rt) = runtime();
+    let piece_label_item = with_check("230045600000");
+    let extra = dir.path().join("extra.csv");
+    std::fs::write(&extra, format!("product_id,name,weighted,barcode\nP5,Пакет,0,{piece_label_item}\n")).unwrap();
+    rt.import_catalog(&extra, Format::Csv, &mut |_| true).unwrap();
+    let doc = rt.new_document("receiving").unwrap();
+    // Cheese (weighed) by its catalog code: the weight is asked, nothing stored.
+    let o = rt.scan(&doc.id, "2200123000002", None).unwrap();
+    assert_eq!((o.status, o.seq), (ScanStatus::NeedQuantity, None));
+    assert_eq!(rt.scan(&doc.id, "2200123000002", Some(750)).unwrap().qty, 750);
+    // Its scale label carries the weight.
+    assert_eq!(rt.scan(&doc.id, &with_check("220012301250"), None).unwrap().qty, 1250);
+    // A weight label whose item code names piece goods.
+    let o = rt.scan(&doc.id, &with_check("230045601250"), None).unwrap();
+    assert_eq!(o.status, ScanStatus::Refused(Violation::WeightLabelForPiece));
+    assert_eq!(rt.document(&doc.id).unwrap().lines.iter().map(|l| l.actual).sum::<i64>(), 2000);
+}

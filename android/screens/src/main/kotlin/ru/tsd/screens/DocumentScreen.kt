@@ -265,6 +265,7 @@ class DocumentScreen(private val shell: Shell, val docId: String) : Screen<Docum
             "unknown_product" -> "Товара нет в справочнике"
             "marked_quantity" -> "Маркированный товар — только по одной штуке"
             "gs1_rules" -> "Код нарушает правила GS1 (нет обязательного AI или недопустимое сочетание)"
+            "weight_label_for_piece" -> "Весовая этикетка, а товар штучный"
             else -> fallback ?: "Отклонено"
         }
 
