@@ -141,6 +141,8 @@ struct ScanOut<'a> {
     source: &'static str,
     server_unreachable: Option<&'a str>,
     reading: Option<&'static str>,
+    /// The goods are sold by weight (a `need_quantity` answer then asks for a weight).
+    weighed: bool,
 }
 
 fn scan_out<'a>(input: &'a str, o: &'a ScanOutcome) -> ScanOut<'a> {
@@ -167,6 +169,7 @@ fn scan_out<'a>(input: &'a str, o: &'a ScanOutcome) -> ScanOut<'a> {
         source: o.resolution.source.as_str(),
         server_unreachable: o.resolution.server_unreachable.as_deref(),
         reading: o.resolution.reading,
+        weighed: hit.is_some_and(|h| h.product.weighted),
     }
 }
 

@@ -55,6 +55,8 @@ data class ScanResult(
     val source: String = "device",
     /** Set when the server was to be asked and could not answer: why. */
     val serverUnreachable: String? = null,
+    /** The goods are sold by weight: a `need_quantity` answer asks for the weight. */
+    val weighed: Boolean = false,
 ) {
     /** True when the scan counted. */
     val accepted get() = status == "accepted"
@@ -225,6 +227,7 @@ internal object Json {
             plannedMilli = milliOrNull(o, "planned"),
             source = str(o, "source") ?: "device",
             serverUnreachable = str(o, "server_unreachable"),
+            weighed = o.optBoolean("weighed"),
         )
     }
 

@@ -108,18 +108,9 @@ class DocumentScreen(private val shell: Shell, val docId: String) : Screen<Docum
 
     /** A scan from the scanner or the keyboard wedge. */
     fun onScan(code: ScannedCode) {
-        val raw = code.raw
-        attempt {
-            // Weighed goods need their weight; a scale label carries it, a plain or
-            // zero-weight code (the catalog's own form of the item) does not.
-            val r = rt.resolve(raw)
-            val p = r.product
-            if (r.found && p != null && p.weighted && (r.weightGrams ?: 0L) == 0L) {
-                rebuild(state.copy(prompt = Prompt.Quantity(raw, "${p.name}: введите вес, ${p.unit.ifEmpty { "кг" }}"), problem = null))
-                return
-            }
-            store(raw, null)
-        }.onFailure(::fail)
+        // The runtime decides whether a quantity is needed (the type asks for one, or
+        // weighed goods came without a weight): nothing is stored until it is given.
+        attempt { store(code.raw, null) }.onFailure(::fail)
     }
 
     /** The quantity asked for by [Prompt.Quantity], as typed. */
@@ -210,7 +201,8 @@ class DocumentScreen(private val shell: Shell, val docId: String) : Screen<Docum
     private fun store(raw: String, qty: Long?) {
         val r = rt.scan(docId, raw, qty)
         if (r.status == "need_quantity") {
-            rebuild(state.copy(prompt = Prompt.Quantity(raw, "${r.name ?: "Товар"}: введите количество"), problem = null))
+            val question = if (r.weighed) "введите вес, кг" else "введите количество"
+            rebuild(state.copy(prompt = Prompt.Quantity(raw, "${r.name ?: "Товар"}: $question"), problem = null))
             return
         }
         rebuild(state.copy(last = lastOf(raw, r), prompt = null, searchResults = emptyList(), message = null, problem = null, signal = signal(r.status == "refused")))
