@@ -334,11 +334,7 @@ impl Runtime {
     /// otherwise) and its outcome is recorded for [`Runtime::sync_status`], so the
     /// shell shows the same "synced / waiting / failed" line in both modes.
     pub fn sync_folder(&self, root: &Path, key: Option<&[u8]>, require_signed: bool) -> Result<FolderReport> {
-        let _running = match self.sync_running.try_lock() {
-            Ok(guard) => guard,
-            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
-            Err(std::sync::TryLockError::WouldBlock) => return Err(Error::SyncInProgress),
-        };
+        let _running = self.begin_sync()?;
         let result = self.sync_folder_once(root, key, require_signed);
         let backoff = crate::sync::http::Backoff::default();
         match &result {

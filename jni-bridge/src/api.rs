@@ -22,6 +22,14 @@ fn json<'l>(env: &mut Env<'l>, value: impl Serialize) -> R<JString<'l>> {
     Ok(env.new_string(text)?)
 }
 
+/// `value` as JSON, or Java `null` when there is none.
+fn json_or_null<'l>(env: &mut Env<'l>, value: Option<impl Serialize>) -> R<JString<'l>> {
+    match value {
+        Some(v) => json(env, v),
+        None => Ok(JString::null()),
+    }
+}
+
 fn value<'l>(env: &mut Env<'l>, value: serde_json::Value) -> R<JString<'l>> {
     Ok(env.new_string(value.to_string())?)
 }
@@ -268,9 +276,9 @@ pub extern "system" fn Java_ru_tsd_runtime_Native_checkAppUpdate<'l>(
     h: jlong,
     current: jlong,
 ) -> JString<'l> {
-    run(&mut env, |env| match handles::get(h)?.check_app_update(current)? {
-        Some(u) => json(env, u),
-        None => Ok(JString::null()),
+    run(&mut env, |env| {
+        let update = handles::get(h)?.check_app_update(current)?;
+        json_or_null(env, update)
     })
 }
 
@@ -568,19 +576,17 @@ pub extern "system" fn Java_ru_tsd_runtime_Native_productCard<'l>(
 ) -> JString<'l> {
     run(&mut env, |env| {
         let id = text(env, &id)?;
-        match handles::get(h)?.product_card(&id)? {
-            Some(card) => json(env, card),
-            None => Ok(JString::null()),
-        }
+        let card = handles::get(h)?.product_card(&id)?;
+        json_or_null(env, card)
     })
 }
 
 /// The kept server without its token (`{"url", "enrolled", "pin_sha256", "custom_ca"}`), or null.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_ru_tsd_runtime_Native_serverInfo<'l>(mut env: EnvUnowned<'l>, _c: JClass<'l>, h: jlong) -> JString<'l> {
-    run(&mut env, |env| match handles::get(h)?.server_info() {
-        Some(info) => json(env, info),
-        None => Ok(JString::null()),
+    run(&mut env, |env| {
+        let info = handles::get(h)?.server_info();
+        json_or_null(env, info)
     })
 }
 

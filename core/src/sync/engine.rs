@@ -217,13 +217,7 @@ impl Runtime {
     /// (also recorded for [`Runtime::sync_status`]). A second call while one runs
     /// gets [`Error::SyncInProgress`].
     pub fn sync_server(&self, settings: &ServerSettings, progress: &mut dyn FnMut(Progress)) -> Result<SyncReport> {
-        // A sync that panicked (caught by the bridge) left the lock poisoned; its
-        // work was transactional, so the lock is simply taken over.
-        let _running = match self.sync_running.try_lock() {
-            Ok(guard) => guard,
-            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
-            Err(std::sync::TryLockError::WouldBlock) => return Err(Error::SyncInProgress),
-        };
+        let _running = self.begin_sync()?;
         self.sync_cancel.store(false, Ordering::SeqCst);
         let started = Instant::now();
         let result = Client::new(settings).and_then(|client| self.sync_with(&client, progress));
@@ -243,6 +237,17 @@ impl Runtime {
             .server()
             .ok_or_else(|| Error::InvalidArgument("no server is set up: scan the setup code or enter the server in the settings".into()))?;
         self.sync_server(&settings, progress)
+    }
+
+    /// Takes the one-sync-at-a-time lock (either transport), or
+    /// [`Error::SyncInProgress`]. A sync that panicked (caught by the bridge) left it
+    /// poisoned; its work was transactional, so the lock is simply taken over.
+    pub(crate) fn begin_sync(&self) -> Result<std::sync::MutexGuard<'_, ()>> {
+        match self.sync_running.try_lock() {
+            Ok(guard) => Ok(guard),
+            Err(std::sync::TryLockError::Poisoned(p)) => Ok(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => Err(Error::SyncInProgress),
+        }
     }
 
     /// What the terminal holds and waits to send: the `status.json` a folder sync
@@ -285,17 +290,13 @@ impl Runtime {
             done: 0,
             total: 1,
         });
+        // The same state a folder sync writes to status.json, less what only the
+        // PC side asks for.
         let status = crate::protocol::DeviceStatus {
             device: None,
-            runtime: env!("CARGO_PKG_VERSION").into(),
-            protocol: crate::protocol::PROTOCOL,
-            catalog_version: report.catalog_version,
             tasks_cursor: None,
-            config_version: self.config_version()?,
             config_schema: None,
-            waiting: report.waiting,
-            at: now_ms(),
-            via: None,
+            ..self.device_state()?
         };
         // The status report is advisory: a failure here does not fail the sync.
         if let Err(e) = client.status(&status) {

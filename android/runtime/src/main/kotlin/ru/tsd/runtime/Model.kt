@@ -27,8 +27,6 @@ data class Resolution(
     val source: String = "device",
     /** Set when the configuration routes this catalog to the server and it could not answer: why. */
     val serverUnreachable: String? = null,
-    /** The net weight a scale label carries, in grams (0 for the catalog's zero-weight form), or null. */
-    val weightGrams: Long? = null,
 )
 
 /** The result of one scan into a document. */
@@ -206,7 +204,6 @@ internal object Json {
             errorCode = o.optJSONObject("error")?.optString("code"),
             source = str(o, "source") ?: "device",
             serverUnreachable = str(o, "server_unreachable"),
-            weightGrams = o.optJSONObject("attributes")?.let { a -> if (a.has("weight_grams")) a.getLong("weight_grams") else null },
         )
     }
 
