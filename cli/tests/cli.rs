@@ -382,3 +382,38 @@ fn exchange_folder_round_trip() {
         (Value::from(id), Value::from(0))
     );
 }
+
+/// The PC side as the person next to 1C runs it: a second `collect` before the
+/// accounting system took the first hand-off file refuses, overwrites nothing and
+/// acknowledges nothing; `tsd barcode parse` says which readings it tried.
+#[test]
+fn collect_never_overwrites_a_hand_off_file_and_parse_lists_readings() {
+    let (dir, db) = with_catalog();
+    let folder = dir.path().join("exchange");
+    let (f, out) = (folder.to_str().unwrap(), dir.path().join("out.jsonl"));
+    let o = out.to_str().unwrap();
+    let complete_one = || {
+        let doc = json(&tsd(&db, &["--json", "doc", "new", "receiving"], None));
+        let id = doc["id"].as_str().unwrap().to_string();
+        ok(&tsd(&db, &["doc", "scan", &id, "4601234567893"], None));
+        ok(&tsd(&db, &["doc", "complete", &id], None));
+        tsd(&db, &["sync", "--folder", f], None);
+        id
+    };
+    let first = complete_one();
+    ok(&tsd(&db, &["exchange", "collect", "--folder", f, "--out", o], None));
+    let handed = std::fs::read_to_string(&out).unwrap();
+    assert!(handed.contains(&first));
+    let second = complete_one();
+    let refused = tsd(&db, &["exchange", "collect", "--folder", f, "--out", o], None);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("still holds the last hand-off"));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), handed, "not overwritten");
+    std::fs::remove_file(&out).unwrap();
+    ok(&tsd(&db, &["exchange", "collect", "--folder", f, "--out", o], None));
+    assert!(std::fs::read_to_string(&out).unwrap().contains(&second));
+
+    let parsed = json(&tsd(&db, &["--json", "barcode", "parse", "04124498"], None));
+    assert_eq!(parsed["kind"], "upce");
+    assert_eq!(parsed["readings"], serde_json::json!(["upce", "ean8"]));
+}

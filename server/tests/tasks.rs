@@ -154,3 +154,39 @@ fn a_task_of_a_new_document_type_arrives_with_its_configuration() {
     assert_eq!(line.planned_as.as_deref(), Some("2 × Коробка 12 шт"));
     s.bg.stop();
 }
+
+/// The admin's side: `tsd-server tasks add` and `tasks cancel` on the command line.
+#[test]
+fn the_admin_withdraws_a_task_from_the_command_line() {
+    let s = setup();
+    let bin = env!("CARGO_BIN_EXE_tsd-server");
+    let data = s.dir.path().join("srv");
+    let tasks = s.dir.path().join("tasks.jsonl");
+    std::fs::write(
+        &tasks,
+        "{\"id\":\"T-7\",\"type\":\"picking\",\"lines\":[{\"product\":\"P1\",\"qty\":1}]}\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(bin)
+            .arg("--data")
+            .arg(&data)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).trim().to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (ok, out, err) = run(&["tasks", "add", "--device", "t1", tasks.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert_eq!(out, r#"{"added":1}"#);
+    let (ok, out, err) = run(&["tasks", "cancel", "T-7"]);
+    assert!(ok, "{err}");
+    assert_eq!(out, r#"{"cancelled":["t1"]}"#);
+    let (ok, _, err) = run(&["tasks", "cancel", "T-7"]);
+    assert!(!ok && err.contains("no open task"), "cancelled once: {err}");
+    s.bg.stop();
+}
