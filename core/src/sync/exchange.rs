@@ -159,7 +159,7 @@ pub fn put_delta(
 }
 
 /// Puts a catalog file into `to-device/` as a snapshot package named
-/// `catalog-YYYYMMDDTHHMMSSmmm.tsdpkg` (so name order is time order).
+/// `catalog-<unix ms, 15 digits>.tsdpkg` (so name order is time order).
 pub fn put_catalog(
     root: &Path,
     input: &Path,
