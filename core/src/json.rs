@@ -35,6 +35,8 @@ pub fn parsed_json(input: &str, parsed: &Result<Parsed, BarcodeError>) -> Value 
             "marking_form": p.marking.as_ref().map(|m| m.form().as_str()),
             "warnings": p.warnings,
             "readings": crate::resolve::readings(p),
+            "marking_groups": p.marking.as_ref().map(|m| m.groups().iter().map(|g| g.key).collect::<Vec<_>>()),
+            "aggregation": p.aggregation(),
         }),
         Err(e) => json!({
             "input": input,

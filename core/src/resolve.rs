@@ -111,9 +111,14 @@ pub fn keys(p: &Parsed) -> Vec<BarcodeKey> {
     match p.kind {
         // An in-store code may be registered as it is (piece goods labelled in the
         // store) before it is read as a weight code.
+        // Then by its item code (PLU) as the catalog lists weighed goods, then by
+        // its zero-weight form.
         Kind::Weight => {
             if let Ok(g) = Gtin14::parse(&p.text) {
                 keys.push(BarcodeKey::gtin(g));
+            }
+            if let Some(Ok(k)) = p.weight.as_ref().map(|w| catalog::plu_key(&w.item)) {
+                keys.push(k);
             }
         }
         Kind::Unknown => keys.push(BarcodeKey::Text(p.text.trim().to_string())),
@@ -124,12 +129,20 @@ pub fn keys(p: &Parsed) -> Vec<BarcodeKey> {
 }
 
 /// What each of [`keys`] reads the code as, in the same order: `ean13`, `upce`,
-/// `ean8`… for the GTIN readings, `weight` for a scale label's item, `ean13` for
-/// an in-store code registered as it is, `text` for an opaque code.
+/// `ean8`… for the GTIN readings; for a scale label `ean13` (registered as it is),
+/// `plu` (its item code) and `weight` (its zero-weight form); `text` for an
+/// opaque code.
 pub fn readings(p: &Parsed) -> Vec<&'static str> {
     let mut out = Vec::with_capacity(2);
     match p.kind {
-        Kind::Weight if Gtin14::parse(&p.text).is_ok() => out.push("ean13"),
+        Kind::Weight => {
+            if Gtin14::parse(&p.text).is_ok() {
+                out.push("ean13");
+            }
+            if p.weight.as_ref().is_some_and(|w| catalog::plu_key(&w.item).is_ok()) {
+                out.push("plu");
+            }
+        }
         Kind::Unknown => out.push("text"),
         _ => {}
     }
@@ -232,6 +245,15 @@ mod tests {
         assert_eq!(reading("2200123012500"), Some("weight"));
         assert_eq!(reading("2200123000002"), Some("ean13"), "the zero-weight code as registered");
         assert_eq!(reading("INT-77"), Some("text"));
+        // A weighed product listed by its scale item code (PLU): any label with
+        // that item code finds it, with the label's weight.
+        std::fs::write(&csv, "product_id,name,weighted,plu\nP5,Колбаса,1,00789\n").unwrap();
+        rt.import_catalog(&csv, Format::Csv, &mut |_| true).unwrap();
+        let label = format!("2400789{}", "01250");
+        let label = format!("{label}{}", crate::barcode::check_digit(label.as_bytes()) as char);
+        let r = rt.resolve(&label).unwrap();
+        assert_eq!((r.reading, r.qty), (Some("plu"), 1250));
+        assert_eq!(r.hit().unwrap().product.id, "P5");
         assert_eq!(reading("4601234567909"), None, "not in the catalog: no reading matched");
     }
 }

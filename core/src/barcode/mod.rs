@@ -21,9 +21,9 @@ mod weight;
 pub use error::{BarcodeError, ErrorCode};
 pub use gs1::{Element, GS};
 pub use gtin::{check_digit, has_valid_check, Gtin14};
-pub use marking::{MarkingCode, MarkingForm};
+pub use marking::{groups_for, Group, MarkingCode, MarkingForm, Tail, GROUPS};
 pub use symbology::{strip, Symbology};
-pub use weight::{Measure, WeightReading, WeightTemplate, WeightTemplateDef};
+pub use weight::{Measure, Preset, WeightReading, WeightTemplate, WeightTemplateDef, PRESETS};
 
 /// What a scan turned out to be. `as_str` is the `kind` of the JSON contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,6 +123,11 @@ impl Parsed {
     pub fn serial(&self) -> Option<&str> {
         self.marking.as_ref().map(|m| m.serial()).or_else(|| self.ai("21"))
     }
+    /// What an aggregation code names: `sscc` for a logistic unit (a box or
+    /// pallet, AI 00) — marked goods are aggregated under SSCCs too.
+    pub fn aggregation(&self) -> Option<&'static str> {
+        self.ai("00").map(|_| "sscc")
+    }
     /// Count of units (AI 30 or 37, or a count template).
     pub fn count(&self) -> Option<u64> {
         self.ai("30")
@@ -154,9 +159,12 @@ impl Parsed {
     }
 }
 
-fn from_elements(sym: Option<Symbology>, text: &str, elements: Vec<Element>) -> Result<Parsed, BarcodeError> {
+/// A parsed element string; `marking`: whether it may be a marking code (never
+/// for a Digital Link).
+fn from_elements(sym: Option<Symbology>, text: &str, elements: Vec<Element>, marking: bool) -> Result<Parsed, BarcodeError> {
     let mut p = Parsed::new(sym, Kind::Gs1, text);
-    if let Some(m) = MarkingCode::from_elements(&elements) {
+    let m = if marking { MarkingCode::from_elements(&elements)? } else { None };
+    if let Some(m) = m {
         p.kind = Kind::Marking;
         p.gtin = Some(m.gtin());
         p.marking = Some(m);
@@ -177,7 +185,7 @@ fn parse_gs1(sym: Option<Symbology>, text: &str) -> Result<Parsed, BarcodeError>
     } else {
         gs1::parse_unbracketed(text, 0)?
     };
-    from_elements(sym, text, elements)
+    from_elements(sym, text, elements, true)
 }
 
 /// Parses one raw scan. `templates` are the in-store weight templates in force (the
@@ -192,7 +200,7 @@ pub fn parse(raw: &str, templates: &[WeightTemplate]) -> Result<Parsed, BarcodeE
     }
     if digital_link::looks_like(text) {
         return match digital_link::parse(text) {
-            Some(Ok(elements)) => from_elements(sym, text, elements),
+            Some(Ok(elements)) => from_elements(sym, text, elements, false),
             Some(Err(e)) => Err(e),
             // A web address that names no GS1 key: an opaque code.
             None => Ok(Parsed::new(sym, Kind::Unknown, text)),

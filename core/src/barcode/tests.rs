@@ -84,6 +84,58 @@ fn marking_codes() {
     assert_eq!(p(&dropped).serial(), Some("5Ab7Xz9Qw2Lk9"));
 }
 
+/// Marking codes by product group (issue 12 §4): the shape names the groups, the
+/// identity is GTIN + serial whichever form was scanned, a cut or mistyped crypto
+/// part is refused naming the part, and an SSCC is read as an aggregation code.
+#[test]
+fn marking_codes_by_group() {
+    // A shoe code as develop-1c.ru's "Из чего состоит код маркировки" prints it
+    // (88-character crypto signature).
+    let sig = "sOe6fy7lPT8lLffZ5WdQ7Rp8P>XLDwEGD1Wv4oY71o4&FVGTngrd45/<7&*(fglnxdszcyACRLvw;46-fjadfLGV";
+    let shoes = p(&format!("]d2010469025752852321G+mgsHw<DiLN_\u{1D}91EE05\u{1D}92{sig}"));
+    let m = shoes.marking.as_ref().unwrap();
+    assert_eq!((shoes.kind, m.form()), (Kind::Marking, MarkingForm::Full));
+    assert!(m.groups().iter().any(|g| g.key == "shoes"));
+    assert!(m.groups().iter().all(|g| g.tail == Tail::KeyAndSignature));
+    // The same unit by its код идентификации (no crypto tail), and with the GS dropped.
+    let id = p("]d2010469025752852321G+mgsHw<DiLN_");
+    assert_eq!(id.marking.as_ref().unwrap().form(), MarkingForm::Identity);
+    assert_eq!(id.marking.as_ref().unwrap().identity(), m.identity());
+    let dropped = p(&format!("010469025752852321G+mgsHw<DiLN_91EE0592{sig}"));
+    assert_eq!(dropped.marking.unwrap().identity(), m.identity());
+    // Dairy: 6-character serial and a 4-character crypto code; water: 13 and 4.
+    let dairy = p("]d2010460123456789321aB3cD9\u{1D}93Ab1z");
+    let keys = |p: &Parsed| p.marking.as_ref().unwrap().groups().iter().map(|g| g.key).collect::<Vec<_>>();
+    assert_eq!(keys(&dairy), ["dairy"]);
+    let water = keys(&p("]d201046012345678932100000QwErTy12\u{1D}93Zz9+"));
+    assert!(water.contains(&"water") && !water.contains(&"dairy"), "{water:?}");
+    let block = p("]d20104601234567893211234567\u{1D}8005012345\u{1D}93Ab1z");
+    assert_eq!(keys(&block), ["tobacco_block"]);
+    // Cut short or mistyped: the part is named.
+    for (raw, part) in [
+        (
+            format!("]d2010469025752852321G+mgsHw<DiLN_\u{1D}91EE05\u{1D}92{}", &sig[..30]),
+            "AI 92",
+        ),
+        ("]d2010469025752852321G+mgsHw<DiLN_\u{1D}91EE05".to_string(), "AI 92"),
+        ("]d2010469025752852321G+mgsHw<DiLN_\u{1D}91EE0\u{1D}92x".to_string(), "AI 91"),
+        ("]d2010460123456789321aB3cD9\u{1D}93Ab1".to_string(), "AI 93"),
+        ("]d20104601234567893211234567\u{1D}8005012345".to_string(), "AI 93"),
+    ] {
+        let e = parse(&raw, &defaults()).unwrap_err();
+        assert_eq!(e.code, ErrorCode::BadMarkingCode, "{raw:?}");
+        assert!(e.message.contains(part), "{raw:?}: {}", e.message);
+        assert!(!e.message.contains("G+mgsHw"), "the serial never shows in an error");
+    }
+    // An ordinary serialised GS1 code is not a marking code.
+    let plain = p("]C10104601234567893\u{1D}21X1\u{1D}10LOT");
+    assert_eq!((plain.kind, plain.serial()), (Kind::Gs1, Some("X1")));
+    // A pallet or box: the SSCC is an aggregation code.
+    let sscc = p("]C100046012345000000012");
+    assert_eq!((sscc.kind, sscc.aggregation()), (Kind::Gs1, Some("sscc")));
+    assert_eq!(dairy.aggregation(), None);
+}
+
 #[test]
 fn weight_barcodes() {
     let raw = with_check("220012301250");

@@ -136,6 +136,18 @@ pub fn barcode_key(raw: &str) -> std::result::Result<BarcodeKey, String> {
     Ok(BarcodeKey::Text(s.to_string()))
 }
 
+/// The catalog key of a scale item code (PLU): `PLU:` and the number without
+/// leading zeros, so that `00789`, `789` and a label's 5- or 6-digit item field
+/// all meet. 1–6 digits.
+pub fn plu_key(raw: &str) -> std::result::Result<BarcodeKey, String> {
+    let s = raw.trim();
+    if s.is_empty() || s.len() > 6 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("PLU {s:?}: the scale item code is 1–6 digits"));
+    }
+    let n = s.trim_start_matches('0');
+    Ok(BarcodeKey::Text(format!("PLU:{}", if n.is_empty() { "0" } else { n })))
+}
+
 /// Folds text for name search: lower case, ё → е.
 pub fn fold(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

@@ -2,13 +2,13 @@
 //! import stages them in SQLite, a package writer puts them into a package.
 //!
 //! CSV columns (header required, `,` `;` or tab, UTF-8):
-//! - products: `product_id,code,name,unit,weighted,marked,packaging_id,packaging_name,factor,barcode`
+//! - products: `product_id,code,name,unit,weighted,marked,packaging_id,packaging_name,factor,barcode,plu`
 //!   (product fields repeat on every row of the product; an empty `packaging_id` means
-//!   the barcode is for the base unit);
+//!   the barcode is for the base unit; `plu` is a weighed product's scale item code);
 //! - cells: `cell_id,name,barcode`;
 //! - generic catalogs: `catalog,record_id,` then any field columns.
 //!
-//! JSON Lines: `{"id","code","name","unit","weighted","marked","barcodes":[..],
+//! JSON Lines: `{"id","code","name","unit","weighted","marked","barcodes":[..],"plu",
 //! "packagings":[{"id","name","factor","barcodes":[..]}]}` per product;
 //! `{"type":"cell","id","name","barcode"}`; `{"type":"record","catalog","id","fields":{..}}`.
 
@@ -209,6 +209,20 @@ impl<'s> Validator<'s> {
         )
     }
 
+    /// A weighed product's scale item code (PLU), kept as a barcode of its base
+    /// unit under [`super::plu_key`].
+    pub fn plu(&mut self, raw: &str, product: &str, line: u64) -> Result<()> {
+        let key = super::plu_key(raw).map_err(|e| self.err(line, e))?;
+        self.sink.row(
+            Row::Barcode {
+                key: &key,
+                product,
+                packaging: None,
+            },
+            line,
+        )
+    }
+
     /// A cell row.
     pub fn cell(&mut self, id: &str, name: &str, barcode: Option<&str>, line: u64) -> Result<()> {
         if id.trim().is_empty() {
@@ -307,7 +321,7 @@ fn parse_csv(st: &mut Validator<'_>, reader: impl Read, progress: &mut dyn FnMut
         .collect();
     let col = |name: &str| headers.iter().position(|h| h == name);
     enum Shape {
-        Products([Option<usize>; 10]),
+        Products([Option<usize>; 11]),
         Cells([Option<usize>; 3]),
         Records(usize, usize),
     }
@@ -323,6 +337,7 @@ fn parse_csv(st: &mut Validator<'_>, reader: impl Read, progress: &mut dyn FnMut
             "packaging_name",
             "factor",
             "barcode",
+            "plu",
         ];
         Shape::Products(names.map(col))
     } else if col("cell_id").is_some() {
@@ -383,6 +398,10 @@ fn parse_csv(st: &mut Validator<'_>, reader: impl Read, progress: &mut dyn FnMut
                 if !barcode.is_empty() {
                     st.barcode(barcode, id, Some(pack).filter(|p| !p.is_empty()), line)?;
                 }
+                let plu = get(c[10]);
+                if !plu.is_empty() {
+                    st.plu(plu, id, line)?;
+                }
             }
             Shape::Cells(c) => st.cell(get(c[0]), get(c[1]), Some(get(c[2])), line)?,
             Shape::Records(c, r) => {
@@ -431,6 +450,8 @@ struct JsonLine {
     #[serde(default)]
     barcodes: Vec<String>,
     #[serde(default)]
+    plu: Option<serde_json::Value>,
+    #[serde(default)]
     packagings: Vec<JsonPackaging>,
     barcode: Option<String>,
     catalog: Option<String>,
@@ -474,6 +495,12 @@ fn parse_jsonl(st: &mut Validator<'_>, reader: impl Read, progress: &mut dyn FnM
                 )?;
                 for b in &j.barcodes {
                     st.barcode(b, &id, None, line)?;
+                }
+                match &j.plu {
+                    None | Some(serde_json::Value::Null) => {}
+                    Some(serde_json::Value::String(s)) => st.plu(s, &id, line)?,
+                    Some(serde_json::Value::Number(n)) => st.plu(&n.to_string(), &id, line)?,
+                    Some(other) => return Err(st.err(line, format!("plu {other} is not a scale item code"))),
                 }
                 for k in &j.packagings {
                     let factor = match &k.factor {
