@@ -66,9 +66,10 @@ fn percent_decode(s: &str, at: usize) -> Result<String, BarcodeError> {
 /// True when a scan looks like a web address (it is then read as Digital Link, or
 /// kept as an opaque code when it names no GS1 key).
 pub fn looks_like(text: &str) -> bool {
-    // On every scan: a byte comparison, no allocation.
-    let starts = |prefix: &str| text.get(..prefix.len()).is_some_and(|h| h.eq_ignore_ascii_case(prefix));
-    starts("https://") || starts("http://")
+    // On every scan: a byte comparison, no allocation. The scheme is lower case,
+    // or upper case as QR's alphanumeric mode encodes it; mixed case is not a
+    // Digital Link (GS1 Digital Link URI syntax 1.x, §4).
+    ["https://", "http://", "HTTPS://", "HTTP://"].iter().any(|p| text.starts_with(p))
 }
 
 /// The element string a Digital Link URI carries, or `None` when the address names

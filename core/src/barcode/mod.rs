@@ -256,6 +256,12 @@ pub fn parse(raw: &str, templates: &[WeightTemplate]) -> Result<Parsed, BarcodeE
             // code starting with 0 or 1 is read as UPC-E first (unless the scanner
             // said EAN-8); the EAN-8 reading stays as the alternative.
             let upce = Gtin14::from_upce(text).ok().filter(|_| sym != Some(Symbology::Ean8));
+            if sym == Some(Symbology::Ean13) {
+                // 8 digits under ]E0: UPC-E, nothing else.
+                p.kind = Kind::UpcE;
+                p.gtin = Some(Gtin14::from_upce(text)?);
+                return Ok(p);
+            }
             match (upce, ean8) {
                 (Some(u), ean8) if text.starts_with(['0', '1']) => {
                     p.kind = Kind::UpcE;
@@ -311,7 +317,8 @@ fn element_string_or_opaque(sym: Option<Symbology>, text: &str) -> Parsed {
 }
 
 /// The content a symbology identifier announces: `]E0` carries 13 digits (EAN-13,
-/// UPC-A as 13), `]E4` 8 (EAN-8), `]I0`/`]I1` digits (ITF); a scan that does not
+/// UPC-A as 13; UPC-E as 13, or as its 8 digits the way zxing-based readers send
+/// it), `]E4` 8 (EAN-8), `]I0`/`]I1` digits (ITF); a scan that does not
 /// fit is refused, naming the identifier.
 fn content_fits(sym: Symbology, text: &str) -> Result<(), BarcodeError> {
     let (id, len) = match sym {
@@ -328,6 +335,8 @@ fn content_fits(sym: Symbology, text: &str) -> Result<(), BarcodeError> {
         ));
     }
     match len {
+        // UPC-E as zxing-based readers send it: ]E0 and its 8 digits.
+        Some(13) if text.len() == 8 => Ok(()),
         Some(n) if text.len() != n => Err(BarcodeError::new(
             ErrorCode::BadLength,
             3,
