@@ -312,7 +312,7 @@ fn write_jsonl(csv: &Path, out: &Path, keep: &dyn Fn(&str) -> bool) -> Result<()
         path: out.to_path_buf(),
         keep,
     };
-    parse_file(csv, tsd_core::catalog::Format::Csv, &mut sink, &mut |_| true)?;
+    parse_file(csv, tsd_core::catalog::Format::Csv, &Default::default(), &mut sink, &mut |_| true)?;
     sink.flush()?;
     sink.out.flush().map_err(io(out))
 }

@@ -47,9 +47,11 @@ enum Command {
     Import {
         /// The file.
         file: PathBuf,
-        /// csv or jsonl (default: from the extension).
+        /// csv, jsonl or xml (CommerceML) (default: from the extension).
         #[arg(long)]
         format: Option<String>,
+        #[command(flatten)]
+        read: ReadArgs,
     },
     /// Resolve a scan against the catalog.
     Lookup(CodeOrStdin),
@@ -322,6 +324,27 @@ enum ServerCommand {
     },
 }
 
+/// How a catalog file is read.
+#[derive(clap::Args, Debug, Clone)]
+struct ReadArgs {
+    /// The file's encoding: utf-8, windows-1251, utf-16le, utf-16be (default: detected).
+    #[arg(long)]
+    encoding: Option<String>,
+    /// Columns named explicitly: field=Header,… (for headers not understood out of the box).
+    #[arg(long)]
+    columns: Option<String>,
+    /// Refuse columns that are not catalog fields and a file without a barcode column.
+    #[arg(long)]
+    strict: bool,
+}
+
+impl ReadArgs {
+    fn options(&self) -> Result<tsd_core::catalog::ReadOptions, Error> {
+        tsd_core::catalog::ReadOptions::from_args(self.encoding.as_deref(), self.columns.as_deref(), self.strict)
+            .map_err(Error::InvalidArgument)
+    }
+}
+
 #[derive(Subcommand)]
 enum ExchangeCommand {
     /// Build a catalog snapshot package from a CSV/JSONL file into FOLDER/to-device/.
@@ -331,9 +354,11 @@ enum ExchangeCommand {
         folder: PathBuf,
         /// The catalog file (the forms `tsd import` takes).
         file: PathBuf,
-        /// csv or jsonl (default: from the extension).
+        /// csv, jsonl or xml (CommerceML) (default: from the extension).
         #[arg(long)]
         format: Option<String>,
+        #[command(flatten)]
+        read: ReadArgs,
         /// Catalog version to stamp (default: seconds since 1970).
         #[arg(long)]
         version: Option<i64>,
@@ -757,7 +782,7 @@ pub(crate) fn now_ms() -> i64 {
 
 fn format_of(file: &Path, format: &Option<String>) -> Result<Format, Error> {
     match format {
-        Some(f) => Format::from_name(f).ok_or_else(|| Error::InvalidArgument(format!("unknown format {f:?} (csv or jsonl)"))),
+        Some(f) => Format::from_name(f).ok_or_else(|| Error::InvalidArgument(format!("unknown format {f:?} (csv, jsonl or xml)"))),
         None => Format::from_path(file).ok_or_else(|| {
             Error::InvalidArgument(format!(
                 "{}: cannot tell the format from the extension; pass --format",
@@ -783,11 +808,12 @@ fn stdin_lines() -> impl Iterator<Item = String> {
 
 fn run(cli: &Cli) -> CmdResult {
     match &cli.command {
-        Command::Import { file, format } => {
+        Command::Import { file, format, read } => {
             let format = format_of(file, format)?;
+            let read = read.options()?;
             let rt = open(cli)?;
             let started = std::time::Instant::now();
-            let report = rt.import_catalog(file, format, &mut |_| true)?;
+            let report = rt.import_catalog_with(file, format, &read, &mut |_| true)?;
             let secs = started.elapsed().as_secs_f64();
             let mut value = serde_json::to_value(&report).unwrap_or_default();
             value["seconds"] = json!(secs);
@@ -805,7 +831,7 @@ fn run(cli: &Cli) -> CmdResult {
                     c(report.cells),
                     c(report.records),
                     report.version
-                )
+                ) + &report.warnings.iter().map(|w| format!("\nwarning: {w}")).collect::<String>()
             });
             Ok(())
         }
@@ -1227,18 +1253,24 @@ fn exchange(cli: &Cli, command: &ExchangeCommand) -> CmdResult {
             folder,
             file,
             format,
+            read,
             version,
             key,
         } => {
             let format = format_of(file, format)?;
+            let read = read.options()?;
             let version = version.unwrap_or_else(|| {
                 std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map(|d| d.as_secs() as i64)
                     .unwrap_or(0)
             });
-            let (name, header) = tsd_core::sync::exchange::put_catalog(folder, file, format, version, read_key(key)?.as_deref())?;
-            let value = json!({"file": name, "package_id": header.package_id, "records": header.records, "version": header.to_version, "signed": header.signed, "peak_rss_kib": bench::peak_rss_kib()});
+            let (name, header, warnings) =
+                tsd_core::sync::exchange::put_catalog_with(folder, file, format, &read, version, read_key(key)?.as_deref())?;
+            for w in &warnings {
+                eprintln!("warning: {w}");
+            }
+            let value = json!({"file": name, "package_id": header.package_id, "records": header.records, "version": header.to_version, "signed": header.signed, "warnings": warnings, "peak_rss_kib": bench::peak_rss_kib()});
             print(cli, value, || {
                 format!(
                     "wrote {}/to-device/{name}: {} records, version {}",

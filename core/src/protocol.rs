@@ -211,6 +211,10 @@ pub struct CatalogPublished {
     pub snapshot_bytes: i64,
     /// Delta package size in bytes, when one was built.
     pub delta_bytes: Option<i64>,
+    /// What the exporter should know about the file (columns not used, no barcode
+    /// column, products marked deleted…); empty when nothing.
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// `POST /v1/device/logs` answer.
@@ -366,8 +370,9 @@ mod tests {
                 changed: true,
                 snapshot_bytes: 191,
                 delta_bytes: None,
+                warnings: vec!["column 4 «Цена» is not a catalog field".into()],
             },
-            r#"{"version":2,"changed":true,"snapshot_bytes":191,"delta_bytes":null}"#,
+            r#"{"version":2,"changed":true,"snapshot_bytes":191,"delta_bytes":null,"warnings":["column 4 «Цена» is not a catalog field"]}"#,
         );
         pin(LogsReceived { id: 9 }, r#"{"id":9}"#);
         pin(Acked { id: 17, acked: true }, r#"{"id":17,"acked":true}"#);

@@ -167,8 +167,20 @@ impl Runtime {
 
     /// Imports a catalog file (CSV or JSON Lines) in one transaction.
     pub fn import_catalog(&self, path: &Path, format: Format, progress: &mut dyn FnMut(u64) -> bool) -> Result<ImportReport> {
+        self.import_catalog_with(path, format, &catalog::ReadOptions::default(), progress)
+    }
+
+    /// [`Runtime::import_catalog`] with how the file is read (encoding, column
+    /// names, strictness).
+    pub fn import_catalog_with(
+        &self,
+        path: &Path,
+        format: Format,
+        read: &catalog::ReadOptions,
+        progress: &mut dyn FnMut(u64) -> bool,
+    ) -> Result<ImportReport> {
         let mut conn = lock(&self.catalog_writer);
-        let report = catalog::import_file(&mut conn, path, format, progress)?;
+        let report = catalog::import_file(&mut conn, path, format, read, progress)?;
         // Lookups see the new catalog from their next call; the import's WAL is folded
         // back in the background once no snapshot pins it.
         lock(&self.catalog_reader).end_snapshot()?;
@@ -206,6 +218,11 @@ impl Runtime {
     /// A product by id.
     pub fn product(&self, id: &str) -> Result<Option<Product>> {
         catalog::product_by_id(lock(&self.catalog_reader).conn()?, id)
+    }
+
+    /// A product's packagings.
+    pub fn packagings(&self, product_id: &str) -> Result<Vec<catalog::Packaging>> {
+        catalog::packagings_of(lock(&self.catalog_reader).conn()?, product_id)
     }
 
     /// Name/code search (word prefixes, case- and ё-insensitive).
@@ -454,17 +471,52 @@ pub(crate) enum Checkpoint {
 fn spawn_checkpointer(dir: &Path) -> Result<(Sender<Checkpoint>, JoinHandle<()>)> {
     let journal = store::open(dir, Db::Journal, true)?;
     let catalog = store::open(dir, Db::Catalog, true)?;
+    // A TRUNCATE checkpoint holds the write lock while it waits for readers: with
+    // the store's 10 s busy timeout, an import started while a lookup snapshot is
+    // open would wait that long and fail ("database is locked"). So it waits a
+    // moment only, and is tried again later.
+    catalog
+        .busy_timeout(std::time::Duration::from_millis(50))
+        .step("setting the checkpointer's busy timeout")?;
     let (tx, rx) = mpsc::channel::<Checkpoint>();
     let handle = std::thread::Builder::new()
         .name("tsd-checkpoint".into())
         .spawn(move || {
-            while let Ok(which) = rx.recv() {
-                let (conn, sql) = match which {
-                    Checkpoint::Journal => (&journal, "PRAGMA wal_checkpoint(PASSIVE);"),
-                    Checkpoint::Catalog => (&catalog, "PRAGMA wal_checkpoint(TRUNCATE);"),
+            // A catalog TRUNCATE that readers kept from finishing: tried again each
+            // second, a bounded number of times (the next import asks again).
+            let mut retry_catalog = 0u32;
+            loop {
+                let which = if retry_catalog > 0 {
+                    match rx.recv_timeout(std::time::Duration::from_secs(1)) {
+                        Ok(w) => w,
+                        Err(mpsc::RecvTimeoutError::Timeout) => Checkpoint::Catalog,
+                        Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                    }
+                } else {
+                    match rx.recv() {
+                        Ok(w) => w,
+                        Err(_) => break,
+                    }
                 };
-                if let Err(e) = conn.execute_batch(sql) {
-                    log::warn!("{which:?} checkpoint failed (will retry later): {e}");
+                match which {
+                    Checkpoint::Journal => {
+                        if let Err(e) = journal.execute_batch("PRAGMA wal_checkpoint(PASSIVE);") {
+                            log::warn!("journal checkpoint failed (will retry later): {e}");
+                        }
+                    }
+                    Checkpoint::Catalog => {
+                        // PASSIVE copies every frame without blocking anyone; TRUNCATE
+                        // then shrinks the WAL file once no reader uses it.
+                        let _ = catalog.execute_batch("PRAGMA wal_checkpoint(PASSIVE);");
+                        let done = catalog
+                            .query_row("PRAGMA wal_checkpoint(TRUNCATE);", [], |r| r.get::<_, i64>(0))
+                            .is_ok_and(|busy| busy == 0);
+                        retry_catalog = match (done, retry_catalog) {
+                            (true, _) => 0,
+                            (false, 0) => 60,
+                            (false, n) => n - 1,
+                        };
+                    }
                 }
             }
         })
@@ -495,5 +547,21 @@ mod tests {
         std::fs::write(&csv, "product_id,name,barcode\nP1,Молоко,4601234567893\n").unwrap();
         rt.import_catalog(&csv, Format::Csv, &mut |_| true).unwrap();
         assert!(rt.resolve("4601234567893").unwrap().found(), "the lookup snapshot was refreshed");
+    }
+
+    /// Import, look up (which keeps a read snapshot open), import again at once: the
+    /// background checkpoint must not hold the write lock waiting for that reader
+    /// (it did, for the store's 10 s busy timeout, and the import failed with
+    /// "database is locked").
+    #[test]
+    fn imports_right_after_lookups_are_not_locked_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = Runtime::open(&dir.path().join("data")).unwrap();
+        let csv = dir.path().join("c.csv");
+        for round in 0..5 {
+            std::fs::write(&csv, format!("product_id,name,barcode\nP1,Молоко {round},4601234567893\n")).unwrap();
+            rt.import_catalog(&csv, Format::Csv, &mut |_| true).unwrap();
+            assert!(rt.resolve("4601234567893").unwrap().found());
+        }
     }
 }

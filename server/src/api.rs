@@ -702,6 +702,10 @@ async fn publish_config(State(app): St, _: Integration, body: Body) -> Result<Re
 #[derive(Deserialize)]
 struct CatalogQuery {
     format: Option<String>,
+    encoding: Option<String>,
+    columns: Option<String>,
+    #[serde(default)]
+    strict: bool,
 }
 
 async fn publish_catalog(
@@ -713,14 +717,21 @@ async fn publish_catalog(
 ) -> Result<Response> {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let format = match q.format.as_deref() {
-        Some("csv") => Format::Csv,
-        Some("jsonl") => Format::Jsonl,
-        Some(other) => return Err(Error::BadRequest(format!("format {other:?}: use csv or jsonl"))),
+        Some(name) => Format::from_name(name).ok_or_else(|| Error::BadRequest(format!("format {name:?}: use csv, jsonl or xml")))?,
         None if content_type.contains("json") => Format::Jsonl,
+        None if content_type.contains("xml") => Format::CommerceMl,
         None => Format::Csv,
     };
+    let mut read =
+        tsd_core::catalog::ReadOptions::from_args(q.encoding.as_deref(), q.columns.as_deref(), q.strict).map_err(Error::BadRequest)?;
+    read.label = Some("request body".into());
     let path = save_body(&app, body, app.limits.catalog).await?;
-    let published = blocking(move || app.server.publish_catalog(&path, format).map_err(|e| about_body(e, &path))).await?;
+    let published = blocking(move || {
+        app.server
+            .publish_catalog_with(&path, format, &read)
+            .map_err(|e| about_body(e, &path))
+    })
+    .await?;
     Ok(Json(published).into_response())
 }
 

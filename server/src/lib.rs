@@ -406,13 +406,29 @@ impl Server {
     /// equal file changes nothing. A bad row fails with file, line and reason and
     /// leaves everything as it was.
     pub fn publish_catalog(&self, input: &Path, format: Format) -> Result<Published> {
+        self.publish_catalog_with(input, format, &tsd_core::catalog::ReadOptions::default())
+    }
+
+    /// [`Server::publish_catalog`] with how the file is read (encoding, column
+    /// names, strictness, and what errors call it). The file is first rewritten
+    /// as canonical JSON Lines, which is what the version keeps and later deltas
+    /// compare against.
+    pub fn publish_catalog_with(&self, input: &Path, format: Format, read: &tsd_core::catalog::ReadOptions) -> Result<Published> {
         let _one_at_a_time = self.publish.lock().unwrap_or_else(|p| p.into_inner());
         let latest = self.store.latest_catalog()?;
         let version = latest.as_ref().map_or(1, |l| l.version + 1);
-        let ext = match format {
-            Format::Csv => "csv",
-            Format::Jsonl => "jsonl",
-        };
+        let canonical = tempfile::Builder::new()
+            .suffix(".jsonl")
+            .tempfile_in(self.tmp_dir())
+            .map_err(|source| Error::Io {
+                path: self.tmp_dir(),
+                source,
+            })?
+            .into_temp_path();
+        let summary = tsd_core::catalog::package::normalize(input, format, read, &canonical)?;
+        let warnings = summary.warnings;
+        let (input, format): (&Path, Format) = (&canonical, Format::Jsonl);
+        let ext = "jsonl";
         let packages = self.packages_dir();
         let snapshot = format!("snapshot-v{version}.tsdpkg");
         tsd_core::catalog::package::build_snapshot(input, format, &packages.join(&snapshot), "tsd-server", version, None)?;
@@ -441,6 +457,7 @@ impl Server {
                     changed: false,
                     snapshot_bytes: l.snapshot_size,
                     delta_bytes: None,
+                    warnings,
                 });
             }
             delta = Some(name);
@@ -481,6 +498,7 @@ impl Server {
             changed: true,
             snapshot_bytes: v.snapshot_size,
             delta_bytes: v.delta_size,
+            warnings,
         })
     }
 

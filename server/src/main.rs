@@ -225,13 +225,22 @@ enum KeyCommand {
 
 #[derive(Subcommand)]
 enum CatalogCommand {
-    /// Publishes a catalog file (CSV or JSON Lines, as `tsd import` takes).
+    /// Publishes a catalog file (CSV, JSON Lines or CommerceML, as `tsd import` takes).
     Publish {
         /// The file.
         file: PathBuf,
-        /// csv or jsonl (default: by extension).
+        /// csv, jsonl or xml (CommerceML) (default: by extension).
         #[arg(long)]
         format: Option<String>,
+        /// The file's encoding: utf-8, windows-1251, utf-16le, utf-16be (default: detected).
+        #[arg(long)]
+        encoding: Option<String>,
+        /// Columns named explicitly: field=Header,… (for headers not understood out of the box).
+        #[arg(long)]
+        columns: Option<String>,
+        /// Refuse columns that are not catalog fields and a file without a barcode column.
+        #[arg(long)]
+        strict: bool,
     },
 }
 
@@ -293,11 +302,9 @@ fn main() {
 
 fn format_of(file: &Path, given: Option<&str>) -> Result<tsd_core::catalog::Format, String> {
     use tsd_core::catalog::Format;
-    match given.map(str::to_ascii_lowercase).as_deref() {
-        Some("csv") => Ok(Format::Csv),
-        Some("jsonl") => Ok(Format::Jsonl),
-        Some(other) => Err(format!("format {other:?}: use csv or jsonl")),
-        None => Format::from_path(file).ok_or_else(|| format!("{}: name the format with --format csv|jsonl", file.display())),
+    match given {
+        Some(name) => Format::from_name(name).ok_or_else(|| format!("format {name:?}: use csv, jsonl or xml")),
+        None => Format::from_path(file).ok_or_else(|| format!("{}: name the format with --format csv|jsonl|xml", file.display())),
     }
 }
 
@@ -352,9 +359,19 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         Command::Key(KeyCommand::New) => out(&format!("{}\n", server.new_integration_key()?)),
-        Command::Catalog(CatalogCommand::Publish { file, format }) => {
+        Command::Catalog(CatalogCommand::Publish {
+            file,
+            format,
+            encoding,
+            columns,
+            strict,
+        }) => {
             let format = format_of(&file, format.as_deref())?;
-            let published = server.publish_catalog(&file, format)?;
+            let read = tsd_core::catalog::ReadOptions::from_args(encoding.as_deref(), columns.as_deref(), strict)?;
+            let published = server.publish_catalog_with(&file, format, &read)?;
+            for w in &published.warnings {
+                let _ = writeln!(std::io::stderr(), "warning: {w}");
+            }
             out(&format!("{}\n", serde_json::to_string(&published)?));
         }
         Command::Config(ConfigCommand::Publish { file }) => {

@@ -10,7 +10,7 @@
 //! File formats: see [`super::rows`].
 
 use super::record::{Deletion, ProductRow, Row};
-use super::rows::{Format, RowSink, Source};
+use super::rows::{Format, ReadOptions, ReadSummary, RowSink, Source};
 use super::sort::{Rec, Sorter};
 use super::{fold, BarcodeKey};
 use crate::error::{Error, Result, SqlStep};
@@ -49,6 +49,12 @@ pub struct ImportReport {
     pub records: Counts,
     /// Catalog version after the import.
     pub version: i64,
+    /// What the person who exported the file should know: columns not used, no
+    /// barcode column, products a CommerceML export marked deleted.
+    pub warnings: Vec<String>,
+    /// The encoding the file was read in (`None`: all ASCII, or a package).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
 }
 
 impl ImportReport {
@@ -534,7 +540,7 @@ struct NotBulk;
 
 /// What the bulk path loaded: products, packagings, and the barcodes to sort.
 struct Loaded {
-    rows: u64,
+    summary: ReadSummary,
     products: u64,
     packagings: u64,
     barcodes: Option<Sorter>,
@@ -542,16 +548,16 @@ struct Loaded {
 
 fn stage(conn: &Connection, source: &Source<'_>, bulk: bool, progress: &mut dyn FnMut(u64) -> bool) -> Result<Loaded> {
     let mut st = Stager::new(conn, source.path(), bulk)?;
-    let rows = source.parse(&mut st, progress)?;
+    let summary = source.parse(&mut st, progress)?;
     Ok(match st.bulk {
         Some(b) => Loaded {
-            rows,
+            summary,
             products: b.products,
             packagings: b.packagings,
             barcodes: Some(b.barcodes),
         },
         None => Loaded {
-            rows,
+            summary,
             products: 0,
             packagings: 0,
             barcodes: None,
@@ -575,7 +581,9 @@ fn bulk_import(
             .step("dropping an index for the bulk load")?;
     }
     let loaded = stage(conn, source, true, progress)?;
-    report.rows = loaded.rows;
+    report.rows = loaded.summary.rows;
+    report.warnings = loaded.summary.warnings;
+    report.encoding = loaded.summary.encoding.map(|e| e.as_str().to_string());
     report.products.added = loaded.products;
     report.packagings.added = loaded.packagings;
     for (_, sql) in BULK_INDEXES {
@@ -762,7 +770,10 @@ pub fn import(
     }
     if !bulk_done {
         tx.execute_batch(STAGING).step("clearing staging tables")?;
-        report.rows = stage(&tx, source, false, progress)?.rows;
+        let summary = stage(&tx, source, false, progress)?.summary;
+        report.rows = summary.rows;
+        report.warnings = summary.warnings;
+        report.encoding = summary.encoding.map(|e| e.as_str().to_string());
         report.products = merge_products(&tx, path)?;
         report.packagings = merge_packagings(&tx, path)?;
         report.barcodes = merge_barcodes(&tx, path)?;
@@ -800,6 +811,12 @@ pub fn import(
 }
 
 /// Imports (merges) one file; see [`import`].
-pub fn import_file(conn: &mut Connection, path: &Path, format: Format, progress: &mut dyn FnMut(u64) -> bool) -> Result<ImportReport> {
-    import(conn, &Source::File(path, format), &ImportOptions::default(), progress)
+pub fn import_file(
+    conn: &mut Connection,
+    path: &Path,
+    format: Format,
+    read: &ReadOptions,
+    progress: &mut dyn FnMut(u64) -> bool,
+) -> Result<ImportReport> {
+    import(conn, &Source::File(path, format, read), &ImportOptions::default(), progress)
 }

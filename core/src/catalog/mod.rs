@@ -1,6 +1,7 @@
 //! The local catalog: products, packagings, barcodes, cells and generic catalogs;
 //! import from CSV / JSON Lines; lookups by barcode, code and name.
 
+pub mod cml;
 mod columns;
 mod generate;
 mod import;
@@ -9,10 +10,12 @@ pub mod patch;
 pub mod record;
 pub mod rows;
 mod sort;
+pub mod text;
 
 pub use generate::{generate, GeneratedCatalog};
 pub use import::{import, import_file, package_applied, synced_version, Counts, ImportOptions, ImportReport, Scope};
-pub use rows::{parse_milli as parse_quantity, Format};
+pub use rows::{parse_milli as parse_quantity, Format, ReadOptions, ReadSummary};
+pub use text::TextEncoding;
 
 use crate::barcode::Gtin14;
 use crate::error::{Result, SqlStep};

@@ -6,7 +6,8 @@ use super::columns::{BlockBuilder, BLOCK};
 use super::import::{import, package_applied, ImportOptions, ImportReport, Scope};
 use super::patch::{PatchBuilder, ProductPatch};
 use super::record::{CatalogRecord, Deletion, ProductRow, Row};
-use super::rows::{parse_file, Format, RowSink, Source};
+use super::rows::{parse_file, Format, ReadOptions, ReadSummary, RowSink, Source};
+use super::BarcodeKey;
 use crate::error::{Error, Result};
 use crate::package::{Header, Kind, PackageReader, PackageWriter};
 use rusqlite::Connection;
@@ -50,18 +51,115 @@ const MAX_PATCHES: usize = 200_000;
 /// reason before anything is written under `out`.
 pub fn build_snapshot(input: &Path, format: Format, out: &Path, producer: &str, version: i64, key: Option<&[u8]>) -> Result<Header> {
     let mut count = Count::default();
-    parse_file(input, format, &mut count, &mut |_| true)?;
+    parse_file(input, format, &ReadOptions::default(), &mut count, &mut |_| true)?;
     let blocks = count.products.div_ceil(BLOCK as u64);
     let mut header = Header::new(Kind::CatalogSnapshot, producer, blocks + count.others);
     header.to_version = version;
     let mut writer = PackageWriter::create_with_level(out, &header, key, SNAPSHOT_LEVEL)?;
     let mut emit = |record: CatalogRecord| -> Result<()> { Ok(writer.write(&record)?) };
     let mut builder = BlockBuilder::new(&mut emit);
-    parse_file(input, format, &mut builder, &mut |_| true)?;
+    parse_file(input, format, &ReadOptions::default(), &mut builder, &mut |_| true)?;
     builder.finish()?;
     writer.finish()?;
     header.signed = key.is_some();
     Ok(header)
+}
+
+/// Reads a catalog file as people export it (any accepted format, encoding and
+/// header names, see [`ReadOptions`]) and writes it as canonical JSON Lines at
+/// `out`, which every later step (snapshots, deltas against the next version)
+/// reads with no options. Nothing is written when a row is bad.
+pub fn normalize(input: &Path, format: Format, read: &ReadOptions, out: &Path) -> Result<ReadSummary> {
+    use std::io::Write;
+    let tmp = out.with_extension("partial");
+    let io = |source: std::io::Error| Error::Io { path: tmp.clone(), source };
+    let file = std::fs::File::create(&tmp).map_err(io)?;
+    let mut w = std::io::BufWriter::new(file);
+    let mut write_err: Option<std::io::Error> = None;
+    let summary = {
+        let mut f = |group: Vec<CatalogRecord>| -> Result<()> {
+            let line = group_json(&group);
+            if let Err(e) = serde_json::to_writer(&mut w, &line)
+                .map_err(std::io::Error::from)
+                .and_then(|_| w.write_all(b"\n"))
+            {
+                write_err.get_or_insert(e);
+            }
+            Ok(())
+        };
+        let mut groups = Groups {
+            current: Vec::new(),
+            f: &mut f,
+        };
+        let summary = parse_file(input, format, read, &mut groups, &mut |_| true);
+        let summary = summary.and_then(|s| groups.flush().map(|_| s));
+        if summary.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        summary?
+    };
+    if let Some(e) = write_err {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io(e));
+    }
+    w.flush().map_err(io)?;
+    drop(w);
+    std::fs::rename(&tmp, out).map_err(io)?;
+    Ok(summary)
+}
+
+/// One group of rows as a JSON Lines object of the import format.
+fn group_json(group: &[CatalogRecord]) -> serde_json::Value {
+    use serde_json::{json, Map, Value};
+    let milli = |f: i64| {
+        if f % 1000 == 0 {
+            (f / 1000).to_string()
+        } else {
+            format!("{}.{:03}", f / 1000, f % 1000)
+        }
+    };
+    match group.first() {
+        Some(CatalogRecord::Product(p)) => {
+            let (mut barcodes, mut texts) = (Vec::new(), Vec::new());
+            let mut packagings: Vec<Map<String, Value>> = Vec::new();
+            for r in &group[1..] {
+                match r {
+                    CatalogRecord::Packaging { id, name, factor, .. } => {
+                        let mut m = Map::new();
+                        m.insert("id".into(), id.clone().into());
+                        m.insert("name".into(), name.clone().into());
+                        m.insert("factor".into(), milli(*factor).into());
+                        m.insert("barcodes".into(), Value::Array(Vec::new()));
+                        m.insert("text_barcodes".into(), Value::Array(Vec::new()));
+                        packagings.push(m);
+                    }
+                    CatalogRecord::Barcode { key, packaging, .. } => {
+                        let (list, text) = match key {
+                            BarcodeKey::Gtin(_) => ("barcodes", key.to_string()),
+                            BarcodeKey::Text(t) => ("text_barcodes", t.clone()),
+                        };
+                        match packaging.as_deref().and_then(|k| packagings.iter_mut().find(|m| m["id"] == k)) {
+                            Some(m) => m[list].as_array_mut().map_or((), |a| a.push(text.into())),
+                            None if list == "barcodes" => barcodes.push(text),
+                            None => texts.push(text),
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            json!({
+                "id": p.id, "code": p.code, "name": p.name, "unit": p.unit,
+                "weighted": p.flags & super::FLAG_WEIGHTED != 0, "marked": p.flags & super::FLAG_MARKED != 0,
+                "barcodes": barcodes, "text_barcodes": texts, "packagings": packagings,
+            })
+        }
+        Some(CatalogRecord::Cell { id, name, barcode }) => json!({"type": "cell", "id": id, "name": name, "barcode": barcode}),
+        Some(CatalogRecord::Record { catalog, id, fields }) => {
+            let fields: Value = serde_json::from_str(fields).unwrap_or(Value::Null);
+            json!({"type": "record", "catalog": catalog, "id": id, "fields": fields})
+        }
+        _ => Value::Null,
+    }
 }
 
 /// Collects a file's rows into groups — a product with its packagings and barcodes,
@@ -124,7 +222,7 @@ fn group_hash(group: &[CatalogRecord]) -> (u64, u64) {
 
 fn for_each_group(input: &Path, format: Format, f: &mut dyn FnMut(Vec<CatalogRecord>) -> Result<()>) -> Result<()> {
     let mut groups = Groups { current: Vec::new(), f };
-    parse_file(input, format, &mut groups, &mut |_| true)?;
+    parse_file(input, format, &ReadOptions::default(), &mut groups, &mut |_| true)?;
     groups.flush()
 }
 
@@ -228,7 +326,7 @@ pub fn build_delta(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Applied {
     /// Applied now.
-    Applied(ImportReport),
+    Applied(Box<ImportReport>),
     /// This package id was applied before; nothing changed.
     AlreadyApplied,
 }
@@ -251,7 +349,7 @@ pub fn apply(conn: &mut Connection, reader: &PackageReader, progress: &mut dyn F
         expect_version,
         synced_version: Some(header.to_version),
     };
-    import(conn, &Source::Package(reader), &options, progress).map(Applied::Applied)
+    import(conn, &Source::Package(reader), &options, progress).map(|r| Applied::Applied(Box::new(r)))
 }
 
 fn unsupported(path: &Path, kind: Kind) -> Error {
@@ -334,7 +432,7 @@ P10,Кефир,шт,,,0460123456786
             let via_file = store::open(&fd, Db::Catalog, true).unwrap();
             let (mut p, mut f) = (via_package, via_file);
             apply(&mut p, &PackageReader::open(&out, None, false).unwrap(), &mut |_| true).unwrap();
-            crate::catalog::import_file(&mut f, &input, Format::Csv, &mut |_| true).unwrap();
+            crate::catalog::import_file(&mut f, &input, Format::Csv, &Default::default(), &mut |_| true).unwrap();
             let dump = |c: &Connection| -> Vec<String> {
                 let mut st = c
                     .prepare(

@@ -1,7 +1,10 @@
 //! Reading catalog files into validated rows, independent of where they go: the
 //! import stages them in SQLite, a package writer puts them into a package.
 //!
-//! CSV columns (header required, `,` `;` or tab, UTF-8):
+//! Files are read as people export them (see [`super::text`] for encodings and line
+//! ends; [`HEADERS`] for the Russian and English column names understood).
+//!
+//! CSV columns (header required, `,` `;` or tab):
 //! - products: `product_id,code,name,unit,weighted,marked,packaging_id,packaging_name,factor,barcode,plu`
 //!   (product fields repeat on every row of the product; an empty `packaging_id` means
 //!   the barcode is for the base unit; `plu` is a weighed product's scale item code);
@@ -13,6 +16,7 @@
 //! `{"type":"cell","id","name","barcode"}`; `{"type":"record","catalog","id","fields":{..}}`.
 
 use super::record::{CatalogRecord, Deletion, ProductRow, Row};
+use super::text::{text_error, TextEncoding, TextReader};
 use super::{barcode_key, FLAG_MARKED, FLAG_WEIGHTED};
 use crate::error::{Error, Result};
 use serde::Deserialize;
@@ -26,14 +30,18 @@ pub enum Format {
     Csv,
     /// One JSON object per line.
     Jsonl,
+    /// CommerceML 2 (`import.xml`, `offers.xml`): what 1C exports for a site.
+    CommerceMl,
 }
 
 impl Format {
-    /// From a file extension: `.csv`/`.txt` → CSV, `.jsonl`/`.ndjson`/`.json` → JSON Lines.
+    /// From a file extension: `.csv`/`.txt` → CSV, `.jsonl`/`.ndjson`/`.json` → JSON
+    /// Lines, `.xml` → CommerceML.
     pub fn from_path(path: &Path) -> Option<Format> {
         match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
             "csv" | "txt" | "tsv" => Some(Format::Csv),
             "jsonl" | "ndjson" | "json" => Some(Format::Jsonl),
+            "xml" => Some(Format::CommerceMl),
             _ => None,
         }
     }
@@ -43,15 +51,84 @@ impl Format {
         match name.to_ascii_lowercase().as_str() {
             "csv" => Some(Format::Csv),
             "jsonl" | "ndjson" => Some(Format::Jsonl),
+            "xml" | "cml" | "commerceml" => Some(Format::CommerceMl),
             _ => None,
         }
     }
 }
 
+/// How a catalog file is read.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// The file's encoding; `None` detects it.
+    pub encoding: Option<TextEncoding>,
+    /// Columns named explicitly: (field, header as written in the file), for
+    /// headers [`HEADERS`] does not know (`--columns barcode=EAN13`).
+    pub columns: Vec<(String, String)>,
+    /// Refuse a column that is not a catalog field, and a product file without a
+    /// barcode or PLU column, instead of reporting them.
+    pub strict: bool,
+    /// What errors call the input instead of its path (`request body` for an
+    /// upload: a server's temporary file is nobody's business).
+    pub label: Option<String>,
+}
+
+impl ReadOptions {
+    /// From the command-line options `--encoding NAME`, `--columns SPEC`,
+    /// `--strict` (shared by `tsd` and `tsd-server`).
+    pub fn from_args(encoding: Option<&str>, columns: Option<&str>, strict: bool) -> std::result::Result<ReadOptions, String> {
+        let encoding = match encoding {
+            Some(name) => Some(
+                TextEncoding::from_name(name).ok_or_else(|| format!("encoding {name:?}: use utf-8, windows-1251, utf-16le or utf-16be"))?,
+            ),
+            None => None,
+        };
+        let columns = match columns {
+            Some(spec) => ReadOptions::parse_columns(spec)?,
+            None => Vec::new(),
+        };
+        Ok(ReadOptions {
+            encoding,
+            columns,
+            strict,
+            label: None,
+        })
+    }
+
+    /// Parses `field=Header,field=Header` (the `--columns` option).
+    pub fn parse_columns(spec: &str) -> std::result::Result<Vec<(String, String)>, String> {
+        let mut out = Vec::new();
+        for pair in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (field, header) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("{pair:?}: write field=Header (for example barcode=Штрихкод)"))?;
+            let field = field.trim();
+            if !HEADERS.iter().any(|(f, _)| *f == field) {
+                let known: Vec<_> = HEADERS.iter().map(|(f, _)| *f).collect();
+                return Err(format!("{field:?} is not a catalog field (one of {})", known.join(", ")));
+            }
+            out.push((field.to_string(), header.trim().to_string()));
+        }
+        Ok(out)
+    }
+}
+
+/// What reading a file found besides its rows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadSummary {
+    /// Data rows read.
+    pub rows: u64,
+    /// Things the person who exported the file should know (unknown columns, no
+    /// barcode column, numeric codes kept as text).
+    pub warnings: Vec<String>,
+    /// The encoding the file was read in (`None`: all ASCII, or a package).
+    pub encoding: Option<TextEncoding>,
+}
+
 /// Where the rows of an import come from.
 pub enum Source<'a> {
-    /// A CSV or JSON Lines file.
-    File(&'a Path, Format),
+    /// A CSV, JSON Lines or CommerceML file.
+    File(&'a Path, Format, &'a ReadOptions),
     /// A verified package of [`CatalogRecord`]s.
     Package(&'a crate::package::PackageReader),
 }
@@ -60,15 +137,15 @@ impl Source<'_> {
     /// The file, for error messages.
     pub fn path(&self) -> &Path {
         match self {
-            Source::File(p, _) => p,
+            Source::File(p, _, _) => p,
             Source::Package(r) => r.path(),
         }
     }
 
-    /// Reads every row into `sink`; returns the rows read.
-    pub fn parse(&self, sink: &mut dyn RowSink, progress: &mut dyn FnMut(u64) -> bool) -> Result<u64> {
+    /// Reads every row into `sink`.
+    pub fn parse(&self, sink: &mut dyn RowSink, progress: &mut dyn FnMut(u64) -> bool) -> Result<ReadSummary> {
         match self {
-            Source::File(path, format) => parse_file(path, *format, sink, progress),
+            Source::File(path, format, options) => parse_file(path, *format, options, sink, progress),
             Source::Package(reader) => {
                 let mut v = Validator::new(sink, reader.path());
                 let mut rows = 0u64;
@@ -79,7 +156,10 @@ impl Source<'_> {
                         return Err(Error::Cancelled);
                     }
                 }
-                Ok(rows)
+                Ok(ReadSummary {
+                    rows,
+                    ..ReadSummary::default()
+                })
             }
         }
     }
@@ -100,6 +180,8 @@ pub struct Validator<'s> {
     path: PathBuf,
     last_product: Option<(ProductRow, u64)>,
     last_packaging: Option<(String, String, String, i64, u64)>,
+    /// Short all-digit codes kept as text: how many, and the first line.
+    short_numeric: (u64, u64),
 }
 
 impl<'s> Validator<'s> {
@@ -110,7 +192,18 @@ impl<'s> Validator<'s> {
             path: path.to_path_buf(),
             last_product: None,
             last_packaging: None,
+            short_numeric: (0, 0),
         }
+    }
+
+    /// Rows of an input errors call `label` (not its path).
+    pub fn labelled(sink: &'s mut dyn RowSink, label: &str) -> Self {
+        Validator::new(sink, Path::new(label))
+    }
+
+    /// Errors from now on name `path` (the next file of a CommerceML exchange).
+    pub fn set_path(&mut self, path: &Path) {
+        self.path = path.to_path_buf();
     }
 
     /// An import error at `line`.
@@ -209,6 +302,49 @@ impl<'s> Validator<'s> {
         )
     }
 
+    /// A barcode from a file people wrote, checked for what spreadsheets do to
+    /// codes: scientific notation, digits split by spaces, a UPC-A whose leading
+    /// zero was dropped, a bad check digit — refused with the reason unless the
+    /// file declares it an internal text code (`text`).
+    pub fn file_barcode(&mut self, raw: &str, product: &str, packaging: Option<&str>, text: bool, line: u64) -> Result<()> {
+        let s = raw.trim();
+        if text {
+            if s.is_empty() {
+                return Err(self.err(line, "empty barcode"));
+            }
+            let key = super::BarcodeKey::Text(s.to_string());
+            return self.sink.row(
+                Row::Barcode {
+                    key: &key,
+                    product,
+                    packaging,
+                },
+                line,
+            );
+        }
+        if let Some(reason) = spreadsheet_damage(s) {
+            return Err(self.err(line, format!("barcode {s:?}: {reason}")));
+        }
+        if (1..8).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()) {
+            if self.short_numeric.0 == 0 {
+                self.short_numeric.1 = line;
+            }
+            self.short_numeric.0 += 1;
+        }
+        self.barcode(s, product, packaging, line)
+    }
+
+    /// The warnings the checks above gathered.
+    fn warnings(&self) -> Vec<String> {
+        let (n, line) = self.short_numeric;
+        if n == 0 {
+            return Vec::new();
+        }
+        vec![format!(
+            "{n} barcode(s) of 1–7 digits kept as internal text codes (the first on line {line}); a weighed product's scale item code belongs in the plu column"
+        )]
+    }
+
     /// A weighed product's scale item code (PLU), kept as a barcode of its base
     /// unit under [`super::plu_key`].
     pub fn plu(&mut self, raw: &str, product: &str, line: u64) -> Result<()> {
@@ -259,9 +395,30 @@ impl<'s> Validator<'s> {
     }
 }
 
-/// Parses "12", "0.5", "1,25" (1C writes a decimal comma) into thousandths.
+/// Parses "12", "0.5", "1,25" (1C writes a decimal comma), "1 000" and "1\u{a0}000,5"
+/// (1C's thousands separator is a non-breaking space) into thousandths.
 pub fn parse_milli(s: &str) -> Option<i64> {
-    let s = s.trim();
+    let spaced;
+    let s = if s.contains([' ', '\u{a0}', '\u{202f}', '\u{2009}']) {
+        let t = s.trim_matches(|c: char| c.is_whitespace());
+        // Separators only between digits, in groups of three.
+        let groups: Vec<&str> = t.split([' ', '\u{a0}', '\u{202f}', '\u{2009}']).collect();
+        let digits = |g: &str| !g.is_empty() && g.bytes().all(|b| b.is_ascii_digit());
+        let last = groups.len() - 1;
+        let ok = (1..=3).contains(&groups[0].len())
+            && digits(groups[0])
+            && groups.iter().enumerate().skip(1).all(|(i, g)| {
+                let (int, frac) = g.split_at(g.find(['.', ',']).unwrap_or(g.len()));
+                int.len() == 3 && digits(int) && (frac.is_empty() || i == last)
+            });
+        if !ok {
+            return None;
+        }
+        spaced = groups.concat();
+        spaced.as_str()
+    } else {
+        s.trim()
+    };
     let (int, frac) = match s.find(['.', ',']) {
         Some(i) => (&s[..i], &s[i + 1..]),
         None => (s, ""),
@@ -299,126 +456,353 @@ fn flags(weighted: bool, marked: bool) -> i64 {
     (if weighted { FLAG_WEIGHTED } else { 0 }) | (if marked { FLAG_MARKED } else { 0 })
 }
 
-fn parse_csv(st: &mut Validator<'_>, reader: impl Read, progress: &mut dyn FnMut(u64) -> bool) -> Result<u64> {
-    let mut reader = BufReader::with_capacity(1 << 16, reader);
-    let delimiter = {
-        let head = reader.fill_buf().map_err(|source| Error::Io {
-            path: st.path.clone(),
-            source,
-        })?;
-        let first = head.split(|&b| b == b'\n').next().unwrap_or(&[]);
-        [b';', b'\t', b',']
-            .into_iter()
-            .max_by_key(|d| first.iter().filter(|b| *b == d).count())
-            .unwrap_or(b',')
-    };
-    let mut csv = csv::ReaderBuilder::new().delimiter(delimiter).flexible(true).from_reader(reader);
-    let headers: Vec<String> = csv
-        .headers()
-        .map_err(|e| st.err(1, format!("cannot read the header: {e}")))?
-        .iter()
-        .map(|h| h.trim().trim_start_matches('\u{feff}').to_lowercase())
-        .collect();
-    let col = |name: &str| headers.iter().position(|h| h == name);
-    enum Shape {
-        Products([Option<usize>; 11]),
-        Cells([Option<usize>; 3]),
-        Records(usize, usize),
-    }
-    let shape = if col("product_id").is_some() {
-        let names = [
+/// The catalog fields of a CSV header and the names they go by, as 1C, Excel and
+/// people write them (compared lower-cased, ё as е, with `_`, `-`, `.` and
+/// quotes as spaces).
+pub const HEADERS: &[(&str, &[&str])] = &[
+    (
+        "product_id",
+        &[
             "product_id",
-            "code",
-            "name",
+            "id",
+            "код",
+            "ид",
+            "идентификатор",
+            "код товара",
+            "код номенклатуры",
+            "guid",
+        ],
+    ),
+    ("code", &["code", "артикул", "article", "sku", "арт"]),
+    (
+        "name",
+        &["name", "наименование", "название", "товар", "номенклатура", "наименование товара"],
+    ),
+    (
+        "unit",
+        &[
             "unit",
-            "weighted",
-            "marked",
-            "packaging_id",
-            "packaging_name",
-            "factor",
-            "barcode",
-            "plu",
-        ];
-        Shape::Products(names.map(col))
-    } else if col("cell_id").is_some() {
-        Shape::Cells(["cell_id", "name", "barcode"].map(col))
-    } else if let (Some(c), Some(r)) = (col("catalog"), col("record_id")) {
-        Shape::Records(c, r)
-    } else {
-        return Err(st.err(1, "the header needs a product_id, cell_id or catalog + record_id column"));
-    };
-    let mut record = csv::StringRecord::new();
-    let mut rows = 0u64;
-    loop {
-        match csv.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                let line = e.position().map(|p| p.line()).unwrap_or(rows + 2);
-                let reason = match e.kind() {
-                    csv::ErrorKind::Utf8 { .. } => "not UTF-8 text (export the file as UTF-8)".to_string(),
-                    _ => e.to_string(),
-                };
-                return Err(st.err(line, reason));
+            "единица",
+            "ед",
+            "ед изм",
+            "единица измерения",
+            "базовая единица",
+            "базовая единица измерения",
+        ],
+    ),
+    ("weighted", &["weighted", "weighed", "весовой", "весовой товар"]),
+    ("marked", &["marked", "маркируемый", "маркировка", "маркируемый товар"]),
+    ("packaging_id", &["packaging_id", "упаковка", "код упаковки", "упаковка код"]),
+    (
+        "packaging_name",
+        &["packaging_name", "наименование упаковки", "упаковка наименование"],
+    ),
+    ("factor", &["factor", "коэффициент", "кратность", "количество в упаковке", "коэф"]),
+    ("barcode", &["barcode", "штрихкод", "штрих код", "шк", "ean", "ean13", "gtin"]),
+    (
+        "plu",
+        &["plu", "плу", "код весового товара", "код на весах", "весовой код", "код plu"],
+    ),
+    ("barcode_kind", &["barcode_kind", "тип штрихкода", "вид штрихкода"]),
+    ("cell_id", &["cell_id", "ячейка", "код ячейки"]),
+    ("catalog", &["catalog", "справочник"]),
+    ("record_id", &["record_id", "код записи"]),
+];
+
+/// The fields of a product row, in the order of the column array.
+const PRODUCT_FIELDS: [&str; 12] = [
+    "product_id",
+    "code",
+    "name",
+    "unit",
+    "weighted",
+    "marked",
+    "packaging_id",
+    "packaging_name",
+    "factor",
+    "barcode",
+    "plu",
+    "barcode_kind",
+];
+
+/// A header name as compared: lower case, ё → е, separators and quotes as single
+/// spaces, BOM and outer spaces gone.
+fn header_key(h: &str) -> String {
+    let mut out = String::with_capacity(h.len());
+    for c in h.trim_start_matches('\u{feff}').chars() {
+        match c {
+            '_' | '-' | '.' | '"' | '\'' | '«' | '»' | '\u{a0}' => out.push(' '),
+            'ё' | 'Ё' => out.push('е'),
+            c => out.extend(c.to_lowercase()),
+        }
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Why a barcode as written cannot be the code on the goods (a spreadsheet
+/// damaged it), if it cannot.
+fn spreadsheet_damage(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    // 4,60123E+12 / 4.60123e12: Excel's scientific notation; the digits are gone.
+    if let Some(e) = s.find(['e', 'E']) {
+        let (mantissa, exp) = (&s[..e], &s[e + 1..]);
+        let exp = exp.strip_prefix(['+', '-']).unwrap_or(exp);
+        let mantissa_ok = !mantissa.is_empty()
+            && mantissa.bytes().all(|c| c.is_ascii_digit() || c == b',' || c == b'.')
+            && mantissa.as_bytes()[0].is_ascii_digit();
+        if mantissa_ok && !exp.is_empty() && exp.bytes().all(|c| c.is_ascii_digit()) {
+            return Some(
+                "a number in scientific notation (Excel wrote it so and the digits are lost): format the column as text and export again"
+                    .into(),
+            );
+        }
+    }
+    let digits = b.iter().filter(|c| c.is_ascii_digit()).count();
+    if digits >= 8 && s.chars().all(|c| c.is_ascii_digit() || matches!(c, ' ' | '\u{a0}' | '\u{202f}')) && digits < s.chars().count() {
+        return Some(format!(
+            "digits split by spaces; write them together ({})",
+            s.chars().filter(char::is_ascii_digit).collect::<String>()
+        ));
+    }
+    if b.len() == 11 && b.iter().all(u8::is_ascii_digit) {
+        let fixed = format!("0{s}");
+        return Some(if crate::barcode::has_valid_check(&fixed) {
+            format!("11 digits: a UPC-A whose leading zero was dropped (a spreadsheet does this to numbers); write {fixed}")
+        } else {
+            "11 digits: no barcode has 11 digits (a leading zero dropped by a spreadsheet?)".into()
+        });
+    }
+    None
+}
+
+/// Which column holds which field, from the header and the explicit mapping.
+struct Columns {
+    /// Field name → column index.
+    found: Vec<(&'static str, usize)>,
+    /// Columns no field claimed: (index, header as written).
+    unknown: Vec<(usize, String)>,
+}
+
+impl Columns {
+    fn of(headers: &[String], mapping: &[(String, String)]) -> std::result::Result<Columns, String> {
+        let mut found: Vec<(&'static str, usize)> = Vec::new();
+        for (field, header) in mapping {
+            let field = HEADERS
+                .iter()
+                .map(|(f, _)| *f)
+                .find(|f| f == field)
+                .ok_or_else(|| format!("{field:?} is not a catalog field"))?;
+            let i = headers
+                .iter()
+                .position(|h| header_key(h) == header_key(header))
+                .ok_or_else(|| format!("column {header:?} (for {field}) is not in the header"))?;
+            found.push((field, i));
+        }
+        let mut unknown = Vec::new();
+        for (i, h) in headers.iter().enumerate() {
+            if found.iter().any(|(_, j)| *j == i) || h.trim().is_empty() {
+                continue;
+            }
+            let key = header_key(h);
+            let field = HEADERS
+                .iter()
+                .find(|(f, names)| !found.iter().any(|(g, _)| g == f) && names.iter().any(|n| header_key(n) == key));
+            match field {
+                Some((f, _)) => found.push((f, i)),
+                None => unknown.push((i, h.trim().trim_start_matches('\u{feff}').to_string())),
             }
         }
-        let line = record.position().map(|p| p.line()).unwrap_or(rows + 2);
-        if record.iter().all(|f| f.trim().is_empty()) {
-            continue;
+        Ok(Columns { found, unknown })
+    }
+
+    fn get(&self, field: &str) -> Option<usize> {
+        self.found.iter().find(|(f, _)| *f == field).map(|(_, i)| *i)
+    }
+}
+
+fn parse_csv(
+    st: &mut Validator<'_>,
+    reader: impl Read,
+    options: &ReadOptions,
+    progress: &mut dyn FnMut(u64) -> bool,
+) -> Result<ReadSummary> {
+    let mut text = TextReader::new(reader, options.encoding);
+    let mut warnings = Vec::new();
+    let rows = {
+        let mut reader = BufReader::with_capacity(1 << 16, &mut text);
+        let delimiter = {
+            let head = reader.fill_buf().map_err(|e| io_error(st, e))?;
+            let first = head.split(|&b| b == b'\n').next().unwrap_or(&[]);
+            [b';', b'\t', b',']
+                .into_iter()
+                .max_by_key(|d| first.iter().filter(|b| *b == d).count())
+                .unwrap_or(b',')
+        };
+        let mut csv = csv::ReaderBuilder::new().delimiter(delimiter).flexible(true).from_reader(reader);
+        let headers: Vec<String> = match csv.headers() {
+            Ok(h) => h.iter().map(str::to_string).collect(),
+            Err(e) => return Err(csv_error(st, e, 1)),
+        };
+        let columns = Columns::of(&headers, &options.columns).map_err(|e| st.err(1, e))?;
+        enum Shape {
+            Products([Option<usize>; 12]),
+            Cells([Option<usize>; 3]),
+            Records(usize, usize),
         }
-        rows += 1;
-        let get = |i: Option<usize>| i.and_then(|i| record.get(i)).unwrap_or("").trim();
-        match &shape {
-            Shape::Products(c) => {
-                let weighted = parse_bool(get(c[4])).ok_or_else(|| st.err(line, "weighted must be 0/1, true/false or да/нет"))?;
-                let marked = parse_bool(get(c[5])).ok_or_else(|| st.err(line, "marked must be 0/1, true/false or да/нет"))?;
-                let id = get(c[0]);
-                let same = st.last_product.as_ref().is_some_and(|(p, _)| {
-                    p.id == id && p.code == get(c[1]) && p.name == get(c[2]) && p.unit == get(c[3]) && p.flags == flags(weighted, marked)
-                });
-                // The flat CSV repeats the product on every barcode row: skip the
-                // allocations when the row equals the previous one.
-                if !same {
-                    st.product(
-                        ProductRow {
-                            id: id.to_string(),
-                            code: get(c[1]).to_string(),
-                            name: get(c[2]).to_string(),
-                            unit: get(c[3]).to_string(),
-                            flags: flags(weighted, marked),
-                        },
-                        line,
-                    )?;
+        let shape = if columns.get("product_id").is_some() {
+            Shape::Products(PRODUCT_FIELDS.map(|f| columns.get(f)))
+        } else if columns.get("cell_id").is_some() {
+            Shape::Cells([columns.get("cell_id"), columns.get("name"), columns.get("barcode")])
+        } else if let (Some(c), Some(r)) = (columns.get("catalog"), columns.get("record_id")) {
+            Shape::Records(c, r)
+        } else {
+            return Err(st.err(
+                1,
+                format!(
+                    "the header names no product, cell or record column (found: {}); name the product id column product_id or Код, or map it with --columns product_id=…",
+                    headers.iter().map(|h| format!("«{}»", h.trim())).collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        };
+        if !matches!(shape, Shape::Records(..)) {
+            for (i, h) in &columns.unknown {
+                let w = format!(
+                    "column {} «{h}» is not a catalog field: ignored (map it with --columns FIELD={h})",
+                    i + 1
+                );
+                if options.strict {
+                    return Err(st.err(1, w));
                 }
-                let pack = get(c[6]);
-                if !pack.is_empty() {
-                    st.packaging(id, pack, get(c[7]), get(c[8]), line)?;
-                }
-                let barcode = get(c[9]);
-                if !barcode.is_empty() {
-                    st.barcode(barcode, id, Some(pack).filter(|p| !p.is_empty()), line)?;
-                }
-                let plu = get(c[10]);
-                if !plu.is_empty() {
-                    st.plu(plu, id, line)?;
-                }
+                warnings.push(w);
             }
-            Shape::Cells(c) => st.cell(get(c[0]), get(c[1]), Some(get(c[2])), line)?,
-            Shape::Records(c, r) => {
-                let mut fields = serde_json::Map::new();
-                for (i, h) in headers.iter().enumerate() {
-                    if i != *c && i != *r {
-                        fields.insert(h.clone(), serde_json::Value::String(record.get(i).unwrap_or("").to_string()));
+        }
+        if let Shape::Products(c) = &shape {
+            if c[9].is_none() && c[10].is_none() {
+                let w = "no barcode column was recognised: the products get no barcodes (name it barcode or Штрихкод, or map it with --columns barcode=…)".to_string();
+                if options.strict {
+                    return Err(st.err(1, w));
+                }
+                warnings.push(w);
+            }
+        }
+        let mut record = csv::StringRecord::new();
+        let mut rows = 0u64;
+        loop {
+            match csv.read_record(&mut record) {
+                Ok(false) => break,
+                Ok(true) => {}
+                Err(e) => return Err(csv_error(st, e, rows + 2)),
+            }
+            let line = record.position().map(|p| p.line()).unwrap_or(rows + 2);
+            if record.iter().all(|f| f.trim().is_empty()) {
+                continue;
+            }
+            rows += 1;
+            let get = |i: Option<usize>| i.and_then(|i| record.get(i)).unwrap_or("").trim();
+            match &shape {
+                Shape::Products(c) => {
+                    let weighted = parse_bool(get(c[4])).ok_or_else(|| st.err(line, "weighted must be 0/1, true/false or да/нет"))?;
+                    let marked = parse_bool(get(c[5])).ok_or_else(|| st.err(line, "marked must be 0/1, true/false or да/нет"))?;
+                    let id = get(c[0]);
+                    let same = st.last_product.as_ref().is_some_and(|(p, _)| {
+                        p.id == id
+                            && p.code == get(c[1])
+                            && p.name == get(c[2])
+                            && p.unit == get(c[3])
+                            && p.flags == flags(weighted, marked)
+                    });
+                    // The flat CSV repeats the product on every barcode row: skip the
+                    // allocations when the row equals the previous one.
+                    if !same {
+                        st.product(
+                            ProductRow {
+                                id: id.to_string(),
+                                code: get(c[1]).to_string(),
+                                name: get(c[2]).to_string(),
+                                unit: get(c[3]).to_string(),
+                                flags: flags(weighted, marked),
+                            },
+                            line,
+                        )?;
+                    }
+                    let pack = get(c[6]);
+                    if !pack.is_empty() {
+                        st.packaging(id, pack, get(c[7]), get(c[8]), line)?;
+                    }
+                    let barcode = get(c[9]);
+                    if !barcode.is_empty() {
+                        let text = is_text_kind(get(c[11])).ok_or_else(|| {
+                            st.err(
+                                line,
+                                format!(
+                                    "barcode_kind {:?}: write text (an internal code kept as written) or leave it empty",
+                                    get(c[11])
+                                ),
+                            )
+                        })?;
+                        st.file_barcode(barcode, id, Some(pack).filter(|p| !p.is_empty()), text, line)?;
+                    }
+                    let plu = get(c[10]);
+                    if !plu.is_empty() {
+                        st.plu(plu, id, line)?;
                     }
                 }
-                st.record(get(Some(*c)), get(Some(*r)), &fields, line)?;
+                Shape::Cells(c) => st.cell(get(c[0]), get(c[1]), Some(get(c[2])), line)?,
+                Shape::Records(c, r) => {
+                    let mut fields = serde_json::Map::new();
+                    for (i, h) in headers.iter().enumerate() {
+                        if i != *c && i != *r {
+                            let key = h.trim().trim_start_matches('\u{feff}').to_lowercase();
+                            fields.insert(key, serde_json::Value::String(record.get(i).unwrap_or("").to_string()));
+                        }
+                    }
+                    st.record(get(Some(*c)), get(Some(*r)), &fields, line)?;
+                }
+            }
+            if rows.is_multiple_of(65536) && !progress(rows) {
+                return Err(Error::Cancelled);
             }
         }
-        if rows.is_multiple_of(65536) && !progress(rows) {
-            return Err(Error::Cancelled);
-        }
+        rows
+    };
+    warnings.extend(st.warnings());
+    Ok(ReadSummary {
+        rows,
+        warnings,
+        encoding: text.encoding(),
+    })
+}
+
+/// `barcode_kind`: empty for a barcode, `text` (or internal, внутренний, текст)
+/// for an internal code kept exactly as written.
+fn is_text_kind(s: &str) -> Option<bool> {
+    match s.trim().to_lowercase().as_str() {
+        "" | "barcode" | "штрихкод" | "ean" | "gtin" => Some(false),
+        "text" | "internal" | "внутренний" | "текст" | "code128" => Some(true),
+        _ => None,
     }
-    Ok(rows)
+}
+
+/// An I/O error while reading a file: bad bytes name their line.
+fn io_error(st: &Validator<'_>, e: std::io::Error) -> Error {
+    match text_error(&e) {
+        Some(t) => st.err(t.line, t.reason.clone()),
+        None => Error::Io {
+            path: st.path.clone(),
+            source: e,
+        },
+    }
+}
+
+/// A CSV reader error at its line (`fallback` when it has none).
+fn csv_error(st: &Validator<'_>, e: csv::Error, fallback: u64) -> Error {
+    let line = e.position().map(|p| p.line()).unwrap_or(fallback);
+    let message = e.to_string();
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => io_error(st, io),
+        csv::ErrorKind::Utf8 { .. } => st.err(line, "bytes that are not UTF-8 text (name the encoding with --encoding)"),
+        _ => st.err(line, message),
+    }
 }
 
 #[derive(Deserialize)]
@@ -430,6 +814,8 @@ struct JsonPackaging {
     factor: Option<serde_json::Value>,
     #[serde(default)]
     barcodes: Vec<String>,
+    #[serde(default)]
+    text_barcodes: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -451,6 +837,9 @@ struct JsonLine {
     barcodes: Vec<String>,
     #[serde(default)]
     plu: Option<serde_json::Value>,
+    /// Internal codes kept exactly as written (not checked as barcodes).
+    #[serde(default)]
+    text_barcodes: Vec<String>,
     #[serde(default)]
     packagings: Vec<JsonPackaging>,
     barcode: Option<String>,
@@ -459,16 +848,19 @@ struct JsonLine {
     fields: serde_json::Map<String, serde_json::Value>,
 }
 
-fn parse_jsonl(st: &mut Validator<'_>, reader: impl Read, progress: &mut dyn FnMut(u64) -> bool) -> Result<u64> {
-    let mut reader = BufReader::with_capacity(1 << 16, reader);
+fn parse_jsonl(
+    st: &mut Validator<'_>,
+    reader: impl Read,
+    options: &ReadOptions,
+    progress: &mut dyn FnMut(u64) -> bool,
+) -> Result<ReadSummary> {
+    let mut text = TextReader::new(reader, options.encoding);
+    let mut reader = BufReader::with_capacity(1 << 16, &mut text);
     let mut buf = Vec::new();
     let (mut line, mut rows) = (0u64, 0u64);
     loop {
         buf.clear();
-        let n = reader.read_until(b'\n', &mut buf).map_err(|source| Error::Io {
-            path: st.path.clone(),
-            source,
-        })?;
+        let n = reader.read_until(b'\n', &mut buf).map_err(|e| io_error(st, e))?;
         if n == 0 {
             break;
         }
@@ -494,7 +886,10 @@ fn parse_jsonl(st: &mut Validator<'_>, reader: impl Read, progress: &mut dyn FnM
                     line,
                 )?;
                 for b in &j.barcodes {
-                    st.barcode(b, &id, None, line)?;
+                    st.file_barcode(b, &id, None, false, line)?;
+                }
+                for b in &j.text_barcodes {
+                    st.file_barcode(b, &id, None, true, line)?;
                 }
                 match &j.plu {
                     None | Some(serde_json::Value::Null) => {}
@@ -514,7 +909,10 @@ fn parse_jsonl(st: &mut Validator<'_>, reader: impl Read, progress: &mut dyn FnM
                     }
                     st.packaging(&id, &k.id, &k.name, &factor, line)?;
                     for b in &k.barcodes {
-                        st.barcode(b, &id, Some(&k.id), line)?;
+                        st.file_barcode(b, &id, Some(&k.id), false, line)?;
+                    }
+                    for b in &k.text_barcodes {
+                        st.file_barcode(b, &id, Some(&k.id), true, line)?;
                     }
                 }
             }
@@ -526,20 +924,36 @@ fn parse_jsonl(st: &mut Validator<'_>, reader: impl Read, progress: &mut dyn FnM
             return Err(Error::Cancelled);
         }
     }
-    Ok(rows)
+    drop(reader);
+    Ok(ReadSummary {
+        rows,
+        warnings: st.warnings(),
+        encoding: text.encoding(),
+    })
 }
 
-/// Reads a whole catalog file into `sink`; returns the data rows read. `progress`
-/// gets the row count every 65,536 rows and cancels by returning `false`.
-pub fn parse_file(path: &Path, format: Format, sink: &mut dyn RowSink, progress: &mut dyn FnMut(u64) -> bool) -> Result<u64> {
+/// Reads a whole catalog file into `sink`. `progress` gets the row count every
+/// 65,536 rows and cancels by returning `false`.
+pub fn parse_file(
+    path: &Path,
+    format: Format,
+    options: &ReadOptions,
+    sink: &mut dyn RowSink,
+    progress: &mut dyn FnMut(u64) -> bool,
+) -> Result<ReadSummary> {
+    let name = options.label.as_deref().map_or_else(|| path.to_path_buf(), PathBuf::from);
+    let mut v = Validator::new(sink, &name);
+    if format == Format::CommerceMl {
+        let files = super::cml::exchange_files(path);
+        return super::cml::parse_files(&mut v, &files, options.label.as_deref(), options, progress);
+    }
     let file = std::fs::File::open(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
+        path: name.clone(),
         source,
     })?;
-    let mut v = Validator::new(sink, path);
     match format {
-        Format::Csv => parse_csv(&mut v, file, progress),
-        Format::Jsonl => parse_jsonl(&mut v, file, progress),
+        Format::Csv => parse_csv(&mut v, file, options, progress),
+        _ => parse_jsonl(&mut v, file, options, progress),
     }
 }
 
@@ -558,5 +972,12 @@ mod tests {
         assert_eq!(parse_milli(""), None);
         assert_eq!(parse_milli("."), None);
         assert_eq!(parse_milli("99999999999999999999"), None);
+        // 1C's number format: non-breaking space thousands, decimal comma.
+        assert_eq!(parse_milli("1 000"), Some(1_000_000));
+        assert_eq!(parse_milli("1\u{a0}000,5"), Some(1_000_500));
+        assert_eq!(parse_milli("12\u{202f}345\u{a0}678"), Some(12_345_678_000));
+        assert_eq!(parse_milli("12 34"), None);
+        assert_eq!(parse_milli("1 0000"), None);
+        assert_eq!(parse_milli("1,5 000"), None);
     }
 }

@@ -16,7 +16,7 @@ fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
 }
 
 fn import(conn: &mut Connection, path: &std::path::Path) -> crate::Result<ImportReport> {
-    import_file(conn, path, Format::from_path(path).unwrap(), &mut |_| true)
+    import_file(conn, path, Format::from_path(path).unwrap(), &Default::default(), &mut |_| true)
 }
 
 /// Everything in the catalog, as text, to prove "nothing changed".
@@ -207,7 +207,15 @@ fn a_bad_row_fails_the_whole_import_and_changes_nothing() {
     bytes.extend_from_slice(&[0xC0, 0xFF, b'\n']);
     let path = dir.path().join("cp1251.csv");
     std::fs::write(&path, bytes).unwrap();
-    assert!(import(&mut conn, &path).unwrap_err().to_string().contains("UTF-8"));
+    // Windows-1251 bytes in a file said to be UTF-8: refused at their line.
+    let utf8 = crate::catalog::ReadOptions {
+        encoding: Some(crate::catalog::TextEncoding::Utf8),
+        ..Default::default()
+    };
+    match import_file(&mut conn, &path, Format::Csv, &utf8, &mut |_| true) {
+        Err(Error::Import { line, reason, .. }) => assert!(line == 2 && reason.contains("UTF-8"), "{line}: {reason}"),
+        other => panic!("expected an import error, got {other:?}"),
+    }
     assert_eq!(dump(&conn), before);
 }
 
@@ -215,7 +223,7 @@ fn a_bad_row_fails_the_whole_import_and_changes_nothing() {
 fn cancelled_import_changes_nothing() {
     let (dir, mut conn) = catalog();
     let g = generate(dir.path(), 30_000, 1).unwrap();
-    let err = import_file(&mut conn, &g.catalog, Format::Csv, &mut |rows| rows < 65_536).unwrap_err();
+    let err = import_file(&mut conn, &g.catalog, Format::Csv, &Default::default(), &mut |rows| rows < 65_536).unwrap_err();
     assert!(matches!(err, Error::Cancelled));
     assert_eq!(stats(&conn).unwrap(), Stats::default());
 }

@@ -174,6 +174,31 @@ pub fn put_catalog(
     Ok((name, header))
 }
 
+/// [`put_catalog`] for a file as people export it (encoding, column names,
+/// CommerceML: see [`crate::catalog::ReadOptions`]): rewritten as canonical JSON
+/// Lines first; also returns the reading's warnings.
+pub fn put_catalog_with(
+    root: &Path,
+    input: &Path,
+    format: crate::catalog::Format,
+    read: &crate::catalog::ReadOptions,
+    version: i64,
+    key: Option<&[u8]>,
+) -> Result<(String, Header, Vec<String>)> {
+    prepare(root)?;
+    let canonical = tempfile::Builder::new()
+        .suffix(".jsonl")
+        .tempfile_in(root)
+        .map_err(|source| Error::Io {
+            path: root.to_path_buf(),
+            source,
+        })?
+        .into_temp_path();
+    let summary = crate::catalog::package::normalize(input, format, read, &canonical)?;
+    let (name, header) = put_catalog(root, &canonical, crate::catalog::Format::Jsonl, version, key)?;
+    Ok((name, header, summary.warnings))
+}
+
 /// Puts a configuration (JSON, validated) into `to-device/` as
 /// `config-v<VERSION>.tsdpkg`. Versions must grow: the terminal ignores a version
 /// not newer than the one in force.
