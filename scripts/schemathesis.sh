@@ -2,9 +2,10 @@
 # An outside HTTP client against a live tsd-server: schemathesis (pinned, from
 # PyPI, in a virtual environment of its own under target/) generates requests —
 # valid and invalid — from docs/openapi.yaml and checks every answer against it:
-# no 5xx, statuses and bodies as documented, invalid input refused. It runs twice,
-# on the integration routes with an integration key and on the device routes with
-# a device token, each bounded by --max-time. Exit status non-zero on any failure.
+# no 5xx, statuses and bodies as documented, invalid input refused. It runs three
+# times: the integration routes with an integration key, the device routes with a
+# device token, the 1C exchange with a 1C user's Basic credentials, each bounded by
+# --max-time. Exit status non-zero on any failure.
 #
 #   bash scripts/schemathesis.sh [SERVER_BIN] [SECONDS_PER_RUN]
 set -euo pipefail
@@ -49,6 +50,7 @@ printf 'product_id,code,name,unit,weighted,marked,packaging_id,packaging_name,fa
 key=$("$SERVER" --data "$data" key new)
 token=$("$SERVER" --data "$data" device add st-1)
 printf '{"id":"T-1","type":"picking","lines":[{"product":"P1","qty":2}]}\n' >"$work/tasks.jsonl"
+onec_password=$("$SERVER" --data "$data" 1c user exchange)
 "$SERVER" --data "$data" tasks add --device st-1 "$work/tasks.jsonl" >/dev/null
 
 mkfifo "$work/ready"
@@ -78,6 +80,8 @@ run() {
 }
 
 status=0
-run integration -H "Authorization: Bearer $key" --exclude-path-regex '^/v1/(device/|enroll)' || status=1
+run integration -H "Authorization: Bearer $key" --exclude-path-regex '^/(v1/(device/|enroll)|1c/)' || status=1
 run device -H "Authorization: Bearer $token" --include-path-regex '^/v1/(device/|enroll|hello)' || status=1
+basic=$(printf 'exchange:%s' "$onec_password" | base64 -w0)
+run 1c -H "Authorization: Basic $basic" --include-path-regex '^/1c/' || status=1
 exit $status

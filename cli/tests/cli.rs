@@ -417,3 +417,58 @@ fn collect_never_overwrites_a_hand_off_file_and_parse_lists_readings() {
     assert_eq!(parsed["kind"], "upce");
     assert_eq!(parsed["readings"], serde_json::json!(["upce", "ean8"]));
 }
+
+/// What the person with an Excel export sees: the encoding read, unknown columns
+/// as warnings (refused with --strict), --columns for the rest; a CommerceML file
+/// of changes only is refused as an exchange-folder snapshot (it would delete the
+/// rest of the catalog on the terminals).
+#[test]
+fn imports_say_what_they_read_and_what_they_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let csv = dir.path().join("excel.csv");
+    let (bytes, _, _) = encoding_rs::WINDOWS_1251.encode("Код;Наименование;Штрихкод;Остаток\r\nP1;Сыр;4601234567893;5\r\n");
+    std::fs::write(&csv, &bytes).unwrap();
+    let report = json(&tsd(&db, &["--json", "import", csv.to_str().unwrap()], None));
+    assert_eq!(report["encoding"], "windows-1251");
+    assert!(report["warnings"][0].as_str().unwrap().contains("«Остаток»"), "{report}");
+    let text = ok(&tsd(&db, &["import", csv.to_str().unwrap()], None));
+    assert!(text.contains("warning: column 4 «Остаток»"), "{text}");
+    let strict = tsd(&db, &["import", "--strict", csv.to_str().unwrap()], None);
+    assert!(!strict.status.success());
+    assert!(String::from_utf8_lossy(&strict.stderr).contains("excel.csv: line 1:"));
+    let mapped = tsd(
+        &db,
+        &[
+            "--json",
+            "import",
+            "--columns",
+            "barcode=Штрихкод,code=Остаток",
+            "--encoding",
+            "cp1251",
+            csv.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(json(&mapped)["warnings"].as_array().unwrap().len(), 0);
+    let offers = dir.path().join("offers.xml");
+    std::fs::write(&offers, include_str!("../../core/tests/data/cml/offers0_1.xml")).unwrap();
+    let folder = dir.path().join("exchange");
+    let out = tsd(
+        &db,
+        &[
+            "exchange",
+            "put-catalog",
+            "--folder",
+            folder.to_str().unwrap(),
+            offers.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("changes only"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -60,6 +60,8 @@ pub struct App {
     pub server: Server,
     /// Body limits.
     pub limits: Limits,
+    /// How the 1C exchange is served.
+    pub site: crate::site::SiteSettings,
 }
 
 type St = State<Arc<App>>;
@@ -91,6 +93,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/documents/{id}", get(get_document))
         .route("/v1/documents/{id}/ack", post(ack_document))
         .route("/v1/devices", get(list_devices))
+        .route("/1c/exchange", get(crate::site::exchange).post(crate::site::exchange))
         .fallback(|| async { Error::NotFound("no such route".into()) })
         .layer(axum::middleware::from_fn_with_state(app.clone(), refuse_early))
         .layer(axum::middleware::from_fn(json_errors))
@@ -100,7 +103,7 @@ pub fn router(app: Arc<App>) -> Router {
 /// The body limit of a route, by path (`None`: no body expected or no limit).
 fn body_limit(limits: &Limits, path: &str) -> Option<u64> {
     Some(match path {
-        "/v1/catalog" => limits.catalog,
+        "/v1/catalog" | "/1c/exchange" => limits.catalog,
         "/v1/tasks" | "/v1/config" => limits.tasks,
         "/v1/device/documents" | "/v1/device/logs" => limits.document,
         "/v1/device/status" => limits.status,
@@ -142,7 +145,8 @@ async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) 
     let (method, path) = (req.method().clone(), req.uri().path().to_string());
     let resp = next.run(req).await;
     let status = resp.status();
-    if !(status.is_client_error() || status.is_server_error()) {
+    // The 1C exchange answers in its own plain-text protocol.
+    if !(status.is_client_error() || status.is_server_error()) || path == "/1c/exchange" {
         return resp;
     }
     let is_json = resp
@@ -324,7 +328,7 @@ fn about_body(e: Error, tmp: &std::path::Path) -> Error {
 }
 
 /// Streams a body into a temporary file under `tmp/`, refusing more than `limit`.
-async fn save_body(app: &App, body: Body, limit: u64) -> Result<tempfile::TempPath> {
+pub(crate) async fn save_body(app: &App, body: Body, limit: u64) -> Result<tempfile::TempPath> {
     use tokio::io::AsyncWriteExt;
     let dir = app.server.tmp_dir();
     let file = tempfile::NamedTempFile::new_in(&dir).map_err(|source| Error::Io { path: dir.clone(), source })?;

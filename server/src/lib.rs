@@ -21,6 +21,7 @@ pub mod api;
 pub mod error;
 pub mod print;
 pub mod run;
+pub mod site;
 pub mod store;
 
 pub use error::{Error, Result};
@@ -60,11 +61,11 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn random_token(prefix: &str) -> String {
+pub(crate) fn random_token(prefix: &str) -> String {
     format!("{prefix}{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple())
 }
 
-fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+pub(crate) fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
     move |source| Error::Io {
         path: path.to_path_buf(),
         source,
@@ -87,9 +88,11 @@ pub struct Server {
     print_wake: Arc<print::Wake>,
     /// The print worker's timeouts and retries.
     print_settings: print::PrintSettings,
+    /// Publishes started by 1C exchange import calls, by session and file.
+    site_jobs: Mutex<std::collections::HashMap<String, Arc<site::Job>>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -113,6 +116,7 @@ impl Server {
             lookup_reader: Mutex::new(lookup_reader),
             print_wake: Arc::default(),
             print_settings: print::PrintSettings::default(),
+            site_jobs: Mutex::default(),
         };
         // Catches up after a crash between a publish and its apply, or a data
         // folder from before online lookups. A failure (another process applying
@@ -427,7 +431,25 @@ impl Server {
             .into_temp_path();
         let summary = tsd_core::catalog::package::normalize(input, format, read, &canonical)?;
         let warnings = summary.warnings;
-        let (input, format): (&Path, Format) = (&canonical, Format::Jsonl);
+        // A file of changes only (CommerceML `СодержитТолькоИзменения`, offers
+        // without their catalog) is merged onto the latest version, never taken
+        // for the whole catalog.
+        let merged = match (summary.partial, latest.as_ref()) {
+            (true, Some(l)) => {
+                let out = tempfile::Builder::new()
+                    .suffix(".jsonl")
+                    .tempfile_in(self.tmp_dir())
+                    .map_err(|source| Error::Io {
+                        path: self.tmp_dir(),
+                        source,
+                    })?
+                    .into_temp_path();
+                tsd_core::catalog::package::merge_canonical(&self.dir.join("catalog").join(&l.source), &canonical, &summary.deleted, &out)?;
+                Some(out)
+            }
+            _ => None,
+        };
+        let (input, format): (&Path, Format) = (merged.as_deref().unwrap_or(&canonical), Format::Jsonl);
         let ext = "jsonl";
         let packages = self.packages_dir();
         let snapshot = format!("snapshot-v{version}.tsdpkg");

@@ -68,6 +68,19 @@ enum Command {
     /// Client app versions terminals update to.
     #[command(subcommand)]
     App(AppCommand),
+    /// 1C's "exchange with a site" (Обмен с сайтом) at /1c/exchange.
+    #[command(subcommand, name = "1c")]
+    OneC(OneCCommand),
+}
+
+#[derive(Subcommand)]
+enum OneCCommand {
+    /// Adds the user 1C's exchange node logs in as (or gives it a new password);
+    /// prints the password once.
+    User {
+        /// The user name to set in 1C («Пользователь»).
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -359,6 +372,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         Command::Key(KeyCommand::New) => out(&format!("{}\n", server.new_integration_key()?)),
+        Command::OneC(OneCCommand::User { name }) => out(&format!("{}\n", server.add_site_user(&name)?)),
         Command::Catalog(CatalogCommand::Publish {
             file,
             format,

@@ -123,7 +123,11 @@ pub fn serve_foreground(
     let listener = TcpListener::bind(listen).map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let url = url_of(listener.local_addr()?, tls.is_some());
     let printing = server.start_printing()?;
-    let app = Arc::new(App { server, limits });
+    let app = Arc::new(App {
+        server,
+        limits,
+        site: Default::default(),
+    });
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let handle = axum_server::Handle::new();
@@ -166,10 +170,21 @@ impl Background {
 
     /// [`Background::start`] with other limits (tests make the timeouts short).
     pub fn start_with(server: Server, listen: &str, tls: Option<TlsFiles>, limits: Limits) -> Result<Background, RunError> {
+        Self::start_site(server, listen, tls, limits, Default::default())
+    }
+
+    /// [`Background::start_with`] with the 1C exchange's settings too.
+    pub fn start_site(
+        server: Server,
+        listen: &str,
+        tls: Option<TlsFiles>,
+        limits: Limits,
+        site: crate::site::SiteSettings,
+    ) -> Result<Background, RunError> {
         let listener = TcpListener::bind(listen).map_err(|e| format!("cannot listen on {listen}: {e}"))?;
         let addr = listener.local_addr()?;
         let printing = server.start_printing()?;
-        let app = Arc::new(App { server, limits });
+        let app = Arc::new(App { server, limits, site });
         let handle = axum_server::Handle::new();
         let h = handle.clone();
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;

@@ -222,6 +222,15 @@ pub trait Storage: Send + Sync {
     fn log_bundle(&self, id: i64) -> Result<Option<StoredLogs>>;
     /// Records a job's progress.
     fn update_print(&self, id: i64, status: &str, attempts: i64, message: Option<&str>, touched: bool, next_try_at: i64) -> Result<()>;
+    /// Adds (or gives a new password to) a 1C exchange user: the hash of the password.
+    fn set_site_user(&self, name: &str, password_hash: &str, now: i64) -> Result<()>;
+    /// The password hash of a 1C exchange user.
+    fn site_user(&self, name: &str) -> Result<Option<String>>;
+    /// Starts a 1C exchange session (the hash of its cookie) for a user; sessions
+    /// older than `expire_before` are dropped.
+    fn add_site_session(&self, hash: &str, user: &str, now: i64, expire_before: i64) -> Result<()>;
+    /// The user of a live 1C exchange session.
+    fn site_session(&self, hash: &str, expire_before: i64) -> Result<Option<String>>;
 }
 
 const SCHEMA: &str = "
@@ -329,6 +338,18 @@ const MIGRATIONS: &[&str] = &[
      UPDATE documents SET revision = coalesce(json_extract(body, '$.completed_at'), '') || ':' ||
                                      coalesce(json_extract(body, '$.scans[#-1].seq'), '');
      CREATE INDEX documents_by_revision ON documents(device, doc_id, revision);",
+    // 3: the 1C "exchange with a site" users (passwords the admin made) and their
+    // sessions (the cookie checkauth hands out), so that any instance knows them.
+    "CREATE TABLE site_users (
+         name        TEXT PRIMARY KEY,
+         hash        TEXT NOT NULL,
+         created_at  INTEGER NOT NULL
+     ) WITHOUT ROWID;
+     CREATE TABLE site_sessions (
+         hash        TEXT PRIMARY KEY,
+         user        TEXT NOT NULL,
+         created_at  INTEGER NOT NULL
+     ) WITHOUT ROWID;",
 ];
 
 /// SQLite storage.
@@ -466,6 +487,46 @@ const DOCUMENT_SELECT: &str =
     "SELECT d.id, v.name, d.doc_id, d.received_at, d.body, d.acked_at FROM documents d JOIN devices v ON v.id = d.device";
 
 impl Storage for Sqlite {
+    fn set_site_user(&self, name: &str, password_hash: &str, now: i64) -> Result<()> {
+        self.with("adding a 1C exchange user", |tx| {
+            tx.execute(
+                "INSERT INTO site_users (name, hash, created_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(name) DO UPDATE SET hash = excluded.hash",
+                params![name, password_hash, now],
+            )
+            .map(|_| ())
+        })
+    }
+
+    fn site_user(&self, name: &str) -> Result<Option<String>> {
+        self.with("reading a 1C exchange user", |tx| {
+            tx.query_row("SELECT hash FROM site_users WHERE name = ?1", [name], |r| r.get(0))
+                .optional()
+        })
+    }
+
+    fn add_site_session(&self, hash: &str, user: &str, now: i64, expire_before: i64) -> Result<()> {
+        self.with("starting a 1C exchange session", |tx| {
+            tx.execute("DELETE FROM site_sessions WHERE created_at < ?1", [expire_before])?;
+            tx.execute(
+                "INSERT INTO site_sessions (hash, user, created_at) VALUES (?1, ?2, ?3)",
+                params![hash, user, now],
+            )
+            .map(|_| ())
+        })
+    }
+
+    fn site_session(&self, hash: &str, expire_before: i64) -> Result<Option<String>> {
+        self.with("reading a 1C exchange session", |tx| {
+            tx.query_row(
+                "SELECT user FROM site_sessions WHERE hash = ?1 AND created_at >= ?2",
+                params![hash, expire_before],
+                |r| r.get(0),
+            )
+            .optional()
+        })
+    }
+
     fn add_device(&self, name: &str, token_hash: &str) -> Result<i64> {
         let now = crate::now_ms();
         let exists = self.device_by_name(name)?.is_some();

@@ -37,6 +37,11 @@ use std::collections::HashMap;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
+/// What one CommerceML file's reading gives besides its summary: the flags of the
+/// products read (for variants in the next file), and whether it had a catalog
+/// and whether that (or its offers) held changes only.
+type FileRead = (ReadSummary, HashMap<String, i64>, (bool, bool));
+
 /// A product or offer being read.
 #[derive(Default)]
 struct Item {
@@ -139,9 +144,13 @@ struct State<'v, 's> {
     flags: HashMap<String, i64>,
     text: String,
     rows: u64,
-    deleted: u64,
+    deleted: Vec<String>,
     line: u64,
     file: String,
+    /// A `Каталог` element was seen (a catalog, not offers alone).
+    catalog: bool,
+    /// `СодержитТолькоИзменения="true"` on the catalog or the offers.
+    only_changes: bool,
 }
 
 impl State<'_, '_> {
@@ -159,6 +168,11 @@ impl State<'_, '_> {
 
     fn start(&mut self, name: &str, attrs: &[(String, String)]) {
         let parent = self.path.last().map(String::as_str);
+        if matches!(name, "Каталог" | "ПакетПредложений") && parent == Some("КоммерческаяИнформация")
+        {
+            self.catalog |= name == "Каталог";
+            self.only_changes |= attrs.iter().any(|(k, v)| k == "СодержитТолькоИзменения" && truthy(v));
+        }
         match (parent, name) {
             (Some("Товары"), "Товар") | (Some("Предложения"), "Предложение") => {
                 let deleted = attrs.iter().any(|(k, v)| k == "Статус" && v.to_lowercase().starts_with("удал"));
@@ -283,7 +297,7 @@ impl State<'_, '_> {
             ));
         }
         if item.deleted {
-            self.deleted += 1;
+            self.deleted.push(item.id);
             return Ok(());
         }
         let at = format!("{}/{} {}", self.at(), if offer { "Предложение" } else { "Товар" }, item.id);
@@ -406,6 +420,7 @@ pub fn parse_files(
 ) -> Result<ReadSummary> {
     let mut summary = ReadSummary::default();
     let mut flags = HashMap::new();
+    let (mut any_catalog, mut any_only_changes) = (false, false);
     for path in files {
         let file = std::fs::File::open(path).map_err(|source| Error::Io {
             path: path.clone(),
@@ -416,17 +431,23 @@ pub fn parse_files(
             None => path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string(),
         };
         if label.is_none() {
-            st.set_path(path);
+            // The file as 1C named it, not the folder it was put in.
+            st.set_path(Path::new(&name));
         }
-        let (s, f) = parse_one(st, file, &name, options, flags, progress)?;
+        let (s, f, (catalog, only_changes)) = parse_one(st, file, &name, options, flags, progress)?;
         flags = f;
+        any_catalog |= catalog;
+        any_only_changes |= only_changes;
         summary.rows += s.rows;
         summary.warnings.extend(s.warnings);
         summary.encoding = summary.encoding.or(s.encoding);
+        summary.deleted.extend(s.deleted);
     }
-    if summary.rows == 0 {
+    if summary.rows == 0 && summary.deleted.is_empty() {
         return Err(st.err(1, "no Товар, Предложение or Группа in the file: not a CommerceML catalog"));
     }
+    // Offers alone never stand for a whole catalog; nor does a catalog of changes.
+    summary.partial = !any_catalog || any_only_changes;
     Ok(summary)
 }
 
@@ -437,7 +458,7 @@ pub fn parse(
     options: &ReadOptions,
     progress: &mut dyn FnMut(u64) -> bool,
 ) -> Result<ReadSummary> {
-    let (summary, _) = parse_one(st, reader, "", options, HashMap::new(), progress)?;
+    let (summary, _, _) = parse_one(st, reader, "", options, HashMap::new(), progress)?;
     Ok(summary)
 }
 
@@ -448,7 +469,7 @@ fn parse_one(
     options: &ReadOptions,
     flags: HashMap<String, i64>,
     progress: &mut dyn FnMut(u64) -> bool,
-) -> Result<(ReadSummary, HashMap<String, i64>)> {
+) -> Result<FileRead> {
     let mut text = TextReader::new(reader, options.encoding);
     let mut state = State {
         st,
@@ -460,9 +481,11 @@ fn parse_one(
         flags,
         text: String::new(),
         rows: 0,
-        deleted: 0,
+        deleted: Vec::new(),
         line: 1,
         file: label.to_string(),
+        catalog: false,
+        only_changes: false,
     };
     let mut saw_root = false;
     {
@@ -551,13 +574,19 @@ fn parse_one(
         return Err(state.err("the file ends inside this element (cut short?)"));
     }
     let mut warnings = Vec::new();
-    if state.deleted > 0 {
-        warnings.push(format!("{}: {} product(s) marked Удален were left out", state.file, state.deleted));
+    if !state.deleted.is_empty() {
+        warnings.push(format!(
+            "{}: {} product(s) marked Удален were left out",
+            state.file,
+            state.deleted.len()
+        ));
     }
     let summary = ReadSummary {
         rows: state.rows,
         warnings,
         encoding: text.encoding(),
+        partial: state.only_changes || !state.catalog,
+        deleted: state.deleted,
     };
-    Ok((summary, state.flags))
+    Ok((summary, state.flags, (state.catalog, state.only_changes)))
 }

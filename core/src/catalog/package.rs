@@ -108,6 +108,77 @@ pub fn normalize(input: &Path, format: Format, read: &ReadOptions, out: &Path) -
     Ok(summary)
 }
 
+/// The identity of a canonical JSON Lines object (see [`normalize`]): a product,
+/// cell or record key.
+fn canonical_key(line: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Key {
+        #[serde(rename = "type")]
+        kind: Option<String>,
+        id: Option<String>,
+        catalog: Option<String>,
+    }
+    let k: Key = serde_json::from_str(line).ok()?;
+    let id = k.id?;
+    Some(match k.kind.as_deref() {
+        None | Some("product") => format!("p\u{1f}{id}"),
+        Some("cell") => format!("c\u{1f}{id}"),
+        _ => format!("r\u{1f}{}\u{1f}{id}", k.catalog.unwrap_or_default()),
+    })
+}
+
+/// Merges a canonical file of changes onto a canonical catalog (both written by
+/// [`normalize`]) into `out`: a product, cell or record in `changes` replaces the
+/// catalog's, new ones are added at the end, and the products in `deleted` go.
+/// The catalog is streamed; only the changes are held in memory.
+pub fn merge_canonical(catalog: &Path, changes: &Path, deleted: &[String], out: &Path) -> Result<()> {
+    use std::collections::{HashMap, HashSet};
+    use std::io::{BufRead, Write};
+    let read_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source: std::io::Error| Error::Io {
+            path: path.clone(),
+            source,
+        }
+    };
+    let mut order = Vec::new();
+    let mut new: HashMap<String, String> = HashMap::new();
+    let file = std::fs::File::open(changes).map_err(read_err(changes))?;
+    for line in std::io::BufReader::new(file).lines() {
+        let line = line.map_err(read_err(changes))?;
+        if let Some(key) = canonical_key(&line) {
+            if new.insert(key.clone(), line).is_none() {
+                order.push(key);
+            }
+        }
+    }
+    let gone: HashSet<String> = deleted.iter().map(|id| format!("p\u{1f}{id}")).collect();
+    let tmp = out.with_extension("partial");
+    let write_err = read_err(&tmp);
+    let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(&write_err)?);
+    let file = std::fs::File::open(catalog).map_err(read_err(catalog))?;
+    for line in std::io::BufReader::new(file).lines() {
+        let line = line.map_err(read_err(catalog))?;
+        let key = canonical_key(&line);
+        let line = match key.as_ref() {
+            Some(k) if gone.contains(k) => continue,
+            Some(k) => new.remove(k).unwrap_or(line),
+            None => line,
+        };
+        writeln!(w, "{line}").map_err(&write_err)?;
+    }
+    for key in order {
+        if let Some(line) = new.remove(&key) {
+            if !gone.contains(&key) {
+                writeln!(w, "{line}").map_err(&write_err)?;
+            }
+        }
+    }
+    w.flush().map_err(&write_err)?;
+    drop(w);
+    std::fs::rename(&tmp, out).map_err(write_err)
+}
+
 /// One group of rows as a JSON Lines object of the import format.
 fn group_json(group: &[CatalogRecord]) -> serde_json::Value {
     use serde_json::{json, Map, Value};

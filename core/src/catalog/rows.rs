@@ -123,6 +123,12 @@ pub struct ReadSummary {
     pub warnings: Vec<String>,
     /// The encoding the file was read in (`None`: all ASCII, or a package).
     pub encoding: Option<TextEncoding>,
+    /// The file holds changes only, not a whole catalog (a CommerceML export with
+    /// `СодержитТолькоИзменения="true"`, or offers without their catalog): it
+    /// must be merged onto the catalog, never stand for it.
+    pub partial: bool,
+    /// Products the file marks deleted (CommerceML `Статус="Удален"`).
+    pub deleted: Vec<String>,
 }
 
 /// Where the rows of an import come from.
@@ -770,6 +776,7 @@ fn parse_csv(
         rows,
         warnings,
         encoding: text.encoding(),
+        ..ReadSummary::default()
     })
 }
 
@@ -929,6 +936,7 @@ fn parse_jsonl(
         rows,
         warnings: st.warnings(),
         encoding: text.encoding(),
+        ..ReadSummary::default()
     })
 }
 
@@ -954,6 +962,24 @@ pub fn parse_file(
     match format {
         Format::Csv => parse_csv(&mut v, file, options, progress),
         _ => parse_jsonl(&mut v, file, options, progress),
+    }
+}
+
+/// Reads catalog text from a stream (one CommerceML file; no siblings); `name`
+/// is what errors call it. The fuzz target's way in.
+pub fn parse_reader(
+    name: &Path,
+    reader: impl Read,
+    format: Format,
+    options: &ReadOptions,
+    sink: &mut dyn RowSink,
+    progress: &mut dyn FnMut(u64) -> bool,
+) -> Result<ReadSummary> {
+    let mut v = Validator::new(sink, name);
+    match format {
+        Format::Csv => parse_csv(&mut v, reader, options, progress),
+        Format::Jsonl => parse_jsonl(&mut v, reader, options, progress),
+        Format::CommerceMl => super::cml::parse(&mut v, reader, options, progress),
     }
 }
 

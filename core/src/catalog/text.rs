@@ -118,6 +118,9 @@ pub struct TextReader<R> {
     lines: u64,
     /// UTF-8 bytes of an incomplete character carried to the next chunk.
     utf8_tail: usize,
+    /// The end was reached and the decoder flushed: reads give 0 from now on (a
+    /// finished decoder must not be called again).
+    finished: bool,
 }
 
 const CHUNK: usize = 64 * 1024;
@@ -140,6 +143,7 @@ impl<R: Read> TextReader<R> {
             after_cr: false,
             lines: 0,
             utf8_tail: 0,
+            finished: false,
         }
     }
 
@@ -284,8 +288,12 @@ impl<R: Read> TextReader<R> {
         }
         self.out.clear();
         self.out_pos = 0;
+        if self.finished {
+            return Ok(false);
+        }
         loop {
             if self.raw_pos >= self.raw.len() && !self.more()? {
+                self.finished = true;
                 return match &mut self.mode {
                     Mode::Decode(d) => {
                         let mut buf = vec![0u8; 16];
@@ -437,6 +445,21 @@ mod tests {
         assert_eq!(read(&cp, Some(TextEncoding::Windows1251)).0.unwrap(), "Сыр");
         assert!(read(&cp, Some(TextEncoding::Utf8)).0.is_err());
         assert_eq!(TextEncoding::from_name("CP1251"), Some(TextEncoding::Windows1251));
+    }
+
+    /// Found by the catalog_files fuzz target: a read after the end called the
+    /// finished decoder again, which panics.
+    #[test]
+    fn reads_after_the_end_give_nothing() {
+        let (cp, _, _) = encoding_rs::WINDOWS_1251.encode("Сыр\n");
+        for bytes in [cp.to_vec(), utf16le("a\n", true), b"plain\n".to_vec()] {
+            let mut r = TextReader::new(&bytes[..], None);
+            let mut s = String::new();
+            r.read_to_string(&mut s).unwrap();
+            let mut buf = [0u8; 8];
+            assert_eq!(r.read(&mut buf).unwrap(), 0);
+            assert_eq!(r.read(&mut buf).unwrap(), 0);
+        }
     }
 
     #[test]

@@ -195,6 +195,14 @@ pub fn put_catalog_with(
         })?
         .into_temp_path();
     let summary = crate::catalog::package::normalize(input, format, read, &canonical)?;
+    if summary.partial {
+        // A snapshot stands for the whole catalog: one made of changes would
+        // delete everything else on the terminals.
+        return Err(Error::InvalidArgument(format!(
+            "{}: this export holds changes only (СодержитТолькоИзменения, or offers without their catalog); export the whole catalog, or publish the changes through tsd-server, which merges them",
+            input.display()
+        )));
+    }
     let (name, header) = put_catalog(root, &canonical, crate::catalog::Format::Jsonl, version, key)?;
     Ok((name, header, summary.warnings))
 }
