@@ -527,6 +527,9 @@ enum DevCommand {
         /// Output folder.
         #[arg(long)]
         out: PathBuf,
+        /// Also write the products as a CommerceML 2.08 import.xml (what 1C exports).
+        #[arg(long)]
+        commerceml: bool,
     },
     /// Run the benchmarks and write a Markdown report.
     Bench(bench::BenchArgs),
@@ -1038,11 +1041,23 @@ fn run(cli: &Cli) -> CmdResult {
         }
         Command::Demo => Ok(demo::run(cli.db.as_deref(), cli.json)?),
         Command::Dev { command } => match command {
-            DevCommand::GenCatalog { products, seed, out } => {
+            DevCommand::GenCatalog {
+                products,
+                seed,
+                out,
+                commerceml,
+            } => {
                 let g = tsd_core::catalog::generate(out, *products, *seed)?;
+                let xml = if *commerceml {
+                    let path = out.join("import.xml");
+                    tsd_core::catalog::csv_to_commerceml(&g.catalog, &path)?;
+                    Some(path)
+                } else {
+                    None
+                };
                 print(
                     cli,
-                    json!({"catalog": g.catalog, "cells": g.cells, "barcodes": g.barcodes, "products": g.products, "barcode_count": g.barcode_count, "rows": g.rows}),
+                    json!({"catalog": g.catalog, "cells": g.cells, "barcodes": g.barcodes, "products": g.products, "barcode_count": g.barcode_count, "rows": g.rows, "commerceml": xml}),
                     || {
                         format!(
                             "wrote {} ({} products, {} barcodes, {} rows), {} and {}",

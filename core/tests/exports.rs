@@ -342,3 +342,28 @@ fn commerceml_errors_name_the_element_and_line() {
     }
     assert_eq!(rt.catalog_stats().unwrap().products, 0, "nothing was imported");
 }
+
+/// The generator's CommerceML (the benchmark's million-product import.xml) reads
+/// back to the same products, names, units and base-unit barcodes as its CSV.
+#[test]
+fn generated_commerceml_reads_back_as_its_csv() {
+    let (dir, from_csv) = runtime();
+    let g = tsd_core::catalog::generate(&dir.path().join("gen"), 300, 5).unwrap();
+    let xml = dir.path().join("import.xml");
+    assert_eq!(tsd_core::catalog::csv_to_commerceml(&g.catalog, &xml).unwrap(), 300);
+    let from_xml = Runtime::open(&dir.path().join("x")).unwrap();
+    from_csv.import_catalog(&g.catalog, Format::Csv, &mut |_| true).unwrap();
+    let report = from_xml.import_catalog(&xml, Format::CommerceMl, &mut |_| true).unwrap();
+    assert_eq!(report.products.added, 300);
+    for code in std::fs::read_to_string(&g.barcodes).unwrap().lines() {
+        let a = from_csv.resolve(code).unwrap();
+        let b = from_xml.resolve(code).unwrap();
+        let (Some(ha), Some(hb)) = (a.hit(), b.hit()) else { continue };
+        assert_eq!(
+            (&ha.product.id, &ha.product.name, &ha.product.unit),
+            (&hb.product.id, &hb.product.name, &hb.product.unit)
+        );
+        assert_eq!(ha.product.weighted, hb.product.weighted);
+    }
+    assert_eq!(from_xml.catalog_stats().unwrap().products, 300);
+}

@@ -212,3 +212,88 @@ pub fn generate(dir: &Path, products: u64, seed: u64) -> Result<GeneratedCatalog
         rows,
     })
 }
+
+/// Writes the products of a catalog CSV in this crate's column names (as
+/// [`generate`] writes it) as a CommerceML 2.08 `import.xml`, the way 1C exports a
+/// catalog for a site: one `Товар` per product with its base-unit barcodes,
+/// packagings as `БазоваяЕдиница/Пересчет` (CommerceML has no place for a
+/// packaging's own barcode, so those are not carried). Streams: a million products
+/// take no more memory than one. Returns the products written.
+pub fn csv_to_commerceml(csv_path: &Path, out_path: &Path) -> Result<u64> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| Error::Io {
+            path: path.clone(),
+            source,
+        }
+    };
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let mut reader = csv::Reader::from_path(csv_path).map_err(|e| Error::InvalidArgument(format!("{}: {e}", csv_path.display())))?;
+    let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(out_path).map_err(io(out_path))?);
+    let w = io(out_path);
+    writeln!(
+        out,
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<КоммерческаяИнформация xmlns=\"urn:1C.ru:commerceml_2\" ВерсияСхемы=\"2.08\" ДатаФормирования=\"2026-11-28T00:00:00\">\n<Каталог СодержитТолькоИзменения=\"false\">\n<Ид>generated</Ид>\n<Наименование>Основной каталог товаров</Наименование>\n<Товары>"
+    )
+    .map_err(&w)?;
+    // One product's rows: (id, code, name, unit, weighted), barcodes, packagings.
+    type Pending = ((String, String, String, String, bool), Vec<String>, Vec<(String, String)>);
+    let mut pending: Option<Pending> = None;
+    let mut products = 0u64;
+    let flush = |p: Pending, out: &mut BufWriter<std::fs::File>| -> std::io::Result<()> {
+        let ((id, code, name, unit, weighted), barcodes, packagings) = p;
+        let okei = if weighted { "166" } else { "796" };
+        write!(out, "<Товар><Ид>{}</Ид>", esc(&id))?;
+        for b in &barcodes {
+            write!(out, "<Штрихкод>{b}</Штрихкод>")?;
+        }
+        write!(
+            out,
+            "<Артикул>{}</Артикул><Наименование>{}</Наименование><БазоваяЕдиница Код=\"{okei}\">{}",
+            esc(&code),
+            esc(&name),
+            esc(&unit)
+        )?;
+        // The packaging's id stands for its ОКЕИ code (a box and a pallet must differ).
+        for (pack, factor) in &packagings {
+            write!(
+                out,
+                "<Пересчет><Единица>{}</Единица><Коэффициент>{factor}</Коэффициент></Пересчет>",
+                esc(pack)
+            )?;
+        }
+        writeln!(out, "</БазоваяЕдиница></Товар>")
+    };
+    for record in reader.records() {
+        let r = record.map_err(|e| Error::InvalidArgument(format!("{}: {e}", csv_path.display())))?;
+        let get = |i: usize| r.get(i).unwrap_or("").to_string();
+        let id = get(0);
+        if pending.as_ref().is_none_or(|p| p.0 .0 != id) {
+            if let Some(p) = pending.take() {
+                flush(p, &mut out).map_err(&w)?;
+            }
+            products += 1;
+            pending = Some(((id, get(1), get(2), get(3), get(4) == "1"), Vec::new(), Vec::new()));
+        }
+        let p = pending.as_mut().expect("set above");
+        let (pack, barcode) = (get(6), get(9));
+        if pack.is_empty() {
+            if !barcode.is_empty() {
+                p.1.push(barcode);
+            }
+        } else if !p.2.iter().any(|(k, _)| *k == pack) {
+            p.2.push((pack, get(8)));
+        }
+    }
+    if let Some(p) = pending.take() {
+        flush(p, &mut out).map_err(&w)?;
+    }
+    writeln!(out, "</Товары>\n</Каталог>\n</КоммерческаяИнформация>").map_err(&w)?;
+    out.flush().map_err(&w)?;
+    Ok(products)
+}

@@ -12,7 +12,7 @@ pub mod rows;
 mod sort;
 pub mod text;
 
-pub use generate::{generate, GeneratedCatalog};
+pub use generate::{csv_to_commerceml, generate, GeneratedCatalog};
 pub use import::{import, import_file, package_applied, synced_version, Counts, ImportOptions, ImportReport, Scope};
 pub use rows::{parse_milli as parse_quantity, Format, ReadOptions, ReadSummary};
 pub use text::TextEncoding;
