@@ -24,3 +24,24 @@ export TSD_JVM_CLASSPATH="$PWD/android/runtime/target/classes:$PWD/android/runti
     echo "\`]E0\`, ITF-14, EAN-8, a weight label, GS1-128 with batch and expiry, a marking code, internal labels,"
     echo "a bad check digit): $(cargo run -q --release --locked -p tsd-core --example parse_bench)."
 } >>docs/benchmarks.md
+# CommerceML: the same million products as 1C exports them for a site (import.xml,
+# base-unit barcodes and Пересчет packagings), imported like the CSV above.
+products=1000000
+for arg in "$@"; do [ "${prev:-}" = "--products" ] && products=$arg; prev=$arg; done
+rm -rf target/bench-cml && mkdir -p target/bench-cml
+./target/release/tsd --json dev gen-catalog --products "$products" --seed 1 --out target/bench-cml/gen --commerceml >/dev/null
+cml=$(./target/release/tsd --db target/bench-cml/db --json import target/bench-cml/gen/import.xml)
+csv=$(./target/release/tsd --db target/bench-cml/db-csv --json import target/bench-cml/gen/catalog.csv)
+field() { python3 -c "import json,sys; d=json.loads(sys.argv[1]); print($2)" "$1"; }
+{
+    echo
+    echo "## Catalog files as 1C exports them"
+    echo
+    echo "\`tsd import\` of the generator's catalog ($products products), whole process, this machine:"
+    echo
+    echo "| file | time | rate | peak RSS |"
+    echo "|---|---|---|---|"
+    echo "| catalog.csv ($(field "$csv" "d['rows']") rows) | $(field "$csv" "round(d['seconds'],1)") s | $(field "$csv" "int(d['rows_per_second'])") rows/s | $(field "$csv" "d['peak_rss_kib']//1024") MiB |"
+    echo "| import.xml, CommerceML 2.08 ($(field "$cml" "d['products']['added']") products, $(field "$cml" "d['barcodes']['added']") barcodes) | $(field "$cml" "round(d['seconds'],1)") s | $(field "$cml" "int(d['rows_per_second'])") products/s | $(field "$cml" "d['peak_rss_kib']//1024") MiB |"
+} >>docs/benchmarks.md
+rm -rf target/bench-cml

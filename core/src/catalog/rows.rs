@@ -549,6 +549,15 @@ fn header_key(h: &str) -> String {
 /// damaged it), if it cannot.
 fn spreadsheet_damage(s: &str) -> Option<String> {
     let b = s.as_bytes();
+    // The common case, a code of digits only: only its length can be wrong here.
+    if b.iter().all(u8::is_ascii_digit) {
+        if b.len() != 11 {
+            return None;
+        }
+    } else if !b.iter().any(|c| matches!(c, b'e' | b'E' | b' ' | 0xC2 | 0xE2)) {
+        // No exponent and no (non-breaking, narrow) space: nothing a spreadsheet did.
+        return None;
+    }
     // 4,60123E+12 / 4.60123e12: Excel's scientific notation; the digits are gone.
     if let Some(e) = s.find(['e', 'E']) {
         let (mantissa, exp) = (&s[..e], &s[e + 1..]);
@@ -783,6 +792,10 @@ fn parse_csv(
 /// `barcode_kind`: empty for a barcode, `text` (or internal, внутренний, текст)
 /// for an internal code kept exactly as written.
 fn is_text_kind(s: &str) -> Option<bool> {
+    // Every row of a flat CSV passes here: no allocation for the usual empty cell.
+    if s.is_empty() {
+        return Some(false);
+    }
     match s.trim().to_lowercase().as_str() {
         "" | "barcode" | "штрихкод" | "ean" | "gtin" => Some(false),
         "text" | "internal" | "внутренний" | "текст" | "code128" => Some(true),
@@ -872,7 +885,8 @@ fn parse_jsonl(
             break;
         }
         line += 1;
-        let text = std::str::from_utf8(&buf).map_err(|_| st.err(line, "not UTF-8 text (export the file as UTF-8)"))?;
+        let text =
+            std::str::from_utf8(&buf).map_err(|_| st.err(line, "bytes that are not UTF-8 text (name the encoding with --encoding)"))?;
         let text = text.trim_start_matches('\u{feff}').trim();
         if text.is_empty() {
             continue;

@@ -8,8 +8,9 @@
 //! non-ASCII one on are tried as UTF-8 over a window of up to 1 KiB — Russian text
 //! in Windows-1251 is two or more bytes ≥ 0xC0 in a row, never valid UTF-8 — and
 //! anything not valid UTF-8 there is Windows-1251. `--encoding` forces one.
-//! Bytes that are not text in the encoding in force are an error naming the
-//! encoding and the line.
+//! Bytes that are not text in a decoded encoding are an error naming it and the
+//! line; UTF-8 passes through and its reader (CSV, JSON, XML) checks it, naming
+//! the line, which the LF line ends keep right.
 
 use std::fmt;
 use std::io::{self, Read};
@@ -116,8 +117,6 @@ pub struct TextReader<R> {
     after_cr: bool,
     /// Line feeds given out so far.
     lines: u64,
-    /// UTF-8 bytes of an incomplete character carried to the next chunk.
-    utf8_tail: usize,
     /// The end was reached and the decoder flushed: reads give 0 from now on (a
     /// finished decoder must not be called again).
     finished: bool,
@@ -142,7 +141,6 @@ impl<R: Read> TextReader<R> {
             out_pos: 0,
             after_cr: false,
             lines: 0,
-            utf8_tail: 0,
             finished: false,
         }
     }
@@ -259,26 +257,34 @@ impl<R: Read> TextReader<R> {
         Ok(())
     }
 
-    /// Appends UTF-8 `text` to the output with line ends made LF.
+    /// Appends UTF-8 `text` to the output with line ends made LF. Runs of text
+    /// without a CR are copied whole (the common case: LF files).
     fn emit(out: &mut Vec<u8>, after_cr: &mut bool, lines: &mut u64, text: &[u8]) {
-        for &b in text {
-            match b {
-                b'\r' => {
-                    out.push(b'\n');
-                    *lines += 1;
+        let count = |s: &[u8]| memchr::memchr_iter(b'\n', s).count() as u64;
+        let mut rest = text;
+        if *after_cr && !rest.is_empty() {
+            // The LF of a CRLF split between two chunks.
+            if rest[0] == b'\n' {
+                rest = &rest[1..];
+            }
+            *after_cr = false;
+        }
+        while let Some(i) = memchr::memchr(b'\r', rest) {
+            out.extend_from_slice(&rest[..i]);
+            *lines += count(&rest[..i]) + 1;
+            out.push(b'\n');
+            rest = &rest[i + 1..];
+            match rest.first() {
+                None => {
                     *after_cr = true;
+                    return;
                 }
-                b'\n' if *after_cr => *after_cr = false,
-                b'\n' => {
-                    out.push(b'\n');
-                    *lines += 1;
-                }
-                _ => {
-                    out.push(b);
-                    *after_cr = false;
-                }
+                Some(b'\n') => rest = &rest[1..],
+                Some(_) => {}
             }
         }
+        out.extend_from_slice(rest);
+        *lines += count(rest);
     }
 
     /// Fills the output buffer; false at the end of the text.
@@ -304,7 +310,6 @@ impl<R: Read> TextReader<R> {
                         Self::emit(&mut self.out, &mut self.after_cr, &mut self.lines, &buf[..written]);
                         Ok(!self.out.is_empty())
                     }
-                    _ if self.utf8_tail > 0 => Err(self.bad("the file ends inside a UTF-8 character".into())),
                     _ => Ok(false),
                 };
             }
@@ -320,28 +325,11 @@ impl<R: Read> TextReader<R> {
                     }
                 }
                 Mode::Utf8 => {
-                    let (valid, consumed) = match std::str::from_utf8(input) {
-                        Ok(_) => (input.len(), input.len()),
-                        Err(e) if e.error_len().is_none() && !self.eof => (e.valid_up_to(), e.valid_up_to()),
-                        Err(e) => {
-                            // Count the lines before the bad bytes.
-                            let good = &self.raw[self.raw_pos..self.raw_pos + e.valid_up_to()];
-                            Self::emit(&mut self.out, &mut self.after_cr, &mut self.lines, good);
-                            return Err(self.bad(
-                                "bytes that are not UTF-8 text (the file began as UTF-8; export it in one encoding, or name it with --encoding)".into(),
-                            ));
-                        }
-                    };
-                    let text = &self.raw[self.raw_pos..self.raw_pos + valid];
-                    Self::emit(&mut self.out, &mut self.after_cr, &mut self.lines, text);
-                    self.raw_pos += consumed;
-                    self.utf8_tail = self.raw.len() - self.raw_pos;
-                    if consumed == 0 {
-                        // Only the start of a character: read the rest.
-                        if !self.more()? {
-                            continue;
-                        }
-                    }
+                    // Passed through: whoever reads the text (the CSV reader, the
+                    // JSON and XML parsers) checks it is UTF-8 and names the line.
+                    let n = input.len();
+                    Self::emit(&mut self.out, &mut self.after_cr, &mut self.lines, input);
+                    self.raw_pos += n;
                 }
                 Mode::Decode(d) => {
                     let mut buf = vec![0u8; input.len() * 3 + 16];
@@ -425,14 +413,6 @@ mod tests {
 
     #[test]
     fn bad_bytes_name_the_encoding_and_line() {
-        let mut mixed = "a;b\nc;Молоко\n".as_bytes().to_vec();
-        mixed.extend(b"d;\xCC\xEE\xEB\n");
-        let e = read(&mixed, None).0.unwrap_err();
-        let t = text_error(&e).unwrap();
-        assert_eq!(t.line, 3, "{t}");
-        assert!(t.reason.contains("UTF-8"), "{t}");
-        let e = read(b"a\r\nb\r\n\xC3", Some(TextEncoding::Utf8)).0.unwrap_err();
-        assert_eq!(text_error(&e).unwrap().line, 3);
         // An unpaired surrogate in UTF-16.
         let mut u = utf16le("a\nb\n", true);
         u.extend([0x00, 0xD8, b'x', 0]);
@@ -443,7 +423,6 @@ mod tests {
         // Forced: read as told.
         let (cp, _, _) = encoding_rs::WINDOWS_1251.encode("Сыр");
         assert_eq!(read(&cp, Some(TextEncoding::Windows1251)).0.unwrap(), "Сыр");
-        assert!(read(&cp, Some(TextEncoding::Utf8)).0.is_err());
         assert_eq!(TextEncoding::from_name("CP1251"), Some(TextEncoding::Windows1251));
     }
 
