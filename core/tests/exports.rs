@@ -367,3 +367,31 @@ fn generated_commerceml_reads_back_as_its_csv() {
     }
     assert_eq!(from_xml.catalog_stats().unwrap().products, 300);
 }
+
+/// CommerceML 2.10 as newer 1C releases split it: prices in their own
+/// prices0_1.xml beside import0_1.xml, read with it; offers that carry only a
+/// price make no product.
+#[test]
+fn commerceml_2_10_with_a_separate_prices_file() {
+    let (dir, rt) = runtime();
+    let import = IMPORT_208.replace("ВерсияСхемы=\"2.08\"", "ВерсияСхемы=\"2.10\"");
+    let path = write(dir.path(), "import0_1.xml", import.as_bytes());
+    let prices = r#"<?xml version="1.0" encoding="UTF-8"?>
+<КоммерческаяИнформация ВерсияСхемы="2.10" ДатаФормирования="2026-11-28T10:00:00">
+  <ПакетПредложений СодержитТолькоИзменения="false">
+    <Ид>cat-1#</Ид><Наименование>Цены</Наименование><ИдКаталога>cat-1</ИдКаталога>
+    <ТипыЦен><ТипЦены><Ид>opt</Ид><Наименование>Оптовая</Наименование><Валюта>RUB</Валюта></ТипЦены></ТипыЦен>
+    <Предложения>
+      <Предложение><Ид>5f1c2b4e-0002</Ид><Цены><Цена><ИдТипаЦены>opt</ИдТипаЦены><ЦенаЗаЕдиницу>612,40</ЦенаЗаЕдиницу><Валюта>RUB</Валюта><Единица>кг</Единица></Цена></Цены></Предложение>
+    </Предложения>
+  </ПакетПредложений>
+</КоммерческаяИнформация>"#;
+    write(dir.path(), "prices0_1.xml", prices.as_bytes());
+    let report = rt.import_catalog(&path, Format::CommerceMl, &mut |_| true).unwrap();
+    assert_eq!(report.products.added, 3, "{report:?}");
+    let price = rt.record("prices", "5f1c2b4e-0002").unwrap().record.unwrap();
+    assert_eq!(
+        (price["price"].as_str(), price["type"].as_str(), price["unit"].as_str()),
+        (Some("612.40"), Some("Оптовая"), Some("кг"))
+    );
+}

@@ -318,6 +318,16 @@ impl Server {
         self.dir.join("tmp")
     }
 
+    /// A temporary `.jsonl` file under [`Server::tmp_dir`], removed when dropped.
+    fn tmp_jsonl(&self) -> Result<tempfile::TempPath> {
+        let dir = self.tmp_dir();
+        let file = tempfile::Builder::new()
+            .suffix(".jsonl")
+            .tempfile_in(&dir)
+            .map_err(|source| Error::Io { path: dir, source })?;
+        Ok(file.into_temp_path())
+    }
+
     /// Registers a device and returns its token (shown once; only its hash is kept).
     pub fn add_device(&self, name: &str) -> Result<String> {
         if name.trim().is_empty() || name.len() > 100 {
@@ -421,14 +431,7 @@ impl Server {
         let _one_at_a_time = self.publish.lock().unwrap_or_else(|p| p.into_inner());
         let latest = self.store.latest_catalog()?;
         let version = latest.as_ref().map_or(1, |l| l.version + 1);
-        let canonical = tempfile::Builder::new()
-            .suffix(".jsonl")
-            .tempfile_in(self.tmp_dir())
-            .map_err(|source| Error::Io {
-                path: self.tmp_dir(),
-                source,
-            })?
-            .into_temp_path();
+        let canonical = self.tmp_jsonl()?;
         let summary = tsd_core::catalog::package::normalize(input, format, read, &canonical)?;
         let warnings = summary.warnings;
         // A file of changes only (CommerceML `СодержитТолькоИзменения`, offers
@@ -436,14 +439,7 @@ impl Server {
         // for the whole catalog.
         let merged = match (summary.partial, latest.as_ref()) {
             (true, Some(l)) => {
-                let out = tempfile::Builder::new()
-                    .suffix(".jsonl")
-                    .tempfile_in(self.tmp_dir())
-                    .map_err(|source| Error::Io {
-                        path: self.tmp_dir(),
-                        source,
-                    })?
-                    .into_temp_path();
+                let out = self.tmp_jsonl()?;
                 tsd_core::catalog::package::merge_canonical(&self.dir.join("catalog").join(&l.source), &canonical, &summary.deleted, &out)?;
                 Some(out)
             }
