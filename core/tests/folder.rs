@@ -278,3 +278,33 @@ fn a_task_the_terminal_cannot_take_is_set_aside_until_its_configuration_comes() 
     let left = s.rt.sync_status().unwrap().set_aside_tasks;
     assert_eq!(left.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), ["P-2"]);
 }
+
+/// A delta between two exports as 1C writes them (Windows-1251, Russian headers)
+/// applies on the terminal; a CommerceML export of changes only is refused for a
+/// delta or a snapshot (it would delete everything it does not name).
+#[test]
+fn deltas_from_exports_as_1c_writes_them() {
+    let s = setup();
+    put_catalog(&s.root, &s.csv, Format::Csv, 1, None).unwrap();
+    s.rt.sync_folder(&s.root, None, false).unwrap();
+    let (new, _, _) = encoding_rs::WINDOWS_1251.encode(
+        "Код;Наименование;Упаковка;Коэффициент;Штрихкод\r\nP1;Молоко 3,2%;;;4601234567893\r\nP1;Молоко 3,2%;box;12;14601234567890\r\nP3;Ряженка;;;4600000000008\r\n",
+    );
+    let new_path = s.root.parent().unwrap().join("new.csv");
+    std::fs::write(&new_path, &new).unwrap();
+    let (_, header) = exchange::put_delta(&s.root, &s.csv, &new_path, Format::Csv, 1, 2, None).unwrap();
+    assert!(header.records > 0);
+    let report = s.rt.sync_folder(&s.root, None, false).unwrap();
+    assert!(report.rejected.is_empty(), "{report:?}");
+    assert_eq!(s.rt.resolve("4601234567893").unwrap().hit().unwrap().product.name, "Молоко 3,2%");
+    assert!(s.rt.resolve("4600000000008").unwrap().found());
+    assert!(!s.rt.resolve("4601234567909").unwrap().found(), "P2 left the catalog");
+    let changes = s.root.parent().unwrap().join("offers.xml");
+    std::fs::write(&changes, include_str!("data/cml/offers0_1.xml")).unwrap();
+    for result in [
+        exchange::put_delta(&s.root, &changes, &changes, Format::CommerceMl, 2, 3, None).map(|_| ()),
+        exchange::put_catalog_with(&s.root, &changes, Format::CommerceMl, &Default::default(), 3, None).map(|_| ()),
+    ] {
+        assert!(result.unwrap_err().to_string().contains("changes only"));
+    }
+}

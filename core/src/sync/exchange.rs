@@ -144,10 +144,34 @@ pub fn put_delta(
     key: Option<&[u8]>,
 ) -> Result<(String, Header)> {
     prepare(root)?;
+    // Both exports as canonical JSON Lines: any encoding and header names, and a
+    // CommerceML export of changes only refused (a delta from it would delete
+    // everything it does not name).
+    let canonical = |file: &Path| -> Result<(tempfile::TempPath, crate::catalog::ReadSummary)> {
+        let out = tempfile::Builder::new()
+            .suffix(".jsonl")
+            .tempfile_in(root)
+            .map_err(|source| Error::Io {
+                path: root.to_path_buf(),
+                source,
+            })?
+            .into_temp_path();
+        let summary = crate::catalog::package::normalize(file, format, &Default::default(), &out)?;
+        Ok((out, summary))
+    };
+    let (base, _) = canonical(base)?;
+    let (input_canonical, summary) = canonical(input)?;
+    if summary.partial {
+        return Err(Error::InvalidArgument(format!(
+            "{}: this export holds changes only; a delta needs the whole catalog",
+            input.display()
+        )));
+    }
+    let (input, format) = (&*input_canonical, crate::catalog::Format::Jsonl);
     let now = now_millis();
     let name = format!("catalog-{now:015}-delta.tsdpkg");
     let header = crate::catalog::package::build_delta(
-        (base, format),
+        (&base, format),
         (input, format),
         &root.join(TO_DEVICE).join(&name),
         "tsd exchange",
