@@ -27,7 +27,7 @@ cargo build --locked -p tsd-cli --no-default-features
 # An outside HTTP client against a live server: schemathesis (pinned, PyPI, in its
 # own virtual environment) generates valid and invalid requests from
 # docs/openapi.yaml; any failure fails the suite. Bounded: 45 s per credential kind.
-echo "== schemathesis against a live tsd-server (integration key, device token)"
+echo "== schemathesis against a live tsd-server (integration key, device token, 1C exchange user)"
 cargo build --locked -p tsd-server
 bash scripts/schemathesis.sh target/debug/tsd-server 45
 
