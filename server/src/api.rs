@@ -62,6 +62,8 @@ pub struct App {
     pub limits: Limits,
     /// How the 1C exchange is served.
     pub site: crate::site::SiteSettings,
+    /// Prometheus metrics (`/metrics`).
+    pub metrics: crate::metrics::Metrics,
 }
 
 type St = State<Arc<App>>;
@@ -94,10 +96,64 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/documents/{id}/ack", post(ack_document))
         .route("/v1/devices", get(list_devices))
         .route("/1c/exchange", get(crate::site::exchange).post(crate::site::exchange))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .fallback(|| async { Error::NotFound("no such route".into()) })
         .layer(axum::middleware::from_fn_with_state(app.clone(), refuse_early))
         .layer(axum::middleware::from_fn(json_errors))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), track))
         .with_state(app)
+}
+
+/// Counts every answer in the metrics: its route pattern (never the raw path),
+/// method, status, time to headers and body length.
+async fn track(State(app): St, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let started = std::time::Instant::now();
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_string();
+    let method = req.method().as_str().to_string();
+    let resp = next.run(req).await;
+    let bytes = resp
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    app.metrics
+        .request(&route, &method, resp.status().as_u16(), started.elapsed().as_secs_f64(), bytes);
+    resp
+}
+
+/// Liveness: the process answers.
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Readiness: the database answers.
+async fn readyz(State(app): St) -> Response {
+    match blocking(move || app.server.store().ping()).await {
+        Ok(()) => "ready\n".into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e}\n")).into_response(),
+    }
+}
+
+/// The Prometheus text exposition.
+async fn metrics(State(app): St) -> Result<Response> {
+    let app2 = app.clone();
+    let (jobs, seen) = blocking(move || {
+        let store = app2.server.store();
+        Ok((store.print_job_counts()?, store.devices_seen_since(crate::now_ms() - 3_600_000)?))
+    })
+    .await?;
+    let body = app.metrics.render(&jobs, seen);
+    Ok((
+        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        body,
+    )
+        .into_response())
 }
 
 /// The body limit of a route, by path (`None`: no body expected or no limit).
@@ -569,9 +625,13 @@ async fn device_push(State(app): St, DeviceAuth(device): DeviceAuth, headers: He
         })?,
     };
     let path = save_body(&app, body, app.limits.document).await?;
+    let metrics_app = app.clone();
     let (pushed, doc_id) = blocking(move || app.server.receive_document(&device, &key, &path).map_err(|e| about_body(e, &path))).await?;
     let (id, stored) = match pushed {
-        Pushed::Stored(id) => (id, true),
+        Pushed::Stored(id) => {
+            metrics_app.metrics.documents.inc();
+            (id, true)
+        }
         Pushed::Duplicate(id) => (id, false),
         Pushed::KeyConflict { .. } => return Err(Error::Internal("a key conflict was answered as stored".into())),
     };
@@ -660,7 +720,10 @@ async fn device_lookup(State(app): St, _device: DeviceAuth, RawQuery(query): Raw
     if keys.is_empty() {
         return Err(Error::BadRequest(usage.into()));
     }
-    Ok(Json(blocking(move || app.server.lookup(&keys, cell.as_deref())).await?).into_response())
+    let metrics_app = app.clone();
+    let answer = blocking(move || app.server.lookup(&keys, cell.as_deref())).await?;
+    metrics_app.metrics.lookup(answer.hit.is_some() || answer.cell.is_some());
+    Ok(Json(answer).into_response())
 }
 
 #[derive(Deserialize)]

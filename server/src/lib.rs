@@ -19,6 +19,7 @@
 
 pub mod api;
 pub mod error;
+pub mod metrics;
 pub mod print;
 pub mod run;
 pub mod site;

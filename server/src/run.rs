@@ -112,7 +112,8 @@ async fn serve_on(
     Ok(())
 }
 
-/// Serves until Ctrl-C/SIGINT; calls `ready` with the URL once listening.
+/// Serves until Ctrl-C/SIGINT or SIGTERM (requests in flight finish first); calls
+/// `ready` with the URL once listening.
 pub fn serve_foreground(
     server: Server,
     listen: &str,
@@ -127,14 +128,35 @@ pub fn serve_foreground(
         server,
         limits,
         site: Default::default(),
+        metrics: Default::default(),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let handle = axum_server::Handle::new();
         let shutdown = handle.clone();
+        // Ctrl-C, or SIGTERM from systemd, Docker or an orchestrator: stop
+        // accepting, let the requests in flight finish (up to 30 s), then exit.
         tokio::spawn(async move {
+            #[cfg(unix)]
+            {
+                let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        log::warn!("SIGTERM not handled: {e}");
+                        let _ = tokio::signal::ctrl_c().await;
+                        shutdown.graceful_shutdown(Some(Duration::from_secs(30)));
+                        return;
+                    }
+                };
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            #[cfg(not(unix))]
             let _ = tokio::signal::ctrl_c().await;
-            shutdown.graceful_shutdown(Some(Duration::from_secs(5)));
+            log::info!("shutting down: finishing the requests in flight");
+            shutdown.graceful_shutdown(Some(Duration::from_secs(30)));
         });
         let serving = tokio::spawn(serve_on(listener, app, tls, handle.clone()));
         if handle.listening().await.is_some() {
@@ -184,7 +206,12 @@ impl Background {
         let listener = TcpListener::bind(listen).map_err(|e| format!("cannot listen on {listen}: {e}"))?;
         let addr = listener.local_addr()?;
         let printing = server.start_printing()?;
-        let app = Arc::new(App { server, limits, site });
+        let app = Arc::new(App {
+            server,
+            limits,
+            site,
+            metrics: Default::default(),
+        });
         let handle = axum_server::Handle::new();
         let h = handle.clone();
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;

@@ -222,6 +222,12 @@ pub trait Storage: Send + Sync {
     fn log_bundle(&self, id: i64) -> Result<Option<StoredLogs>>;
     /// Records a job's progress.
     fn update_print(&self, id: i64, status: &str, attempts: i64, message: Option<&str>, touched: bool, next_try_at: i64) -> Result<()>;
+    /// Answers when the database does (readiness).
+    fn ping(&self) -> Result<()>;
+    /// Print jobs per state.
+    fn print_job_counts(&self) -> Result<Vec<(String, i64)>>;
+    /// Devices seen at or after `since` (unix ms).
+    fn devices_seen_since(&self, since: i64) -> Result<i64>;
     /// Adds (or gives a new password to) a 1C exchange user: the hash of the password.
     fn set_site_user(&self, name: &str, password_hash: &str, now: i64) -> Result<()>;
     /// The password hash of a 1C exchange user.
@@ -487,6 +493,26 @@ const DOCUMENT_SELECT: &str =
     "SELECT d.id, v.name, d.doc_id, d.received_at, d.body, d.acked_at FROM documents d JOIN devices v ON v.id = d.device";
 
 impl Storage for Sqlite {
+    fn ping(&self) -> Result<()> {
+        self.with("checking the database", |tx| {
+            tx.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)).map(|_| ())
+        })
+    }
+
+    fn print_job_counts(&self) -> Result<Vec<(String, i64)>> {
+        self.with("counting print jobs", |tx| {
+            let mut st = tx.prepare("SELECT status, count(*) FROM print_jobs GROUP BY status")?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })
+    }
+
+    fn devices_seen_since(&self, since: i64) -> Result<i64> {
+        self.with("counting devices seen", |tx| {
+            tx.query_row("SELECT count(*) FROM devices WHERE last_seen >= ?1", [since], |r| r.get(0))
+        })
+    }
+
     fn set_site_user(&self, name: &str, password_hash: &str, now: i64) -> Result<()> {
         self.with("adding a 1C exchange user", |tx| {
             tx.execute(
