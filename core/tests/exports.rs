@@ -395,3 +395,22 @@ fn commerceml_2_10_with_a_separate_prices_file() {
         (Some("612.40"), Some("Оптовая"), Some("кг"))
     );
 }
+
+/// A report saved from 1C starts with its title and date: the header is the first
+/// line that names catalog columns; line numbers stay the file's.
+#[test]
+fn title_lines_above_the_header_are_skipped() {
+    let (dir, rt) = runtime();
+    let text = "Прайс-лист\r\nна 28.11.2026\r\n\r\nКод;Наименование;Штрихкод\r\nP1;Молоко;4601234567893\r\nP2;Кефир;4601234567890\r\n";
+    let path = write(dir.path(), "report.csv", &cp1251(text));
+    let (line, reason) = refused(&rt, &path, &ReadOptions::default());
+    assert!(line == 6 && reason.contains("check digit"), "{line}: {reason}");
+    let fixed = text.replace("4601234567890", "4601234567909");
+    let path = write(dir.path(), "report.csv", &cp1251(&fixed));
+    rt.import_catalog(&path, Format::Csv, &mut |_| true).unwrap();
+    assert_eq!(product_of(&rt, "4601234567909").as_deref(), Some("P2"));
+    // No header anywhere near the top: the first line is reported.
+    let path = write(dir.path(), "none.csv", "a;b\n1;2\n3;4\n".as_bytes());
+    let (line, reason) = refused(&rt, &path, &ReadOptions::default());
+    assert!(line == 1 && reason.contains("«a», «b»"), "{line}: {reason}");
+}

@@ -515,6 +515,9 @@ pub const HEADERS: &[(&str, &[&str])] = &[
     ("record_id", &["record_id", "код записи"]),
 ];
 
+/// How many lines from the top a CSV header is looked for (title lines above it).
+const HEADER_SEARCH: usize = 10;
+
 /// The fields of a product row, in the order of the column array.
 const PRODUCT_FIELDS: [&str; 12] = [
     "product_id",
@@ -646,38 +649,80 @@ fn parse_csv(
     let rows = {
         let mut reader = BufReader::with_capacity(1 << 16, &mut text);
         let delimiter = {
+            // The separator that a line of the first ones holds most of: a report
+            // saved from 1C may start with a title line that has none.
             let head = reader.fill_buf().map_err(|e| io_error(st, e))?;
-            let first = head.split(|&b| b == b'\n').next().unwrap_or(&[]);
+            let lines: Vec<&[u8]> = head.split(|&b| b == b'\n').take(HEADER_SEARCH).collect();
             [b';', b'\t', b',']
                 .into_iter()
-                .max_by_key(|d| first.iter().filter(|b| *b == d).count())
+                .max_by_key(|d| {
+                    let best = lines.iter().map(|l| l.iter().filter(|b| *b == d).count()).max().unwrap_or(0);
+                    // Ties go to the first in the list (`;` is 1C's).
+                    (best, std::cmp::Reverse(*d == b','))
+                })
                 .unwrap_or(b',')
         };
-        let mut csv = csv::ReaderBuilder::new().delimiter(delimiter).flexible(true).from_reader(reader);
-        let headers: Vec<String> = match csv.headers() {
-            Ok(h) => h.iter().map(str::to_string).collect(),
-            Err(e) => return Err(csv_error(st, e, 1)),
-        };
-        let columns = Columns::of(&headers, &options.columns).map_err(|e| st.err(1, e))?;
+        let mut csv = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .flexible(true)
+            .has_headers(false)
+            .from_reader(reader);
         enum Shape {
             Products([Option<usize>; 12]),
             Cells([Option<usize>; 3]),
             Records(usize, usize),
         }
-        let shape = if columns.get("product_id").is_some() {
-            Shape::Products(PRODUCT_FIELDS.map(|f| columns.get(f)))
-        } else if columns.get("cell_id").is_some() {
-            Shape::Cells([columns.get("cell_id"), columns.get("name"), columns.get("barcode")])
-        } else if let (Some(c), Some(r)) = (columns.get("catalog"), columns.get("record_id")) {
-            Shape::Records(c, r)
-        } else {
-            return Err(st.err(
-                1,
-                format!(
-                    "the header names no product, cell or record column (found: {}); name the product id column product_id or Код, or map it with --columns product_id=…",
-                    headers.iter().map(|h| format!("«{}»", h.trim())).collect::<Vec<_>>().join(", ")
+        let shape_of = |columns: &Columns| {
+            if columns.get("product_id").is_some() {
+                Some(Shape::Products(PRODUCT_FIELDS.map(|f| columns.get(f))))
+            } else if columns.get("cell_id").is_some() {
+                Some(Shape::Cells([columns.get("cell_id"), columns.get("name"), columns.get("barcode")]))
+            } else if let (Some(c), Some(r)) = (columns.get("catalog"), columns.get("record_id")) {
+                Some(Shape::Records(c, r))
+            } else {
+                None
+            }
+        };
+        // The header is the first line that names a product, cell or record column:
+        // title lines above it (a report's name, its date) are skipped.
+        let mut record = csv::StringRecord::new();
+        let mut first: Option<(Vec<String>, u64)> = None;
+        // Nothing found: the first line is reported as if it were the header.
+        let no_header = |first: &Option<(Vec<String>, u64)>| -> Error {
+            let Some((headers, line)) = first else {
+                return st.err(1, "the file has no header line");
+            };
+            match Columns::of(headers, &options.columns) {
+                Err(e) => st.err(*line, e),
+                Ok(_) => st.err(
+                    *line,
+                    format!(
+                        "the header names no product, cell or record column (found: {}); name the product id column product_id or Код, or map it with --columns product_id=…",
+                        headers.iter().map(|h| format!("«{}»", h.trim())).collect::<Vec<_>>().join(", ")
+                    ),
                 ),
-            ));
+            }
+        };
+        let (headers, columns, shape) = loop {
+            match csv.read_record(&mut record) {
+                Ok(true) => {}
+                Ok(false) => return Err(no_header(&first)),
+                Err(e) => return Err(csv_error(st, e, 1)),
+            }
+            let line = record.position().map_or(1, |p| p.line());
+            let headers: Vec<String> = record.iter().map(str::to_string).collect();
+            if headers.iter().all(|h| h.trim().is_empty()) {
+                continue;
+            }
+            if let Ok(columns) = Columns::of(&headers, &options.columns) {
+                if let Some(shape) = shape_of(&columns) {
+                    break (headers, columns, shape);
+                }
+            }
+            first.get_or_insert((headers, line));
+            if line >= HEADER_SEARCH as u64 {
+                return Err(no_header(&first));
+            }
         };
         if !matches!(shape, Shape::Records(..)) {
             for (i, h) in &columns.unknown {
@@ -700,7 +745,6 @@ fn parse_csv(
                 warnings.push(w);
             }
         }
-        let mut record = csv::StringRecord::new();
         let mut rows = 0u64;
         loop {
             match csv.read_record(&mut record) {
