@@ -64,6 +64,9 @@ pub struct App {
     pub site: crate::site::SiteSettings,
     /// Prometheus metrics (`/metrics`).
     pub metrics: crate::metrics::Metrics,
+    /// True when `/metrics` is served on an address of its own
+    /// (`--metrics-listen`): the main listener then answers 404 there.
+    pub metrics_elsewhere: bool,
 }
 
 type St = State<Arc<App>>;
@@ -140,8 +143,23 @@ async fn readyz(State(app): St) -> Response {
     }
 }
 
-/// The Prometheus text exposition.
+/// `/metrics` on the main listener, unless it is served elsewhere.
 async fn metrics(State(app): St) -> Result<Response> {
+    if app.metrics_elsewhere {
+        return Err(Error::NotFound("metrics are served on the --metrics-listen address".into()));
+    }
+    exposition(app).await
+}
+
+/// The router of a `--metrics-listen` address: `/metrics` only.
+pub fn metrics_router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/metrics", get(|State(app): St| exposition(app)))
+        .with_state(app)
+}
+
+/// The Prometheus text exposition.
+async fn exposition(app: Arc<App>) -> Result<Response> {
     let app2 = app.clone();
     let (jobs, seen) = blocking(move || {
         let store = app2.server.store();

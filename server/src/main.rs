@@ -37,6 +37,9 @@ enum Command {
         /// Largest finished document, in MiB.
         #[arg(long, default_value_t = 32)]
         max_document_mib: u64,
+        /// Serve /metrics on this address only (plain HTTP), not on --listen.
+        #[arg(long)]
+        metrics_listen: Option<String>,
     },
     /// Terminals.
     #[command(subcommand)]
@@ -336,6 +339,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             tls_key,
             max_catalog_mib,
             max_document_mib,
+            metrics_listen,
         } => {
             let limits = Limits {
                 catalog: max_catalog_mib << 20,
@@ -343,7 +347,13 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 ..Limits::default()
             };
             let tls = tls_cert.zip(tls_key).map(|(cert, key)| TlsFiles { cert, key });
-            serve_foreground(server, &listen, tls, limits, |url| out(&format!("listening on {url}\n"))).map_err(|e| e.to_string())?;
+            serve_foreground(server, &listen, tls, limits, metrics_listen.as_deref(), |url, metrics| {
+                out(&format!("listening on {url}\n"));
+                if let Some(m) = metrics {
+                    out(&format!("metrics on {m}\n"));
+                }
+            })
+            .map_err(|e| e.to_string())?;
         }
         Command::Device(DeviceCommand::Add {
             name,

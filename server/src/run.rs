@@ -119,21 +119,38 @@ pub fn serve_foreground(
     listen: &str,
     tls: Option<TlsFiles>,
     limits: Limits,
-    ready: impl FnOnce(&str),
+    metrics_listen: Option<&str>,
+    ready: impl FnOnce(&str, Option<&str>),
 ) -> Result<(), RunError> {
     let listener = TcpListener::bind(listen).map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let url = url_of(listener.local_addr()?, tls.is_some());
+    // Metrics on an address of their own, plain HTTP (an internal network).
+    let metrics_listener = match metrics_listen {
+        Some(addr) => {
+            let l = TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr} for metrics: {e}"))?;
+            l.set_nonblocking(true)?;
+            Some(l)
+        }
+        None => None,
+    };
+    let metrics_url = match &metrics_listener {
+        Some(l) => Some(format!("{}/metrics", url_of(l.local_addr()?, false))),
+        None => None,
+    };
     let printing = server.start_printing()?;
     let app = Arc::new(App {
         server,
         limits,
         site: Default::default(),
         metrics: Default::default(),
+        metrics_elsewhere: metrics_listener.is_some(),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let handle = axum_server::Handle::new();
         let shutdown = handle.clone();
+        let metrics_handle: axum_server::Handle<SocketAddr> = axum_server::Handle::new();
+        let metrics_shutdown = metrics_handle.clone();
         // Ctrl-C, or SIGTERM from systemd, Docker or an orchestrator: stop
         // accepting, let the requests in flight finish (up to 30 s), then exit.
         tokio::spawn(async move {
@@ -144,6 +161,7 @@ pub fn serve_foreground(
                     Err(e) => {
                         log::warn!("SIGTERM not handled: {e}");
                         let _ = tokio::signal::ctrl_c().await;
+                        metrics_shutdown.graceful_shutdown(Some(Duration::from_secs(5)));
                         shutdown.graceful_shutdown(Some(Duration::from_secs(30)));
                         return;
                     }
@@ -156,11 +174,25 @@ pub fn serve_foreground(
             #[cfg(not(unix))]
             let _ = tokio::signal::ctrl_c().await;
             log::info!("shutting down: finishing the requests in flight");
+            metrics_shutdown.graceful_shutdown(Some(Duration::from_secs(5)));
             shutdown.graceful_shutdown(Some(Duration::from_secs(30)));
         });
+        if let Some(l) = metrics_listener {
+            let router = api::metrics_router(app.clone());
+            tokio::spawn(async move {
+                match axum_server::from_tcp(l) {
+                    Ok(server) => {
+                        if let Err(e) = server.handle(metrics_handle).serve(router.into_make_service()).await {
+                            log::error!("metrics listener stopped: {e}");
+                        }
+                    }
+                    Err(e) => log::error!("metrics listener: {e}"),
+                }
+            });
+        }
         let serving = tokio::spawn(serve_on(listener, app, tls, handle.clone()));
         if handle.listening().await.is_some() {
-            ready(&url);
+            ready(&url, metrics_url.as_deref());
         }
         let result = serving.await?;
         printing.stop();
@@ -211,6 +243,7 @@ impl Background {
             limits,
             site,
             metrics: Default::default(),
+            metrics_elsewhere: false,
         });
         let handle = axum_server::Handle::new();
         let h = handle.clone();

@@ -70,24 +70,37 @@ fn health_readiness_and_metrics_count_what_terminals_did() {
 
 /// systemd, Docker and orchestrators stop a service with SIGTERM: the server stops
 /// accepting, finishes what it was doing and exits 0 (the default action would kill
-/// it with the signal).
+/// it with the signal). With `--metrics-listen` the metrics live on their own
+/// address only.
 #[cfg(unix)]
 #[test]
-fn sigterm_ends_the_server_cleanly() {
+fn sigterm_ends_the_server_cleanly_and_metrics_can_live_apart() {
     let w = World::new(3);
     let mut child = Command::new(env!("CARGO_BIN_EXE_tsd-server"))
         .arg("--data")
         .arg(&w.server_dir)
-        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(["serve", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let (mut line, mut metrics_line) = (String::new(), String::new());
+    out.read_line(&mut line).unwrap();
+    out.read_line(&mut metrics_line).unwrap();
     let url = line.trim().strip_prefix("listening on ").unwrap().to_string();
+    let metrics_url = metrics_line.trim().strip_prefix("metrics on ").unwrap().to_string();
     let agent = ureq::Agent::config_builder().http_status_as_error(false).build().new_agent();
     assert_eq!(agent.get(format!("{url}/readyz")).call().unwrap().status().as_u16(), 200);
+    // --metrics-listen: the exposition on its own address, not on the public one.
+    assert_eq!(agent.get(format!("{url}/metrics")).call().unwrap().status().as_u16(), 404);
+    let mut m = agent.get(&metrics_url).call().unwrap();
+    assert_eq!(m.status().as_u16(), 200);
+    assert!(m
+        .body_mut()
+        .read_to_string()
+        .unwrap()
+        .contains("tsd_http_requests_total{route=\"/readyz\""));
     let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(killed.success());
     let status = child.wait().unwrap();
