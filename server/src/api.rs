@@ -662,7 +662,15 @@ async fn device_status(State(app): St, DeviceAuth(device): DeviceAuth, body: Bod
     if !status.is_object() {
         return Err(Error::BadRequest("the status must be a JSON object".into()));
     }
+    // A terminal reports its status as the last step of a sync that went through.
+    let via = if status.get("via").and_then(|v| v.as_str()) == Some("usb") {
+        "usb"
+    } else {
+        "direct"
+    };
+    let metrics_app = app.clone();
     blocking(move || app.server.store().set_status(device.id, &status)).await?;
+    metrics_app.metrics.sync_completed(via);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

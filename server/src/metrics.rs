@@ -1,7 +1,7 @@
 //! Prometheus metrics at `/metrics` (the `prometheus-client` crate's registry and
 //! text exposition): requests and their latency per route, response bytes per
-//! route (packages served), finished documents received, online lookups (hits,
-//! misses), and — read from the database at scrape time — print jobs by state and
+//! route (packages served), finished documents received, syncs completed, online
+//! lookups (hits, misses), and — read from the database at scrape time — print jobs by state and
 //! devices seen in the last hour.
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -40,6 +40,13 @@ pub struct LookupLabels {
     pub outcome: &'static str,
 }
 
+/// How a sync reached the server.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ViaLabels {
+    /// `direct`, or `usb` through a PC's bridge.
+    pub via: &'static str,
+}
+
 /// A print job state.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StateLabels {
@@ -56,6 +63,7 @@ pub struct Metrics {
     /// Finished documents stored (a repeat of one already stored is not counted).
     pub documents: Counter,
     lookups: Family<LookupLabels, Counter>,
+    syncs: Family<ViaLabels, Counter>,
     print_jobs: Family<StateLabels, Gauge>,
     devices_seen: Gauge,
     /// Serialises scrapes (the gauges are set, then encoded).
@@ -94,6 +102,12 @@ impl Default for Metrics {
         );
         let lookups = Family::<LookupLabels, Counter>::default();
         registry.register("online_lookups", "Online lookups answered, by outcome", lookups.clone());
+        let syncs = Family::<ViaLabels, Counter>::default();
+        registry.register(
+            "syncs_completed",
+            "Syncs that went through (their last step, the status report), by how they came",
+            syncs.clone(),
+        );
         let print_jobs = Family::<StateLabels, Gauge>::default();
         registry.register("print_jobs", "Print jobs by state (read at scrape time)", print_jobs.clone());
         let devices_seen = Gauge::default();
@@ -109,6 +123,7 @@ impl Default for Metrics {
             response_bytes,
             documents,
             lookups,
+            syncs,
             print_jobs,
             devices_seen,
             scrape: Mutex::new(()),
@@ -143,6 +158,11 @@ impl Metrics {
                 outcome: if hit { "hit" } else { "miss" },
             })
             .inc();
+    }
+
+    /// Records a sync that went through.
+    pub fn sync_completed(&self, via: &'static str) {
+        self.syncs.get_or_create(&ViaLabels { via }).inc();
     }
 
     /// The text exposition, with the database-read gauges set first.

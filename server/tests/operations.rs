@@ -54,6 +54,11 @@ fn health_readiness_and_metrics_count_what_terminals_did() {
     assert_eq!(sample(&text, "tsd_online_lookups_total{outcome=\"hit\"}"), Some(1.0));
     assert_eq!(sample(&text, "tsd_online_lookups_total{outcome=\"miss\"}"), Some(1.0));
     assert_eq!(sample(&text, "tsd_devices_seen_last_hour"), Some(1.0));
+    assert_eq!(
+        sample(&text, "tsd_syncs_completed_total{via=\"direct\"}"),
+        Some(2.0),
+        "two syncs went through"
+    );
     assert!(sample(&text, "tsd_http_requests_total{route=\"/v1/hello\",method=\"GET\",status=\"200\"}").unwrap() >= 2.0);
     // Routes by pattern, never by raw path: package names do not make series.
     let served = sample(
