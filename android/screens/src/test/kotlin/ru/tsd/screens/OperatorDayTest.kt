@@ -107,6 +107,50 @@ class OperatorDayTest {
         }
     }
 
+    /**
+     * The integrator publishes the catalog as 1C writes it (Windows-1251, `;`,
+     * CRLF, Russian headers, weighed goods by their scale item code); the operator
+     * syncs from home and, in a receiving document, scans a scale label whose item
+     * code only the PLU column names, then a marking code cut short.
+     */
+    @Test
+    fun aScaleLabelFindsGoodsA1cExportListedByTheirScaleCode() {
+        val root = tempDir("day-1c")
+        val export = "Код;Наименование;Ед. изм.;Весовой;Код весового товара;Штрихкод\r\n" +
+            "P7;Колбаса докторская;кг;да;00789;\r\nP4;Туфли женские;шт;нет;;4607000000014\r\n"
+        val file = File(root, "Выгрузка.csv").apply { writeBytes(export.toByteArray(charset("windows-1251"))) }
+        ServerProcess(File(root, "server")).use { server ->
+            val token = server.admin("device", "add", "ТСД-1")
+            server.admin("catalog", "publish", file.absolutePath)
+            server.start()
+            TsdRuntime.open(File(root, "terminal")).use { rt ->
+                val nav = Navigator(Day.shell(rt, root))
+                nav.open(Route.Settings)
+                (nav.screen as SettingsScreen).onServer(server.url, token)
+                nav.open(Route.Home)
+                (nav.screen as HomeScreen).onSync()
+                assertNull((nav.screen as HomeScreen).state.problem)
+                nav.open(Route.Tasks("receiving"))
+                val id = (nav.screen as TasksScreen).onNew()!!
+                nav.open(Route.Document(id))
+                val doc = nav.screen as DocumentScreen
+                // 22 00789 01250 C: 1.25 kg of the sausage, found by its item code.
+                val body = "220078901250"
+                val sum = body.reversed().mapIndexed { i, c -> (c - '0') * if (i % 2 == 0) 3 else 1 }.sum()
+                nav.onScan(Day.scan(body + ((10 - sum % 10) % 10)))
+                assertTrue(doc.state.last!!.accepted, "${doc.state.last}")
+                assertEquals("Колбаса докторская", doc.state.last!!.title)
+                assertEquals(1250, doc.state.last!!.qtyMilli)
+                // A marking code whose crypto signature was cut: refused, saying which part.
+                nav.onScan(Day.scan(Day.marking("5Ab7Xz9Qw2Lk9").dropLast(10)))
+                val problem = doc.state.problem?.text ?: doc.state.last?.message
+                assertNotNull(problem)
+                assertTrue("AI 92" in problem!!, problem)
+                assertEquals(1250, doc.state.lines.sumOf { it.actualMilli }, "the cut code counted nothing")
+            }
+        }
+    }
+
     @Test
     fun aFreeDocumentWithCellsUndoSearchAndCorrections() {
         val root = tempDir("day-free")
