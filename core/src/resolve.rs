@@ -139,7 +139,7 @@ pub fn readings(p: &Parsed) -> Vec<&'static str> {
             if Gtin14::parse(&p.text).is_ok() {
                 out.push("ean13");
             }
-            if p.weight.as_ref().is_some_and(|w| catalog::plu_key(&w.item).is_ok()) {
+            if p.weight.as_ref().is_some_and(|w| catalog::is_plu(&w.item)) {
                 out.push("plu");
             }
         }

@@ -277,7 +277,7 @@ async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) 
     Response::from_parts(parts, Body::from(body))
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| Error::Internal(format!("request handler failed: {e}")))?

@@ -319,16 +319,6 @@ impl Server {
         self.dir.join("tmp")
     }
 
-    /// A temporary `.jsonl` file under [`Server::tmp_dir`], removed when dropped.
-    fn tmp_jsonl(&self) -> Result<tempfile::TempPath> {
-        let dir = self.tmp_dir();
-        let file = tempfile::Builder::new()
-            .suffix(".jsonl")
-            .tempfile_in(&dir)
-            .map_err(|source| Error::Io { path: dir, source })?;
-        Ok(file.into_temp_path())
-    }
-
     /// Registers a device and returns its token (shown once; only its hash is kept).
     pub fn add_device(&self, name: &str) -> Result<String> {
         if name.trim().is_empty() || name.len() > 100 {
@@ -432,15 +422,14 @@ impl Server {
         let _one_at_a_time = self.publish.lock().unwrap_or_else(|p| p.into_inner());
         let latest = self.store.latest_catalog()?;
         let version = latest.as_ref().map_or(1, |l| l.version + 1);
-        let canonical = self.tmp_jsonl()?;
-        let summary = tsd_core::catalog::package::normalize(input, format, read, &canonical)?;
+        let (canonical, summary) = tsd_core::catalog::package::normalize_to_temp(input, format, read, &self.tmp_dir())?;
         let warnings = summary.warnings;
         // A file of changes only (CommerceML `СодержитТолькоИзменения`, offers
         // without their catalog) is merged onto the latest version, never taken
         // for the whole catalog.
         let merged = match (summary.partial, latest.as_ref()) {
             (true, Some(l)) => {
-                let out = self.tmp_jsonl()?;
+                let out = tsd_core::catalog::package::temp_jsonl(&self.tmp_dir())?;
                 tsd_core::catalog::package::merge_canonical(&self.dir.join("catalog").join(&l.source), &canonical, &summary.deleted, &out)?;
                 Some(out)
             }

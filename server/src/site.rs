@@ -18,7 +18,7 @@
 //! `type=sale` (orders) is not implemented: terminals' documents are not orders;
 //! they are taken from `GET /v1/documents` (see docs/1c.md).
 
-use crate::api::App;
+use crate::api::{blocking, App};
 use crate::error::{Error, Result};
 use crate::{lock, now_ms, random_token, token_hash, Server};
 use axum::body::Body;
@@ -97,14 +97,6 @@ impl Server {
     fn site_dir(&self, token: &str) -> PathBuf {
         self.tmp_dir().join("1c").join(&token_hash(token)[..24])
     }
-
-    /// Publishes what an import call names: an `import*.xml` with its offers and
-    /// prices; offers or prices alone as changes merged onto the latest version.
-    fn publish_exchange(&self, dir: &Path, filename: &str) -> Result<crate::Published> {
-        let path = dir.join(filename);
-        let read = ReadOptions::default();
-        self.publish_catalog_with(&path, Format::CommerceMl, &read)
-    }
 }
 
 /// A file name 1C sent, checked: relative, no `..`, no drive; `\` taken as `/`.
@@ -166,12 +158,6 @@ fn unauthorised(reason: &str) -> Response {
         HeaderValue::from_static("Basic realm=\"tsd-server 1C exchange\", charset=\"UTF-8\""),
     );
     r
-}
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Error::Internal(format!("request handler failed: {e}")))?
 }
 
 /// `/1c/exchange`: the whole protocol, GET and POST.
@@ -401,7 +387,12 @@ async fn import(app: &Arc<App>, dir: &Path, name: &Path) -> Response {
         let (app, job, target, dir) = (app.clone(), job.clone(), target.clone(), dir.to_path_buf());
         std::thread::spawn(move || {
             let rel = target.strip_prefix(&dir).unwrap_or(&target).to_path_buf();
-            let answer = match app.server.publish_exchange(&dir, &rel.to_string_lossy()) {
+            // An import*.xml brings its offers and prices; offers or prices alone
+            // are changes, merged onto the latest version.
+            let answer = match app
+                .server
+                .publish_catalog_with(&target, Format::CommerceMl, &ReadOptions::default())
+            {
                 Ok(p) if p.changed => Ok(format!("catalog version {} published", p.version)),
                 Ok(p) => Ok(format!("catalog unchanged (version {})", p.version)),
                 Err(e) => {

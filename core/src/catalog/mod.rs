@@ -144,11 +144,16 @@ pub fn barcode_key(raw: &str) -> std::result::Result<BarcodeKey, String> {
 /// all meet. 1–6 digits.
 pub fn plu_key(raw: &str) -> std::result::Result<BarcodeKey, String> {
     let s = raw.trim();
-    if s.is_empty() || s.len() > 6 || !s.bytes().all(|b| b.is_ascii_digit()) {
+    if !is_plu(s) {
         return Err(format!("PLU {s:?}: the scale item code is 1–6 digits"));
     }
     let n = s.trim_start_matches('0');
     Ok(BarcodeKey::Text(format!("PLU:{}", if n.is_empty() { "0" } else { n })))
+}
+
+/// Whether `s` can be a scale item code (1–6 digits): what [`plu_key`] takes.
+pub fn is_plu(s: &str) -> bool {
+    (1..=6).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Folds text for name search: lower case, ё → е.

@@ -108,6 +108,25 @@ pub fn normalize(input: &Path, format: Format, read: &ReadOptions, out: &Path) -
     Ok(summary)
 }
 
+/// A temporary `.jsonl` file in `dir`, removed when dropped.
+pub fn temp_jsonl(dir: &Path) -> Result<tempfile::TempPath> {
+    let file = tempfile::Builder::new()
+        .suffix(".jsonl")
+        .tempfile_in(dir)
+        .map_err(|source| Error::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    Ok(file.into_temp_path())
+}
+
+/// [`normalize`] into a temporary file in `dir`.
+pub fn normalize_to_temp(input: &Path, format: Format, read: &ReadOptions, dir: &Path) -> Result<(tempfile::TempPath, ReadSummary)> {
+    let out = temp_jsonl(dir)?;
+    let summary = normalize(input, format, read, &out)?;
+    Ok((out, summary))
+}
+
 /// The identity of a canonical JSON Lines object (see [`normalize`]): a product,
 /// cell or record key.
 fn canonical_key(line: &str) -> Option<String> {

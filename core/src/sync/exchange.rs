@@ -5,6 +5,7 @@
 //! that carries a server-mode terminal's folder to a server is [`super::bridge`].
 
 use super::folder::{ack_name, names, prepare, refuse, Rejected, ARCHIVE, FROM_DEVICE, LOGS, STATUS, TO_DEVICE};
+use crate::catalog::package::normalize_to_temp;
 use crate::documents::TaskDocument;
 use crate::error::{Error, Result};
 use crate::fsx::{io, move_to, now_millis, safe_name, write_atomically};
@@ -144,29 +145,11 @@ pub fn put_delta(
     key: Option<&[u8]>,
 ) -> Result<(String, Header)> {
     prepare(root)?;
-    // Both exports as canonical JSON Lines: any encoding and header names, and a
-    // CommerceML export of changes only refused (a delta from it would delete
-    // everything it does not name).
-    let canonical = |file: &Path| -> Result<(tempfile::TempPath, crate::catalog::ReadSummary)> {
-        let out = tempfile::Builder::new()
-            .suffix(".jsonl")
-            .tempfile_in(root)
-            .map_err(|source| Error::Io {
-                path: root.to_path_buf(),
-                source,
-            })?
-            .into_temp_path();
-        let summary = crate::catalog::package::normalize(file, format, &Default::default(), &out)?;
-        Ok((out, summary))
-    };
-    let (base, _) = canonical(base)?;
-    let (input_canonical, summary) = canonical(input)?;
-    if summary.partial {
-        return Err(Error::InvalidArgument(format!(
-            "{}: this export holds changes only; a delta needs the whole catalog",
-            input.display()
-        )));
-    }
+    // Both exports as canonical JSON Lines (any encoding and header names); an
+    // export of changes only is refused.
+    let (base, _) = normalize_to_temp(base, format, &Default::default(), root)?;
+    let (input_canonical, summary) = normalize_to_temp(input, format, &Default::default(), root)?;
+    whole_catalog(&summary, input)?;
     let (input, format) = (&*input_canonical, crate::catalog::Format::Jsonl);
     let now = now_millis();
     let name = format!("catalog-{now:015}-delta.tsdpkg");
@@ -180,6 +163,19 @@ pub fn put_delta(
         key,
     )?;
     Ok((name, header))
+}
+
+/// A package for the terminals stands for the whole catalog (a snapshot) or the
+/// whole change to it (a delta): one made from an export of changes only would
+/// delete everything the export does not name.
+fn whole_catalog(summary: &crate::catalog::ReadSummary, input: &Path) -> Result<()> {
+    if summary.partial {
+        return Err(Error::InvalidArgument(format!(
+            "{}: this export holds changes only (СодержитТолькоИзменения, or offers without their catalog); export the whole catalog, or publish the changes through tsd-server, which merges them",
+            input.display()
+        )));
+    }
+    Ok(())
 }
 
 /// Puts a catalog file into `to-device/` as a snapshot package named
@@ -210,23 +206,8 @@ pub fn put_catalog_with(
     key: Option<&[u8]>,
 ) -> Result<(String, Header, Vec<String>)> {
     prepare(root)?;
-    let canonical = tempfile::Builder::new()
-        .suffix(".jsonl")
-        .tempfile_in(root)
-        .map_err(|source| Error::Io {
-            path: root.to_path_buf(),
-            source,
-        })?
-        .into_temp_path();
-    let summary = crate::catalog::package::normalize(input, format, read, &canonical)?;
-    if summary.partial {
-        // A snapshot stands for the whole catalog: one made of changes would
-        // delete everything else on the terminals.
-        return Err(Error::InvalidArgument(format!(
-            "{}: this export holds changes only (СодержитТолькоИзменения, or offers without their catalog); export the whole catalog, or publish the changes through tsd-server, which merges them",
-            input.display()
-        )));
-    }
+    let (canonical, summary) = normalize_to_temp(input, format, read, root)?;
+    whole_catalog(&summary, input)?;
     let (name, header) = put_catalog(root, &canonical, crate::catalog::Format::Jsonl, version, key)?;
     Ok((name, header, summary.warnings))
 }
