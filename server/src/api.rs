@@ -166,7 +166,7 @@ async fn exposition(app: Arc<App>) -> Result<Response> {
         Ok((store.print_job_counts()?, store.devices_seen_since(crate::now_ms() - 3_600_000)?))
     })
     .await?;
-    let body = app.metrics.render(&jobs, seen);
+    let body = app.metrics.render(&jobs, seen, app.server.store().pool_use());
     Ok((
         [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
         body,
@@ -516,11 +516,11 @@ fn parse_range(value: &str, size: u64) -> RangeAsk {
 }
 
 async fn device_package(State(app): St, _device: DeviceAuth, Path(name): Path<String>, headers: HeaderMap) -> Result<Response> {
-    serve_file(&app.server.packages_dir(), &name, &headers, "application/vnd.tsd.package").await
+    serve_file(app, crate::store::Area::Packages, name, &headers, "application/vnd.tsd.package").await
 }
 
 async fn device_app_file(State(app): St, _device: DeviceAuth, Path(name): Path<String>, headers: HeaderMap) -> Result<Response> {
-    serve_file(&app.server.apps_dir(), &name, &headers, "application/vnd.android.package-archive").await
+    serve_file(app, crate::store::Area::Apps, name, &headers, "application/vnd.android.package-archive").await
 }
 
 #[derive(Deserialize)]
@@ -537,12 +537,21 @@ async fn device_app(State(app): St, _device: DeviceAuth, Query(q): Query<AppQuer
     })
 }
 
-/// An immutable file of `dir` with `Range`/`If-Range` (ETag: its name), so a cut
-/// download resumes.
-async fn serve_file(dir: &std::path::Path, name: &str, headers: &HeaderMap, content_type: &'static str) -> Result<Response> {
+/// An immutable kept file with `Range`/`If-Range` (ETag: its name), so a cut
+/// download resumes — on any instance, which serves the same bytes.
+async fn serve_file(
+    app: Arc<App>,
+    area: crate::store::Area,
+    name: String,
+    headers: &HeaderMap,
+    content_type: &'static str,
+) -> Result<Response> {
     use tokio::io::{AsyncReadExt, AsyncSeekExt};
-    tsd_core::fsx::safe_name(name).map_err(Error::BadRequest)?;
-    let path = dir.join(name);
+    let name2 = name.clone();
+    let path = blocking(move || app.server.served_file(area, &name2))
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no file {name}")))?;
+    let name = name.as_str();
     let mut file = tokio::fs::File::open(&path)
         .await
         .map_err(|_| Error::NotFound(format!("no file {name}")))?;

@@ -45,6 +45,14 @@ pub enum Error {
         #[source]
         source: rusqlite::Error,
     },
+    /// PostgreSQL failed (or could not be reached).
+    #[error("PostgreSQL error while {step}: {message}")]
+    Database {
+        /// What the server was doing.
+        step: &'static str,
+        /// What the database or its pool said.
+        message: String,
+    },
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {
@@ -69,7 +77,7 @@ impl Error {
             Error::Timeout(_) => (StatusCode::REQUEST_TIMEOUT, "timeout"),
             Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             Error::Core(e) if !e.retryable() => (StatusCode::UNPROCESSABLE_ENTITY, e.code()),
-            Error::Core(_) | Error::Storage { .. } | Error::Io { .. } => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Error::Core(_) | Error::Storage { .. } | Error::Database { .. } | Error::Io { .. } => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         }
     }
 }

@@ -14,6 +14,10 @@
 //! DIR/apps/app-N.apk         published app versions (served with Range)
 //! DIR/tmp/                   uploads being received
 //! ```
+//! On PostgreSQL (`--database postgres://…`) the records and the kept files
+//! (catalog, packages, logs, apps) live in the database; the data folder holds only
+//! what the instance rebuilds from it: `lookup/`, `cache/` (copies of kept files it
+//! served), `tmp/`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -29,7 +33,7 @@ pub use error::{Error, Result};
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use store::{CatalogVersion, Device, Pushed, Storage};
+use store::{Area, CatalogVersion, Device, Pushed, Storage};
 use tsd_core::catalog::Format;
 use tsd_core::documents::TaskDocument;
 use tsd_core::package::{Header, Kind, PackageReader, PackageWriter};
@@ -73,6 +77,15 @@ pub(crate) fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
     }
 }
 
+/// A PostgreSQL database for the storage (`--database`).
+#[derive(Debug, Clone)]
+pub struct Database {
+    /// `postgres://user:password@host:port/database`.
+    pub url: String,
+    /// Most connections an instance opens.
+    pub max_connections: usize,
+}
+
 /// What a catalog publish did (the answer of `POST /v1/catalog`).
 pub type Published = CatalogPublished;
 
@@ -80,7 +93,9 @@ pub type Published = CatalogPublished;
 pub struct Server {
     dir: PathBuf,
     store: Arc<dyn Storage>,
-    publish: Mutex<()>,
+    /// When the lookup catalog was last compared with the latest version (another
+    /// instance may have published since).
+    lookup_checked: Mutex<Option<std::time::Instant>>,
     /// Applies each published version to the lookup catalog.
     lookup_writer: Mutex<rusqlite::Connection>,
     /// Answers online lookups (a read-only connection: a long apply does not stop it).
@@ -100,11 +115,21 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Server {
     /// Opens (creating) a data folder with the SQLite storage.
     pub fn open(dir: &Path) -> Result<Server> {
-        for sub in ["", "catalog", "packages", "tmp", "logs", "apps"] {
+        Server::open_with(dir, None)
+    }
+
+    /// Opens a data folder with the storage `database` names: a PostgreSQL URL
+    /// (`postgres://user:password@host:port/db`, the database several instances
+    /// share), or `None` for SQLite in the data folder.
+    pub fn open_with(dir: &Path, database: Option<&Database>) -> Result<Server> {
+        for sub in ["", "tmp"] {
             let p = dir.join(sub);
             std::fs::create_dir_all(&p).map_err(io(&p))?;
         }
-        let store = Arc::new(store::Sqlite::open(dir)?);
+        let store: Arc<dyn Storage> = match database {
+            None => Arc::new(store::Sqlite::open(dir)?),
+            Some(db) => Arc::new(store::Postgres::connect(&db.url, db.max_connections, &dir.join("cache"))?),
+        };
         let lookup = dir.join("lookup");
         std::fs::create_dir_all(&lookup).map_err(io(&lookup))?;
         let lookup_writer = tsd_core::store::open(&lookup, tsd_core::store::Db::Catalog, true)?;
@@ -112,7 +137,7 @@ impl Server {
         let server = Server {
             dir: dir.to_path_buf(),
             store,
-            publish: Mutex::new(()),
+            lookup_checked: Mutex::default(),
             lookup_writer: Mutex::new(lookup_writer),
             lookup_reader: Mutex::new(lookup_reader),
             print_wake: Arc::default(),
@@ -186,9 +211,8 @@ impl Server {
             serde_json::from_str(&info).map_err(|e| Error::BadRequest(format!("the bundle's first record is not JSON: {e}")))?;
         let safe = tsd_core::sync::folder::document_token(&header.package_id);
         let file = format!("{}-{safe}.tsdpkg", device.id);
-        let dest = self.dir.join("logs").join(&file);
         let size = std::fs::metadata(upload).map_err(io(upload))?.len() as i64;
-        copy_durably(upload, &dest)?;
+        self.store.keep_file(Area::Logs, &file, upload)?;
         self.store.add_logs(device.id, &header.package_id, &file, size, &info, now_ms())
     }
 
@@ -198,7 +222,7 @@ impl Server {
             .store
             .log_bundle(id)?
             .ok_or_else(|| Error::NotFound(format!("no log bundle {id}")))?;
-        let path = self.dir.join("logs").join(&bundle.file);
+        let path = self.kept(Area::Logs, &bundle.file)?;
         let reader = PackageReader::open(&path, None, false).map_err(tsd_core::Error::from)?;
         let mut out = String::new();
         for (i, record) in reader.records::<String>().map_err(tsd_core::Error::from)?.enumerate() {
@@ -225,9 +249,8 @@ impl Server {
         if have == latest.version {
             return Ok(());
         }
-        let packages = self.packages_dir();
         let apply = |conn: &mut rusqlite::Connection, name: &str| -> Result<()> {
-            let reader = PackageReader::open(&packages.join(name), None, false).map_err(tsd_core::Error::from)?;
+            let reader = PackageReader::open(&self.kept(Area::Packages, name)?, None, false).map_err(tsd_core::Error::from)?;
             tsd_core::catalog::package::apply(conn, &reader, &mut |_| true)?;
             Ok(())
         };
@@ -241,8 +264,39 @@ impl Server {
         apply(&mut conn, &latest.snapshot)
     }
 
+    /// Brings the lookup catalog up to a version published since the last look
+    /// (by this instance or another sharing the database), looking at most once a
+    /// second.
+    fn lookup_current(&self) {
+        {
+            let mut checked = lock(&self.lookup_checked);
+            if checked.is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(1)) {
+                return;
+            }
+            *checked = Some(std::time::Instant::now());
+        }
+        if let Err(e) = self.refresh_lookup() {
+            log::warn!("lookup catalog not brought up to date: {e}");
+        }
+    }
+
+    /// A local path holding a kept file, or NotFound.
+    fn kept(&self, area: Area, name: &str) -> Result<PathBuf> {
+        self.store
+            .open_file(area, name)?
+            .ok_or_else(|| Error::NotFound(format!("no file {name} is kept in {}", area.dir())))
+    }
+
+    /// A local path holding a package or an app file to serve, `None` when there
+    /// is no such file.
+    pub fn served_file(&self, area: Area, name: &str) -> Result<Option<PathBuf>> {
+        tsd_core::fsx::safe_name(name).map_err(Error::BadRequest)?;
+        self.store.open_file(area, name)
+    }
+
     /// A generic catalog record of the latest catalog version.
     pub fn lookup_record(&self, catalog: &str, id: &str) -> Result<LookupAnswer> {
+        self.lookup_current();
         let conn = lock(&self.lookup_reader);
         Ok(LookupAnswer {
             record: tsd_core::catalog::record(&conn, catalog, id)?,
@@ -254,6 +308,7 @@ impl Server {
     /// of `keys` that names a product, else the cell `cell` labels.
     pub fn lookup(&self, keys: &[String], cell: Option<&str>) -> Result<LookupAnswer> {
         use tsd_core::catalog::{barcode_key, BarcodeKey};
+        self.lookup_current();
         let conn = lock(&self.lookup_reader);
         let keys: Vec<BarcodeKey> = keys
             .iter()
@@ -274,16 +329,6 @@ impl Server {
         &*self.store
     }
 
-    /// Folder of immutable packages.
-    pub fn packages_dir(&self) -> PathBuf {
-        self.dir.join("packages")
-    }
-
-    /// Folder of published app files.
-    pub fn apps_dir(&self) -> PathBuf {
-        self.dir.join("apps")
-    }
-
     /// Publishes an app version: the file is kept as `apps/app-N.apk` with its size
     /// and SHA-256. A version code must be newer than the latest; publishing the
     /// same version with the same file again changes nothing.
@@ -291,7 +336,7 @@ impl Server {
         if version_code <= 0 {
             return Err(Error::BadRequest("the version code must be positive".into()));
         }
-        let _one_at_a_time = self.publish.lock().unwrap_or_else(|p| p.into_inner());
+        let _one_at_a_time = self.store.publish_lock()?;
         let update = tsd_core::update::AppUpdate::of_file(apk, version_code, version_name, min_version)?;
         if let Some(latest) = self.store.apps()?.into_iter().next() {
             if latest.version_code == version_code && latest.sha256 == update.sha256 {
@@ -304,7 +349,7 @@ impl Server {
                 )));
             }
         }
-        copy_durably(apk, &self.apps_dir().join(&update.file))?;
+        self.store.keep_file(Area::Apps, &update.file, apk)?;
         self.store.add_app(&update, now_ms())?;
         Ok(update)
     }
@@ -419,47 +464,53 @@ impl Server {
     /// as canonical JSON Lines, which is what the version keeps and later deltas
     /// compare against.
     pub fn publish_catalog_with(&self, input: &Path, format: Format, read: &tsd_core::catalog::ReadOptions) -> Result<Published> {
-        let _one_at_a_time = self.publish.lock().unwrap_or_else(|p| p.into_inner());
+        let _one_at_a_time = self.store.publish_lock()?;
         let latest = self.store.latest_catalog()?;
         let version = latest.as_ref().map_or(1, |l| l.version + 1);
         let (canonical, summary) = tsd_core::catalog::package::normalize_to_temp(input, format, read, &self.tmp_dir())?;
         let warnings = summary.warnings;
+        // The latest version's canonical catalog: the base of the delta (and of a
+        // file of changes only).
+        let base = latest
+            .as_ref()
+            .map(|l| {
+                let format = Format::from_name(&l.format)
+                    .ok_or_else(|| Error::Internal(format!("catalog v{} is kept in an unknown format {:?}", l.version, l.format)))?;
+                Ok::<_, Error>((self.kept(Area::Catalog, &l.source)?, format))
+            })
+            .transpose()?;
         // A file of changes only (CommerceML `СодержитТолькоИзменения`, offers
         // without their catalog) is merged onto the latest version, never taken
         // for the whole catalog.
-        let merged = match (summary.partial, latest.as_ref()) {
-            (true, Some(l)) => {
+        let merged = match (summary.partial, base.as_ref()) {
+            (true, Some((base, _))) => {
                 let out = tsd_core::catalog::package::temp_jsonl(&self.tmp_dir())?;
-                tsd_core::catalog::package::merge_canonical(&self.dir.join("catalog").join(&l.source), &canonical, &summary.deleted, &out)?;
+                tsd_core::catalog::package::merge_canonical(base, &canonical, &summary.deleted, &out)?;
                 Some(out)
             }
             _ => None,
         };
         let (input, format): (&Path, Format) = (merged.as_deref().unwrap_or(&canonical), Format::Jsonl);
         let ext = "jsonl";
-        let packages = self.packages_dir();
+        // Built here, then kept by the storage (the database, on PostgreSQL).
+        let work = tempfile::tempdir_in(self.tmp_dir()).map_err(io(&self.tmp_dir()))?;
         let snapshot = format!("snapshot-v{version}.tsdpkg");
-        tsd_core::catalog::package::build_snapshot(input, format, &packages.join(&snapshot), "tsd-server", version, None)?;
+        tsd_core::catalog::package::build_snapshot(input, format, &work.path().join(&snapshot), "tsd-server", version, None)?;
         let mut delta = None;
         // The delta is computed whatever formats the two versions came in: a catalog
         // equal to the latest one, in any accepted format, makes no version.
-        if let Some(l) = latest.as_ref() {
+        if let (Some(l), Some((base, old_format))) = (latest.as_ref(), base) {
             let name = format!("delta-v{}-v{version}.tsdpkg", l.version);
-            let old_format = Format::from_name(&l.format)
-                .ok_or_else(|| Error::Internal(format!("catalog v{} is kept in an unknown format {:?}", l.version, l.format)))?;
             let header = tsd_core::catalog::package::build_delta(
-                (&self.dir.join("catalog").join(&l.source), old_format),
+                (&base, old_format),
                 (input, format),
-                &packages.join(&name),
+                &work.path().join(&name),
                 "tsd-server",
                 l.version,
                 version,
                 None,
             )?;
             if header.records == 0 {
-                for n in [&snapshot, &name] {
-                    let _ = std::fs::remove_file(packages.join(n));
-                }
                 return Ok(Published {
                     version: l.version,
                     changed: false,
@@ -471,10 +522,8 @@ impl Server {
             delta = Some(name);
         }
         let source = format!("v{version}.{ext}");
-        let kept = self.dir.join("catalog").join(&source);
-        copy_durably(input, &kept)?;
         let size = |n: &str| -> Result<i64> {
-            let p = packages.join(n);
+            let p = work.path().join(n);
             Ok(std::fs::metadata(&p).map_err(io(&p))?.len() as i64)
         };
         let v = CatalogVersion {
@@ -487,6 +536,12 @@ impl Server {
             delta_size: delta.as_deref().map(size).transpose()?,
             delta,
         };
+        // The files first, the version last: a crash between leaves files under
+        // names the next publish of this version number replaces.
+        for name in std::iter::once(&v.snapshot).chain(v.delta.as_ref()) {
+            self.store.keep_file(Area::Packages, name, &work.path().join(name))?;
+        }
+        self.store.keep_file(Area::Catalog, &v.source, input)?;
         self.store.add_catalog_version(&v)?;
         // The new version answers online lookups from now on. A failure here is
         // repaired at the next start; the publish itself stands.
@@ -496,9 +551,13 @@ impl Server {
         // Only the latest source is a delta base; old snapshots and deltas beyond
         // the kept chain are never offered again.
         if let Some(l) = latest {
-            let _ = std::fs::remove_file(self.dir.join("catalog").join(&l.source));
-            if l.version > 1 {
-                let _ = std::fs::remove_file(packages.join(format!("snapshot-v{}.tsdpkg", l.version - 1)));
+            let old_snapshot = format!("snapshot-v{}.tsdpkg", l.version - 1);
+            let dropped = self
+                .store
+                .drop_file(Area::Catalog, &l.source)
+                .and_then(|()| if l.version > 1 { self.store.drop_file(Area::Packages, &old_snapshot) } else { Ok(()) });
+            if let Err(e) = dropped {
+                log::warn!("files of catalog v{} not dropped: {e}", l.version);
             }
         }
         Ok(Published {
@@ -587,7 +646,7 @@ impl Server {
     pub fn publish_config(&self, json: &str) -> Result<(i64, bool)> {
         let config = tsd_core::config::Config::from_json(json)?;
         let canonical = serde_json::to_string(&config).map_err(|e| Error::BadRequest(e.to_string()))?;
-        let _one_at_a_time = self.publish.lock().unwrap_or_else(|p| p.into_inner());
+        let _one_at_a_time = self.store.publish_lock()?;
         if let Some((version, latest)) = self.store.latest_config()? {
             if latest == canonical {
                 return Ok((version, false));
@@ -803,7 +862,3 @@ fn print_status(p: &store::StoredPrint) -> tsd_core::print::PrintStatus {
     }
 }
 
-/// Copies a file through `.part`, fsync and rename (the core's, with the server's error).
-fn copy_durably(from: &Path, to: &Path) -> Result<()> {
-    Ok(tsd_core::fsx::copy_durably(from, to)?)
-}

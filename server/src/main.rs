@@ -14,6 +14,14 @@ struct Cli {
     /// Data folder (server.db, catalog versions, packages).
     #[arg(long, global = true, env = "TSD_SERVER_DATA", default_value = "tsd-server-data")]
     data: PathBuf,
+    /// Keep everything in this PostgreSQL database instead of the data folder's
+    /// SQLite (postgres://user:password@host:port/database). Instances sharing one
+    /// database serve the same terminals; each keeps its own --data for caches.
+    #[arg(long, global = true, env = "TSD_DATABASE")]
+    database: Option<String>,
+    /// Most PostgreSQL connections this instance opens.
+    #[arg(long, global = true, env = "TSD_DATABASE_POOL", default_value_t = 16)]
+    database_pool: usize,
     #[command(subcommand)]
     command: Command,
 }
@@ -331,7 +339,11 @@ fn out(text: &str) {
 }
 
 fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
-    let server = Server::open(&cli.data)?;
+    let database = cli.database.clone().map(|url| tsd_server::Database {
+        url,
+        max_connections: cli.database_pool,
+    });
+    let server = Server::open_with(&cli.data, database.as_ref())?;
     match cli.command {
         Command::Serve {
             listen,

@@ -66,6 +66,9 @@ pub struct Metrics {
     syncs: Family<ViaLabels, Counter>,
     print_jobs: Family<StateLabels, Gauge>,
     devices_seen: Gauge,
+    pool: Family<StateLabels, Gauge>,
+    pool_max: Gauge,
+    pool_waiting: Gauge,
     /// Serialises scrapes (the gauges are set, then encoded).
     scrape: Mutex<()>,
 }
@@ -116,8 +119,25 @@ impl Default for Metrics {
             "Devices that made a request in the last hour",
             devices_seen.clone(),
         );
+        let pool = Family::<StateLabels, Gauge>::default();
+        registry.register(
+            "db_pool_connections",
+            "Database connections open, by state (busy, idle); PostgreSQL only",
+            pool.clone(),
+        );
+        let pool_max = Gauge::default();
+        registry.register("db_pool_max_connections", "Most database connections this instance opens", pool_max.clone());
+        let pool_waiting = Gauge::default();
+        registry.register(
+            "db_pool_waiting",
+            "Requests waiting for a database connection",
+            pool_waiting.clone(),
+        );
         Metrics {
             registry,
+            pool,
+            pool_max,
+            pool_waiting,
             requests,
             latency,
             response_bytes,
@@ -166,13 +186,20 @@ impl Metrics {
     }
 
     /// The text exposition, with the database-read gauges set first.
-    pub fn render(&self, print_jobs: &[(String, i64)], devices_seen: i64) -> String {
+    pub fn render(&self, print_jobs: &[(String, i64)], devices_seen: i64, pool: Option<crate::store::PoolUse>) -> String {
         let _one = self.scrape.lock().unwrap_or_else(|p| p.into_inner());
         for state in ["queued", "printing", "sent", "failed"] {
             let n = print_jobs.iter().find(|(s, _)| s == state).map_or(0, |(_, n)| *n);
             self.print_jobs.get_or_create(&StateLabels { state: state.into() }).set(n);
         }
         self.devices_seen.set(devices_seen);
+        if let Some(p) = pool {
+            let busy = p.size.saturating_sub(p.idle);
+            self.pool.get_or_create(&StateLabels { state: "busy".into() }).set(busy as i64);
+            self.pool.get_or_create(&StateLabels { state: "idle".into() }).set(p.idle as i64);
+            self.pool_max.set(p.max as i64);
+            self.pool_waiting.set(p.waiting as i64);
+        }
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);

@@ -51,6 +51,10 @@ pub struct PrintSettings {
     pub cap: Duration,
     /// Attempts before a job whose printer was never reached fails.
     pub max_attempts: i64,
+    /// How long a claimed job is this worker's alone: another instance's worker
+    /// takes it over only after this (this one died). Longer than both phases of
+    /// one attempt take (two replies and a connect).
+    pub lease: Duration,
 }
 
 impl Default for PrintSettings {
@@ -61,6 +65,7 @@ impl Default for PrintSettings {
             base: Duration::from_secs(1),
             cap: Duration::from_secs(60),
             max_attempts: 20,
+            lease: Duration::from_secs(60),
         }
     }
 }
@@ -187,9 +192,10 @@ impl PrintWorker {
     pub fn start(store: Arc<dyn Storage>, wake: Arc<Wake>, settings: PrintSettings) -> std::io::Result<PrintWorker> {
         let stop = Arc::new(AtomicBool::new(false));
         let (s, w) = (stop.clone(), wake.clone());
+        let owner = format!("worker-{}", uuid::Uuid::new_v4().simple());
         let thread = std::thread::Builder::new().name("tsd-print".into()).spawn(move || {
             while !s.load(Ordering::SeqCst) {
-                let pause = match round(&*store, &settings) {
+                let pause = match round(&*store, &owner, &settings) {
                     Ok(next) => next,
                     Err(e) => {
                         log::error!("print queue: {e}");
@@ -228,21 +234,22 @@ impl Drop for PrintWorker {
     }
 }
 
-/// One pass over the open jobs: per printer, the oldest one, if its retry is due.
-/// Returns how long to sleep before the next pass.
-fn round(store: &dyn Storage, s: &PrintSettings) -> Result<Duration> {
+/// One pass over the open jobs: per printer, the oldest one (a later job never
+/// starts while an earlier one is unfinished), if its retry is due and no other
+/// instance's worker holds it. Returns how long to sleep before the next pass.
+fn round(store: &dyn Storage, owner: &str, s: &PrintSettings) -> Result<Duration> {
     let mut next = s.cap;
-    let mut seen = std::collections::HashSet::new();
-    for job in store.open_print_jobs()? {
-        if !seen.insert(job.printer.clone()) {
-            continue; // an earlier job of this printer is unfinished
-        }
+    let now = now_ms();
+    for job in store.claim_print_jobs(owner, now, now + s.lease.as_millis() as i64)? {
         let wait = job.next_try_at - now_ms();
         if wait > 0 {
             next = next.min(Duration::from_millis(wait as u64));
             continue;
         }
-        if let Some(retry_in) = print_one(store, &job, s)? {
+        let done = print_one(store, &job, s);
+        // Its next attempt, if any, may go through any instance.
+        store.release_print(job.id, owner)?;
+        if let Some(retry_in) = done? {
             next = next.min(retry_in);
         }
     }

@@ -151,6 +151,7 @@ fn fast() -> PrintSettings {
         base: Duration::from_millis(20),
         cap: Duration::from_millis(200),
         max_attempts: 3,
+        lease: Duration::from_secs(60),
     }
 }
 
