@@ -19,6 +19,15 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# A throwaway PostgreSQL cluster (installed from the distribution's packages when
+# missing) for the tests that run the server on PostgreSQL; stopped at the end.
+echo "== PostgreSQL for the tests (scripts/postgres.sh)"
+PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/tsd-pg.XXXXXX")
+trap 'bash scripts/postgres.sh stop "$PG_DIR"' EXIT
+TSD_TEST_POSTGRES=$(bash scripts/postgres.sh start "$PG_DIR")
+export TSD_TEST_POSTGRES
+echo "   $TSD_TEST_POSTGRES"
+
 echo "== cargo test"
 cargo test --workspace --locked
 echo "== tsd without the server (--no-default-features): the PC-side build still compiles"

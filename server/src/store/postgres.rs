@@ -653,7 +653,7 @@ impl Storage for Postgres {
         self.with("authenticating a device", async |tx| {
             execute(
                 tx,
-                "UPDATE devices SET last_seen = $2 WHERE token_hash = $1 AND (last_seen IS NULL OR last_seen <= $2 - $3)",
+                "UPDATE devices SET last_seen = $2 WHERE token_hash = $1 AND (last_seen IS NULL OR last_seen <= $2::BIGINT - $3::BIGINT)",
                 &[&token_hash, &now, &LAST_SEEN_EVERY_MS],
             )
             .await?;

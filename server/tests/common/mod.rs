@@ -128,3 +128,41 @@ pub fn stored_counts(server: &Server) -> std::collections::BTreeMap<String, usiz
     }
     counts
 }
+
+/// A fresh PostgreSQL database on the test cluster (`TSD_TEST_POSTGRES`, which
+/// `scripts/test.sh` sets after starting a throwaway cluster with
+/// `scripts/postgres.sh`).
+pub fn postgres() -> tsd_server::Database {
+    let Ok(url) = std::env::var("TSD_TEST_POSTGRES") else {
+        panic!(
+            "this test needs PostgreSQL: TSD_TEST_POSTGRES is not set. Run the tests with scripts/test.sh \
+             (it installs PostgreSQL when missing and starts a throwaway cluster), or start one with \
+             `scripts/postgres.sh start DIR` and export TSD_TEST_POSTGRES=<the URL it prints>"
+        )
+    };
+    let name = format!("tsd_test_{}", uuid::Uuid::new_v4().simple());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap_or_else(|e| panic!("cannot reach the test PostgreSQL at {url}: {e}"));
+        tokio::spawn(conn);
+        client.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
+    });
+    let (base, _) = url.rsplit_once('/').expect("a URL ending in /database");
+    tsd_server::Database {
+        url: format!("{base}/{name}"),
+        max_connections: 8,
+    }
+}
+
+/// The two storages every conformance test runs on: SQLite in the data folder,
+/// and a fresh PostgreSQL database.
+pub fn backends() -> Vec<(&'static str, Option<tsd_server::Database>)> {
+    vec![("sqlite", None), ("postgresql", Some(postgres()))]
+}
+
+/// An instance on `dir` with the storage `db` (SQLite in `dir` when `None`).
+pub fn instance(dir: &Path, db: Option<&tsd_server::Database>) -> Server {
+    Server::open_with(dir, db).unwrap()
+}
