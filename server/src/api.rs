@@ -520,7 +520,14 @@ async fn device_package(State(app): St, _device: DeviceAuth, Path(name): Path<St
 }
 
 async fn device_app_file(State(app): St, _device: DeviceAuth, Path(name): Path<String>, headers: HeaderMap) -> Result<Response> {
-    serve_file(app, crate::store::Area::Apps, name, &headers, "application/vnd.android.package-archive").await
+    serve_file(
+        app,
+        crate::store::Area::Apps,
+        name,
+        &headers,
+        "application/vnd.android.package-archive",
+    )
+    .await
 }
 
 #[derive(Deserialize)]

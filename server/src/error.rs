@@ -77,7 +77,9 @@ impl Error {
             Error::Timeout(_) => (StatusCode::REQUEST_TIMEOUT, "timeout"),
             Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             Error::Core(e) if !e.retryable() => (StatusCode::UNPROCESSABLE_ENTITY, e.code()),
-            Error::Core(_) | Error::Storage { .. } | Error::Database { .. } | Error::Io { .. } => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Error::Core(_) | Error::Storage { .. } | Error::Database { .. } | Error::Io { .. } => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+            }
         }
     }
 }

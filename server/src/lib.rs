@@ -552,10 +552,13 @@ impl Server {
         // the kept chain are never offered again.
         if let Some(l) = latest {
             let old_snapshot = format!("snapshot-v{}.tsdpkg", l.version - 1);
-            let dropped = self
-                .store
-                .drop_file(Area::Catalog, &l.source)
-                .and_then(|()| if l.version > 1 { self.store.drop_file(Area::Packages, &old_snapshot) } else { Ok(()) });
+            let dropped = self.store.drop_file(Area::Catalog, &l.source).and_then(|()| {
+                if l.version > 1 {
+                    self.store.drop_file(Area::Packages, &old_snapshot)
+                } else {
+                    Ok(())
+                }
+            });
             if let Err(e) = dropped {
                 log::warn!("files of catalog v{} not dropped: {e}", l.version);
             }
@@ -861,4 +864,3 @@ fn print_status(p: &store::StoredPrint) -> tsd_core::print::PrintStatus {
         message: p.message.clone(),
     }
 }
-

@@ -48,6 +48,11 @@ enum Command {
         /// Serve /metrics on this address only (plain HTTP), not on --listen.
         #[arg(long)]
         metrics_listen: Option<String>,
+        /// Seconds a print job stays this instance's once its worker took it: on a
+        /// shared PostgreSQL, another instance takes it over only after this (the
+        /// first died mid-job). Longer than one attempt takes.
+        #[arg(long, default_value_t = 60)]
+        print_lease_secs: u64,
     },
     /// Terminals.
     #[command(subcommand)]
@@ -352,7 +357,13 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             max_catalog_mib,
             max_document_mib,
             metrics_listen,
+            print_lease_secs,
         } => {
+            let mut server = server;
+            server.set_print_settings(tsd_server::print::PrintSettings {
+                lease: std::time::Duration::from_secs(print_lease_secs.max(1)),
+                ..Default::default()
+            });
             let limits = Limits {
                 catalog: max_catalog_mib << 20,
                 document: max_document_mib << 20,

@@ -126,7 +126,11 @@ impl Default for Metrics {
             pool.clone(),
         );
         let pool_max = Gauge::default();
-        registry.register("db_pool_max_connections", "Most database connections this instance opens", pool_max.clone());
+        registry.register(
+            "db_pool_max_connections",
+            "Most database connections this instance opens",
+            pool_max.clone(),
+        );
         let pool_waiting = Gauge::default();
         registry.register(
             "db_pool_waiting",

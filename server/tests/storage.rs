@@ -102,7 +102,8 @@ fn a_document_pushed_at_once_through_both_instances_is_stored_once() {
             .collect();
         assert_eq!(stored.len(), 1, "{backend}: {ids:?}");
         assert!(
-            ids.iter().all(|p| matches!(p, Pushed::Stored(id) | Pushed::Duplicate(id) if *id == stored[0])),
+            ids.iter()
+                .all(|p| matches!(p, Pushed::Stored(id) | Pushed::Duplicate(id) if *id == stored[0])),
             "{backend}: {ids:?}"
         );
         // A key that names another document is refused, and stores nothing.
@@ -110,9 +111,15 @@ fn a_document_pushed_at_once_through_both_instances_is_stored_once() {
             doc_id: "doc-3",
             revision: "1700000000001:9",
         };
-        assert!(matches!(a.store().push_document(device.id, &third, "k3", "{}", 2).unwrap(), Pushed::Stored(_)));
+        assert!(matches!(
+            a.store().push_document(device.id, &third, "k3", "{}", 2).unwrap(),
+            Pushed::Stored(_)
+        ));
         let conflict = b.store().push_document(device.id, &doc(100), "k3", "{}", 2).unwrap();
-        assert!(matches!(conflict, Pushed::KeyConflict { ref doc_id, .. } if doc_id == "doc-3"), "{backend}: {conflict:?}");
+        assert!(
+            matches!(conflict, Pushed::KeyConflict { ref doc_id, .. } if doc_id == "doc-3"),
+            "{backend}: {conflict:?}"
+        );
         assert_eq!(a.store().documents(false).unwrap().len(), 2, "{backend}");
         assert!(b.store().ack_document(stored[0], 5).unwrap(), "{backend}");
         assert_eq!(a.store().documents(true).unwrap().len(), 1, "{backend}: doc-3 is not acknowledged");
@@ -126,7 +133,15 @@ fn tasks_reach_the_device_in_order_and_a_withdrawal_follows_them() {
         let (v1, _) = catalog(root, 20, 2);
         a.publish_catalog(&v1, Format::Csv).unwrap();
         a.add_device("t1").unwrap();
-        let product = std::fs::read_to_string(&v1).unwrap().lines().nth(1).unwrap().split(',').next().unwrap().to_string();
+        let product = std::fs::read_to_string(&v1)
+            .unwrap()
+            .lines()
+            .nth(1)
+            .unwrap()
+            .split(',')
+            .next()
+            .unwrap()
+            .to_string();
         let task = |id: &str| format!(r#"{{"id":"{id}","type":"receiving","number":"{id}","lines":[{{"product":"{product}","qty":2}}]}}"#);
         assert_eq!(a.add_tasks("t1", &task("A")).unwrap(), 1, "{backend}");
         assert_eq!(b.add_tasks("t1", &format!("{}\n{}", task("A"), task("B"))).unwrap(), 1, "{backend}");
@@ -259,6 +274,9 @@ fn a_database_from_a_newer_server_is_refused() {
         tokio::spawn(conn);
         client.batch_execute("UPDATE tsd_schema SET version = 99").await.unwrap();
     });
-    let err = Server::open_with(&dir.path().join("b"), Some(&db)).err().expect("refused").to_string();
+    let err = Server::open_with(&dir.path().join("b"), Some(&db))
+        .err()
+        .expect("refused")
+        .to_string();
     assert!(err.contains("schema 99") && err.contains("update tsd-server"), "{err}");
 }

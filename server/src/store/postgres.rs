@@ -195,8 +195,14 @@ fn db(step: &'static str) -> impl Fn(PgError) -> Error {
 /// A transaction that lost a race and is worth running again.
 fn retryable(e: &PgError) -> bool {
     use tokio_postgres::error::SqlState;
-    e.code()
-        .is_some_and(|c| [SqlState::UNIQUE_VIOLATION, SqlState::T_R_SERIALIZATION_FAILURE, SqlState::T_R_DEADLOCK_DETECTED].contains(c))
+    e.code().is_some_and(|c| {
+        [
+            SqlState::UNIQUE_VIOLATION,
+            SqlState::T_R_SERIALIZATION_FAILURE,
+            SqlState::T_R_DEADLOCK_DETECTED,
+        ]
+        .contains(c)
+    })
 }
 
 async fn query(tx: &Transaction<'_>, sql: &str, params: Params<'_>) -> std::result::Result<Vec<Row>, Failure> {
@@ -365,7 +371,9 @@ impl Postgres {
             let mut client = self.client(step).await?;
             let tx = client.transaction().await.map_err(db(step))?;
             // Instances starting together migrate one after the other.
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_MIGRATE]).await.map_err(db(step))?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_MIGRATE])
+                .await
+                .map_err(db(step))?;
             tx.batch_execute("CREATE TABLE IF NOT EXISTS tsd_schema (version INTEGER NOT NULL)")
                 .await
                 .map_err(db(step))?;
@@ -500,7 +508,12 @@ impl Storage for Postgres {
 
     fn open_file(&self, area: Area, name: &str) -> Result<Option<PathBuf>> {
         let found = self.with("finding a kept file", async |tx| {
-            query_opt(tx, "SELECT size, sha256 FROM files WHERE area = $1 AND name = $2", &[&area.dir(), &name]).await
+            query_opt(
+                tx,
+                "SELECT size, sha256 FROM files WHERE area = $1 AND name = $2",
+                &[&area.dir(), &name],
+            )
+            .await
         })?;
         let Some(row) = found else { return Ok(None) };
         let (size, sha256): (i64, String) = (row.get(0), row.get(1));
@@ -524,7 +537,10 @@ impl Storage for Postgres {
         let step = "waiting for another publish";
         self.block_on(async {
             let client = deadpool_postgres::Object::take(self.client(step).await?);
-            client.execute("SELECT pg_advisory_lock($1)", &[&LOCK_PUBLISH]).await.map_err(db(step))?;
+            client
+                .execute("SELECT pg_advisory_lock($1)", &[&LOCK_PUBLISH])
+                .await
+                .map_err(db(step))?;
             Ok(Box::new(AdvisoryLock(client)) as Box<dyn PublishGuard>)
         })
     }
@@ -570,7 +586,8 @@ impl Storage for Postgres {
     }
 
     fn ping(&self) -> Result<()> {
-        self.with("checking the database", async |tx| query_opt(tx, "SELECT 1", &[]).await).map(|_| ())
+        self.with("checking the database", async |tx| query_opt(tx, "SELECT 1", &[]).await)
+            .map(|_| ())
     }
 
     fn print_job_counts(&self) -> Result<Vec<(String, i64)>> {
@@ -602,7 +619,9 @@ impl Storage for Postgres {
 
     fn site_user(&self, name: &str) -> Result<Option<String>> {
         self.with("reading a 1C exchange user", async |tx| {
-            Ok(query_opt(tx, "SELECT hash FROM site_users WHERE name = $1", &[&name]).await?.map(|r| r.get(0)))
+            Ok(query_opt(tx, "SELECT hash FROM site_users WHERE name = $1", &[&name])
+                .await?
+                .map(|r| r.get(0)))
         })
     }
 
@@ -657,7 +676,12 @@ impl Storage for Postgres {
                 &[&token_hash, &now, &LAST_SEEN_EVERY_MS],
             )
             .await?;
-            let row = query_opt(tx, "SELECT id, name, last_seen, status FROM devices WHERE token_hash = $1", &[&token_hash]).await?;
+            let row = query_opt(
+                tx,
+                "SELECT id, name, last_seen, status FROM devices WHERE token_hash = $1",
+                &[&token_hash],
+            )
+            .await?;
             Ok(row.as_ref().map(device_row))
         })
     }
@@ -686,20 +710,29 @@ impl Storage for Postgres {
 
     fn add_integration_key(&self, hash: &str, now: i64) -> Result<()> {
         self.with("adding an integration key", async |tx| {
-            execute(tx, "INSERT INTO integration_keys (hash, created_at) VALUES ($1, $2)", &[&hash, &now]).await
+            execute(
+                tx,
+                "INSERT INTO integration_keys (hash, created_at) VALUES ($1, $2)",
+                &[&hash, &now],
+            )
+            .await
         })
         .map(|_| ())
     }
 
     fn integration_key(&self, hash: &str) -> Result<bool> {
         self.with("checking an integration key", async |tx| {
-            Ok(query_opt(tx, "SELECT 1 FROM integration_keys WHERE hash = $1", &[&hash]).await?.is_some())
+            Ok(query_opt(tx, "SELECT 1 FROM integration_keys WHERE hash = $1", &[&hash])
+                .await?
+                .is_some())
         })
     }
 
     fn latest_catalog(&self) -> Result<Option<CatalogVersion>> {
         let sql = format!("SELECT {VERSION_COLUMNS} FROM catalog_versions ORDER BY version DESC LIMIT 1");
-        self.with("reading the catalog version", async |tx| Ok(query_opt(tx, &sql, &[]).await?.as_ref().map(version_row)))
+        self.with("reading the catalog version", async |tx| {
+            Ok(query_opt(tx, &sql, &[]).await?.as_ref().map(version_row))
+        })
     }
 
     fn catalog_versions_after(&self, since: i64) -> Result<Vec<CatalogVersion>> {
@@ -715,7 +748,16 @@ impl Storage for Postgres {
             execute(
                 tx,
                 &sql,
-                &[&v.version, &v.created_at, &v.source, &v.format, &v.snapshot, &v.snapshot_size, &v.delta, &v.delta_size],
+                &[
+                    &v.version,
+                    &v.created_at,
+                    &v.source,
+                    &v.format,
+                    &v.snapshot,
+                    &v.snapshot_size,
+                    &v.delta,
+                    &v.delta_size,
+                ],
             )
             .await
         })
@@ -777,7 +819,12 @@ impl Storage for Postgres {
 
     fn tasks_after(&self, device: i64, after: i64) -> Result<Vec<(i64, String)>> {
         self.with("reading tasks", async |tx| {
-            let rows = query(tx, "SELECT seq, body FROM tasks WHERE device = $1 AND seq > $2 ORDER BY seq", &[&device, &after]).await?;
+            let rows = query(
+                tx,
+                "SELECT seq, body FROM tasks WHERE device = $1 AND seq > $2 ORDER BY seq",
+                &[&device, &after],
+            )
+            .await?;
             Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
         })
     }
@@ -831,17 +878,27 @@ impl Storage for Postgres {
     fn documents(&self, pending: bool) -> Result<Vec<StoredDocument>> {
         let filter = if pending { " WHERE d.acked_at IS NULL" } else { "" };
         let sql = format!("{DOCUMENT_SELECT}{filter} ORDER BY d.id");
-        self.with("listing documents", async |tx| Ok(query(tx, &sql, &[]).await?.iter().map(document_row).collect()))
+        self.with("listing documents", async |tx| {
+            Ok(query(tx, &sql, &[]).await?.iter().map(document_row).collect())
+        })
     }
 
     fn document(&self, id: i64) -> Result<Option<StoredDocument>> {
         let sql = format!("{DOCUMENT_SELECT} WHERE d.id = $1");
-        self.with("reading a document", async |tx| Ok(query_opt(tx, &sql, &[&id]).await?.as_ref().map(document_row)))
+        self.with("reading a document", async |tx| {
+            Ok(query_opt(tx, &sql, &[&id]).await?.as_ref().map(document_row))
+        })
     }
 
     fn ack_document(&self, id: i64, now: i64) -> Result<bool> {
         self.with("acknowledging a document", async |tx| {
-            Ok(execute(tx, "UPDATE documents SET acked_at = coalesce(acked_at, $2) WHERE id = $1", &[&id, &now]).await? > 0)
+            Ok(execute(
+                tx,
+                "UPDATE documents SET acked_at = coalesce(acked_at, $2) WHERE id = $1",
+                &[&id, &now],
+            )
+            .await?
+                > 0)
         })
     }
 
@@ -880,7 +937,9 @@ impl Storage for Postgres {
 
     fn printer_address(&self, name: &str) -> Result<Option<String>> {
         self.with("reading a printer", async |tx| {
-            Ok(query_opt(tx, "SELECT address FROM printers WHERE name = $1", &[&name]).await?.map(|r| r.get(0)))
+            Ok(query_opt(tx, "SELECT address FROM printers WHERE name = $1", &[&name])
+                .await?
+                .map(|r| r.get(0)))
         })
     }
 
@@ -893,7 +952,8 @@ impl Storage for Postgres {
 
     fn queue_print(&self, device: i64, job: &tsd_core::print::PrintJob, now: i64) -> Result<StoredPrint> {
         let body = serde_json::to_string(job).map_err(|e| Error::BadRequest(e.to_string()))?;
-        let select = format!("SELECT {PRINT_COLUMNS} FROM print_jobs p JOIN devices d ON d.id = p.device WHERE p.device = $1 AND p.job_id = $2");
+        let select =
+            format!("SELECT {PRINT_COLUMNS} FROM print_jobs p JOIN devices d ON d.id = p.device WHERE p.device = $1 AND p.job_id = $2");
         self.with("queueing a print job", async |tx| {
             execute(
                 tx,
@@ -912,7 +972,9 @@ impl Storage for Postgres {
             "SELECT {PRINT_COLUMNS} FROM print_jobs p JOIN devices d ON d.id = p.device
              WHERE $1::BIGINT IS NULL OR p.device = $1 ORDER BY p.id DESC LIMIT $2"
         );
-        self.with("listing print jobs", async |tx| query(tx, &sql, &[&device, &limit]).await?.iter().map(print_row).collect())
+        self.with("listing print jobs", async |tx| {
+            query(tx, &sql, &[&device, &limit]).await?.iter().map(print_row).collect()
+        })
     }
 
     fn open_print_jobs(&self) -> Result<Vec<StoredPrint>> {
@@ -920,7 +982,9 @@ impl Storage for Postgres {
             "SELECT {PRINT_COLUMNS} FROM print_jobs p JOIN devices d ON d.id = p.device
              WHERE p.status IN ('queued', 'printing') ORDER BY p.id"
         );
-        self.with("reading the print queue", async |tx| query(tx, &sql, &[]).await?.iter().map(print_row).collect())
+        self.with("reading the print queue", async |tx| {
+            query(tx, &sql, &[]).await?.iter().map(print_row).collect()
+        })
     }
 
     fn add_logs(&self, device: i64, package_id: &str, file: &str, size: i64, info: &serde_json::Value, now: i64) -> Result<i64> {
@@ -933,7 +997,12 @@ impl Storage for Postgres {
                 &[&device, &package_id, &file, &size, &info, &now],
             )
             .await?;
-            let row = query_opt(tx, "SELECT id FROM log_bundles WHERE device = $1 AND package_id = $2", &[&device, &package_id]).await?;
+            let row = query_opt(
+                tx,
+                "SELECT id FROM log_bundles WHERE device = $1 AND package_id = $2",
+                &[&device, &package_id],
+            )
+            .await?;
             Ok(row.map_or(0, |r| r.get(0)))
         })
     }

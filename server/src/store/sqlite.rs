@@ -7,7 +7,6 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS devices (
     id          INTEGER PRIMARY KEY,
@@ -212,7 +211,6 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     Ok(())
 }
 
-
 fn device_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Device> {
     let status: Option<String> = r.get(3)?;
     Ok(Device {
@@ -222,7 +220,6 @@ fn device_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Device> {
         status: status.and_then(|s| serde_json::from_str(&s).ok()),
     })
 }
-
 
 fn print_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredPrint> {
     let body: String = r.get(10)?;
@@ -278,7 +275,6 @@ fn document_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredDocument> {
         acked_at: r.get(5)?,
     })
 }
-
 
 impl Storage for Sqlite {
     fn backend(&self) -> &'static str {

@@ -2,6 +2,8 @@
 //! `tsd-server` binary), real terminals (`tsd_core::Runtime` on real files).
 #![allow(dead_code)]
 
+pub mod printer;
+
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
