@@ -97,7 +97,7 @@ pub struct Server {
     /// instance may have published since).
     lookup_checked: Mutex<Option<std::time::Instant>>,
     /// Applies each published version to the lookup catalog.
-    lookup_writer: Mutex<rusqlite::Connection>,
+    lookup_writer: Arc<Mutex<rusqlite::Connection>>,
     /// Answers online lookups (a read-only connection: a long apply does not stop it).
     lookup_reader: Mutex<rusqlite::Connection>,
     /// Wakes the print worker when a job is queued.
@@ -138,7 +138,7 @@ impl Server {
             dir: dir.to_path_buf(),
             store,
             lookup_checked: Mutex::default(),
-            lookup_writer: Mutex::new(lookup_writer),
+            lookup_writer: Arc::new(Mutex::new(lookup_writer)),
             lookup_reader: Mutex::new(lookup_reader),
             print_wake: Arc::default(),
             print_settings: print::PrintSettings::default(),
@@ -222,7 +222,7 @@ impl Server {
             .store
             .log_bundle(id)?
             .ok_or_else(|| Error::NotFound(format!("no log bundle {id}")))?;
-        let path = self.kept(Area::Logs, &bundle.file)?;
+        let path = kept(&*self.store, Area::Logs, &bundle.file)?;
         let reader = PackageReader::open(&path, None, false).map_err(tsd_core::Error::from)?;
         let mut out = String::new();
         for (i, record) in reader.records::<String>().map_err(tsd_core::Error::from)?.enumerate() {
@@ -244,29 +244,13 @@ impl Server {
         let Some(latest) = self.store.latest_catalog()? else {
             return Ok(());
         };
-        let mut conn = lock(&self.lookup_writer);
-        let have = tsd_core::catalog::synced_version(&conn)?;
-        if have == latest.version {
-            return Ok(());
-        }
-        let apply = |conn: &mut rusqlite::Connection, name: &str| -> Result<()> {
-            let reader = PackageReader::open(&self.kept(Area::Packages, name)?, None, false).map_err(tsd_core::Error::from)?;
-            tsd_core::catalog::package::apply(conn, &reader, &mut |_| true)?;
-            Ok(())
-        };
-        let delta = latest.delta.as_deref().filter(|_| have > 0 && have == latest.version - 1);
-        if let Some(name) = delta {
-            match apply(&mut conn, name) {
-                Ok(()) => return Ok(()),
-                Err(e) => log::warn!("lookup catalog: delta {name} not applied ({e}); applying the snapshot"),
-            }
-        }
-        apply(&mut conn, &latest.snapshot)
+        apply_to_lookup(&*self.store, &mut lock(&self.lookup_writer), &latest)
     }
 
     /// Brings the lookup catalog up to a version published since the last look
     /// (by this instance or another sharing the database), looking at most once a
-    /// second.
+    /// second. The apply runs on a thread of its own: lookups never wait for it,
+    /// they answer from the version before until it is done.
     fn lookup_current(&self) {
         {
             let mut checked = lock(&self.lookup_checked);
@@ -275,16 +259,25 @@ impl Server {
             }
             *checked = Some(std::time::Instant::now());
         }
-        if let Err(e) = self.refresh_lookup() {
-            log::warn!("lookup catalog not brought up to date: {e}");
+        let latest = match self.store.latest_catalog() {
+            Ok(Some(latest)) => latest,
+            Ok(None) => return,
+            Err(e) => return log::warn!("lookup catalog: the latest version not read: {e}"),
+        };
+        if tsd_core::catalog::synced_version(&lock(&self.lookup_reader)).ok() == Some(latest.version) {
+            return;
         }
-    }
-
-    /// A local path holding a kept file, or NotFound.
-    fn kept(&self, area: Area, name: &str) -> Result<PathBuf> {
-        self.store
-            .open_file(area, name)?
-            .ok_or_else(|| Error::NotFound(format!("no file {name} is kept in {}", area.dir())))
+        let (store, writer) = (self.store.clone(), self.lookup_writer.clone());
+        let spawned = std::thread::Builder::new().name("tsd-lookup".into()).spawn(move || {
+            // Another apply in progress brings it there itself.
+            let Ok(mut conn) = writer.try_lock() else { return };
+            if let Err(e) = apply_to_lookup(&*store, &mut conn, &latest) {
+                log::warn!("lookup catalog not brought up to v{}: {e}", latest.version);
+            }
+        });
+        if let Err(e) = spawned {
+            log::warn!("lookup catalog: no thread to bring it up to date: {e}");
+        }
     }
 
     /// A local path holding a package or an app file to serve, `None` when there
@@ -476,7 +469,7 @@ impl Server {
             .map(|l| {
                 let format = Format::from_name(&l.format)
                     .ok_or_else(|| Error::Internal(format!("catalog v{} is kept in an unknown format {:?}", l.version, l.format)))?;
-                Ok::<_, Error>((self.kept(Area::Catalog, &l.source)?, format))
+                Ok::<_, Error>((kept(&*self.store, Area::Catalog, &l.source)?, format))
             })
             .transpose()?;
         // A file of changes only (CommerceML `СодержитТолькоИзменения`, offers
@@ -836,6 +829,35 @@ impl Server {
         }
         Ok((pushed, doc_id))
     }
+}
+
+/// A local path holding a kept file, or NotFound.
+fn kept(store: &dyn Storage, area: Area, name: &str) -> Result<PathBuf> {
+    store
+        .open_file(area, name)?
+        .ok_or_else(|| Error::NotFound(format!("no file {name} is kept in {}", area.dir())))
+}
+
+/// Brings a lookup catalog to `latest`: the delta when it is the next step, else
+/// the snapshot.
+fn apply_to_lookup(store: &dyn Storage, conn: &mut rusqlite::Connection, latest: &CatalogVersion) -> Result<()> {
+    let have = tsd_core::catalog::synced_version(conn)?;
+    if have == latest.version {
+        return Ok(());
+    }
+    let apply = |conn: &mut rusqlite::Connection, name: &str| -> Result<()> {
+        let reader = PackageReader::open(&kept(store, Area::Packages, name)?, None, false).map_err(tsd_core::Error::from)?;
+        tsd_core::catalog::package::apply(conn, &reader, &mut |_| true)?;
+        Ok(())
+    };
+    let delta = latest.delta.as_deref().filter(|_| have > 0 && have == latest.version - 1);
+    if let Some(name) = delta {
+        match apply(conn, name) {
+            Ok(()) => return Ok(()),
+            Err(e) => log::warn!("lookup catalog: delta {name} not applied ({e}); applying the snapshot"),
+        }
+    }
+    apply(conn, &latest.snapshot)
 }
 
 /// A finished document's revision: its completion time and last journal entry
