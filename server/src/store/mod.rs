@@ -212,9 +212,10 @@ pub trait Storage: Send + Sync {
     fn drop_file(&self, area: Area, name: &str) -> Result<()>;
     /// Waits until no other publish runs (on any instance), then holds that.
     fn publish_lock(&self) -> Result<Box<dyn PublishGuard>>;
-    /// The print worker's claim: per printer the oldest open job, when no other
-    /// worker holds it; those due (`next_try_at <= now`) are leased to `owner`
-    /// until `lease_until` so that no other instance sends them meanwhile.
+    /// The print worker's claim: per printer the oldest open job; those due
+    /// (`next_try_at <= now`) are leased to `owner` until `lease_until` so that no
+    /// other instance sends them meanwhile. A job another worker holds comes back
+    /// not due before its lease ends.
     fn claim_print_jobs(&self, owner: &str, now: i64, lease_until: i64) -> Result<Vec<StoredPrint>>;
     /// Gives a claimed job back (its next attempt may go through any worker).
     fn release_print(&self, id: i64, owner: &str) -> Result<()>;

@@ -555,10 +555,11 @@ impl Storage for Postgres {
             let mut free = Vec::new();
             for row in query(tx, &sql, &[]).await? {
                 let (holder, until): (Option<String>, i64) = (row.get(11), row.get(12));
+                let mut job = print_row(&row)?;
                 if holder.as_deref().is_some_and(|h| h != owner) && until > now {
-                    continue; // another instance is printing it
+                    // Another instance is printing it: not due before its lease ends.
+                    job.next_try_at = job.next_try_at.max(until);
                 }
-                let job = print_row(&row)?;
                 if job.next_try_at <= now {
                     execute(
                         tx,
