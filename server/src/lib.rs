@@ -23,6 +23,7 @@
 
 pub mod api;
 pub mod error;
+pub mod loadgen;
 pub mod metrics;
 pub mod print;
 pub mod run;

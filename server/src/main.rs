@@ -84,6 +84,38 @@ enum Command {
     /// Client app versions terminals update to.
     #[command(subcommand)]
     App(AppCommand),
+    /// Simulated terminals against a server on loopback, for sizing (see
+    /// docs/benchmarks.md). Uses --data/--database to set the fleet up (devices,
+    /// catalog) and to count what arrived; prints a JSON report.
+    Loadgen {
+        /// The server under load (loopback only).
+        #[arg(long)]
+        url: String,
+        /// Simulated terminals.
+        #[arg(long, default_value_t = 10_000)]
+        terminals: usize,
+        /// Each terminal syncs this often (seconds).
+        #[arg(long, default_value_t = 300.0)]
+        interval_secs: f64,
+        /// How long the run lasts (seconds).
+        #[arg(long, default_value_t = 60.0)]
+        duration_secs: f64,
+        /// Online lookups per second, all terminals together.
+        #[arg(long, default_value_t = 0.0)]
+        lookups_per_sec: f64,
+        /// Share of terminals one catalog version behind at the start (delta downloads).
+        #[arg(long, default_value_t = 0.05)]
+        behind: f64,
+        /// Products of the catalog published when none is.
+        #[arg(long, default_value_t = 100_000)]
+        products: u64,
+        /// A server process to report CPU and memory of (repeat for each instance).
+        #[arg(long = "server-pid")]
+        server_pids: Vec<u32>,
+        /// Instead: publish a new version and have this many terminals ask for it at once.
+        #[arg(long)]
+        morning: Option<usize>,
+    },
     /// 1C's "exchange with a site" (Обмен с сайтом) at /1c/exchange.
     #[command(subcommand, name = "1c")]
     OneC(OneCCommand),
@@ -377,6 +409,31 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 }
             })
             .map_err(|e| e.to_string())?;
+        }
+        Command::Loadgen {
+            url,
+            terminals,
+            interval_secs,
+            duration_secs,
+            lookups_per_sec,
+            behind,
+            products,
+            server_pids,
+            morning,
+        } => {
+            let settings = tsd_server::loadgen::LoadSettings {
+                url,
+                terminals,
+                interval: std::time::Duration::from_secs_f64(interval_secs.max(0.001)),
+                duration: std::time::Duration::from_secs_f64(duration_secs.max(0.0)),
+                lookups_per_sec,
+                behind: behind.clamp(0.0, 1.0),
+                products,
+                server_pids,
+                morning,
+            };
+            let report = tsd_server::loadgen::run(&server, &cli.data, &settings)?;
+            out(&format!("{}\n", serde_json::to_string_pretty(&report)?));
         }
         Command::Device(DeviceCommand::Add {
             name,

@@ -225,6 +225,9 @@ pub trait Storage: Send + Sync {
     }
     /// Registers a device with the SHA-256 of its token.
     fn add_device(&self, name: &str, token_hash: &str) -> Result<i64>;
+    /// Registers many devices (name, token hash) in one transaction; a name that
+    /// exists is left as it is. Returns how many were added.
+    fn add_devices(&self, devices: &[(String, String)], now: i64) -> Result<usize>;
     /// The device a token hash belongs to; marks it seen.
     fn device_by_token(&self, token_hash: &str, now: i64) -> Result<Option<Device>>;
     /// A device by name.

@@ -669,6 +669,21 @@ impl Storage for Postgres {
         id.ok_or_else(|| Error::Conflict(format!("a device named {name:?} already exists")))
     }
 
+    fn add_devices(&self, devices: &[(String, String)], now: i64) -> Result<usize> {
+        self.with("adding devices", async |tx| {
+            let mut added = 0;
+            for (name, hash) in devices {
+                added += execute(
+                    tx,
+                    "INSERT INTO devices (name, token_hash, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                    &[name, hash, &now],
+                )
+                .await? as usize;
+            }
+            Ok(added)
+        })
+    }
+
     fn device_by_token(&self, token_hash: &str, now: i64) -> Result<Option<Device>> {
         self.with("authenticating a device", async |tx| {
             execute(

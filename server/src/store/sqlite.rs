@@ -416,6 +416,17 @@ impl Storage for Sqlite {
         })
     }
 
+    fn add_devices(&self, devices: &[(String, String)], now: i64) -> Result<usize> {
+        self.with("adding devices", |tx| {
+            let mut st = tx.prepare("INSERT INTO devices (name, token_hash, created_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING")?;
+            let mut added = 0;
+            for (name, hash) in devices {
+                added += st.execute(params![name, hash, now])?;
+            }
+            Ok(added)
+        })
+    }
+
     fn device_by_token(&self, token_hash: &str, now: i64) -> Result<Option<Device>> {
         self.with("authenticating a device", |tx| {
             // Written at most every LAST_SEEN_EVERY_MS: a write (and its fsync) on every
