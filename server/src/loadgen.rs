@@ -178,7 +178,7 @@ fn changed_catalog(from: &Path, to: &Path, tag: &str) -> Result<()> {
         let mut fields: Vec<String> = record.map_err(bad)?.iter().map(str::to_string).collect();
         // Every row of a product (one per barcode) alike.
         let n: u64 = fields[0].trim_start_matches(|c: char| !c.is_ascii_digit()).parse().unwrap_or(1);
-        if n % 50 == 0 && fields.len() > 2 {
+        if n.is_multiple_of(50) && fields.len() > 2 {
             fields[2] = format!("{} {tag}", fields[2]);
         }
         writer.write_record(&fields).map_err(bad)?;
