@@ -32,8 +32,9 @@ use tsd_core::package::{Header, Kind, PackageWriter};
 /// What to simulate.
 #[derive(Debug, Clone)]
 pub struct LoadSettings {
-    /// The server (`http://127.0.0.1:PORT`; loopback only).
-    pub url: String,
+    /// The server, or its instances (`http://127.0.0.1:PORT`; loopback only): each
+    /// request goes to the next, as behind a round-robin balancer.
+    pub urls: Vec<String>,
     /// Simulated terminals.
     pub terminals: usize,
     /// Each terminal syncs this often.
@@ -263,7 +264,8 @@ fn check_loopback(url: &str) -> Result<()> {
 
 struct Http {
     client: Client<HttpConnector, Full<Bytes>>,
-    url: String,
+    urls: Vec<String>,
+    next: AtomicU64,
 }
 
 impl Http {
@@ -279,7 +281,10 @@ impl Http {
     ) -> std::result::Result<(u16, Bytes), String> {
         let mut req = http::Request::builder()
             .method(method)
-            .uri(format!("{}{path}", self.url))
+            .uri(format!(
+                "{}{path}",
+                self.urls[self.next.fetch_add(1, Ordering::Relaxed) as usize % self.urls.len()]
+            ))
             .header("Authorization", format!("Bearer {token}"))
             .header("TSD-Protocol", "1");
         for (k, v) in extra {
@@ -406,7 +411,12 @@ fn process_times(pid: u32) -> Option<(f64, f64, f64)> {
 /// Runs the load and reports. `server` is the admin's handle on the same storage
 /// (it counts what arrived).
 pub fn run(server: &Server, dir: &Path, s: &LoadSettings) -> Result<LoadReport> {
-    check_loopback(&s.url)?;
+    if s.urls.is_empty() {
+        return Err(Error::BadRequest("give the server's --url".into()));
+    }
+    for url in &s.urls {
+        check_loopback(url)?;
+    }
     let terminals = s.morning.unwrap_or(s.terminals);
     let fleet = Arc::new(Fleet::prepare(server, dir, terminals, s.products)?);
     let latest = server.store().latest_catalog()?.map_or(0, |l| l.version);
@@ -419,7 +429,8 @@ pub fn run(server: &Server, dir: &Path, s: &LoadSettings) -> Result<LoadReport> 
         client: Client::builder(hyper_util::rt::TokioExecutor::new())
             .pool_max_idle_per_host(4096)
             .build(connector),
-        url: s.url.trim_end_matches('/').to_string(),
+        urls: s.urls.iter().map(|u| u.trim_end_matches('/').to_string()).collect(),
+        next: AtomicU64::new(0),
     });
     let tally = Arc::new(Tally::default());
     let started = Instant::now();

@@ -88,9 +88,10 @@ enum Command {
     /// docs/benchmarks.md). Uses --data/--database to set the fleet up (devices,
     /// catalog) and to count what arrived; prints a JSON report.
     Loadgen {
-        /// The server under load (loopback only).
-        #[arg(long)]
-        url: String,
+        /// The server under load (loopback only); repeat for each instance of a
+        /// fleet: requests go round-robin, as behind a balancer.
+        #[arg(long = "url", required = true)]
+        urls: Vec<String>,
         /// Simulated terminals.
         #[arg(long, default_value_t = 10_000)]
         terminals: usize,
@@ -411,7 +412,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             .map_err(|e| e.to_string())?;
         }
         Command::Loadgen {
-            url,
+            urls,
             terminals,
             interval_secs,
             duration_secs,
@@ -422,7 +423,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             morning,
         } => {
             let settings = tsd_server::loadgen::LoadSettings {
-                url,
+                urls,
                 terminals,
                 interval: std::time::Duration::from_secs_f64(interval_secs.max(0.001)),
                 duration: std::time::Duration::from_secs_f64(duration_secs.max(0.0)),

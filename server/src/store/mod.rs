@@ -322,6 +322,11 @@ pub trait Storage: Send + Sync {
 /// its fsync, on every request would make each online lookup pay for one).
 const LAST_SEEN_EVERY_MS: i64 = 30_000;
 
+/// Whether a request at `now` writes the device's `last_seen`.
+fn last_seen_stale(device: &Device, now: i64) -> bool {
+    device.last_seen.is_none_or(|seen| seen <= now - LAST_SEEN_EVERY_MS)
+}
+
 const PRINT_COLUMNS: &str =
     "p.id, d.name, p.printer, p.status, p.attempts, p.message, p.touched, p.next_try_at, p.created_at, p.updated_at, p.body";
 const VERSION_COLUMNS: &str = "version, created_at, source, format, snapshot, snapshot_size, delta, delta_size";

@@ -685,13 +685,7 @@ impl Storage for Postgres {
     }
 
     fn device_by_token(&self, token_hash: &str, now: i64) -> Result<Option<Device>> {
-        self.with("authenticating a device", async |tx| {
-            execute(
-                tx,
-                "UPDATE devices SET last_seen = $2 WHERE token_hash = $1 AND (last_seen IS NULL OR last_seen <= $2::BIGINT - $3::BIGINT)",
-                &[&token_hash, &now, &LAST_SEEN_EVERY_MS],
-            )
-            .await?;
+        let found = self.with("authenticating a device", async |tx| {
             let row = query_opt(
                 tx,
                 "SELECT id, name, last_seen, status FROM devices WHERE token_hash = $1",
@@ -699,7 +693,16 @@ impl Storage for Postgres {
             )
             .await?;
             Ok(row.as_ref().map(device_row))
-        })
+        })?;
+        let Some(mut device) = found else { return Ok(None) };
+        if !last_seen_stale(&device, now) {
+            return Ok(Some(device));
+        }
+        self.with("recording when a device was seen", async |tx| {
+            execute(tx, "UPDATE devices SET last_seen = $2 WHERE id = $1", &[&device.id, &now]).await
+        })?;
+        device.last_seen = Some(now);
+        Ok(Some(device))
     }
 
     fn device_by_name(&self, name: &str) -> Result<Option<Device>> {

@@ -146,7 +146,11 @@ impl Drop for FileLock {
 /// folder. One process serves a data folder; a print job it claims is never
 /// waited for by another.
 pub struct Sqlite {
+    /// The one writer (every write is `BEGIN IMMEDIATE` on it).
     conn: Mutex<Connection>,
+    /// Idle read-only connections: reads run beside the writer and each other
+    /// (WAL), never queueing behind a write's fsync.
+    readers: Mutex<Vec<Connection>>,
     dir: PathBuf,
 }
 
@@ -172,8 +176,31 @@ impl Sqlite {
         }
         Ok(Sqlite {
             conn: Mutex::new(conn),
+            readers: Mutex::default(),
             dir: dir.to_path_buf(),
         })
+    }
+
+    /// Runs a read in a transaction of its own (one snapshot) on a reader.
+    fn read<T>(&self, step: &'static str, f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>) -> Result<T> {
+        let idle = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut conn = match idle {
+            Some(conn) => conn,
+            None => {
+                let path = self.dir.join("server.db");
+                let conn = Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(sql(step))?;
+                conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(sql(step))?;
+                conn
+            }
+        };
+        let out = {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred).map_err(sql(step))?;
+            let out = f(&tx).map_err(sql(step))?;
+            tx.finish().map_err(sql(step))?;
+            out
+        };
+        self.readers.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
+        Ok(out)
     }
 
     fn with<T>(&self, step: &'static str, f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>) -> Result<T> {
@@ -342,13 +369,13 @@ impl Storage for Sqlite {
     }
 
     fn ping(&self) -> Result<()> {
-        self.with("checking the database", |tx| {
+        self.read("checking the database", |tx| {
             tx.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)).map(|_| ())
         })
     }
 
     fn print_job_counts(&self) -> Result<Vec<(String, i64)>> {
-        self.with("counting print jobs", |tx| {
+        self.read("counting print jobs", |tx| {
             let mut st = tx.prepare("SELECT status, count(*) FROM print_jobs GROUP BY status")?;
             let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect()
@@ -356,7 +383,7 @@ impl Storage for Sqlite {
     }
 
     fn devices_seen_since(&self, since: i64) -> Result<i64> {
-        self.with("counting devices seen", |tx| {
+        self.read("counting devices seen", |tx| {
             tx.query_row("SELECT count(*) FROM devices WHERE last_seen >= ?1", [since], |r| r.get(0))
         })
     }
@@ -373,7 +400,7 @@ impl Storage for Sqlite {
     }
 
     fn site_user(&self, name: &str) -> Result<Option<String>> {
-        self.with("reading a 1C exchange user", |tx| {
+        self.read("reading a 1C exchange user", |tx| {
             tx.query_row("SELECT hash FROM site_users WHERE name = ?1", [name], |r| r.get(0))
                 .optional()
         })
@@ -391,7 +418,7 @@ impl Storage for Sqlite {
     }
 
     fn site_session(&self, hash: &str, expire_before: i64) -> Result<Option<String>> {
-        self.with("reading a 1C exchange session", |tx| {
+        self.read("reading a 1C exchange session", |tx| {
             tx.query_row(
                 "SELECT user FROM site_sessions WHERE hash = ?1 AND created_at >= ?2",
                 params![hash, expire_before],
@@ -428,24 +455,27 @@ impl Storage for Sqlite {
     }
 
     fn device_by_token(&self, token_hash: &str, now: i64) -> Result<Option<Device>> {
-        self.with("authenticating a device", |tx| {
-            // Written at most every LAST_SEEN_EVERY_MS: a write (and its fsync) on every
-            // request would make each online lookup pay for one.
-            tx.execute(
-                "UPDATE devices SET last_seen = ?2 WHERE token_hash = ?1 AND (last_seen IS NULL OR last_seen <= ?2 - ?3)",
-                params![token_hash, now, LAST_SEEN_EVERY_MS],
-            )?;
+        let found = self.read("authenticating a device", |tx| {
             tx.query_row(
                 "SELECT id, name, last_seen, status FROM devices WHERE token_hash = ?1",
                 [token_hash],
                 device_row,
             )
             .optional()
-        })
+        })?;
+        let Some(mut device) = found else { return Ok(None) };
+        if !last_seen_stale(&device, now) {
+            return Ok(Some(device));
+        }
+        self.with("recording when a device was seen", |tx| {
+            tx.execute("UPDATE devices SET last_seen = ?2 WHERE id = ?1", params![device.id, now])
+        })?;
+        device.last_seen = Some(now);
+        Ok(Some(device))
     }
 
     fn device_by_name(&self, name: &str) -> Result<Option<Device>> {
-        self.with("reading a device", |tx| {
+        self.read("reading a device", |tx| {
             tx.query_row(
                 "SELECT id, name, last_seen, status FROM devices WHERE name = ?1",
                 [name],
@@ -456,7 +486,7 @@ impl Storage for Sqlite {
     }
 
     fn devices(&self) -> Result<Vec<Device>> {
-        self.with("listing devices", |tx| {
+        self.read("listing devices", |tx| {
             let mut st = tx.prepare("SELECT id, name, last_seen, status FROM devices ORDER BY name")?;
             let rows = st.query_map([], device_row)?;
             rows.collect()
@@ -481,7 +511,7 @@ impl Storage for Sqlite {
     }
 
     fn integration_key(&self, hash: &str) -> Result<bool> {
-        self.with("checking an integration key", |tx| {
+        self.read("checking an integration key", |tx| {
             tx.query_row("SELECT 1 FROM integration_keys WHERE hash = ?1", [hash], |_| Ok(()))
                 .optional()
                 .map(|r| r.is_some())
@@ -489,7 +519,7 @@ impl Storage for Sqlite {
     }
 
     fn latest_catalog(&self) -> Result<Option<CatalogVersion>> {
-        self.with("reading the catalog version", |tx| {
+        self.read("reading the catalog version", |tx| {
             tx.query_row(
                 &format!("SELECT {VERSION_COLUMNS} FROM catalog_versions ORDER BY version DESC LIMIT 1"),
                 [],
@@ -500,7 +530,7 @@ impl Storage for Sqlite {
     }
 
     fn catalog_versions_after(&self, since: i64) -> Result<Vec<CatalogVersion>> {
-        self.with("reading catalog versions", |tx| {
+        self.read("reading catalog versions", |tx| {
             let mut st = tx.prepare(&format!(
                 "SELECT {VERSION_COLUMNS} FROM catalog_versions WHERE version > ?1 ORDER BY version"
             ))?;
@@ -567,7 +597,7 @@ impl Storage for Sqlite {
     }
 
     fn tasks_after(&self, device: i64, after: i64) -> Result<Vec<(i64, String)>> {
-        self.with("reading tasks", |tx| {
+        self.read("reading tasks", |tx| {
             let mut st = tx.prepare("SELECT seq, body FROM tasks WHERE device = ?1 AND seq > ?2 ORDER BY seq")?;
             let rows = st.query_map([device, after], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect()
@@ -610,7 +640,7 @@ impl Storage for Sqlite {
     }
 
     fn document_ids(&self, pending: bool, after: i64, limit: i64) -> Result<Vec<i64>> {
-        self.with("listing documents", |tx| {
+        self.read("listing documents", |tx| {
             let filter = if pending { " AND acked_at IS NULL" } else { "" };
             let mut st = tx.prepare(&format!("SELECT id FROM documents WHERE id > ?1{filter} ORDER BY id LIMIT ?2"))?;
             let rows = st.query_map(params![after, limit], |r| r.get(0))?;
@@ -619,7 +649,7 @@ impl Storage for Sqlite {
     }
 
     fn documents(&self, pending: bool) -> Result<Vec<StoredDocument>> {
-        self.with("listing documents", |tx| {
+        self.read("listing documents", |tx| {
             let filter = if pending { " WHERE d.acked_at IS NULL" } else { "" };
             let mut st = tx.prepare(&format!("{DOCUMENT_SELECT}{filter} ORDER BY d.id"))?;
             let rows = st.query_map([], document_row)?;
@@ -628,7 +658,7 @@ impl Storage for Sqlite {
     }
 
     fn document(&self, id: i64) -> Result<Option<StoredDocument>> {
-        self.with("reading a document", |tx| {
+        self.read("reading a document", |tx| {
             tx.query_row(&format!("{DOCUMENT_SELECT} WHERE d.id = ?1"), [id], document_row)
                 .optional()
         })
@@ -645,7 +675,7 @@ impl Storage for Sqlite {
     }
 
     fn latest_config(&self) -> Result<Option<(i64, String)>> {
-        self.with("reading the configuration", |tx| {
+        self.read("reading the configuration", |tx| {
             tx.query_row("SELECT version, json FROM config_versions ORDER BY version DESC LIMIT 1", [], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })
@@ -676,14 +706,14 @@ impl Storage for Sqlite {
     }
 
     fn printer_address(&self, name: &str) -> Result<Option<String>> {
-        self.with("reading a printer", |tx| {
+        self.read("reading a printer", |tx| {
             tx.query_row("SELECT address FROM printers WHERE name = ?1", [name], |r| r.get(0))
                 .optional()
         })
     }
 
     fn printers(&self) -> Result<Vec<(String, String)>> {
-        self.with("listing printers", |tx| {
+        self.read("listing printers", |tx| {
             let mut st = tx.prepare("SELECT name, address FROM printers ORDER BY name")?;
             let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect()
@@ -709,7 +739,7 @@ impl Storage for Sqlite {
     }
 
     fn print_jobs(&self, device: Option<i64>, limit: i64) -> Result<Vec<StoredPrint>> {
-        self.with("listing print jobs", |tx| {
+        self.read("listing print jobs", |tx| {
             let mut st = tx.prepare(&format!(
                 "SELECT {PRINT_COLUMNS} FROM print_jobs p JOIN devices d ON d.id = p.device
                  WHERE ?1 IS NULL OR p.device = ?1 ORDER BY p.id DESC LIMIT ?2"
@@ -720,7 +750,7 @@ impl Storage for Sqlite {
     }
 
     fn open_print_jobs(&self) -> Result<Vec<StoredPrint>> {
-        self.with("reading the print queue", |tx| {
+        self.read("reading the print queue", |tx| {
             let mut st = tx.prepare(&format!(
                 "SELECT {PRINT_COLUMNS} FROM print_jobs p JOIN devices d ON d.id = p.device
                  WHERE p.status IN ('queued', 'printing') ORDER BY p.id"
@@ -746,7 +776,7 @@ impl Storage for Sqlite {
     }
 
     fn logs(&self, limit: i64) -> Result<Vec<StoredLogs>> {
-        self.with("listing log bundles", |tx| {
+        self.read("listing log bundles", |tx| {
             let mut st = tx.prepare(
                 "SELECT l.id, d.name, l.file, l.size, l.received_at, l.info FROM log_bundles l JOIN devices d ON d.id = l.device
                  ORDER BY l.id DESC LIMIT ?1",
@@ -757,7 +787,7 @@ impl Storage for Sqlite {
     }
 
     fn log_bundle(&self, id: i64) -> Result<Option<StoredLogs>> {
-        self.with("reading a log bundle", |tx| {
+        self.read("reading a log bundle", |tx| {
             tx.query_row(
                 "SELECT l.id, d.name, l.file, l.size, l.received_at, l.info FROM log_bundles l JOIN devices d ON d.id = l.device
                  WHERE l.id = ?1",
@@ -780,7 +810,7 @@ impl Storage for Sqlite {
     }
 
     fn apps(&self) -> Result<Vec<tsd_core::update::AppUpdate>> {
-        self.with("listing app versions", |tx| {
+        self.read("listing app versions", |tx| {
             let mut st = tx.prepare(
                 "SELECT version_code, version_name, file, size, sha256, min_version FROM app_versions ORDER BY version_code DESC",
             )?;
