@@ -308,6 +308,9 @@ impl Http {
     }
 }
 
+/// Names this run's documents apart from an earlier run's on the same server.
+static RUN: std::sync::LazyLock<i64> = std::sync::LazyLock::new(crate::now_ms);
+
 /// A finished document of `scans` scans as a package (built by the core's writer,
 /// as a terminal does).
 fn document_package(
@@ -318,7 +321,7 @@ fn document_package(
     barcodes: &[String],
     rng: &mut fastrand::Rng,
 ) -> Result<(String, String, Bytes)> {
-    let id = format!("lg-{device}-{n}-{}", rng.u32(..));
+    let id = format!("lg-{}-{device}-{n}-{}", *RUN, rng.u32(..));
     let completed = crate::now_ms();
     let scans: Vec<serde_json::Value> = (0..scans)
         .map(|i| serde_json::json!({"seq": i + 1, "raw": barcodes[rng.usize(..barcodes.len())], "qty": 1, "at": completed - 1000}))

@@ -14,7 +14,7 @@
 
 use super::*;
 use crate::error::{Error, Result};
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Transaction};
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Transaction};
 use futures_util::{pin_mut, TryStreamExt};
 use sha2::Digest;
 use std::io::{Read, Write};
@@ -205,17 +205,17 @@ fn retryable(e: &PgError) -> bool {
     })
 }
 
-async fn query(tx: &Transaction<'_>, sql: &str, params: Params<'_>) -> std::result::Result<Vec<Row>, Failure> {
+async fn query<C: GenericClient>(tx: &C, sql: &str, params: Params<'_>) -> std::result::Result<Vec<Row>, Failure> {
     let st = tx.prepare_cached(sql).await?;
     Ok(tx.query(&st, params).await?)
 }
 
-async fn query_opt(tx: &Transaction<'_>, sql: &str, params: Params<'_>) -> std::result::Result<Option<Row>, Failure> {
+async fn query_opt<C: GenericClient>(tx: &C, sql: &str, params: Params<'_>) -> std::result::Result<Option<Row>, Failure> {
     let st = tx.prepare_cached(sql).await?;
     Ok(tx.query_opt(&st, params).await?)
 }
 
-async fn execute(tx: &Transaction<'_>, sql: &str, params: Params<'_>) -> std::result::Result<u64, Failure> {
+async fn execute<C: GenericClient>(tx: &C, sql: &str, params: Params<'_>) -> std::result::Result<u64, Failure> {
     let st = tx.prepare_cached(sql).await?;
     Ok(tx.execute(&st, params).await?)
 }
@@ -365,6 +365,17 @@ impl Postgres {
         })
     }
 
+    /// Runs a read of one statement (no transaction around it: one round trip).
+    fn read<T>(&self, step: &'static str, f: impl AsyncFnOnce(&deadpool_postgres::Client) -> std::result::Result<T, Failure>) -> Result<T> {
+        self.block_on(async {
+            let client = self.client(step).await?;
+            f(&client).await.map_err(|e| match e {
+                Failure::Pg(e) => db(step)(e),
+                Failure::Damaged(message) => Error::Database { step, message },
+            })
+        })
+    }
+
     fn migrate(&self) -> Result<()> {
         let step = "migrating the PostgreSQL schema";
         self.block_on(async {
@@ -507,7 +518,7 @@ impl Storage for Postgres {
     }
 
     fn open_file(&self, area: Area, name: &str) -> Result<Option<PathBuf>> {
-        let found = self.with("finding a kept file", async |tx| {
+        let found = self.read("finding a kept file", async |tx| {
             query_opt(
                 tx,
                 "SELECT size, sha256 FROM files WHERE area = $1 AND name = $2",
@@ -587,19 +598,19 @@ impl Storage for Postgres {
     }
 
     fn ping(&self) -> Result<()> {
-        self.with("checking the database", async |tx| query_opt(tx, "SELECT 1", &[]).await)
+        self.read("checking the database", async |tx| query_opt(tx, "SELECT 1", &[]).await)
             .map(|_| ())
     }
 
     fn print_job_counts(&self) -> Result<Vec<(String, i64)>> {
-        self.with("counting print jobs", async |tx| {
+        self.read("counting print jobs", async |tx| {
             let rows = query(tx, "SELECT status, count(*) FROM print_jobs GROUP BY status", &[]).await?;
             Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
         })
     }
 
     fn devices_seen_since(&self, since: i64) -> Result<i64> {
-        self.with("counting devices seen", async |tx| {
+        self.read("counting devices seen", async |tx| {
             let row = query_opt(tx, "SELECT count(*) FROM devices WHERE last_seen >= $1", &[&since]).await?;
             Ok(row.map_or(0, |r| r.get(0)))
         })
@@ -619,7 +630,7 @@ impl Storage for Postgres {
     }
 
     fn site_user(&self, name: &str) -> Result<Option<String>> {
-        self.with("reading a 1C exchange user", async |tx| {
+        self.read("reading a 1C exchange user", async |tx| {
             Ok(query_opt(tx, "SELECT hash FROM site_users WHERE name = $1", &[&name])
                 .await?
                 .map(|r| r.get(0)))
@@ -640,7 +651,7 @@ impl Storage for Postgres {
     }
 
     fn site_session(&self, hash: &str, expire_before: i64) -> Result<Option<String>> {
-        self.with("reading a 1C exchange session", async |tx| {
+        self.read("reading a 1C exchange session", async |tx| {
             let row = query_opt(
                 tx,
                 "SELECT \"user\" FROM site_sessions WHERE hash = $1 AND created_at >= $2",
@@ -685,7 +696,7 @@ impl Storage for Postgres {
     }
 
     fn device_by_token(&self, token_hash: &str, now: i64) -> Result<Option<Device>> {
-        let found = self.with("authenticating a device", async |tx| {
+        let found = self.read("authenticating a device", async |tx| {
             let row = query_opt(
                 tx,
                 "SELECT id, name, last_seen, status FROM devices WHERE token_hash = $1",
@@ -706,14 +717,14 @@ impl Storage for Postgres {
     }
 
     fn device_by_name(&self, name: &str) -> Result<Option<Device>> {
-        self.with("reading a device", async |tx| {
+        self.read("reading a device", async |tx| {
             let row = query_opt(tx, "SELECT id, name, last_seen, status FROM devices WHERE name = $1", &[&name]).await?;
             Ok(row.as_ref().map(device_row))
         })
     }
 
     fn devices(&self) -> Result<Vec<Device>> {
-        self.with("listing devices", async |tx| {
+        self.read("listing devices", async |tx| {
             let rows = query(tx, "SELECT id, name, last_seen, status FROM devices ORDER BY name", &[]).await?;
             Ok(rows.iter().map(device_row).collect())
         })
@@ -740,7 +751,7 @@ impl Storage for Postgres {
     }
 
     fn integration_key(&self, hash: &str) -> Result<bool> {
-        self.with("checking an integration key", async |tx| {
+        self.read("checking an integration key", async |tx| {
             Ok(query_opt(tx, "SELECT 1 FROM integration_keys WHERE hash = $1", &[&hash])
                 .await?
                 .is_some())
@@ -749,14 +760,14 @@ impl Storage for Postgres {
 
     fn latest_catalog(&self) -> Result<Option<CatalogVersion>> {
         let sql = format!("SELECT {VERSION_COLUMNS} FROM catalog_versions ORDER BY version DESC LIMIT 1");
-        self.with("reading the catalog version", async |tx| {
+        self.read("reading the catalog version", async |tx| {
             Ok(query_opt(tx, &sql, &[]).await?.as_ref().map(version_row))
         })
     }
 
     fn catalog_versions_after(&self, since: i64) -> Result<Vec<CatalogVersion>> {
         let sql = format!("SELECT {VERSION_COLUMNS} FROM catalog_versions WHERE version > $1 ORDER BY version");
-        self.with("reading catalog versions", async |tx| {
+        self.read("reading catalog versions", async |tx| {
             Ok(query(tx, &sql, &[&since]).await?.iter().map(version_row).collect())
         })
     }
@@ -837,7 +848,7 @@ impl Storage for Postgres {
     }
 
     fn tasks_after(&self, device: i64, after: i64) -> Result<Vec<(i64, String)>> {
-        self.with("reading tasks", async |tx| {
+        self.read("reading tasks", async |tx| {
             let rows = query(
                 tx,
                 "SELECT seq, body FROM tasks WHERE device = $1 AND seq > $2 ORDER BY seq",
@@ -889,7 +900,7 @@ impl Storage for Postgres {
     fn document_ids(&self, pending: bool, after: i64, limit: i64) -> Result<Vec<i64>> {
         let filter = if pending { " AND acked_at IS NULL" } else { "" };
         let sql = format!("SELECT id FROM documents WHERE id > $1{filter} ORDER BY id LIMIT $2");
-        self.with("listing documents", async |tx| {
+        self.read("listing documents", async |tx| {
             Ok(query(tx, &sql, &[&after, &limit]).await?.iter().map(|r| r.get(0)).collect())
         })
     }
@@ -897,14 +908,14 @@ impl Storage for Postgres {
     fn documents(&self, pending: bool) -> Result<Vec<StoredDocument>> {
         let filter = if pending { " WHERE d.acked_at IS NULL" } else { "" };
         let sql = format!("{DOCUMENT_SELECT}{filter} ORDER BY d.id");
-        self.with("listing documents", async |tx| {
+        self.read("listing documents", async |tx| {
             Ok(query(tx, &sql, &[]).await?.iter().map(document_row).collect())
         })
     }
 
     fn document(&self, id: i64) -> Result<Option<StoredDocument>> {
         let sql = format!("{DOCUMENT_SELECT} WHERE d.id = $1");
-        self.with("reading a document", async |tx| {
+        self.read("reading a document", async |tx| {
             Ok(query_opt(tx, &sql, &[&id]).await?.as_ref().map(document_row))
         })
     }
@@ -922,7 +933,7 @@ impl Storage for Postgres {
     }
 
     fn latest_config(&self) -> Result<Option<(i64, String)>> {
-        self.with("reading the configuration", async |tx| {
+        self.read("reading the configuration", async |tx| {
             let row = query_opt(tx, "SELECT version, json FROM config_versions ORDER BY version DESC LIMIT 1", &[]).await?;
             Ok(row.map(|r| (r.get(0), r.get(1))))
         })
@@ -955,7 +966,7 @@ impl Storage for Postgres {
     }
 
     fn printer_address(&self, name: &str) -> Result<Option<String>> {
-        self.with("reading a printer", async |tx| {
+        self.read("reading a printer", async |tx| {
             Ok(query_opt(tx, "SELECT address FROM printers WHERE name = $1", &[&name])
                 .await?
                 .map(|r| r.get(0)))
@@ -963,7 +974,7 @@ impl Storage for Postgres {
     }
 
     fn printers(&self) -> Result<Vec<(String, String)>> {
-        self.with("listing printers", async |tx| {
+        self.read("listing printers", async |tx| {
             let rows = query(tx, "SELECT name, address FROM printers ORDER BY name", &[]).await?;
             Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
         })
@@ -991,7 +1002,7 @@ impl Storage for Postgres {
             "SELECT {PRINT_COLUMNS} FROM print_jobs p JOIN devices d ON d.id = p.device
              WHERE $1::BIGINT IS NULL OR p.device = $1 ORDER BY p.id DESC LIMIT $2"
         );
-        self.with("listing print jobs", async |tx| {
+        self.read("listing print jobs", async |tx| {
             query(tx, &sql, &[&device, &limit]).await?.iter().map(print_row).collect()
         })
     }
@@ -1001,7 +1012,7 @@ impl Storage for Postgres {
             "SELECT {PRINT_COLUMNS} FROM print_jobs p JOIN devices d ON d.id = p.device
              WHERE p.status IN ('queued', 'printing') ORDER BY p.id"
         );
-        self.with("reading the print queue", async |tx| {
+        self.read("reading the print queue", async |tx| {
             query(tx, &sql, &[]).await?.iter().map(print_row).collect()
         })
     }
@@ -1027,7 +1038,7 @@ impl Storage for Postgres {
     }
 
     fn logs(&self, limit: i64) -> Result<Vec<StoredLogs>> {
-        self.with("listing log bundles", async |tx| {
+        self.read("listing log bundles", async |tx| {
             let rows = query(
                 tx,
                 "SELECT l.id, d.name, l.file, l.size, l.received_at, l.info FROM log_bundles l JOIN devices d ON d.id = l.device
@@ -1040,7 +1051,7 @@ impl Storage for Postgres {
     }
 
     fn log_bundle(&self, id: i64) -> Result<Option<StoredLogs>> {
-        self.with("reading a log bundle", async |tx| {
+        self.read("reading a log bundle", async |tx| {
             let row = query_opt(
                 tx,
                 "SELECT l.id, d.name, l.file, l.size, l.received_at, l.info FROM log_bundles l JOIN devices d ON d.id = l.device
@@ -1067,7 +1078,7 @@ impl Storage for Postgres {
     }
 
     fn apps(&self) -> Result<Vec<tsd_core::update::AppUpdate>> {
-        self.with("listing app versions", async |tx| {
+        self.read("listing app versions", async |tx| {
             let rows = query(
                 tx,
                 "SELECT version_code, version_name, file, size, sha256, min_version FROM app_versions ORDER BY version_code DESC",
