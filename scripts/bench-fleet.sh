@@ -22,11 +22,14 @@ cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     bash scripts/postgres.sh stop "$pg_dir"
 }
+serve_pid=""
+serve_url=""
 trap cleanup EXIT
 pg=$(bash scripts/postgres.sh start "$pg_dir")
 createdb() { psql -q "$pg" -c "CREATE DATABASE $1" >/dev/null; echo "${pg%/*}/$1"; }
 
-# serve NAME DATA [DATABASE]: starts an instance, echoes "PID URL".
+# serve NAME DATA [DATABASE]: starts an instance; sets $serve_pid and $serve_url
+# (not in a subshell: the pid must reach `stop_all`).
 serve() {
     local log=$work/$1.log
     shift
@@ -36,13 +39,13 @@ serve() {
     else
         "$bin" --data "$data" serve --listen 127.0.0.1:0 >"$log" 2>&1 &
     fi
-    local pid=$!
-    pids+=("$pid")
+    serve_pid=$!
+    pids+=("$serve_pid")
     for _ in $(seq 100); do
         grep -q "listening on" "$log" 2>/dev/null && break
         sleep 0.1
     done
-    echo "$pid $(sed -n 's/^listening on //p' "$log" | head -1)"
+    serve_url=$(sed -n 's/^listening on //p' "$log" | head -1)
 }
 
 stop_all() {
@@ -65,8 +68,8 @@ run() {
     for i in $(seq "$instances"); do
         local data=$admin
         [ "$backend" = postgresql ] && data=$work/$label/instance-$i
-        read -r pid url < <(serve "$label-$i" "$data" "$db")
-        args+=(--url "$url" --server-pid "$pid")
+        serve "$label-$i" "$data" "$db"
+        args+=(--url "$serve_url" --server-pid "$serve_pid")
     done
     echo "== $label: $terminals terminals, $instances instance(s), $backend $*" >&2
     "$bin" --data "$admin" "${dbargs[@]}" loadgen "${args[@]}" --terminals "$terminals" \

@@ -97,6 +97,7 @@ pub struct Server {
     /// When the lookup catalog was last compared with the latest version (another
     /// instance may have published since).
     lookup_checked: Mutex<Option<std::time::Instant>>,
+
     /// Applies each published version to the lookup catalog.
     lookup_writer: Arc<Mutex<rusqlite::Connection>>,
     /// Answers online lookups (a read-only connection: a long apply does not stop it).
@@ -139,6 +140,7 @@ impl Server {
             dir: dir.to_path_buf(),
             store,
             lookup_checked: Mutex::default(),
+
             lookup_writer: Arc::new(Mutex::new(lookup_writer)),
             lookup_reader: Mutex::new(lookup_reader),
             print_wake: Arc::default(),

@@ -249,8 +249,11 @@ fn round(store: &dyn Storage, owner: &str, s: &PrintSettings) -> Result<Duration
         let done = print_one(store, &job, s);
         // Its next attempt, if any, may go through any instance.
         store.release_print(job.id, owner)?;
-        if let Some(retry_in) = done? {
-            next = next.min(retry_in);
+        match done? {
+            Some(retry_in) => next = next.min(retry_in),
+            // Finished: the printer's next job (queued meanwhile, its wake-up
+            // spent on this round) goes now, not after the longest pause.
+            None => next = Duration::ZERO,
         }
     }
     Ok(next)

@@ -365,8 +365,9 @@ impl Postgres {
         })
     }
 
-    /// Runs a read of one statement (no transaction around it: one round trip).
-    fn read<T>(&self, step: &'static str, f: impl AsyncFnOnce(&deadpool_postgres::Client) -> std::result::Result<T, Failure>) -> Result<T> {
+    /// Runs one statement (or reads that need no common snapshot) with no
+    /// transaction around it: one round trip instead of three.
+    fn one<T>(&self, step: &'static str, f: impl AsyncFnOnce(&deadpool_postgres::Client) -> std::result::Result<T, Failure>) -> Result<T> {
         self.block_on(async {
             let client = self.client(step).await?;
             f(&client).await.map_err(|e| match e {
@@ -518,7 +519,7 @@ impl Storage for Postgres {
     }
 
     fn open_file(&self, area: Area, name: &str) -> Result<Option<PathBuf>> {
-        let found = self.read("finding a kept file", async |tx| {
+        let found = self.one("finding a kept file", async |tx| {
             query_opt(
                 tx,
                 "SELECT size, sha256 FROM files WHERE area = $1 AND name = $2",
@@ -586,7 +587,7 @@ impl Storage for Postgres {
     }
 
     fn release_print(&self, id: i64, owner: &str) -> Result<()> {
-        self.with("releasing a print job", async |tx| {
+        self.one("releasing a print job", async |tx| {
             execute(
                 tx,
                 "UPDATE print_jobs SET lease_owner = NULL, lease_until = 0 WHERE id = $1 AND lease_owner = $2",
@@ -598,26 +599,26 @@ impl Storage for Postgres {
     }
 
     fn ping(&self) -> Result<()> {
-        self.read("checking the database", async |tx| query_opt(tx, "SELECT 1", &[]).await)
+        self.one("checking the database", async |tx| query_opt(tx, "SELECT 1", &[]).await)
             .map(|_| ())
     }
 
     fn print_job_counts(&self) -> Result<Vec<(String, i64)>> {
-        self.read("counting print jobs", async |tx| {
+        self.one("counting print jobs", async |tx| {
             let rows = query(tx, "SELECT status, count(*) FROM print_jobs GROUP BY status", &[]).await?;
             Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
         })
     }
 
     fn devices_seen_since(&self, since: i64) -> Result<i64> {
-        self.read("counting devices seen", async |tx| {
+        self.one("counting devices seen", async |tx| {
             let row = query_opt(tx, "SELECT count(*) FROM devices WHERE last_seen >= $1", &[&since]).await?;
             Ok(row.map_or(0, |r| r.get(0)))
         })
     }
 
     fn set_site_user(&self, name: &str, password_hash: &str, now: i64) -> Result<()> {
-        self.with("adding a 1C exchange user", async |tx| {
+        self.one("adding a 1C exchange user", async |tx| {
             execute(
                 tx,
                 "INSERT INTO site_users (name, hash, created_at) VALUES ($1, $2, $3)
@@ -630,7 +631,7 @@ impl Storage for Postgres {
     }
 
     fn site_user(&self, name: &str) -> Result<Option<String>> {
-        self.read("reading a 1C exchange user", async |tx| {
+        self.one("reading a 1C exchange user", async |tx| {
             Ok(query_opt(tx, "SELECT hash FROM site_users WHERE name = $1", &[&name])
                 .await?
                 .map(|r| r.get(0)))
@@ -651,7 +652,7 @@ impl Storage for Postgres {
     }
 
     fn site_session(&self, hash: &str, expire_before: i64) -> Result<Option<String>> {
-        self.read("reading a 1C exchange session", async |tx| {
+        self.one("reading a 1C exchange session", async |tx| {
             let row = query_opt(
                 tx,
                 "SELECT \"user\" FROM site_sessions WHERE hash = $1 AND created_at >= $2",
@@ -696,7 +697,7 @@ impl Storage for Postgres {
     }
 
     fn device_by_token(&self, token_hash: &str, now: i64) -> Result<Option<Device>> {
-        let found = self.read("authenticating a device", async |tx| {
+        let found = self.one("authenticating a device", async |tx| {
             let row = query_opt(
                 tx,
                 "SELECT id, name, last_seen, status FROM devices WHERE token_hash = $1",
@@ -709,7 +710,7 @@ impl Storage for Postgres {
         if !last_seen_stale(&device, now) {
             return Ok(Some(device));
         }
-        self.with("recording when a device was seen", async |tx| {
+        self.one("recording when a device was seen", async |tx| {
             execute(tx, "UPDATE devices SET last_seen = $2 WHERE id = $1", &[&device.id, &now]).await
         })?;
         device.last_seen = Some(now);
@@ -717,14 +718,14 @@ impl Storage for Postgres {
     }
 
     fn device_by_name(&self, name: &str) -> Result<Option<Device>> {
-        self.read("reading a device", async |tx| {
+        self.one("reading a device", async |tx| {
             let row = query_opt(tx, "SELECT id, name, last_seen, status FROM devices WHERE name = $1", &[&name]).await?;
             Ok(row.as_ref().map(device_row))
         })
     }
 
     fn devices(&self) -> Result<Vec<Device>> {
-        self.read("listing devices", async |tx| {
+        self.one("listing devices", async |tx| {
             let rows = query(tx, "SELECT id, name, last_seen, status FROM devices ORDER BY name", &[]).await?;
             Ok(rows.iter().map(device_row).collect())
         })
@@ -732,14 +733,14 @@ impl Storage for Postgres {
 
     fn set_status(&self, device: i64, status: &serde_json::Value) -> Result<()> {
         let status = status.to_string();
-        self.with("storing a device status", async |tx| {
+        self.one("storing a device status", async |tx| {
             execute(tx, "UPDATE devices SET status = $2 WHERE id = $1", &[&device, &status]).await
         })
         .map(|_| ())
     }
 
     fn add_integration_key(&self, hash: &str, now: i64) -> Result<()> {
-        self.with("adding an integration key", async |tx| {
+        self.one("adding an integration key", async |tx| {
             execute(
                 tx,
                 "INSERT INTO integration_keys (hash, created_at) VALUES ($1, $2)",
@@ -751,7 +752,7 @@ impl Storage for Postgres {
     }
 
     fn integration_key(&self, hash: &str) -> Result<bool> {
-        self.read("checking an integration key", async |tx| {
+        self.one("checking an integration key", async |tx| {
             Ok(query_opt(tx, "SELECT 1 FROM integration_keys WHERE hash = $1", &[&hash])
                 .await?
                 .is_some())
@@ -760,21 +761,21 @@ impl Storage for Postgres {
 
     fn latest_catalog(&self) -> Result<Option<CatalogVersion>> {
         let sql = format!("SELECT {VERSION_COLUMNS} FROM catalog_versions ORDER BY version DESC LIMIT 1");
-        self.read("reading the catalog version", async |tx| {
+        self.one("reading the catalog version", async |tx| {
             Ok(query_opt(tx, &sql, &[]).await?.as_ref().map(version_row))
         })
     }
 
     fn catalog_versions_after(&self, since: i64) -> Result<Vec<CatalogVersion>> {
         let sql = format!("SELECT {VERSION_COLUMNS} FROM catalog_versions WHERE version > $1 ORDER BY version");
-        self.read("reading catalog versions", async |tx| {
+        self.one("reading catalog versions", async |tx| {
             Ok(query(tx, &sql, &[&since]).await?.iter().map(version_row).collect())
         })
     }
 
     fn add_catalog_version(&self, v: &CatalogVersion) -> Result<()> {
         let sql = format!("INSERT INTO catalog_versions ({VERSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)");
-        self.with("recording a catalog version", async |tx| {
+        self.one("recording a catalog version", async |tx| {
             execute(
                 tx,
                 &sql,
@@ -848,7 +849,7 @@ impl Storage for Postgres {
     }
 
     fn tasks_after(&self, device: i64, after: i64) -> Result<Vec<(i64, String)>> {
-        self.read("reading tasks", async |tx| {
+        self.one("reading tasks", async |tx| {
             let rows = query(
                 tx,
                 "SELECT seq, body FROM tasks WHERE device = $1 AND seq > $2 ORDER BY seq",
@@ -860,11 +861,25 @@ impl Storage for Postgres {
     }
 
     fn push_document(&self, device: i64, doc: &DocumentRevision<'_>, key: &str, body: &str, now: i64) -> Result<Pushed> {
-        // Two instances storing one document at once: one insert wins the unique
-        // key, the other's transaction runs again and finds it.
-        self.with("storing a document", async |tx| {
+        // The insert first, in one round trip: the unique (device, key) and
+        // (device, document, revision) make a second copy impossible whichever
+        // instance stores it; when it stores nothing, the row in its way says why.
+        let stored = self.one("storing a document", async |c| {
+            let row = query_opt(
+                c,
+                "INSERT INTO documents (device, doc_id, idem_key, body, received_at, revision) VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT DO NOTHING RETURNING id",
+                &[&device, &doc.doc_id, &key, &body, &now, &doc.revision],
+            )
+            .await?;
+            Ok(row.map(|r| r.get::<_, i64>(0)))
+        })?;
+        if let Some(id) = stored {
+            return Ok(Pushed::Stored(id));
+        }
+        self.one("storing a document", async |c| {
             let by_key = query_opt(
-                tx,
+                c,
                 "SELECT id, doc_id, revision FROM documents WHERE device = $1 AND idem_key = $2",
                 &[&device, &key],
             )
@@ -878,29 +893,22 @@ impl Storage for Postgres {
                 });
             }
             let by_revision = query_opt(
-                tx,
+                c,
                 "SELECT id FROM documents WHERE device = $1 AND doc_id = $2 AND revision = $3",
                 &[&device, &doc.doc_id, &doc.revision],
             )
             .await?;
-            if let Some(r) = by_revision {
-                return Ok(Pushed::Duplicate(r.get(0)));
+            match by_revision {
+                Some(r) => Ok(Pushed::Duplicate(r.get(0))),
+                None => Err(Failure::Damaged(format!("document {:?} was neither stored nor found", doc.doc_id))),
             }
-            let row = query_opt(
-                tx,
-                "INSERT INTO documents (device, doc_id, idem_key, body, received_at, revision) VALUES ($1, $2, $3, $4, $5, $6)
-                 RETURNING id",
-                &[&device, &doc.doc_id, &key, &body, &now, &doc.revision],
-            )
-            .await?;
-            Ok(Pushed::Stored(row.map_or(0, |r| r.get(0))))
         })
     }
 
     fn document_ids(&self, pending: bool, after: i64, limit: i64) -> Result<Vec<i64>> {
         let filter = if pending { " AND acked_at IS NULL" } else { "" };
         let sql = format!("SELECT id FROM documents WHERE id > $1{filter} ORDER BY id LIMIT $2");
-        self.read("listing documents", async |tx| {
+        self.one("listing documents", async |tx| {
             Ok(query(tx, &sql, &[&after, &limit]).await?.iter().map(|r| r.get(0)).collect())
         })
     }
@@ -908,20 +916,20 @@ impl Storage for Postgres {
     fn documents(&self, pending: bool) -> Result<Vec<StoredDocument>> {
         let filter = if pending { " WHERE d.acked_at IS NULL" } else { "" };
         let sql = format!("{DOCUMENT_SELECT}{filter} ORDER BY d.id");
-        self.read("listing documents", async |tx| {
+        self.one("listing documents", async |tx| {
             Ok(query(tx, &sql, &[]).await?.iter().map(document_row).collect())
         })
     }
 
     fn document(&self, id: i64) -> Result<Option<StoredDocument>> {
         let sql = format!("{DOCUMENT_SELECT} WHERE d.id = $1");
-        self.read("reading a document", async |tx| {
+        self.one("reading a document", async |tx| {
             Ok(query_opt(tx, &sql, &[&id]).await?.as_ref().map(document_row))
         })
     }
 
     fn ack_document(&self, id: i64, now: i64) -> Result<bool> {
-        self.with("acknowledging a document", async |tx| {
+        self.one("acknowledging a document", async |tx| {
             Ok(execute(
                 tx,
                 "UPDATE documents SET acked_at = coalesce(acked_at, $2) WHERE id = $1",
@@ -933,14 +941,14 @@ impl Storage for Postgres {
     }
 
     fn latest_config(&self) -> Result<Option<(i64, String)>> {
-        self.read("reading the configuration", async |tx| {
+        self.one("reading the configuration", async |tx| {
             let row = query_opt(tx, "SELECT version, json FROM config_versions ORDER BY version DESC LIMIT 1", &[]).await?;
             Ok(row.map(|r| (r.get(0), r.get(1))))
         })
     }
 
     fn add_config(&self, json: &str, now: i64) -> Result<i64> {
-        self.with("recording a configuration", async |tx| {
+        self.one("recording a configuration", async |tx| {
             let row = query_opt(
                 tx,
                 "INSERT INTO config_versions (version, json, created_at)
@@ -953,7 +961,7 @@ impl Storage for Postgres {
     }
 
     fn set_printer(&self, name: &str, address: &str, now: i64) -> Result<()> {
-        self.with("adding a printer", async |tx| {
+        self.one("adding a printer", async |tx| {
             execute(
                 tx,
                 "INSERT INTO printers (name, address, created_at) VALUES ($1, $2, $3)
@@ -966,7 +974,7 @@ impl Storage for Postgres {
     }
 
     fn printer_address(&self, name: &str) -> Result<Option<String>> {
-        self.read("reading a printer", async |tx| {
+        self.one("reading a printer", async |tx| {
             Ok(query_opt(tx, "SELECT address FROM printers WHERE name = $1", &[&name])
                 .await?
                 .map(|r| r.get(0)))
@@ -974,7 +982,7 @@ impl Storage for Postgres {
     }
 
     fn printers(&self) -> Result<Vec<(String, String)>> {
-        self.read("listing printers", async |tx| {
+        self.one("listing printers", async |tx| {
             let rows = query(tx, "SELECT name, address FROM printers ORDER BY name", &[]).await?;
             Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
         })
@@ -1002,7 +1010,7 @@ impl Storage for Postgres {
             "SELECT {PRINT_COLUMNS} FROM print_jobs p JOIN devices d ON d.id = p.device
              WHERE $1::BIGINT IS NULL OR p.device = $1 ORDER BY p.id DESC LIMIT $2"
         );
-        self.read("listing print jobs", async |tx| {
+        self.one("listing print jobs", async |tx| {
             query(tx, &sql, &[&device, &limit]).await?.iter().map(print_row).collect()
         })
     }
@@ -1012,7 +1020,7 @@ impl Storage for Postgres {
             "SELECT {PRINT_COLUMNS} FROM print_jobs p JOIN devices d ON d.id = p.device
              WHERE p.status IN ('queued', 'printing') ORDER BY p.id"
         );
-        self.read("reading the print queue", async |tx| {
+        self.one("reading the print queue", async |tx| {
             query(tx, &sql, &[]).await?.iter().map(print_row).collect()
         })
     }
@@ -1038,7 +1046,7 @@ impl Storage for Postgres {
     }
 
     fn logs(&self, limit: i64) -> Result<Vec<StoredLogs>> {
-        self.read("listing log bundles", async |tx| {
+        self.one("listing log bundles", async |tx| {
             let rows = query(
                 tx,
                 "SELECT l.id, d.name, l.file, l.size, l.received_at, l.info FROM log_bundles l JOIN devices d ON d.id = l.device
@@ -1051,7 +1059,7 @@ impl Storage for Postgres {
     }
 
     fn log_bundle(&self, id: i64) -> Result<Option<StoredLogs>> {
-        self.read("reading a log bundle", async |tx| {
+        self.one("reading a log bundle", async |tx| {
             let row = query_opt(
                 tx,
                 "SELECT l.id, d.name, l.file, l.size, l.received_at, l.info FROM log_bundles l JOIN devices d ON d.id = l.device
@@ -1065,7 +1073,7 @@ impl Storage for Postgres {
 
     fn add_app(&self, u: &tsd_core::update::AppUpdate, now: i64) -> Result<()> {
         let size = u.size as i64;
-        self.with("recording an app version", async |tx| {
+        self.one("recording an app version", async |tx| {
             execute(
                 tx,
                 "INSERT INTO app_versions (version_code, version_name, file, size, sha256, min_version, created_at)
@@ -1078,7 +1086,7 @@ impl Storage for Postgres {
     }
 
     fn apps(&self) -> Result<Vec<tsd_core::update::AppUpdate>> {
-        self.read("listing app versions", async |tx| {
+        self.one("listing app versions", async |tx| {
             let rows = query(
                 tx,
                 "SELECT version_code, version_name, file, size, sha256, min_version FROM app_versions ORDER BY version_code DESC",
@@ -1100,7 +1108,7 @@ impl Storage for Postgres {
     }
 
     fn add_enrolment(&self, device: i64, hash: &str, expires_at: i64, now: i64) -> Result<()> {
-        self.with("recording a setup code", async |tx| {
+        self.one("recording a setup code", async |tx| {
             execute(
                 tx,
                 "INSERT INTO enrolments (token_hash, device, created_at, expires_at) VALUES ($1, $2, $3, $4)",
@@ -1137,7 +1145,7 @@ impl Storage for Postgres {
 
     fn update_print(&self, id: i64, status: &str, attempts: i64, message: Option<&str>, touched: bool, next_try_at: i64) -> Result<()> {
         let now = crate::now_ms();
-        self.with("updating a print job", async |tx| {
+        self.one("updating a print job", async |tx| {
             execute(
                 tx,
                 "UPDATE print_jobs SET status = $2, attempts = $3, message = $4, touched = $5, next_try_at = $6, updated_at = $7 WHERE id = $1",

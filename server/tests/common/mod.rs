@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod printer;
+pub mod proxy;
 
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
