@@ -67,6 +67,10 @@ pub struct App {
     /// True when `/metrics` is served on an address of its own
     /// (`--metrics-listen`): the main listener then answers 404 there.
     pub metrics_elsewhere: bool,
+    /// Served over TLS (the console's cookie is then `Secure`).
+    pub tls: bool,
+    /// The TLS certificate (PEM), which setup codes made in the console pin.
+    pub tls_cert: Option<Vec<u8>>,
 }
 
 type St = State<Arc<App>>;
@@ -102,6 +106,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .merge(crate::console::router())
         .fallback(|| async { Error::NotFound("no such route".into()) })
         .layer(axum::middleware::from_fn_with_state(app.clone(), refuse_early))
         .layer(axum::middleware::from_fn(json_errors))
@@ -219,8 +224,8 @@ async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) 
     let (method, path) = (req.method().clone(), req.uri().path().to_string());
     let resp = next.run(req).await;
     let status = resp.status();
-    // The 1C exchange answers in its own plain-text protocol.
-    if !(status.is_client_error() || status.is_server_error()) || path == "/1c/exchange" {
+    // The 1C exchange answers in its own plain-text protocol, the console in pages.
+    if !(status.is_client_error() || status.is_server_error()) || path == "/1c/exchange" || path.starts_with("/admin") {
         return resp;
     }
     let is_json = resp

@@ -18,6 +18,9 @@ pub enum Error {
     /// Bad request: a bad parameter, header or body.
     #[error("{0}")]
     BadRequest(String),
+    /// Signed in, but not allowed to do this (a viewer's action, a forged form).
+    #[error("{0}")]
+    Forbidden(String),
     /// No such thing.
     #[error("{0}")]
     NotFound(String),
@@ -72,6 +75,7 @@ impl Error {
             Error::Protocol(_) => (StatusCode::UPGRADE_REQUIRED, "protocol"),
             Error::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Error::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Error::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             Error::Timeout(_) => (StatusCode::REQUEST_TIMEOUT, "timeout"),

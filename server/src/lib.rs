@@ -22,6 +22,7 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod console;
 pub mod error;
 pub mod loadgen;
 pub mod metrics;

@@ -117,9 +117,24 @@ enum Command {
         #[arg(long)]
         morning: Option<usize>,
     },
+    /// Accounts of the admin console (/admin in a browser).
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// 1C's "exchange with a site" (Обмен с сайтом) at /1c/exchange.
     #[command(subcommand, name = "1c")]
     OneC(OneCCommand),
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Adds a console account (or gives it a new password); prints the password once.
+    Add {
+        /// The account's name (what the sign-in form asks).
+        name: String,
+        /// The account only looks: it cannot publish, acknowledge, add or revoke.
+        #[arg(long)]
+        read_only: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -463,6 +478,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         Command::Key(KeyCommand::New) => out(&format!("{}\n", server.new_integration_key()?)),
+        Command::Admin(AdminCommand::Add { name, read_only }) => out(&format!("{}\n", server.add_admin(&name, read_only)?)),
         Command::OneC(OneCCommand::User { name }) => out(&format!("{}\n", server.add_site_user(&name)?)),
         Command::Catalog(CatalogCommand::Publish {
             file,

@@ -18,6 +18,13 @@ pub struct TlsFiles {
     pub key: PathBuf,
 }
 
+impl TlsFiles {
+    /// The certificate chain's text (PEM).
+    pub fn cert_pem(&self) -> Result<Vec<u8>, RunError> {
+        std::fs::read(&self.cert).map_err(|e| format!("{}: {e}", self.cert.display()).into())
+    }
+}
+
 /// Why the server could not run.
 pub type RunError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -144,6 +151,8 @@ pub fn serve_foreground(
         site: Default::default(),
         metrics: Default::default(),
         metrics_elsewhere: metrics_listener.is_some(),
+        tls: tls.is_some(),
+        tls_cert: tls.as_ref().map(TlsFiles::cert_pem).transpose()?,
     });
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
@@ -244,6 +253,8 @@ impl Background {
             site,
             metrics: Default::default(),
             metrics_elsewhere: false,
+            tls: tls.is_some(),
+            tls_cert: tls.as_ref().map(TlsFiles::cert_pem).transpose()?,
         });
         let handle = axum_server::Handle::new();
         let h = handle.clone();

@@ -158,6 +158,32 @@ pub struct StoredLogs {
     pub info: serde_json::Value,
 }
 
+/// An admin console session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleSession {
+    /// The admin's name.
+    pub user: String,
+    /// `admin` (acts) or `viewer` (only looks).
+    pub role: String,
+    /// The token every form of this session carries (CSRF).
+    pub csrf: String,
+}
+
+/// One line of the audit log: who did what, when.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditEntry {
+    /// Order of writing.
+    pub id: i64,
+    /// Unix ms.
+    pub at: i64,
+    /// The admin's name.
+    pub user: String,
+    /// What was done (`document.ack`, `catalog.publish`, …).
+    pub action: String,
+    /// On what, in words.
+    pub detail: String,
+}
+
 /// What redeeming an enrolment did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Redeemed {
@@ -316,6 +342,24 @@ pub trait Storage: Send + Sync {
     fn add_site_session(&self, hash: &str, user: &str, now: i64, expire_before: i64) -> Result<()>;
     /// The user of a live 1C exchange session.
     fn site_session(&self, hash: &str, expire_before: i64) -> Result<Option<String>>;
+    /// Adds an admin console account (or gives it a new password hash and role).
+    fn set_admin(&self, name: &str, password_hash: &str, role: &str, now: i64) -> Result<()>;
+    /// An account's password hash (PHC string) and role.
+    fn admin(&self, name: &str) -> Result<Option<(String, String)>>;
+    /// Starts a console session (`hash`: SHA-256 of its cookie); sessions expired
+    /// by `now` are dropped.
+    fn add_console_session(&self, hash: &str, user: &str, csrf: &str, now: i64, expires_at: i64) -> Result<()>;
+    /// A live console session, with its account's role as it is now.
+    fn console_session(&self, hash: &str, now: i64) -> Result<Option<ConsoleSession>>;
+    /// Ends a console session.
+    fn end_console_session(&self, hash: &str) -> Result<()>;
+    /// Writes a line of the audit log.
+    fn audit(&self, user: &str, action: &str, detail: &str, now: i64) -> Result<()>;
+    /// The latest lines of the audit log, newest first.
+    fn audit_log(&self, limit: i64) -> Result<Vec<AuditEntry>>;
+    /// Revokes a device's token (the terminal is refused until set up again).
+    /// Returns whether the device exists.
+    fn revoke_device(&self, name: &str, revoked_hash: &str) -> Result<bool>;
 }
 
 /// How stale `devices.last_seen` may get before a request writes it (a write, and

@@ -172,6 +172,27 @@ const MIGRATIONS: &[&str] = &[
         bytes  BYTEA NOT NULL,
         PRIMARY KEY (area, name, n)
     );",
+    // 2: the admin console's accounts, sessions and audit log.
+    "CREATE TABLE admins (
+        name        TEXT PRIMARY KEY,
+        hash        TEXT NOT NULL,
+        role        TEXT NOT NULL,
+        created_at  BIGINT NOT NULL
+    );
+    CREATE TABLE console_sessions (
+        hash        TEXT PRIMARY KEY,
+        \"user\"      TEXT NOT NULL,
+        csrf        TEXT NOT NULL,
+        created_at  BIGINT NOT NULL,
+        expires_at  BIGINT NOT NULL
+    );
+    CREATE TABLE audit (
+        id      BIGSERIAL PRIMARY KEY,
+        at      BIGINT NOT NULL,
+        \"user\"  TEXT NOT NULL,
+        action  TEXT NOT NULL,
+        detail  TEXT NOT NULL
+    );",
 ];
 
 /// PostgreSQL storage (see the module docs).
@@ -660,6 +681,103 @@ impl Storage for Postgres {
             )
             .await?;
             Ok(row.map(|r| r.get(0)))
+        })
+    }
+
+    fn set_admin(&self, name: &str, password_hash: &str, role: &str, now: i64) -> Result<()> {
+        self.one("adding a console account", async |c| {
+            execute(
+                c,
+                "INSERT INTO admins (name, hash, role, created_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (name) DO UPDATE SET hash = excluded.hash, role = excluded.role",
+                &[&name, &password_hash, &role, &now],
+            )
+            .await
+        })
+        .map(|_| ())
+    }
+
+    fn admin(&self, name: &str) -> Result<Option<(String, String)>> {
+        self.one("reading a console account", async |c| {
+            Ok(query_opt(c, "SELECT hash, role FROM admins WHERE name = $1", &[&name])
+                .await?
+                .map(|r| (r.get(0), r.get(1))))
+        })
+    }
+
+    fn add_console_session(&self, hash: &str, user: &str, csrf: &str, now: i64, expires_at: i64) -> Result<()> {
+        self.with("starting a console session", async |tx| {
+            execute(tx, "DELETE FROM console_sessions WHERE expires_at <= $1", &[&now]).await?;
+            execute(
+                tx,
+                "INSERT INTO console_sessions (hash, \"user\", csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+                &[&hash, &user, &csrf, &now, &expires_at],
+            )
+            .await
+        })
+        .map(|_| ())
+    }
+
+    fn console_session(&self, hash: &str, now: i64) -> Result<Option<ConsoleSession>> {
+        self.one("reading a console session", async |c| {
+            let row = query_opt(
+                c,
+                "SELECT s.\"user\", a.role, s.csrf FROM console_sessions s JOIN admins a ON a.name = s.\"user\"
+                 WHERE s.hash = $1 AND s.expires_at > $2",
+                &[&hash, &now],
+            )
+            .await?;
+            Ok(row.map(|r| ConsoleSession {
+                user: r.get(0),
+                role: r.get(1),
+                csrf: r.get(2),
+            }))
+        })
+    }
+
+    fn end_console_session(&self, hash: &str) -> Result<()> {
+        self.one("ending a console session", async |c| {
+            execute(c, "DELETE FROM console_sessions WHERE hash = $1", &[&hash]).await
+        })
+        .map(|_| ())
+    }
+
+    fn audit(&self, user: &str, action: &str, detail: &str, now: i64) -> Result<()> {
+        self.one("writing the audit log", async |c| {
+            execute(
+                c,
+                "INSERT INTO audit (at, \"user\", action, detail) VALUES ($1, $2, $3, $4)",
+                &[&now, &user, &action, &detail],
+            )
+            .await
+        })
+        .map(|_| ())
+    }
+
+    fn audit_log(&self, limit: i64) -> Result<Vec<AuditEntry>> {
+        self.one("reading the audit log", async |c| {
+            let rows = query(
+                c,
+                "SELECT id, at, \"user\", action, detail FROM audit ORDER BY id DESC LIMIT $1",
+                &[&limit],
+            )
+            .await?;
+            Ok(rows
+                .iter()
+                .map(|r| AuditEntry {
+                    id: r.get(0),
+                    at: r.get(1),
+                    user: r.get(2),
+                    action: r.get(3),
+                    detail: r.get(4),
+                })
+                .collect())
+        })
+    }
+
+    fn revoke_device(&self, name: &str, revoked_hash: &str) -> Result<bool> {
+        self.one("revoking a device", async |c| {
+            Ok(execute(c, "UPDATE devices SET token_hash = $2 WHERE name = $1", &[&name, &revoked_hash]).await? > 0)
         })
     }
 

@@ -128,6 +128,27 @@ const MIGRATIONS: &[&str] = &[
     // PostgreSQL, where several instances' workers share one queue).
     "ALTER TABLE print_jobs ADD COLUMN lease_owner TEXT;
      ALTER TABLE print_jobs ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;",
+    // 5: the admin console's accounts, sessions and audit log.
+    "CREATE TABLE admins (
+         name        TEXT PRIMARY KEY,
+         hash        TEXT NOT NULL,       -- Argon2id, PHC string
+         role        TEXT NOT NULL,       -- admin, viewer
+         created_at  INTEGER NOT NULL
+     ) WITHOUT ROWID;
+     CREATE TABLE console_sessions (
+         hash        TEXT PRIMARY KEY,    -- SHA-256 of the cookie
+         user        TEXT NOT NULL,
+         csrf        TEXT NOT NULL,
+         created_at  INTEGER NOT NULL,
+         expires_at  INTEGER NOT NULL
+     ) WITHOUT ROWID;
+     CREATE TABLE audit (
+         id      INTEGER PRIMARY KEY,
+         at      INTEGER NOT NULL,
+         user    TEXT NOT NULL,
+         action  TEXT NOT NULL,
+         detail  TEXT NOT NULL
+     );",
 ];
 
 /// The publish lock of a data folder: an exclusive lock on `publish.lock`, so that
@@ -425,6 +446,93 @@ impl Storage for Sqlite {
                 |r| r.get(0),
             )
             .optional()
+        })
+    }
+
+    fn set_admin(&self, name: &str, password_hash: &str, role: &str, now: i64) -> Result<()> {
+        self.with("adding a console account", |tx| {
+            tx.execute(
+                "INSERT INTO admins (name, hash, role, created_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(name) DO UPDATE SET hash = excluded.hash, role = excluded.role",
+                params![name, password_hash, role, now],
+            )
+            .map(|_| ())
+        })
+    }
+
+    fn admin(&self, name: &str) -> Result<Option<(String, String)>> {
+        self.read("reading a console account", |tx| {
+            tx.query_row("SELECT hash, role FROM admins WHERE name = ?1", [name], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()
+        })
+    }
+
+    fn add_console_session(&self, hash: &str, user: &str, csrf: &str, now: i64, expires_at: i64) -> Result<()> {
+        self.with("starting a console session", |tx| {
+            tx.execute("DELETE FROM console_sessions WHERE expires_at <= ?1", [now])?;
+            tx.execute(
+                "INSERT INTO console_sessions (hash, user, csrf, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![hash, user, csrf, now, expires_at],
+            )
+            .map(|_| ())
+        })
+    }
+
+    fn console_session(&self, hash: &str, now: i64) -> Result<Option<ConsoleSession>> {
+        self.read("reading a console session", |tx| {
+            tx.query_row(
+                "SELECT s.user, a.role, s.csrf FROM console_sessions s JOIN admins a ON a.name = s.user
+                 WHERE s.hash = ?1 AND s.expires_at > ?2",
+                params![hash, now],
+                |r| {
+                    Ok(ConsoleSession {
+                        user: r.get(0)?,
+                        role: r.get(1)?,
+                        csrf: r.get(2)?,
+                    })
+                },
+            )
+            .optional()
+        })
+    }
+
+    fn end_console_session(&self, hash: &str) -> Result<()> {
+        self.with("ending a console session", |tx| {
+            tx.execute("DELETE FROM console_sessions WHERE hash = ?1", [hash]).map(|_| ())
+        })
+    }
+
+    fn audit(&self, user: &str, action: &str, detail: &str, now: i64) -> Result<()> {
+        self.with("writing the audit log", |tx| {
+            tx.execute(
+                "INSERT INTO audit (at, user, action, detail) VALUES (?1, ?2, ?3, ?4)",
+                params![now, user, action, detail],
+            )
+            .map(|_| ())
+        })
+    }
+
+    fn audit_log(&self, limit: i64) -> Result<Vec<AuditEntry>> {
+        self.read("reading the audit log", |tx| {
+            let mut st = tx.prepare("SELECT id, at, user, action, detail FROM audit ORDER BY id DESC LIMIT ?1")?;
+            let rows = st.query_map([limit], |r| {
+                Ok(AuditEntry {
+                    id: r.get(0)?,
+                    at: r.get(1)?,
+                    user: r.get(2)?,
+                    action: r.get(3)?,
+                    detail: r.get(4)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    fn revoke_device(&self, name: &str, revoked_hash: &str) -> Result<bool> {
+        self.with("revoking a device", |tx| {
+            Ok(tx.execute("UPDATE devices SET token_hash = ?2 WHERE name = ?1", params![name, revoked_hash])? > 0)
         })
     }
 

@@ -1,0 +1,832 @@
+//! The console's pages and actions. Each page renders its template whole, or
+//! only its `<main>` when the console's script asks (`X-Console-Partial: 1`) to
+//! refresh the data in place.
+
+use super::{session_cookie, Admin, St, ADMIN};
+use crate::api::blocking;
+use crate::error::{Error, Result};
+use crate::store::{AuditEntry, CatalogVersion, Device, StoredDocument};
+use crate::{now_ms, token_hash};
+use askama::Template;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use serde::Deserialize;
+use std::collections::HashMap;
+
+/// What every page shows around its content.
+pub struct Frame {
+    /// The signed-in admin.
+    pub user: String,
+    /// May act (role admin), else only looks.
+    pub can_act: bool,
+    /// The session's CSRF token, for the forms.
+    pub csrf: String,
+    /// The section in the menu.
+    pub active: &'static str,
+    /// Only `<main>` is rendered (a refresh in place).
+    pub partial: bool,
+}
+
+fn frame(a: &Admin, active: &'static str, headers: &HeaderMap) -> Frame {
+    Frame {
+        user: a.session.user.clone(),
+        can_act: a.session.role == ADMIN,
+        csrf: a.session.csrf.clone(),
+        active,
+        partial: headers.get("x-console-partial").is_some(),
+    }
+}
+
+fn html(t: &impl Template) -> Response {
+    match t.render() {
+        Ok(body) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"))],
+            body,
+        )
+            .into_response(),
+        Err(e) => error_page(Error::Internal(format!("rendering a page: {e}"))),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/error.html")]
+struct ErrorPage {
+    status: u16,
+    message: String,
+}
+
+/// An error as a page: its status and message (the JSON API's error, in HTML).
+pub fn error_page(e: Error) -> Response {
+    let (status, _) = e.status();
+    let status = if matches!(e, Error::Unauthorized(_)) {
+        StatusCode::UNAUTHORIZED
+    } else {
+        status
+    };
+    let page = ErrorPage {
+        status: status.as_u16(),
+        message: e.to_string(),
+    };
+    let mut r = html(&page);
+    *r.status_mut() = status;
+    r
+}
+
+/// A page's result: the page, or the error as a page.
+pub struct Page(Result<Response>);
+
+impl IntoResponse for Page {
+    fn into_response(self) -> Response {
+        self.0.unwrap_or_else(error_page)
+    }
+}
+
+impl From<Result<Response>> for Page {
+    fn from(r: Result<Response>) -> Page {
+        Page(r)
+    }
+}
+
+/// Unix ms as the console shows it (UTC here; the script shows local time).
+pub fn when(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil from days (Howard Hinnant's algorithm), proleptic Gregorian, UTC.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{d:02}.{m:02}.{y} {:02}:{:02}:{:02}", rest / 3600, rest % 3600 / 60, rest % 60)
+}
+
+// ---- sign-in ----
+
+#[derive(Template)]
+#[template(path = "console/login.html")]
+struct LoginPage {
+    error: Option<String>,
+}
+
+pub async fn login_form() -> Response {
+    html(&LoginPage { error: None })
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    user: String,
+    #[serde(default)]
+    password: String,
+}
+
+pub async fn login(State(app): St, Form(f): Form<LoginForm>) -> Response {
+    let tls = app.tls;
+    let user = f.user.trim().to_string();
+    match blocking(move || app.server.console_login(&user, &f.password)).await {
+        Ok(token) => {
+            let mut r = Redirect::to("/admin/terminals").into_response();
+            r.headers_mut()
+                .insert(header::SET_COOKIE, session_cookie(&token, tls, super::SESSION_MS / 1000));
+            r
+        }
+        Err(Error::Unauthorized(message)) => {
+            let mut r = html(&LoginPage { error: Some(message) });
+            *r.status_mut() = StatusCode::UNAUTHORIZED;
+            r
+        }
+        Err(e) => error_page(e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: Option<String>,
+}
+
+pub async fn logout(State(app): St, admin: Admin, Form(f): Form<CsrfForm>) -> Response {
+    // Signing out is allowed to a viewer too; the token still proves the form.
+    if !f
+        .csrf
+        .as_deref()
+        .is_some_and(|c| super::subtle_eq(c.as_bytes(), admin.session.csrf.as_bytes()))
+    {
+        return error_page(Error::Forbidden("the form is stale: reload the page".into()));
+    }
+    let tls = app.tls;
+    let hash = admin.cookie_hash.clone();
+    if let Err(e) = blocking(move || app.server.store().end_console_session(&hash)).await {
+        return error_page(e);
+    }
+    let mut r = Redirect::to("/admin/login").into_response();
+    r.headers_mut().insert(header::SET_COOKIE, session_cookie("", tls, 0));
+    r
+}
+
+// ---- terminals ----
+
+/// A terminal as the console lists it.
+pub struct TerminalRow {
+    pub name: String,
+    pub last_seen: String,
+    pub last_seen_ms: i64,
+    pub stale: bool,
+    pub app: String,
+    pub catalog: String,
+    pub config: String,
+    pub waiting: String,
+    pub last_sync: String,
+    pub sync_ok: bool,
+}
+
+fn terminal_row(d: &Device, now: i64, stale_ms: i64) -> TerminalRow {
+    let st = d.status.as_ref();
+    let field = |k: &str| {
+        st.and_then(|s| s.get(k))
+            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+    };
+    let status_at = st.and_then(|s| s.get("at")).and_then(|v| v.as_i64());
+    let last_seen = d.last_seen.unwrap_or(0);
+    // A sync ends with its status report: a request after the last report means
+    // a sync that did not get through.
+    let (last_sync, sync_ok) = match (status_at, d.last_seen) {
+        (None, None) => ("не было".to_string(), true),
+        (None, Some(_)) => ("не завершён".to_string(), false),
+        (Some(at), Some(seen)) if seen > at + 60_000 => (format!("не завершён (последний полный {})", when(at)), false),
+        (Some(at), _) => (format!("полный, {}", when(at)), true),
+    };
+    TerminalRow {
+        name: d.name.clone(),
+        last_seen: d.last_seen.map_or_else(|| "никогда".into(), when),
+        last_seen_ms: last_seen,
+        stale: d.last_seen.is_none_or(|s| now - s > stale_ms),
+        app: field("runtime").unwrap_or_else(|| "—".into()),
+        catalog: field("catalog_version").map_or_else(|| "—".into(), |v| format!("v{v}")),
+        config: field("config_version").map_or_else(|| "—".into(), |v| format!("v{v}")),
+        waiting: field("waiting").unwrap_or_else(|| "—".into()),
+        last_sync,
+        sync_ok,
+    }
+}
+
+/// A terminal just added: its setup code on screen.
+pub struct Added {
+    pub name: String,
+    pub qr_svg: String,
+    pub code: String,
+    pub minutes: u64,
+}
+
+#[derive(Template)]
+#[template(path = "console/terminals.html")]
+struct TerminalsPage {
+    f: Frame,
+    rows: Vec<TerminalRow>,
+    stale_hours: i64,
+    server_url: String,
+    added: Option<Added>,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct StaleQuery {
+    stale: Option<i64>,
+}
+
+fn request_url(app: &crate::api::App, headers: &HeaderMap) -> String {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1:8480");
+    format!("{}://{host}", if app.tls { "https" } else { "http" })
+}
+
+async fn terminals_page(
+    app: std::sync::Arc<crate::api::App>,
+    admin: &Admin,
+    headers: &HeaderMap,
+    stale_hours: i64,
+    added: Option<Added>,
+    error: Option<String>,
+) -> Result<Response> {
+    let server_url = request_url(&app, headers);
+    let devices = blocking(move || app.server.store().devices()).await?;
+    let now = now_ms();
+    let rows = devices.iter().map(|d| terminal_row(d, now, stale_hours * 3_600_000)).collect();
+    Ok(html(&TerminalsPage {
+        f: frame(admin, "terminals", headers),
+        rows,
+        stale_hours,
+        server_url,
+        added,
+        error,
+    }))
+}
+
+pub async fn terminals(State(app): St, admin: Admin, headers: HeaderMap, Query(q): Query<StaleQuery>) -> Page {
+    terminals_page(app, &admin, &headers, q.stale.unwrap_or(24).clamp(1, 24 * 365), None, None)
+        .await
+        .into()
+}
+
+#[derive(Deserialize)]
+pub struct AddTerminal {
+    csrf: Option<String>,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    url: String,
+}
+
+pub async fn add_terminal(State(app): St, admin: Admin, headers: HeaderMap, Form(f): Form<AddTerminal>) -> Page {
+    async {
+        admin.may_act(f.csrf.as_deref())?;
+        let (name, url) = (f.name.trim().to_string(), f.url.trim().to_string());
+        let minutes = 60;
+        let result = {
+            let (app, name, url) = (app.clone(), name.clone(), url.clone());
+            blocking(move || {
+                let pem = app.tls_cert.clone();
+                let code = app
+                    .server
+                    .setup_code(&name, true, &url, pem.as_deref(), std::time::Duration::from_secs(minutes * 60))?;
+                Ok(code.to_text())
+            })
+            .await
+        };
+        let code = match result {
+            Ok(code) => code,
+            Err(e @ (Error::BadRequest(_) | Error::Conflict(_))) => {
+                return terminals_page(app, &admin, &headers, 24, None, Some(e.to_string())).await;
+            }
+            Err(e) => return Err(e),
+        };
+        admin.audit(&app.server, "terminal.add", &name)?;
+        let qr = qrcode::QrCode::new(code.as_bytes()).map_err(|e| Error::Internal(format!("QR code: {e}")))?;
+        let qr_svg = qr.render::<qrcode::render::svg::Color<'_>>().min_dimensions(260, 260).build();
+        let added = Added {
+            name,
+            qr_svg,
+            code,
+            minutes,
+        };
+        terminals_page(app, &admin, &headers, 24, Some(added), None).await
+    }
+    .await
+    .into()
+}
+
+#[derive(Deserialize)]
+pub struct NameForm {
+    csrf: Option<String>,
+    #[serde(default)]
+    name: String,
+}
+
+pub async fn revoke_terminal(State(app): St, admin: Admin, Form(f): Form<NameForm>) -> Page {
+    async {
+        admin.may_act(f.csrf.as_deref())?;
+        let name = f.name.clone();
+        let app2 = app.clone();
+        // A hash no token has: the terminal is refused until it is set up again.
+        let found = blocking(move || {
+            app2.server
+                .store()
+                .revoke_device(&name, &format!("revoked:{}", token_hash(&crate::random_token(""))))
+        })
+        .await?;
+        if !found {
+            return Err(Error::NotFound(format!("no terminal named {:?}", f.name)));
+        }
+        admin.audit(&app.server, "terminal.revoke", &f.name)?;
+        Ok(Redirect::to("/admin/terminals").into_response())
+    }
+    .await
+    .into()
+}
+
+// ---- documents ----
+
+/// A finished document as the console lists it.
+pub struct DocumentRow {
+    pub id: i64,
+    pub device: String,
+    pub doc_type: String,
+    pub number: String,
+    pub received: String,
+    pub completed: String,
+    pub lines: usize,
+    pub scans: usize,
+    pub acked: Option<String>,
+}
+
+fn text_of(v: &serde_json::Value, k: &str) -> String {
+    v.get(k)
+        .map_or_else(String::new, |x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
+}
+
+fn document_row(d: &StoredDocument) -> DocumentRow {
+    let doc = &d.document;
+    let count = |k: &str| doc.get(k).and_then(|v| v.as_array()).map_or(0, Vec::len);
+    DocumentRow {
+        id: d.id,
+        device: d.device.clone(),
+        doc_type: text_of(doc, "type"),
+        number: text_of(doc, "number"),
+        received: when(d.received_at),
+        completed: doc.get("completed_at").and_then(|v| v.as_i64()).map_or_else(String::new, when),
+        lines: count("lines"),
+        scans: count("scans"),
+        acked: d.acked_at.map(when),
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct DocumentFilter {
+    #[serde(default)]
+    device: String,
+    #[serde(default, rename = "type")]
+    doc_type: String,
+    /// `pending`, `acked` or empty (all).
+    #[serde(default)]
+    state: String,
+    /// `YYYY-MM-DD`, received on or after.
+    #[serde(default)]
+    from: String,
+    /// `YYYY-MM-DD`, received on or before.
+    #[serde(default)]
+    to: String,
+}
+
+/// Unix ms of a `YYYY-MM-DD` day's start (UTC).
+fn day_ms(s: &str) -> Option<i64> {
+    let mut it = s.trim().splitn(3, '-').map(|p| p.parse::<i64>().ok());
+    let (y, m, d) = (it.next()??, it.next()??, it.next()??);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let (y, m) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let doy = (153 * m + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some((era * 146_097 + doe - 719_468) * 86_400_000)
+}
+
+#[derive(Template)]
+#[template(path = "console/documents.html")]
+struct DocumentsPage {
+    f: Frame,
+    rows: Vec<DocumentRow>,
+    devices: Vec<String>,
+    types: Vec<String>,
+    filter: DocumentFilter,
+    total: usize,
+}
+
+/// At most this many rows on the page (the newest that match).
+const DOCUMENT_ROWS: usize = 500;
+
+pub async fn documents(State(app): St, admin: Admin, headers: HeaderMap, Query(filter): Query<DocumentFilter>) -> Page {
+    async {
+        let docs = blocking(move || app.server.store().documents(false)).await?;
+        let mut devices: Vec<String> = docs.iter().map(|d| d.device.clone()).collect();
+        devices.sort();
+        devices.dedup();
+        let mut types: Vec<String> = docs
+            .iter()
+            .map(|d| text_of(&d.document, "type"))
+            .filter(|t| !t.is_empty())
+            .collect();
+        types.sort();
+        types.dedup();
+        let (from, to) = (day_ms(&filter.from), day_ms(&filter.to).map(|t| t + 86_400_000));
+        let matching: Vec<&StoredDocument> = docs
+            .iter()
+            .rev()
+            .filter(|d| filter.device.is_empty() || d.device == filter.device)
+            .filter(|d| filter.doc_type.is_empty() || text_of(&d.document, "type") == filter.doc_type)
+            .filter(|d| match filter.state.as_str() {
+                "pending" => d.acked_at.is_none(),
+                "acked" => d.acked_at.is_some(),
+                _ => true,
+            })
+            .filter(|d| from.is_none_or(|f| d.received_at >= f) && to.is_none_or(|t| d.received_at < t))
+            .collect();
+        let total = matching.len();
+        let rows = matching.into_iter().take(DOCUMENT_ROWS).map(document_row).collect();
+        Ok(html(&DocumentsPage {
+            f: frame(&admin, "documents", &headers),
+            rows,
+            devices,
+            types,
+            filter,
+            total,
+        }))
+    }
+    .await
+    .into()
+}
+
+/// A line of a document: planned against actual.
+pub struct LineRow {
+    pub product: String,
+    pub name: String,
+    pub planned: String,
+    pub actual: String,
+    pub differs: bool,
+}
+
+/// A journal entry as the console shows it.
+pub struct ScanRow {
+    pub seq: String,
+    pub at: String,
+    pub kind: String,
+    pub raw: String,
+    pub product: String,
+    pub qty: String,
+    pub cell: String,
+    pub note: String,
+    pub refused: bool,
+    pub undone: bool,
+}
+
+#[derive(Template)]
+#[template(path = "console/document.html")]
+struct DocumentPage {
+    f: Frame,
+    row: DocumentRow,
+    lines: Vec<LineRow>,
+    scans: Vec<ScanRow>,
+}
+
+fn number(v: Option<&serde_json::Value>) -> String {
+    match v {
+        None | Some(serde_json::Value::Null) => String::new(),
+        Some(v) => v.as_str().map_or_else(|| v.to_string(), str::to_string),
+    }
+}
+
+pub async fn document(State(app): St, admin: Admin, headers: HeaderMap, Path(id): Path<i64>) -> Page {
+    async {
+        let d = blocking(move || app.server.store().document(id))
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no document {id}")))?;
+        let empty = Vec::new();
+        let lines = d
+            .document
+            .get("lines")
+            .and_then(|v| v.as_array())
+            .unwrap_or(&empty)
+            .iter()
+            .map(|l| {
+                let (planned, actual) = (number(l.get("planned")), number(l.get("actual")));
+                LineRow {
+                    product: number(l.get("product")).or_else_empty(number(l.get("raw"))),
+                    name: number(l.get("name")).or_else_empty(number(l.get("planned_as"))),
+                    differs: !planned.is_empty() && planned != actual,
+                    planned: number(l.get("planned_as")).or_else_empty(planned),
+                    actual,
+                }
+            })
+            .collect();
+        let scans = d
+            .document
+            .get("scans")
+            .and_then(|v| v.as_array())
+            .unwrap_or(&empty)
+            .iter()
+            .map(|s| {
+                let kind = number(s.get("kind"));
+                ScanRow {
+                    seq: number(s.get("seq")),
+                    at: s.get("at").and_then(|v| v.as_i64()).map_or_else(String::new, when),
+                    refused: kind == "refused",
+                    undone: s.get("undone").and_then(|v| v.as_bool()).unwrap_or(false),
+                    raw: number(s.get("raw")),
+                    product: number(s.get("product")),
+                    qty: number(s.get("qty")),
+                    cell: number(s.get("cell")),
+                    note: number(s.get("violation")),
+                    kind,
+                }
+            })
+            .collect();
+        Ok(html(&DocumentPage {
+            f: frame(&admin, "documents", &headers),
+            row: document_row(&d),
+            lines,
+            scans,
+        }))
+    }
+    .await
+    .into()
+}
+
+trait OrElseEmpty {
+    fn or_else_empty(self, other: String) -> String;
+}
+
+impl OrElseEmpty for String {
+    fn or_else_empty(self, other: String) -> String {
+        if self.is_empty() {
+            other
+        } else {
+            self
+        }
+    }
+}
+
+pub async fn ack_document(State(app): St, admin: Admin, Path(id): Path<i64>, Form(f): Form<CsrfForm>) -> Page {
+    async {
+        admin.may_act(f.csrf.as_deref())?;
+        let app2 = app.clone();
+        if !blocking(move || app2.server.store().ack_document(id, now_ms())).await? {
+            return Err(Error::NotFound(format!("no document {id}")));
+        }
+        admin.audit(&app.server, "document.ack", &format!("документ {id}"))?;
+        Ok(Redirect::to(&format!("/admin/documents/{id}")).into_response())
+    }
+    .await
+    .into()
+}
+
+#[derive(Deserialize)]
+pub struct ExportQuery {
+    #[serde(default)]
+    format: String,
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([';', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+pub async fn export_document(State(app): St, _admin: Admin, Path(id): Path<i64>, Query(q): Query<ExportQuery>) -> Page {
+    async {
+        let d = blocking(move || app.server.store().document(id))
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no document {id}")))?;
+        let (body, kind, ext) = match q.format.as_str() {
+            "csv" => {
+                // Excel in a Russian locale: `;` and a BOM.
+                let mut out = String::from("\u{feff}product;name;planned;actual\r\n");
+                for l in d.document.get("lines").and_then(|v| v.as_array()).into_iter().flatten() {
+                    let f = |k: &str| csv_field(&number(l.get(k)));
+                    out += &format!("{};{};{};{}\r\n", f("product"), f("name"), f("planned"), f("actual"));
+                }
+                (out, "text/csv; charset=utf-8", "csv")
+            }
+            _ => (format!("{}\n", d.document), "application/x-ndjson", "jsonl"),
+        };
+        let name = format!("document-{id}.{ext}");
+        Ok((
+            [
+                (header::CONTENT_TYPE, HeaderValue::from_static(kind)),
+                (
+                    header::CONTENT_DISPOSITION,
+                    HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")).expect("ascii"),
+                ),
+            ],
+            body,
+        )
+            .into_response())
+    }
+    .await
+    .into()
+}
+
+// ---- catalog ----
+
+/// A catalog version as the console lists it.
+pub struct VersionRow {
+    pub version: i64,
+    pub created: String,
+    pub snapshot: String,
+    pub delta: String,
+    pub holders: Vec<String>,
+}
+
+fn size(bytes: i64) -> String {
+    match bytes {
+        b if b >= 10 << 20 => format!("{} МБ", b >> 20),
+        b if b >= 10 << 10 => format!("{} КБ", b >> 10),
+        b => format!("{b} Б"),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/catalog.html")]
+struct CatalogPage {
+    f: Frame,
+    versions: Vec<VersionRow>,
+    none: Vec<String>,
+    message: Option<String>,
+    error: Option<String>,
+}
+
+async fn catalog_page(
+    app: std::sync::Arc<crate::api::App>,
+    admin: &Admin,
+    headers: &HeaderMap,
+    message: Option<String>,
+    error: Option<String>,
+) -> Result<Response> {
+    let (versions, devices): (Vec<CatalogVersion>, Vec<Device>) =
+        blocking(move || Ok((app.server.store().catalog_versions_after(0)?, app.server.store().devices()?))).await?;
+    let mut holders: HashMap<i64, Vec<String>> = HashMap::new();
+    for d in &devices {
+        let v = d
+            .status
+            .as_ref()
+            .and_then(|s| s.get("catalog_version"))
+            .and_then(|v| v.as_i64())
+            .unwrap_or(0);
+        holders.entry(v).or_default().push(d.name.clone());
+    }
+    let rows = versions
+        .iter()
+        .rev()
+        .map(|v| VersionRow {
+            version: v.version,
+            created: when(v.created_at),
+            snapshot: size(v.snapshot_size),
+            delta: v.delta_size.map_or_else(|| "—".into(), size),
+            holders: holders.remove(&v.version).unwrap_or_default(),
+        })
+        .collect();
+    let none = holders.into_values().flatten().collect();
+    Ok(html(&CatalogPage {
+        f: frame(admin, "catalog", headers),
+        versions: rows,
+        none,
+        message,
+        error,
+    }))
+}
+
+pub async fn catalog(State(app): St, admin: Admin, headers: HeaderMap) -> Page {
+    catalog_page(app, &admin, &headers, None, None).await.into()
+}
+
+pub async fn publish_catalog(State(app): St, admin: Admin, headers: HeaderMap, mut form: Multipart) -> Page {
+    async {
+        let dir = tempfile::tempdir_in(app.server.tmp_dir()).map_err(crate::io(&app.server.tmp_dir()))?;
+        let (mut csrf, mut file, mut encoding) = (None, None, None);
+        while let Some(mut field) = form.next_field().await.map_err(|e| Error::BadRequest(format!("the upload: {e}")))? {
+            match field.name().unwrap_or("") {
+                "csrf" => csrf = Some(field.text().await.map_err(|e| Error::BadRequest(e.to_string()))?),
+                "encoding" => encoding = Some(field.text().await.map_err(|e| Error::BadRequest(e.to_string()))?),
+                "file" => {
+                    // The form's token comes first: nothing is stored for a forged form.
+                    admin.may_act(csrf.as_deref())?;
+                    let name = field.file_name().unwrap_or("catalog.csv").to_string();
+                    let path = dir.path().join("upload");
+                    let mut out = tokio::fs::File::create(&path).await.map_err(crate::io(&path))?;
+                    let mut bytes = 0u64;
+                    while let Some(chunk) = field.chunk().await.map_err(|e| Error::BadRequest(format!("the upload: {e}")))? {
+                        bytes += chunk.len() as u64;
+                        if bytes > app.limits.catalog {
+                            return Err(Error::TooLarge(app.limits.catalog));
+                        }
+                        tokio::io::AsyncWriteExt::write_all(&mut out, &chunk)
+                            .await
+                            .map_err(crate::io(&path))?;
+                    }
+                    tokio::io::AsyncWriteExt::flush(&mut out).await.map_err(crate::io(&path))?;
+                    file = Some((name, path));
+                }
+                _ => {}
+            }
+        }
+        admin.may_act(csrf.as_deref())?;
+        let Some((name, path)) = file else {
+            return catalog_page(app, &admin, &headers, None, Some("Выберите файл справочника".into())).await;
+        };
+        let format = tsd_core::catalog::Format::from_path(std::path::Path::new(&name)).unwrap_or(tsd_core::catalog::Format::Csv);
+        let read = tsd_core::catalog::ReadOptions::from_args(encoding.as_deref().filter(|e| !e.is_empty()), None, false)
+            .map_err(Error::BadRequest)?;
+        let read = tsd_core::catalog::ReadOptions {
+            label: Some(name.clone()),
+            ..read
+        };
+        let app2 = app.clone();
+        let published = blocking(move || app2.server.publish_catalog_with(&path, format, &read)).await;
+        drop(dir);
+        match published {
+            Ok(p) => {
+                let what = if p.changed {
+                    format!("Опубликована версия v{} из {name}", p.version)
+                } else {
+                    format!("{name} совпадает с версией v{}: новой версии нет", p.version)
+                };
+                admin.audit(&app.server, "catalog.publish", &what)?;
+                let warnings = if p.warnings.is_empty() {
+                    String::new()
+                } else {
+                    format!(" Предупреждения: {}", p.warnings.join("; "))
+                };
+                catalog_page(app, &admin, &headers, Some(what + &warnings), None).await
+            }
+            Err(e @ (Error::Core(_) | Error::BadRequest(_) | Error::Conflict(_))) => {
+                catalog_page(app, &admin, &headers, None, Some(format!("{name}: {e}"))).await
+            }
+            Err(e) => Err(e),
+        }
+    }
+    .await
+    .into()
+}
+
+// ---- audit ----
+
+#[derive(Template)]
+#[template(path = "console/audit.html")]
+struct AuditPage {
+    f: Frame,
+    entries: Vec<(String, AuditEntry)>,
+}
+
+pub async fn audit(State(app): St, admin: Admin, headers: HeaderMap) -> Page {
+    async {
+        let entries = blocking(move || app.server.store().audit_log(500)).await?;
+        Ok(html(&AuditPage {
+            f: frame(&admin, "audit", &headers),
+            entries: entries.into_iter().map(|e| (when(e.at), e)).collect(),
+        }))
+    }
+    .await
+    .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_read_and_print_as_a_calendar_does() {
+        assert_eq!(when(0), "01.01.1970 00:00:00");
+        assert_eq!(when(1_700_000_000_000), "14.11.2023 22:13:20");
+        assert_eq!(when(951_782_400_000), "29.02.2000 00:00:00");
+        assert_eq!(day_ms("2023-11-14"), Some(1_699_920_000_000));
+        assert_eq!(day_ms("2000-02-29"), Some(951_782_400_000));
+        assert_eq!(day_ms("1970-01-01"), Some(0));
+        for bad in ["", "2023-13-01", "2023-11", "x-1-1", "2023-11-00"] {
+            assert_eq!(day_ms(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn csv_fields_with_separators_are_quoted() {
+        assert_eq!(csv_field("Сок; яблочный"), "\"Сок; яблочный\"");
+        assert_eq!(csv_field("a\"b"), "\"a\"\"b\"");
+        assert_eq!(csv_field("plain"), "plain");
+    }
+}

@@ -1,0 +1,229 @@
+//! The admin console over HTTP, as a browser meets it (cookies, forms, CSRF
+//! tokens, redirects), with a real terminal syncing against the same server: it
+//! appears with its versions, its document is opened and acknowledged, a catalog
+//! published by upload reaches it; a viewer cannot act (the server refuses), a
+//! form without the session's token is refused, a wrong password is refused alike
+//! for a wrong name.
+
+mod common;
+use common::*;
+use tsd_server::run::Background;
+
+const CATALOG: &str = "product_id,name,packaging_id,packaging_name,factor,barcode
+P1,Молоко,,,,4601234567893
+P2,Кефир,,,,4601234567909
+";
+
+struct Browser {
+    agent: ureq::Agent,
+    base: String,
+    cookie: Option<String>,
+}
+
+struct Answer {
+    status: u16,
+    location: Option<String>,
+    set_cookie: Option<String>,
+    csp: Option<String>,
+    body: String,
+}
+
+impl Browser {
+    fn new(base: &str) -> Browser {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .build()
+            .new_agent();
+        Browser {
+            agent,
+            base: base.to_string(),
+            cookie: None,
+        }
+    }
+
+    fn answer(mut resp: ureq::http::Response<ureq::Body>) -> Answer {
+        let header = |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let (location, set_cookie, csp) = (header("location"), header("set-cookie"), header("content-security-policy"));
+        Answer {
+            status: resp.status().as_u16(),
+            location,
+            set_cookie,
+            csp,
+            body: resp.body_mut().read_to_string().unwrap_or_default(),
+        }
+    }
+
+    fn get(&self, path: &str) -> Answer {
+        let mut req = self.agent.get(format!("{}{path}", self.base));
+        if let Some(c) = &self.cookie {
+            req = req.header("Cookie", c);
+        }
+        Browser::answer(req.call().unwrap())
+    }
+
+    fn post(&self, path: &str, form: &[(&str, &str)]) -> Answer {
+        let body = serde_urlencoded::to_string(form).unwrap();
+        let mut req = self
+            .agent
+            .post(format!("{}{path}", self.base))
+            .header("Content-Type", "application/x-www-form-urlencoded");
+        if let Some(c) = &self.cookie {
+            req = req.header("Cookie", c);
+        }
+        Browser::answer(req.send(body.as_bytes()).unwrap())
+    }
+
+    fn upload(&self, path: &str, csrf: &str, file_name: &str, content: &[u8]) -> Answer {
+        let boundary = "----tsd-test-boundary";
+        let mut body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: text/csv\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(content);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let req = self
+            .agent
+            .post(format!("{}{path}", self.base))
+            .header("Content-Type", format!("multipart/form-data; boundary={boundary}"))
+            .header("Cookie", self.cookie.clone().unwrap_or_default());
+        Browser::answer(req.send(&body[..]).unwrap())
+    }
+
+    fn sign_in(&mut self, user: &str, password: &str) -> Answer {
+        let a = self.post("/admin/login", &[("user", user), ("password", password)]);
+        if let Some(c) = &a.set_cookie {
+            self.cookie = Some(c.split(';').next().unwrap().to_string());
+        }
+        a
+    }
+
+    /// The CSRF token the page's forms carry.
+    fn csrf(&self, page: &str) -> String {
+        let body = self.get(page).body;
+        let at = body.find("name=\"csrf\" value=\"").expect("a form with its token") + 19;
+        body[at..at + body[at..].find('"').unwrap()].to_string()
+    }
+}
+
+#[test]
+fn the_admin_watches_a_terminal_and_acts_on_what_it_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("srv");
+    let server = tsd_server::Server::open(&data).unwrap();
+    let csv = dir.path().join("c.csv");
+    std::fs::write(&csv, CATALOG).unwrap();
+    server.publish_catalog(&csv, tsd_core::catalog::Format::Csv).unwrap();
+    let token = server.add_device("ТСД-1").unwrap();
+    let password = server.add_admin("Ирина", false).unwrap();
+    let viewer_password = server.add_admin("аудитор", true).unwrap();
+    let bg = Background::start(tsd_server::Server::open(&data).unwrap(), "127.0.0.1:0", None).unwrap();
+    let mut b = Browser::new(&bg.url);
+
+    // Not signed in: every page sends to the sign-in form.
+    let a = b.get("/admin/documents");
+    assert_eq!((a.status, a.location.as_deref()), (303, Some("/admin/login")));
+    // A wrong password and an unknown name are refused alike.
+    let wrong = b.sign_in("Ирина", "не тот");
+    let unknown = b.sign_in("Пётр", "не тот");
+    assert_eq!((wrong.status, unknown.status), (401, 401));
+    assert!(wrong.body.contains("Неверное имя или пароль"), "{}", wrong.body);
+    assert_eq!(wrong.body, unknown.body, "the answer does not tell whether the user exists");
+    assert!(wrong.set_cookie.is_none() && b.cookie.is_none());
+
+    let ok = b.sign_in("Ирина", &password);
+    assert_eq!((ok.status, ok.location.as_deref()), (303, Some("/admin/terminals")));
+    let cookie = ok.set_cookie.unwrap();
+    for part in ["HttpOnly", "SameSite=Strict", "Path=/admin"] {
+        assert!(cookie.contains(part), "{cookie}");
+    }
+    assert!(!cookie.contains("Secure"), "plain HTTP: {cookie}");
+
+    // The terminal syncs, and appears with the versions it holds.
+    let (rt, _) = (tsd_core::Runtime::open(&dir.path().join("t1")).unwrap(), ());
+    let s = settings(&bg.url, &token);
+    rt.sync_server(&s, &mut |_| {}).unwrap();
+    let page = b.get("/admin/terminals");
+    assert_eq!(page.status, 200);
+    let row = &page.body[page.body.find("data-terminal=\"ТСД-1\"").expect("the terminal's row")..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(row.contains("v1") && row.contains("полный"), "{row}");
+    let csp = page.csp.unwrap_or_default();
+    assert!(
+        csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+
+    // A document it completes appears; lines and scans as on the terminal.
+    let doc = rt.new_document("receiving").unwrap();
+    rt.scan(&doc.id, "4601234567893", None).unwrap();
+    rt.scan(&doc.id, "4601234567893", None).unwrap();
+    rt.scan(&doc.id, "2000000000008", None).unwrap();
+    assert!(rt.complete(&doc.id).unwrap());
+    rt.sync_server(&s, &mut |_| {}).unwrap();
+    let list = b.get("/admin/documents?state=pending");
+    let id: i64 = {
+        let at = list.body.find("data-document=\"").expect("the document listed") + 15;
+        list.body[at..at + list.body[at..].find('"').unwrap()].parse().unwrap()
+    };
+    let one = b.get(&format!("/admin/documents/{id}"));
+    assert!(one.body.contains("Молоко"), "{}", one.body);
+    let scans = &one.body[one.body.find("id=\"scans\"").unwrap()..];
+    assert_eq!(scans.matches("<code>4601234567893</code>").count(), 2, "{scans}");
+    assert!(scans.contains("<code>2000000000008</code>"), "{scans}");
+
+    // A form without the session's token changes nothing.
+    let forged = b.post(&format!("/admin/documents/{id}/ack"), &[("csrf", "forged")]);
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    assert!(server.store().document(id).unwrap().unwrap().acked_at.is_none());
+
+    // A viewer sees it, but the server refuses its action.
+    let mut v = Browser::new(&bg.url);
+    assert_eq!(v.sign_in("аудитор", &viewer_password).status, 303);
+    let viewer_page = v.get(&format!("/admin/documents/{id}"));
+    assert!(viewer_page.body.contains("только просмотр") && !viewer_page.body.contains("id=\"ack\""));
+    let viewer_csrf = v.csrf(&format!("/admin/documents/{id}"));
+    let refused = v.post(&format!("/admin/documents/{id}/ack"), &[("csrf", &viewer_csrf)]);
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(server.store().document(id).unwrap().unwrap().acked_at.is_none());
+
+    // The admin acknowledges it; the audit log says who.
+    let csrf = b.csrf(&format!("/admin/documents/{id}"));
+    let acked = b.post(&format!("/admin/documents/{id}/ack"), &[("csrf", &csrf)]);
+    assert_eq!(acked.status, 303);
+    assert!(server.store().document(id).unwrap().unwrap().acked_at.is_some());
+    let audit = b.get("/admin/audit").body;
+    assert!(audit.contains("document.ack") && audit.contains("Ирина"), "{audit}");
+    let export = b.get(&format!("/admin/documents/{id}/export?format=csv"));
+    assert!(export.body.contains("P1;Молоко;;2"), "{}", export.body);
+
+    // A catalog published by upload reaches the terminal at its next sync.
+    let v2 = format!("{CATALOG}P3,Ряженка,,,,4601234567916\n");
+    let published = b.upload("/admin/catalog", &csrf, "каталог.csv", v2.as_bytes());
+    assert_eq!(published.status, 200, "{}", published.body);
+    assert!(published.body.contains("Опубликована версия v2"), "{}", published.body);
+    let bad = b.upload("/admin/catalog", &csrf, "плохой.csv", b"product_id,name,barcode\nP9,,123\n");
+    assert!(
+        bad.body.contains("плохой.csv") && bad.body.contains("class=\"error\""),
+        "{}",
+        bad.body
+    );
+    assert_eq!(rt.sync_server(&s, &mut |_| {}).unwrap().catalog_version, 2);
+    let catalog = b.get("/admin/catalog").body;
+    let v2_row = &catalog[catalog.find("data-version=\"2\"").unwrap()..];
+    assert!(v2_row[..v2_row.find("</tr>").unwrap()].contains("ТСД-1"), "{catalog}");
+
+    // A terminal added in the console gets its setup code on screen; revoking a
+    // terminal shuts it out.
+    let added = b.post("/admin/terminals", &[("csrf", &csrf), ("name", "ТСД-2"), ("url", &bg.url)]);
+    assert!(added.body.contains("<svg") && added.body.contains("tsd://setup?"), "{}", added.body);
+    let revoked = b.post("/admin/terminals/revoke", &[("csrf", &csrf), ("name", "ТСД-1")]);
+    assert_eq!(revoked.status, 303);
+    assert!(rt.sync_server(&s, &mut |_| {}).is_err(), "a revoked terminal is refused");
+
+    // Signed out: the cookie no longer opens anything.
+    let out = b.post("/admin/logout", &[("csrf", &csrf)]);
+    assert_eq!(out.status, 303);
+    assert_eq!(b.get("/admin/terminals").status, 303);
+    bg.stop();
+}
