@@ -192,6 +192,26 @@ impl Server {
         Ok(print_status(&stored))
     }
 
+    /// Puts a failed print job back in the queue (its attempts start over) and
+    /// wakes the worker.
+    pub fn retry_print(&self, id: i64) -> Result<()> {
+        let job = self
+            .store
+            .print_jobs(None, i64::MAX)?
+            .into_iter()
+            .find(|j| j.id == id)
+            .ok_or_else(|| Error::NotFound(format!("no print job {id}")))?;
+        if job.status != "failed" {
+            return Err(Error::Conflict(format!(
+                "print job {id} is {}, not failed: nothing to retry",
+                job.status
+            )));
+        }
+        self.store.update_print(id, "queued", 0, None, job.touched, now_ms())?;
+        self.print_wake.notify();
+        Ok(())
+    }
+
     /// The status of a device's recent print jobs.
     pub fn print_statuses(&self, device: &Device) -> Result<Vec<tsd_core::print::PrintStatus>> {
         Ok(self.store.print_jobs(Some(device.id), 500)?.iter().map(print_status).collect())

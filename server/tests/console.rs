@@ -6,7 +6,9 @@
 //! for a wrong name.
 
 mod common;
+use common::printer::fake_printer;
 use common::*;
+use std::time::{Duration, Instant};
 use tsd_server::run::Background;
 
 const CATALOG: &str = "product_id,name,packaging_id,packaging_name,factor,barcode
@@ -117,7 +119,15 @@ fn the_admin_watches_a_terminal_and_acts_on_what_it_sent() {
     let token = server.add_device("ТСД-1").unwrap();
     let password = server.add_admin("Ирина", false).unwrap();
     let viewer_password = server.add_admin("аудитор", true).unwrap();
-    let bg = Background::start(tsd_server::Server::open(&data).unwrap(), "127.0.0.1:0", None).unwrap();
+    let mut serving = tsd_server::Server::open(&data).unwrap();
+    serving.set_print_settings(tsd_server::print::PrintSettings {
+        connect_timeout: Duration::from_millis(500),
+        base: Duration::from_millis(20),
+        cap: Duration::from_millis(200),
+        max_attempts: 2,
+        ..Default::default()
+    });
+    let bg = Background::start(serving, "127.0.0.1:0", None).unwrap();
     let mut b = Browser::new(&bg.url);
 
     // Not signed in: every page sends to the sign-in form.
@@ -212,6 +222,66 @@ fn the_admin_watches_a_terminal_and_acts_on_what_it_sent() {
     let catalog = b.get("/admin/catalog").body;
     let v2_row = &catalog[catalog.find("data-version=\"2\"").unwrap()..];
     assert!(v2_row[..v2_row.find("</tr>").unwrap()].contains("ТСД-1"), "{catalog}");
+
+    // The configuration: an error is shown at the field and nothing is published;
+    // fixed, it is published and the terminal applies it.
+    let bad_config = r#"{"document_types": [{"id": "receiving", "name": "Приёмка"}], "online_lookup": {"timeout_ms": 5}}"#;
+    let refused = b.post("/admin/config", &[("csrf", &csrf), ("config", bad_config)]);
+    assert!(
+        refused.body.contains("id=\"config-error\"") && refused.body.contains("timeout_ms"),
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.body.contains("aria-invalid=\"true\"") && refused.body.contains(": 5}}"),
+        "the text as typed"
+    );
+    assert!(server.store().latest_config().unwrap().is_none(), "nothing published");
+    let good_config = r#"{"document_types": [{"id": "receiving", "name": "Приёмка"}, {"id": "picking", "name": "Отбор"}]}"#;
+    let published = b.post("/admin/config", &[("csrf", &csrf), ("config", good_config)]);
+    assert!(published.body.contains("Опубликована версия настроек v1"), "{}", published.body);
+    rt.sync_server(&s, &mut |_| {}).unwrap();
+    let applied = b.get("/admin/config").body;
+    let row = &applied[applied.find("<td>ТСД-1</td>").expect("the terminal listed")..];
+    assert!(row[..row.find("</tr>").unwrap()].contains("применил"), "{applied}");
+
+    // A print job fails (no printer listening), then goes once the printer is
+    // there and the admin retries it.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        b.post("/admin/printing", &[("csrf", &csrf), ("name", "zebra-1"), ("address", &closed)])
+            .status,
+        303
+    );
+    let job = rt.print_label("zebra-1", "4601234567893", 1, Some("89.90")).unwrap();
+    rt.sync_server(&s, &mut |_| {}).unwrap();
+    let state = |b: &Browser| {
+        let page = b.get("/admin/printing").body;
+        let row = &page[page.find(&format!("data-job=\"{}\"", job.id)).expect("the job listed")..];
+        row[..row.find("</tr>").unwrap()].to_string()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !state(&b).contains("не удалось") {
+        assert!(Instant::now() < deadline, "{}", state(&b));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (printer, zpl) = fake_printer(&[]);
+    assert_eq!(
+        b.post("/admin/printing", &[("csrf", &csrf), ("name", "zebra-1"), ("address", &printer)])
+            .status,
+        303
+    );
+    let id = server.store().print_jobs(None, 10).unwrap()[0].id.to_string();
+    assert_eq!(b.post("/admin/printing/retry", &[("csrf", &csrf), ("id", &id)]).status, 303);
+    while !state(&b).contains("отправлено на принтер") {
+        assert!(Instant::now() < deadline, "{}", state(&b));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(zpl.lock().unwrap().labels.len(), 1, "printed once");
 
     // A terminal added in the console gets its setup code on screen; revoking a
     // terminal shuts it out.

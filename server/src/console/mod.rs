@@ -209,6 +209,11 @@ pub fn router() -> Router<Arc<App>> {
         .route("/admin/documents/{id}/ack", post(pages::ack_document))
         .route("/admin/documents/{id}/export", get(pages::export_document))
         .route("/admin/catalog", get(pages::catalog).post(pages::publish_catalog))
+        .route("/admin/config", get(pages::config).post(pages::publish_config))
+        .route("/admin/printing", get(pages::printing).post(pages::add_printer))
+        .route("/admin/printing/retry", post(pages::retry_print))
+        .route("/admin/logs", get(pages::logs))
+        .route("/admin/logs/{id}", get(pages::log_bundle))
         .route("/admin/audit", get(pages::audit))
         .route_layer(axum::middleware::from_fn(guard))
         // A catalog upload is limited by the server's own catalog limit.

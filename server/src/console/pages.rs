@@ -785,6 +785,260 @@ pub async fn publish_catalog(State(app): St, admin: Admin, headers: HeaderMap, m
     .into()
 }
 
+// ---- configuration ----
+
+#[derive(Template)]
+#[template(path = "console/config.html")]
+struct ConfigPage {
+    f: Frame,
+    version: i64,
+    text: String,
+    error: Option<String>,
+    message: Option<String>,
+    applied: Vec<(String, String)>,
+}
+
+async fn config_page(
+    app: std::sync::Arc<crate::api::App>,
+    admin: &Admin,
+    headers: &HeaderMap,
+    edited: Option<String>,
+    error: Option<String>,
+    message: Option<String>,
+) -> Result<Response> {
+    let (latest, devices) = blocking(move || Ok((app.server.store().latest_config()?, app.server.store().devices()?))).await?;
+    let (version, json) = latest.unwrap_or((0, "{}".into()));
+    let pretty = serde_json::from_str::<serde_json::Value>(&json)
+        .and_then(|v| serde_json::to_string_pretty(&v))
+        .unwrap_or(json);
+    let applied = devices
+        .iter()
+        .map(|d| {
+            let has = d.status.as_ref().and_then(|s| s.get("config_version")).and_then(|v| v.as_i64());
+            let state = match has {
+                Some(v) if v == version => "применил".to_string(),
+                Some(v) => format!("ещё v{v}"),
+                None => "не сообщал".to_string(),
+            };
+            (d.name.clone(), state)
+        })
+        .collect();
+    Ok(html(&ConfigPage {
+        f: frame(admin, "config", headers),
+        version,
+        text: edited.unwrap_or(pretty),
+        error,
+        message,
+        applied,
+    }))
+}
+
+pub async fn config(State(app): St, admin: Admin, headers: HeaderMap) -> Page {
+    config_page(app, &admin, &headers, None, None, None).await.into()
+}
+
+#[derive(Deserialize)]
+pub struct ConfigForm {
+    csrf: Option<String>,
+    #[serde(default)]
+    config: String,
+}
+
+pub async fn publish_config(State(app): St, admin: Admin, headers: HeaderMap, Form(f): Form<ConfigForm>) -> Page {
+    async {
+        admin.may_act(f.csrf.as_deref())?;
+        let (app2, text) = (app.clone(), f.config.clone());
+        // Checked by the rules the terminal applies before anything is published;
+        // a refusal is shown at the field with the text as it was typed.
+        match blocking(move || app2.server.publish_config(&text)).await {
+            Ok((version, changed)) => {
+                let what = if changed {
+                    format!("Опубликована версия настроек v{version}")
+                } else {
+                    format!("Совпадает с версией v{version}: новой версии нет")
+                };
+                admin.audit(&app.server, "config.publish", &what)?;
+                config_page(app, &admin, &headers, None, None, Some(what)).await
+            }
+            Err(e @ (Error::Core(_) | Error::BadRequest(_))) => {
+                config_page(app, &admin, &headers, Some(f.config), Some(e.to_string()), None).await
+            }
+            Err(e) => Err(e),
+        }
+    }
+    .await
+    .into()
+}
+
+// ---- printing ----
+
+/// A print job as the console lists it.
+pub struct PrintRow {
+    pub id: i64,
+    pub job: String,
+    pub device: String,
+    pub printer: String,
+    pub template: String,
+    pub status: String,
+    pub message: String,
+    pub attempts: i64,
+    pub updated: String,
+    pub failed: bool,
+}
+
+#[derive(Template)]
+#[template(path = "console/printing.html")]
+struct PrintingPage {
+    f: Frame,
+    printers: Vec<(String, String)>,
+    jobs: Vec<PrintRow>,
+    error: Option<String>,
+}
+
+fn print_state(s: &str) -> String {
+    match s {
+        "queued" => "в очереди",
+        "printing" => "печатается",
+        "sent" => "отправлено на принтер",
+        "failed" => "не удалось",
+        other => other,
+    }
+    .to_string()
+}
+
+async fn printing_page(
+    app: std::sync::Arc<crate::api::App>,
+    admin: &Admin,
+    headers: &HeaderMap,
+    error: Option<String>,
+) -> Result<Response> {
+    let (printers, jobs) = blocking(move || Ok((app.server.store().printers()?, app.server.store().print_jobs(None, 300)?))).await?;
+    let jobs = jobs
+        .into_iter()
+        .map(|j| PrintRow {
+            id: j.id,
+            job: j.job.id.clone(),
+            device: j.device,
+            printer: j.printer,
+            template: j.job.template.clone(),
+            failed: j.status == "failed",
+            status: print_state(&j.status),
+            message: j.message.unwrap_or_default(),
+            attempts: j.attempts,
+            updated: when(j.updated_at),
+        })
+        .collect();
+    Ok(html(&PrintingPage {
+        f: frame(admin, "printing", headers),
+        printers,
+        jobs,
+        error,
+    }))
+}
+
+pub async fn printing(State(app): St, admin: Admin, headers: HeaderMap) -> Page {
+    printing_page(app, &admin, &headers, None).await.into()
+}
+
+#[derive(Deserialize)]
+pub struct PrinterForm {
+    csrf: Option<String>,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    address: String,
+}
+
+pub async fn add_printer(State(app): St, admin: Admin, headers: HeaderMap, Form(f): Form<PrinterForm>) -> Page {
+    async {
+        admin.may_act(f.csrf.as_deref())?;
+        let (app2, name, address) = (app.clone(), f.name.trim().to_string(), f.address.trim().to_string());
+        match blocking(move || app2.server.add_printer(&name, &address)).await {
+            Ok(()) => {
+                admin.audit(&app.server, "printer.add", &format!("{} {}", f.name.trim(), f.address.trim()))?;
+                Ok(Redirect::to("/admin/printing").into_response())
+            }
+            Err(e @ Error::BadRequest(_)) => printing_page(app, &admin, &headers, Some(e.to_string())).await,
+            Err(e) => Err(e),
+        }
+    }
+    .await
+    .into()
+}
+
+#[derive(Deserialize)]
+pub struct RetryForm {
+    csrf: Option<String>,
+    id: i64,
+}
+
+pub async fn retry_print(State(app): St, admin: Admin, Form(f): Form<RetryForm>) -> Page {
+    async {
+        admin.may_act(f.csrf.as_deref())?;
+        let app2 = app.clone();
+        blocking(move || app2.server.retry_print(f.id)).await?;
+        admin.audit(&app.server, "print.retry", &format!("задание {}", f.id))?;
+        Ok(Redirect::to("/admin/printing").into_response())
+    }
+    .await
+    .into()
+}
+
+// ---- logs ----
+
+#[derive(Template)]
+#[template(path = "console/logs.html")]
+struct LogsPage {
+    f: Frame,
+    bundles: Vec<(String, String, crate::store::StoredLogs)>,
+}
+
+pub async fn logs(State(app): St, admin: Admin, headers: HeaderMap) -> Page {
+    async {
+        let bundles = blocking(move || app.server.store().logs(300)).await?;
+        Ok(html(&LogsPage {
+            f: frame(&admin, "logs", &headers),
+            bundles: bundles.into_iter().map(|b| (when(b.received_at), size(b.size), b)).collect(),
+        }))
+    }
+    .await
+    .into()
+}
+
+#[derive(Template)]
+#[template(path = "console/log.html")]
+struct LogPage {
+    f: Frame,
+    id: i64,
+    text: String,
+}
+
+pub async fn log_bundle(State(app): St, admin: Admin, headers: HeaderMap, Path(id): Path<i64>, Query(q): Query<ExportQuery>) -> Page {
+    async {
+        let text = blocking(move || app.server.logs_text(id)).await?;
+        if q.format == "text" {
+            return Ok((
+                [
+                    (header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8")),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        HeaderValue::from_str(&format!("attachment; filename=\"logs-{id}.txt\"")).expect("ascii"),
+                    ),
+                ],
+                text,
+            )
+                .into_response());
+        }
+        Ok(html(&LogPage {
+            f: frame(&admin, "logs", &headers),
+            id,
+            text,
+        }))
+    }
+    .await
+    .into()
+}
+
 // ---- audit ----
 
 #[derive(Template)]

@@ -13,9 +13,20 @@
     var q = e.target.getAttribute && e.target.getAttribute("data-confirm");
     if (q && !window.confirm(q)) { e.preventDefault(); }
   });
+  // Not while the admin is typing or has typed something not yet sent.
   function busy(main) {
     var a = document.activeElement;
-    return a && main.contains(a) && /^(INPUT|SELECT|TEXTAREA)$/.test(a.tagName);
+    if (a && main.contains(a) && /^(INPUT|SELECT|TEXTAREA)$/.test(a.tagName)) { return true; }
+    var fields = main.querySelectorAll("input, textarea, select");
+    for (var i = 0; i < fields.length; i++) {
+      var el = fields[i];
+      if (el.tagName === "SELECT") {
+        for (var k = 0; k < el.options.length; k++) { if (el.options[k].selected !== el.options[k].defaultSelected) { return true; } }
+      } else if (el.type === "file" ? el.value !== "" : el.value !== el.defaultValue) {
+        return true;
+      }
+    }
+    return false;
   }
   var last = null;
   function refresh() {
