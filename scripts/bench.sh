@@ -45,3 +45,6 @@ field() { python3 -c "import json,sys; d=json.loads(sys.argv[1]); print($2)" "$1
     echo "| import.xml, CommerceML 2.08 ($(field "$cml" "d['products']['added']") products, $(field "$cml" "d['barcodes']['added']") barcodes) | $(field "$cml" "round(d['seconds'],1)") s | $(field "$cml" "int(d['rows_per_second'])") products/s | $(field "$cml" "d['peak_rss_kib']//1024") MiB |"
 } >>docs/benchmarks.md
 rm -rf target/bench-cml
+# The fleet: tsd-server loadgen, SQLite vs PostgreSQL, one instance vs two (about
+# 20 minutes; scripts/bench-fleet.sh alone reruns just this part).
+bash scripts/bench-fleet.sh >>docs/benchmarks.md
