@@ -28,6 +28,19 @@ TSD_TEST_POSTGRES=$(bash scripts/postgres.sh start "$PG_DIR")
 export TSD_TEST_POSTGRES
 echo "   $TSD_TEST_POSTGRES"
 
+# Chromium and its WebDriver for the admin console's browser test (Debian's
+# packages), installed when missing.
+if ! command -v chromedriver >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "== installing chromium and chromium-driver (the console's browser test)"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null \
+            || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null; }
+    else
+        echo "chromedriver not found: apt-get install chromium chromium-driver (the console's browser test needs them)" >&2
+        exit 1
+    fi
+fi
+
 echo "== cargo test"
 cargo test --workspace --locked
 echo "== tsd without the server (--no-default-features): the PC-side build still compiles"

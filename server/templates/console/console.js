@@ -21,7 +21,10 @@
     for (var i = 0; i < fields.length; i++) {
       var el = fields[i];
       if (el.tagName === "SELECT") {
-        for (var k = 0; k < el.options.length; k++) { if (el.options[k].selected !== el.options[k].defaultSelected) { return true; } }
+        // The default is the option marked selected, else the first.
+        var def = 0;
+        for (var k = 0; k < el.options.length; k++) { if (el.options[k].defaultSelected) { def = k; } }
+        if (el.options.length && el.selectedIndex !== def) { return true; }
       } else if (el.type === "file" ? el.value !== "" : el.value !== el.defaultValue) {
         return true;
       }

@@ -1,0 +1,257 @@
+//! The admin console in a real Chromium, driven over WebDriver (Debian's
+//! `chromium` and `chromium-driver`; `scripts/test.sh` installs them), against a
+//! real server with a real terminal syncing: sign in (a wrong password first),
+//! watch the terminal appear by the page's own refresh, open the document it
+//! completes and acknowledge it, publish a catalog by choosing a file and see the
+//! terminal take it, get a configuration error at the field, add a terminal and
+//! see its QR code. Each page is saved as a screenshot (1366×768) under
+//! `target/console-screenshots/`, or where `TSD_CONSOLE_SCREENSHOTS` says
+//! (`docs/console/` for the README).
+
+mod common;
+use common::*;
+use fantoccini::{Client, ClientBuilder, Locator};
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tsd_server::run::Background;
+
+const CATALOG: &str = "product_id,name,packaging_id,packaging_name,factor,barcode
+P1,\"Молоко 3,2% 1 л\",,,,4601234567893
+P2,\"Кефир 1% 0,9 л\",,,,4601234567909
+";
+
+/// chromedriver on a free port, stopped when dropped.
+struct Driver(Child, u16);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn chromedriver() -> Driver {
+    let bin = ["chromedriver", "/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
+        .into_iter()
+        .find(|b| Command::new(b).arg("--version").output().is_ok_and(|o| o.status.success()))
+        .unwrap_or_else(|| {
+            panic!(
+                "this test needs Chromium and its WebDriver: chromedriver was not found. \
+                 Run the tests with scripts/test.sh (it installs them), or: apt-get install chromium chromium-driver"
+            )
+        });
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = Command::new(bin)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while out.read_line(&mut line).unwrap() > 0 {
+        if line.contains("started successfully") {
+            break;
+        }
+    }
+    assert!(line.contains("started successfully"), "chromedriver did not start: {line}");
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    Driver(child, port)
+}
+
+async fn browser(driver: &Driver) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--window-size=1366,768", "--lang=ru-RU", "--force-device-scale-factor=1"],
+        }),
+    );
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", driver.1))
+        .await
+        .expect("a Chromium session")
+}
+
+fn shots() -> PathBuf {
+    let dir = std::env::var_os("TSD_CONSOLE_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/console-screenshots"));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn shot(c: &Client, name: &str) {
+    let png = c.screenshot().await.unwrap();
+    std::fs::write(shots().join(format!("{name}.png")), png).unwrap();
+}
+
+/// Waits (polling the page) until `css` matches an element whose text contains `text`.
+async fn wait_text(c: &Client, css: &str, text: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(el) = c.find(Locator::Css(css)).await {
+            if let Ok(t) = el.text().await {
+                if t.contains(text) {
+                    return t;
+                }
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {css} with {text:?}: {}",
+            c.source().await.unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn fill(c: &Client, css: &str, text: &str) {
+    let el = c.find(Locator::Css(css)).await.unwrap();
+    el.clear().await.unwrap();
+    el.send_keys(text).await.unwrap();
+}
+
+async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
+}
+
+#[test]
+fn the_console_in_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("srv");
+    let server = tsd_server::Server::open(&data).unwrap();
+    let csv = dir.path().join("c.csv");
+    std::fs::write(&csv, CATALOG).unwrap();
+    server.publish_catalog(&csv, tsd_core::catalog::Format::Csv).unwrap();
+    let token = server.add_device("ТСД-1").unwrap();
+    let password = server.add_admin("Ирина", false).unwrap();
+    let bg = Background::start(tsd_server::Server::open(&data).unwrap(), "127.0.0.1:0", None).unwrap();
+    let driver = chromedriver();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(drive(&driver, &bg.url, &dir.path().to_path_buf(), &server, &token, &password, &csv));
+    bg.stop();
+}
+
+async fn drive(
+    driver: &Driver,
+    base: &str,
+    dir: &std::path::Path,
+    server: &tsd_server::Server,
+    token: &str,
+    password: &str,
+    csv: &std::path::Path,
+) {
+    let c = browser(driver).await;
+    let url = |p: &str| format!("{base}{p}");
+
+    // Sign in: a wrong password first.
+    c.goto(&url("/admin/terminals")).await.unwrap();
+    assert!(c.current_url().await.unwrap().path().ends_with("/admin/login"));
+    fill(&c, "input[name=user]", "Ирина").await;
+    fill(&c, "input[name=password]", "не тот").await;
+    click(&c, "button[type=submit]").await;
+    wait_text(&c, ".error", "Неверное имя или пароль").await;
+    shot(&c, "login").await;
+    fill(&c, "input[name=user]", "Ирина").await;
+    fill(&c, "input[name=password]", password).await;
+    click(&c, "button[type=submit]").await;
+    wait_text(&c, "h1", "Терминалы").await;
+
+    // The terminal syncs; the open page shows it by its own refresh.
+    let data_t1 = dir.join("t1");
+    let s = settings(base, token);
+    let t1 = data_t1.clone();
+    let s2 = s.clone();
+    let doc_id = tokio::task::spawn_blocking(move || {
+        let rt = tsd_core::Runtime::open(&t1).unwrap();
+        rt.sync_server(&s2, &mut |_| {}).unwrap();
+        let doc = rt.new_document("receiving").unwrap();
+        for code in ["4601234567893", "4601234567893", "4601234567909"] {
+            rt.scan(&doc.id, code, None).unwrap();
+        }
+        assert!(rt.complete(&doc.id).unwrap());
+        rt.sync_server(&s2, &mut |_| {}).unwrap();
+        doc.id
+    })
+    .await
+    .unwrap();
+    let row = wait_text(&c, "tr[data-terminal='ТСД-1']", "полный").await;
+    assert!(row.contains("v1"), "{row}");
+    shot(&c, "terminals").await;
+
+    // The document it completed: opened from the list, lines and scans as on the
+    // terminal, acknowledged with the button.
+    c.goto(&url("/admin/documents")).await.unwrap();
+    wait_text(&c, "#documents tbody", "ТСД-1").await;
+    shot(&c, "documents").await;
+    click(&c, "#documents tbody a").await;
+    let lines = wait_text(&c, "#lines", "Молоко").await;
+    assert!(lines.contains("Молоко 3,2% 1 л") && lines.contains("Кефир 1% 0,9 л"), "{lines}");
+    let scans = c.find(Locator::Css("#scans")).await.unwrap().text().await.unwrap();
+    assert_eq!(scans.matches("4601234567893").count(), 2, "{scans}");
+    click(&c, "#ack").await;
+    wait_text(&c, "#acked", "Подтверждён").await;
+    shot(&c, "document").await;
+    let stored = server.store().documents(false).unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].doc_id, doc_id);
+    assert!(stored[0].acked_at.is_some(), "acknowledged on the server");
+
+    // A catalog published by choosing a file; the terminal takes it.
+    let v2 = dir.join("каталог-2.csv");
+    std::fs::write(
+        &v2,
+        format!("{}P3,Ряженка,,,,4601234567916\n", std::fs::read_to_string(csv).unwrap()),
+    )
+    .unwrap();
+    c.goto(&url("/admin/catalog")).await.unwrap();
+    c.find(Locator::Css("input[type=file]"))
+        .await
+        .unwrap()
+        .send_keys(v2.to_str().unwrap())
+        .await
+        .unwrap();
+    click(&c, "#publish button[type=submit]").await;
+    wait_text(&c, "#published", "Опубликована версия v2").await;
+    let t1 = data_t1.clone();
+    let s2 = s.clone();
+    tokio::task::spawn_blocking(move || {
+        let rt = tsd_core::Runtime::open(&t1).unwrap();
+        assert_eq!(rt.sync_server(&s2, &mut |_| {}).unwrap().catalog_version, 2);
+    })
+    .await
+    .unwrap();
+    wait_text(&c, "tr[data-version='2'] .holders", "ТСД-1").await;
+    shot(&c, "catalog").await;
+
+    // A configuration with an error: shown at the field, nothing published.
+    c.goto(&url("/admin/config")).await.unwrap();
+    fill(&c, "#config", r#"{"document_types": [{"id": "", "name": "Приёмка"}]}"#).await;
+    click(&c, "#config-form button[type=submit]").await;
+    wait_text(&c, "#config-error", "id").await;
+    shot(&c, "config").await;
+    assert!(server.store().latest_config().unwrap().is_none());
+
+    // A terminal added here: its QR code on screen.
+    c.goto(&url("/admin/terminals")).await.unwrap();
+    fill(&c, "#add-terminal input[name=name]", "ТСД-2").await;
+    click(&c, "#add-terminal button[type=submit]").await;
+    wait_text(&c, "section.added h2", "ТСД-2").await;
+    assert!(c.find(Locator::Css("section.added .qr svg")).await.is_ok());
+    shot(&c, "terminal-added").await;
+
+    c.goto(&url("/admin/audit")).await.unwrap();
+    let audit = wait_text(&c, "#audit", "document.ack").await;
+    assert!(audit.contains("catalog.publish") && audit.contains("terminal.add"), "{audit}");
+    shot(&c, "audit").await;
+    c.close().await.unwrap();
+}
