@@ -137,7 +137,7 @@ fn the_console_in_chromium() {
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(drive(&driver, &bg.url, &dir.path().to_path_buf(), &server, &token, &password, &csv));
+    runtime.block_on(drive(&driver, &bg.url, dir.path(), &server, &token, &password, &csv));
     bg.stop();
 }
 
