@@ -369,13 +369,23 @@ fn text_of(v: &serde_json::Value, k: &str) -> String {
         .map_or_else(String::new, |x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
 }
 
-fn document_row(d: &StoredDocument) -> DocumentRow {
+/// Document type names of the configuration in force (`receiving` → «Приёмка»).
+fn type_names(server: &crate::Server) -> Result<HashMap<String, String>> {
+    let config = match server.store().latest_config()? {
+        Some((_, json)) => tsd_core::config::Config::from_json(&json)?,
+        None => tsd_core::config::Config::default(),
+    };
+    Ok(config.document_types.into_iter().map(|t| (t.id, t.name)).collect())
+}
+
+fn document_row(d: &StoredDocument, names: &HashMap<String, String>) -> DocumentRow {
     let doc = &d.document;
     let count = |k: &str| doc.get(k).and_then(|v| v.as_array()).map_or(0, Vec::len);
+    let doc_type = text_of(doc, "type");
     DocumentRow {
         id: d.id,
         device: d.device.clone(),
-        doc_type: text_of(doc, "type"),
+        doc_type: names.get(&doc_type).cloned().unwrap_or(doc_type),
         number: text_of(doc, "number"),
         received: when(d.received_at),
         completed: doc.get("completed_at").and_then(|v| v.as_i64()).map_or_else(String::new, when),
@@ -423,7 +433,8 @@ struct DocumentsPage {
     f: Frame,
     rows: Vec<DocumentRow>,
     devices: Vec<String>,
-    types: Vec<String>,
+    /// (name, id) of the types present.
+    types: Vec<(String, String)>,
     filter: DocumentFilter,
     total: usize,
 }
@@ -433,14 +444,15 @@ const DOCUMENT_ROWS: usize = 500;
 
 pub async fn documents(State(app): St, admin: Admin, headers: HeaderMap, Query(filter): Query<DocumentFilter>) -> Page {
     async {
-        let docs = blocking(move || app.server.store().documents(false)).await?;
+        let (docs, names) = blocking(move || Ok((app.server.store().documents(false)?, type_names(&app.server)?))).await?;
         let mut devices: Vec<String> = docs.iter().map(|d| d.device.clone()).collect();
         devices.sort();
         devices.dedup();
-        let mut types: Vec<String> = docs
+        let mut types: Vec<(String, String)> = docs
             .iter()
             .map(|d| text_of(&d.document, "type"))
             .filter(|t| !t.is_empty())
+            .map(|t| (names.get(&t).cloned().unwrap_or_else(|| t.clone()), t))
             .collect();
         types.sort();
         types.dedup();
@@ -458,7 +470,7 @@ pub async fn documents(State(app): St, admin: Admin, headers: HeaderMap, Query(f
             .filter(|d| from.is_none_or(|f| d.received_at >= f) && to.is_none_or(|t| d.received_at < t))
             .collect();
         let total = matching.len();
-        let rows = matching.into_iter().take(DOCUMENT_ROWS).map(document_row).collect();
+        let rows = matching.into_iter().take(DOCUMENT_ROWS).map(|d| document_row(d, &names)).collect();
         Ok(html(&DocumentsPage {
             f: frame(&admin, "documents", &headers),
             rows,
@@ -513,9 +525,8 @@ fn number(v: Option<&serde_json::Value>) -> String {
 
 pub async fn document(State(app): St, admin: Admin, headers: HeaderMap, Path(id): Path<i64>) -> Page {
     async {
-        let d = blocking(move || app.server.store().document(id))
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("no document {id}")))?;
+        let (d, names) = blocking(move || Ok((app.server.store().document(id)?, type_names(&app.server)?))).await?;
+        let d = d.ok_or_else(|| Error::NotFound(format!("no document {id}")))?;
         let empty = Vec::new();
         let lines = d
             .document
@@ -558,7 +569,7 @@ pub async fn document(State(app): St, admin: Admin, headers: HeaderMap, Path(id)
             .collect();
         Ok(html(&DocumentPage {
             f: frame(&admin, "documents", &headers),
-            row: document_row(&d),
+            row: document_row(&d, &names),
             lines,
             scans,
         }))
