@@ -10,7 +10,7 @@ use crate::{Server, PROTOCOL_MAX, PROTOCOL_MIN};
 use axum::body::Body;
 use axum::extract::{FromRequestParts, Path, Query, RawQuery, State};
 use axum::http::{header, request::Parts, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -67,6 +67,9 @@ pub struct App {
     /// True when `/metrics` is served on an address of its own
     /// (`--metrics-listen`): the main listener then answers 404 there.
     pub metrics_elsewhere: bool,
+    /// True when the admin console is served on an address of its own
+    /// (`--admin-listen`): the main listener then has no `/admin`.
+    pub console_elsewhere: bool,
     /// Served over TLS (the console's cookie is then `Secure`).
     pub tls: bool,
     /// The TLS certificate (PEM), which setup codes made in the console pin.
@@ -77,6 +80,11 @@ type St = State<Arc<App>>;
 
 /// The router with every route.
 pub fn router(app: Arc<App>) -> Router {
+    let console = if app.console_elsewhere {
+        Router::new()
+    } else {
+        crate::console::router()
+    };
     Router::new()
         .route(routes::HELLO, get(hello))
         .route(routes::DEVICE_CATALOG, get(device_catalog))
@@ -106,7 +114,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .merge(crate::console::router())
+        .merge(console)
         .fallback(|| async { Error::NotFound("no such route".into()) })
         .layer(axum::middleware::from_fn_with_state(app.clone(), refuse_early))
         .layer(axum::middleware::from_fn(json_errors))
@@ -157,6 +165,14 @@ async fn metrics(State(app): St) -> Result<Response> {
 }
 
 /// The router of a `--metrics-listen` address: `/metrics` only.
+/// The admin console alone (`--admin-listen`).
+pub fn console_router(app: Arc<App>) -> Router {
+    crate::console::router()
+        .fallback(|| async { Redirect::to("/admin/terminals") })
+        .with_state(app)
+}
+
+/// `/metrics` alone (`--metrics-listen`).
 pub fn metrics_router(app: Arc<App>) -> Router {
     Router::new()
         .route("/metrics", get(|State(app): St| exposition(app)))

@@ -48,6 +48,10 @@ enum Command {
         /// Serve /metrics on this address only (plain HTTP), not on --listen.
         #[arg(long)]
         metrics_listen: Option<String>,
+        /// Serve the admin console (/admin) on this address only, not on --listen
+        /// (with the same TLS certificate when there is one).
+        #[arg(long)]
+        admin_listen: Option<String>,
         /// Seconds a print job stays this instance's once its worker took it: on a
         /// shared PostgreSQL, another instance takes it over only after this (the
         /// first died mid-job). Longer than one attempt takes.
@@ -405,6 +409,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             max_catalog_mib,
             max_document_mib,
             metrics_listen,
+            admin_listen,
             print_lease_secs,
         } => {
             let mut server = server;
@@ -418,12 +423,23 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 ..Limits::default()
             };
             let tls = tls_cert.zip(tls_key).map(|(cert, key)| TlsFiles { cert, key });
-            serve_foreground(server, &listen, tls, limits, metrics_listen.as_deref(), |url, metrics| {
-                out(&format!("listening on {url}\n"));
-                if let Some(m) = metrics {
-                    out(&format!("metrics on {m}\n"));
-                }
-            })
+            serve_foreground(
+                server,
+                &listen,
+                tls,
+                limits,
+                metrics_listen.as_deref(),
+                admin_listen.as_deref(),
+                |on| {
+                    out(&format!("listening on {}\n", on.url));
+                    if let Some(m) = &on.metrics {
+                        out(&format!("metrics on {m}\n"));
+                    }
+                    if let Some(c) = &on.console {
+                        out(&format!("admin console on {c}\n"));
+                    }
+                },
+            )
             .map_err(|e| e.to_string())?;
         }
         Command::Loadgen {

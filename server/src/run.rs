@@ -85,15 +85,35 @@ impl tokio::io::AsyncWrite for Counted {
     }
 }
 
+/// Where `serve` answers, once it does.
+#[derive(Debug, Clone)]
+pub struct Listening {
+    /// The API's (and, by default, the console's) URL.
+    pub url: String,
+    /// `/metrics` on its own address (`--metrics-listen`).
+    pub metrics: Option<String>,
+    /// The console on its own address (`--admin-listen`).
+    pub console: Option<String>,
+}
+
 async fn serve_on(
     listener: TcpListener,
     app: Arc<App>,
     tls: Option<TlsFiles>,
     handle: axum_server::Handle<SocketAddr>,
 ) -> Result<(), RunError> {
-    listener.set_nonblocking(true)?;
     let limits = app.limits;
-    let router = api::router(app);
+    serve_router(listener, api::router(app), limits, tls, handle).await
+}
+
+async fn serve_router(
+    listener: TcpListener,
+    router: axum::Router,
+    limits: Limits,
+    tls: Option<TlsFiles>,
+    handle: axum_server::Handle<SocketAddr>,
+) -> Result<(), RunError> {
+    listener.set_nonblocking(true)?;
     let limited = Limited {
         open: Arc::new(tokio::sync::Semaphore::new(limits.max_connections)),
         max: limits.max_connections,
@@ -127,7 +147,8 @@ pub fn serve_foreground(
     tls: Option<TlsFiles>,
     limits: Limits,
     metrics_listen: Option<&str>,
-    ready: impl FnOnce(&str, Option<&str>),
+    console_listen: Option<&str>,
+    ready: impl FnOnce(&Listening),
 ) -> Result<(), RunError> {
     let listener = TcpListener::bind(listen).map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let url = url_of(listener.local_addr()?, tls.is_some());
@@ -144,6 +165,15 @@ pub fn serve_foreground(
         Some(l) => Some(format!("{}/metrics", url_of(l.local_addr()?, false))),
         None => None,
     };
+    // The console on an address of its own, with the server's TLS if it has one.
+    let console_listener = match console_listen {
+        Some(addr) => Some(TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr} for the admin console: {e}"))?),
+        None => None,
+    };
+    let console_url = match &console_listener {
+        Some(l) => Some(format!("{}/admin", url_of(l.local_addr()?, tls.is_some()))),
+        None => None,
+    };
     let printing = server.start_printing()?;
     let app = Arc::new(App {
         server,
@@ -151,6 +181,7 @@ pub fn serve_foreground(
         site: Default::default(),
         metrics: Default::default(),
         metrics_elsewhere: metrics_listener.is_some(),
+        console_elsewhere: console_listener.is_some(),
         tls: tls.is_some(),
         tls_cert: tls.as_ref().map(TlsFiles::cert_pem).transpose()?,
     });
@@ -160,6 +191,8 @@ pub fn serve_foreground(
         let shutdown = handle.clone();
         let metrics_handle: axum_server::Handle<SocketAddr> = axum_server::Handle::new();
         let metrics_shutdown = metrics_handle.clone();
+        let console_handle: axum_server::Handle<SocketAddr> = axum_server::Handle::new();
+        let console_shutdown = console_handle.clone();
         // Ctrl-C, or SIGTERM from systemd, Docker or an orchestrator: stop
         // accepting, let the requests in flight finish (up to 30 s), then exit.
         tokio::spawn(async move {
@@ -171,6 +204,7 @@ pub fn serve_foreground(
                         log::warn!("SIGTERM not handled: {e}");
                         let _ = tokio::signal::ctrl_c().await;
                         metrics_shutdown.graceful_shutdown(Some(Duration::from_secs(5)));
+                        console_shutdown.graceful_shutdown(Some(Duration::from_secs(5)));
                         shutdown.graceful_shutdown(Some(Duration::from_secs(30)));
                         return;
                     }
@@ -184,6 +218,7 @@ pub fn serve_foreground(
             let _ = tokio::signal::ctrl_c().await;
             log::info!("shutting down: finishing the requests in flight");
             metrics_shutdown.graceful_shutdown(Some(Duration::from_secs(5)));
+            console_shutdown.graceful_shutdown(Some(Duration::from_secs(5)));
             shutdown.graceful_shutdown(Some(Duration::from_secs(30)));
         });
         if let Some(l) = metrics_listener {
@@ -199,9 +234,21 @@ pub fn serve_foreground(
                 }
             });
         }
+        if let Some(l) = console_listener {
+            let (app, tls, h) = (app.clone(), tls.clone(), console_handle.clone());
+            tokio::spawn(async move {
+                if let Err(e) = serve_router(l, api::console_router(app.clone()), app.limits, tls, h).await {
+                    log::error!("admin console listener stopped: {e}");
+                }
+            });
+        }
         let serving = tokio::spawn(serve_on(listener, app, tls, handle.clone()));
         if handle.listening().await.is_some() {
-            ready(&url, metrics_url.as_deref());
+            ready(&Listening {
+                url: url.clone(),
+                metrics: metrics_url.clone(),
+                console: console_url.clone(),
+            });
         }
         let result = serving.await?;
         printing.stop();
@@ -253,6 +300,7 @@ impl Background {
             site,
             metrics: Default::default(),
             metrics_elsewhere: false,
+            console_elsewhere: false,
             tls: tls.is_some(),
             tls_cert: tls.as_ref().map(TlsFiles::cert_pem).transpose()?,
         });

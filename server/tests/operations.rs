@@ -76,7 +76,7 @@ fn health_readiness_and_metrics_count_what_terminals_did() {
 /// systemd, Docker and orchestrators stop a service with SIGTERM: the server stops
 /// accepting, finishes what it was doing and exits 0 (the default action would kill
 /// it with the signal). With `--metrics-listen` the metrics live on their own
-/// address only.
+/// address only, and with `--admin-listen` the console on its own.
 #[cfg(unix)]
 #[test]
 fn sigterm_ends_the_server_cleanly_and_metrics_can_live_apart() {
@@ -84,15 +84,25 @@ fn sigterm_ends_the_server_cleanly_and_metrics_can_live_apart() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tsd-server"))
         .arg("--data")
         .arg(&w.server_dir)
-        .args(["serve", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
-    let (mut line, mut metrics_line) = (String::new(), String::new());
+    let (mut line, mut metrics_line, mut console_line) = (String::new(), String::new(), String::new());
     out.read_line(&mut line).unwrap();
     out.read_line(&mut metrics_line).unwrap();
+    out.read_line(&mut console_line).unwrap();
+    let console_url = console_line.trim().strip_prefix("admin console on ").unwrap().to_string();
     let url = line.trim().strip_prefix("listening on ").unwrap().to_string();
     let metrics_url = metrics_line.trim().strip_prefix("metrics on ").unwrap().to_string();
     let agent = ureq::Agent::config_builder().http_status_as_error(false).build().new_agent();
@@ -106,6 +116,22 @@ fn sigterm_ends_the_server_cleanly_and_metrics_can_live_apart() {
         .read_to_string()
         .unwrap()
         .contains("tsd_http_requests_total{route=\"/readyz\""));
+    // --admin-listen: the console there (its sign-in form), not on the public
+    // address; and nothing of the API on the console's.
+    let agent_no_redirects = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .new_agent();
+    assert_eq!(agent.get(format!("{url}/admin/login")).call().unwrap().status().as_u16(), 404);
+    let mut form = agent.get(format!("{console_url}/login")).call().unwrap();
+    assert_eq!(form.status().as_u16(), 200);
+    assert!(form.body_mut().read_to_string().unwrap().contains("name=\"password\""));
+    let api = agent_no_redirects
+        .get(format!("{}/v1/hello", console_url.trim_end_matches("/admin")))
+        .call()
+        .unwrap();
+    assert_eq!(api.status().as_u16(), 303, "the API is not on the console's address");
     let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(killed.success());
     let status = child.wait().unwrap();
