@@ -197,6 +197,14 @@ async fn exposition(app: Arc<App>) -> Result<Response> {
 
 /// The body limit of a route, by path (`None`: no body expected or no limit).
 fn body_limit(limits: &Limits, path: &str) -> Option<u64> {
+    if path.starts_with("/admin") {
+        // The console's forms; a catalog upload has the catalog's limit.
+        return Some(if path == "/admin/catalog" {
+            limits.catalog
+        } else {
+            CONSOLE_FORM_LIMIT
+        });
+    }
     Some(match path {
         "/v1/catalog" | "/1c/exchange" => limits.catalog,
         "/v1/tasks" | "/v1/config" => limits.tasks,
@@ -208,6 +216,8 @@ fn body_limit(limits: &Limits, path: &str) -> Option<u64> {
     })
 }
 
+/// A console form's body limit (axum's default for forms, announced early).
+const CONSOLE_FORM_LIMIT: u64 = 2 << 20;
 /// A print job's body limit.
 const PRINT_LIMIT: u64 = 256 << 10;
 /// An enrolment's body limit.

@@ -141,6 +141,22 @@ fn the_admin_watches_a_terminal_and_acts_on_what_it_sent() {
     assert_eq!(wrong.body, unknown.body, "the answer does not tell whether the user exists");
     assert!(wrong.set_cookie.is_none() && b.cookie.is_none());
 
+    // A sign-in form of 3 MiB is refused (413, the connection closed while the
+    // client may still be sending), never read and checked as a password.
+    let huge = format!("user=x&password={}", "x".repeat(3 << 20));
+    let sent = b
+        .agent
+        .post(format!("{}/admin/login", bg.url))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .send(huge.as_bytes());
+    match sent {
+        Ok(r) => assert_eq!(r.status().as_u16(), 413),
+        Err(e) => assert!(
+            ["disconnected", "reset", "Broken pipe"].iter().any(|w| e.to_string().contains(w)),
+            "{e}"
+        ),
+    }
+
     let ok = b.sign_in("Ирина", &password);
     assert_eq!((ok.status, ok.location.as_deref()), (303, Some("/admin/terminals")));
     let cookie = ok.set_cookie.unwrap();

@@ -208,7 +208,14 @@ pub fn router() -> Router<Arc<App>> {
         .route("/admin/documents/{id}", get(pages::document))
         .route("/admin/documents/{id}/ack", post(pages::ack_document))
         .route("/admin/documents/{id}/export", get(pages::export_document))
-        .route("/admin/catalog", get(pages::catalog).post(pages::publish_catalog))
+        // A catalog upload is limited by the server's catalog limit, checked as it
+        // streams in; every other form by axum's default (2 MiB).
+        .route(
+            "/admin/catalog",
+            get(pages::catalog)
+                .post(pages::publish_catalog)
+                .layer(axum::extract::DefaultBodyLimit::disable()),
+        )
         .route("/admin/config", get(pages::config).post(pages::publish_config))
         .route("/admin/printing", get(pages::printing).post(pages::add_printer))
         .route("/admin/printing/retry", post(pages::retry_print))
@@ -216,8 +223,6 @@ pub fn router() -> Router<Arc<App>> {
         .route("/admin/logs/{id}", get(pages::log_bundle))
         .route("/admin/audit", get(pages::audit))
         .route_layer(axum::middleware::from_fn(guard))
-        // A catalog upload is limited by the server's own catalog limit.
-        .layer(axum::extract::DefaultBodyLimit::disable())
 }
 
 const CSS: &str = include_str!("../../templates/console/console.css");
