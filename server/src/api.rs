@@ -667,7 +667,12 @@ struct After {
 
 async fn device_tasks(State(app): St, DeviceAuth(device): DeviceAuth, Query(q): Query<After>) -> Result<Response> {
     non_negative("after", q.after)?;
-    let package = blocking(move || app.server.tasks_package(&device, q.after)).await?;
+    let package = blocking(move || {
+        // It asks after its cursor: it holds every task up to it.
+        app.server.store().record_tasks_cursor(device.id, q.after)?;
+        app.server.tasks_package(&device, q.after)
+    })
+    .await?;
     Ok(match package {
         None => StatusCode::NO_CONTENT.into_response(),
         Some(bytes) => ([(header::CONTENT_TYPE, "application/vnd.tsd.package")], bytes).into_response(),

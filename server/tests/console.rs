@@ -261,6 +261,31 @@ fn the_admin_watches_a_terminal_and_acts_on_what_it_sent() {
     let row = &applied[applied.find("<td>ТСД-1</td>").expect("the terminal listed")..];
     assert!(row[..row.find("</tr>").unwrap()].contains("применил"), "{applied}");
 
+    // Tasks: a bad line is refused naming it, nothing given; a good one waits,
+    // reaches the terminal, comes back done.
+    let bad_task = r#"{"id": "T-1", "type": "receiving", "number": "ПР-1", "lines": [{"product": "P404", "qty": 5}]}"#;
+    let refused = b.post("/admin/tasks", &[("csrf", &csrf), ("device", "ТСД-1"), ("tasks", bad_task)]);
+    assert!(
+        refused.body.contains("id=\"tasks-error\"") && refused.body.contains("line 1") && refused.body.contains("P404"),
+        "{}",
+        refused.body
+    );
+    let task = r#"{"id": "T-1", "type": "receiving", "number": "ПР-1", "lines": [{"product": "P1", "qty": 5}]}"#;
+    let given = b.post("/admin/tasks", &[("csrf", &csrf), ("device", "ТСД-1"), ("tasks", task)]);
+    assert!(given.body.contains("id=\"tasks-added\""), "{}", given.body);
+    let task_state = |b: &Browser| {
+        let page = b.get("/admin/tasks").body;
+        let row = &page[page.find("data-task=\"T-1\"").expect("the task listed")..];
+        row[..row.find("</tr>").unwrap()].to_string()
+    };
+    assert!(task_state(&b).contains("ждёт обмена"), "{}", task_state(&b));
+    rt.sync_server(&s, &mut |_| {}).unwrap();
+    assert!(task_state(&b).contains("на терминале"), "{}", task_state(&b));
+    rt.scan("T-1", "4601234567893", Some(5)).unwrap();
+    assert!(rt.complete("T-1").unwrap());
+    rt.sync_server(&s, &mut |_| {}).unwrap();
+    assert!(task_state(&b).contains("выполнено"), "{}", task_state(&b));
+
     // A print job fails (no printer listening), then goes once the printer is
     // there and the admin retries it.
     let closed = std::net::TcpListener::bind("127.0.0.1:0")

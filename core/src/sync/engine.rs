@@ -291,10 +291,10 @@ impl Runtime {
             total: 1,
         });
         // The same state a folder sync writes to status.json, less what only the
-        // PC side asks for.
+        // PC side asks for (the task cursor goes: the server's console shows
+        // which tasks the terminal holds).
         let status = crate::protocol::DeviceStatus {
             device: None,
-            tasks_cursor: None,
             config_schema: None,
             ..self.device_state()?
         };

@@ -216,6 +216,7 @@ pub fn router() -> Router<Arc<App>> {
                 .post(pages::publish_catalog)
                 .layer(axum::extract::DefaultBodyLimit::disable()),
         )
+        .route("/admin/tasks", get(pages::tasks).post(pages::add_tasks))
         .route("/admin/config", get(pages::config).post(pages::publish_config))
         .route("/admin/printing", get(pages::printing).post(pages::add_printer))
         .route("/admin/printing/retry", post(pages::retry_print))

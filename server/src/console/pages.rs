@@ -796,6 +796,136 @@ pub async fn publish_catalog(State(app): St, admin: Admin, headers: HeaderMap, m
     .into()
 }
 
+// ---- tasks ----
+
+/// A task as the console lists it, with where it is.
+pub struct TaskRow {
+    pub seq: i64,
+    pub device: String,
+    pub id: String,
+    pub doc_type: String,
+    pub number: String,
+    pub lines: usize,
+    pub created: String,
+    /// `waiting`, `delivered`, `completed`, `withdrawn`.
+    pub state: &'static str,
+    pub state_text: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "console/tasks.html")]
+struct TasksPage {
+    f: Frame,
+    rows: Vec<TaskRow>,
+    devices: Vec<String>,
+    device: String,
+    text: String,
+    error: Option<String>,
+    message: Option<String>,
+}
+
+async fn tasks_page(
+    app: std::sync::Arc<crate::api::App>,
+    admin: &Admin,
+    headers: &HeaderMap,
+    form: Option<(String, String)>,
+    error: Option<String>,
+    message: Option<String>,
+) -> Result<Response> {
+    let (tasks, devices, docs, names) = blocking(move || {
+        let store = app.server.store();
+        Ok((
+            store.tasks(500)?,
+            store.devices()?,
+            store.documents(false)?,
+            type_names(&app.server)?,
+        ))
+    })
+    .await?;
+    // What a terminal holds: the cursor it last asked with, or the one its last
+    // status reported (after the tasks of that sync were taken).
+    let cursor: HashMap<&str, i64> = devices
+        .iter()
+        .map(|d| {
+            let reported = d.status.as_ref().and_then(|s| s.get("tasks_cursor")).and_then(|v| v.as_i64());
+            (d.name.as_str(), d.tasks_cursor.unwrap_or(0).max(reported.unwrap_or(0)))
+        })
+        .collect();
+    let done: std::collections::HashSet<(&str, &str)> = docs.iter().map(|d| (d.device.as_str(), d.doc_id.as_str())).collect();
+    let rows = tasks
+        .iter()
+        .map(|t| {
+            let body: serde_json::Value = serde_json::from_str(&t.body).unwrap_or_default();
+            let doc_type = text_of(&body, "type");
+            let (state, state_text) = if body.get("cancelled").and_then(|v| v.as_bool()) == Some(true) {
+                ("withdrawn", "отозвано")
+            } else if done.contains(&(t.device.as_str(), t.task_id.as_str())) {
+                ("completed", "выполнено, документ получен")
+            } else if cursor.get(t.device.as_str()).is_some_and(|&c| c >= t.seq) {
+                ("delivered", "на терминале")
+            } else {
+                ("waiting", "ждёт обмена")
+            };
+            TaskRow {
+                seq: t.seq,
+                device: t.device.clone(),
+                id: t.task_id.clone(),
+                doc_type: names.get(&doc_type).cloned().unwrap_or(doc_type),
+                number: text_of(&body, "number"),
+                lines: body.get("lines").and_then(|v| v.as_array()).map_or(0, Vec::len),
+                created: when(t.created_at),
+                state,
+                state_text,
+            }
+        })
+        .collect();
+    let (device, text) = form.unwrap_or_default();
+    Ok(html(&TasksPage {
+        f: frame(admin, "tasks", headers),
+        rows,
+        devices: devices.into_iter().map(|d| d.name).collect(),
+        device,
+        text,
+        error,
+        message,
+    }))
+}
+
+pub async fn tasks(State(app): St, admin: Admin, headers: HeaderMap) -> Page {
+    tasks_page(app, &admin, &headers, None, None, None).await.into()
+}
+
+#[derive(Deserialize)]
+pub struct TasksForm {
+    csrf: Option<String>,
+    #[serde(default)]
+    device: String,
+    #[serde(default)]
+    tasks: String,
+}
+
+pub async fn add_tasks(State(app): St, admin: Admin, headers: HeaderMap, Form(f): Form<TasksForm>) -> Page {
+    async {
+        admin.may_act(f.csrf.as_deref())?;
+        let (app2, device, text) = (app.clone(), f.device.clone(), f.tasks.clone());
+        // Checked line by line against the configuration and the catalog before
+        // anything is added (the API's rules); a refusal names its line.
+        match blocking(move || app2.server.add_tasks(&device, &text)).await {
+            Ok(added) => {
+                let what = format!("{added} заданий для {}", f.device);
+                admin.audit(&app.server, "tasks.add", &what)?;
+                tasks_page(app, &admin, &headers, None, None, Some(format!("Добавлено: {what}"))).await
+            }
+            Err(e @ (Error::BadRequest(_) | Error::NotFound(_) | Error::Core(_))) => {
+                tasks_page(app, &admin, &headers, Some((f.device, f.tasks)), Some(e.to_string()), None).await
+            }
+            Err(e) => Err(e),
+        }
+    }
+    .await
+    .into()
+}
+
 // ---- configuration ----
 
 #[derive(Template)]

@@ -73,6 +73,23 @@ pub struct Device {
     pub last_seen: Option<i64>,
     /// The last status the device reported (JSON), if any.
     pub status: Option<serde_json::Value>,
+    /// The last task cursor it asked for tasks after: it holds every task up to it.
+    pub tasks_cursor: Option<i64>,
+}
+
+/// A task as the console lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredTask {
+    /// Sequence number (the device's cursor counts these).
+    pub seq: i64,
+    /// Device name.
+    pub device: String,
+    /// The task's id.
+    pub task_id: String,
+    /// The task as added (or its withdrawal).
+    pub body: String,
+    /// Unix ms.
+    pub created_at: i64,
 }
 
 /// One published catalog version and its packages (file names under `packages/`).
@@ -357,6 +374,10 @@ pub trait Storage: Send + Sync {
     fn audit(&self, user: &str, action: &str, detail: &str, now: i64) -> Result<()>;
     /// The latest lines of the audit log, newest first.
     fn audit_log(&self, limit: i64) -> Result<Vec<AuditEntry>>;
+    /// Records the task cursor a device asked with (only forward).
+    fn record_tasks_cursor(&self, device: i64, after: i64) -> Result<()>;
+    /// The latest tasks of every device, newest first.
+    fn tasks(&self, limit: i64) -> Result<Vec<StoredTask>>;
     /// Revokes a device's token (the terminal is refused until set up again).
     /// Returns whether the device exists.
     fn revoke_device(&self, name: &str, revoked_hash: &str) -> Result<bool>;

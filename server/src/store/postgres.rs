@@ -193,6 +193,8 @@ const MIGRATIONS: &[&str] = &[
         action  TEXT NOT NULL,
         detail  TEXT NOT NULL
     );",
+    // 3: the task cursor a device last asked with (what it holds), for the console.
+    "ALTER TABLE devices ADD COLUMN tasks_cursor BIGINT;",
 ];
 
 /// PostgreSQL storage (see the module docs).
@@ -248,6 +250,7 @@ fn device_row(r: &Row) -> Device {
         name: r.get(1),
         last_seen: r.get(2),
         status: status.and_then(|s| serde_json::from_str(&s).ok()),
+        tasks_cursor: r.get(4),
     }
 }
 
@@ -775,6 +778,40 @@ impl Storage for Postgres {
         })
     }
 
+    fn record_tasks_cursor(&self, device: i64, after: i64) -> Result<()> {
+        self.one("recording a task cursor", async |c| {
+            execute(
+                c,
+                "UPDATE devices SET tasks_cursor = $2 WHERE id = $1 AND coalesce(tasks_cursor, -1) < $2",
+                &[&device, &after],
+            )
+            .await
+        })
+        .map(|_| ())
+    }
+
+    fn tasks(&self, limit: i64) -> Result<Vec<StoredTask>> {
+        self.one("listing tasks", async |c| {
+            let rows = query(
+                c,
+                "SELECT t.seq, d.name, t.task_id, t.body, t.created_at FROM tasks t JOIN devices d ON d.id = t.device
+                 ORDER BY t.seq DESC LIMIT $1",
+                &[&limit],
+            )
+            .await?;
+            Ok(rows
+                .iter()
+                .map(|r| StoredTask {
+                    seq: r.get(0),
+                    device: r.get(1),
+                    task_id: r.get(2),
+                    body: r.get(3),
+                    created_at: r.get(4),
+                })
+                .collect())
+        })
+    }
+
     fn revoke_device(&self, name: &str, revoked_hash: &str) -> Result<bool> {
         self.one("revoking a device", async |c| {
             Ok(execute(c, "UPDATE devices SET token_hash = $2 WHERE name = $1", &[&name, &revoked_hash]).await? > 0)
@@ -818,7 +855,7 @@ impl Storage for Postgres {
         let found = self.one("authenticating a device", async |tx| {
             let row = query_opt(
                 tx,
-                "SELECT id, name, last_seen, status FROM devices WHERE token_hash = $1",
+                "SELECT id, name, last_seen, status, tasks_cursor FROM devices WHERE token_hash = $1",
                 &[&token_hash],
             )
             .await?;
@@ -837,14 +874,24 @@ impl Storage for Postgres {
 
     fn device_by_name(&self, name: &str) -> Result<Option<Device>> {
         self.one("reading a device", async |tx| {
-            let row = query_opt(tx, "SELECT id, name, last_seen, status FROM devices WHERE name = $1", &[&name]).await?;
+            let row = query_opt(
+                tx,
+                "SELECT id, name, last_seen, status, tasks_cursor FROM devices WHERE name = $1",
+                &[&name],
+            )
+            .await?;
             Ok(row.as_ref().map(device_row))
         })
     }
 
     fn devices(&self) -> Result<Vec<Device>> {
         self.one("listing devices", async |tx| {
-            let rows = query(tx, "SELECT id, name, last_seen, status FROM devices ORDER BY name", &[]).await?;
+            let rows = query(
+                tx,
+                "SELECT id, name, last_seen, status, tasks_cursor FROM devices ORDER BY name",
+                &[],
+            )
+            .await?;
             Ok(rows.iter().map(device_row).collect())
         })
     }

@@ -149,6 +149,8 @@ const MIGRATIONS: &[&str] = &[
          action  TEXT NOT NULL,
          detail  TEXT NOT NULL
      );",
+    // 6: the task cursor a device last asked with (what it holds), for the console.
+    "ALTER TABLE devices ADD COLUMN tasks_cursor INTEGER;",
 ];
 
 /// The publish lock of a data folder: an exclusive lock on `publish.lock`, so that
@@ -266,6 +268,7 @@ fn device_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Device> {
         name: r.get(1)?,
         last_seen: r.get(2)?,
         status: status.and_then(|s| serde_json::from_str(&s).ok()),
+        tasks_cursor: r.get(4)?,
     })
 }
 
@@ -530,6 +533,44 @@ impl Storage for Sqlite {
         })
     }
 
+    fn record_tasks_cursor(&self, device: i64, after: i64) -> Result<()> {
+        // Read first: a sync that asks with the same cursor writes nothing.
+        let known: Option<i64> = self.read("reading a task cursor", |tx| {
+            tx.query_row("SELECT tasks_cursor FROM devices WHERE id = ?1", [device], |r| r.get(0))
+                .optional()
+                .map(Option::flatten)
+        })?;
+        if known.is_some_and(|k| k >= after) {
+            return Ok(());
+        }
+        self.with("recording a task cursor", |tx| {
+            tx.execute(
+                "UPDATE devices SET tasks_cursor = ?2 WHERE id = ?1 AND coalesce(tasks_cursor, -1) < ?2",
+                params![device, after],
+            )
+            .map(|_| ())
+        })
+    }
+
+    fn tasks(&self, limit: i64) -> Result<Vec<StoredTask>> {
+        self.read("listing tasks", |tx| {
+            let mut st = tx.prepare(
+                "SELECT t.seq, d.name, t.task_id, t.body, t.created_at FROM tasks t JOIN devices d ON d.id = t.device
+                 ORDER BY t.seq DESC LIMIT ?1",
+            )?;
+            let rows = st.query_map([limit], |r| {
+                Ok(StoredTask {
+                    seq: r.get(0)?,
+                    device: r.get(1)?,
+                    task_id: r.get(2)?,
+                    body: r.get(3)?,
+                    created_at: r.get(4)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
     fn revoke_device(&self, name: &str, revoked_hash: &str) -> Result<bool> {
         self.with("revoking a device", |tx| {
             Ok(tx.execute("UPDATE devices SET token_hash = ?2 WHERE name = ?1", params![name, revoked_hash])? > 0)
@@ -565,7 +606,7 @@ impl Storage for Sqlite {
     fn device_by_token(&self, token_hash: &str, now: i64) -> Result<Option<Device>> {
         let found = self.read("authenticating a device", |tx| {
             tx.query_row(
-                "SELECT id, name, last_seen, status FROM devices WHERE token_hash = ?1",
+                "SELECT id, name, last_seen, status, tasks_cursor FROM devices WHERE token_hash = ?1",
                 [token_hash],
                 device_row,
             )
@@ -585,7 +626,7 @@ impl Storage for Sqlite {
     fn device_by_name(&self, name: &str) -> Result<Option<Device>> {
         self.read("reading a device", |tx| {
             tx.query_row(
-                "SELECT id, name, last_seen, status FROM devices WHERE name = ?1",
+                "SELECT id, name, last_seen, status, tasks_cursor FROM devices WHERE name = ?1",
                 [name],
                 device_row,
             )
@@ -595,7 +636,7 @@ impl Storage for Sqlite {
 
     fn devices(&self) -> Result<Vec<Device>> {
         self.read("listing devices", |tx| {
-            let mut st = tx.prepare("SELECT id, name, last_seen, status FROM devices ORDER BY name")?;
+            let mut st = tx.prepare("SELECT id, name, last_seen, status, tasks_cursor FROM devices ORDER BY name")?;
             let rows = st.query_map([], device_row)?;
             rows.collect()
         })
