@@ -21,6 +21,7 @@
 #![warn(missing_docs)]
 
 pub mod barcode;
+pub mod calendar;
 pub mod catalog;
 pub mod config;
 pub mod documents;

@@ -132,23 +132,7 @@ fn two_instances_on_postgresql_one_killed_mid_run_end_exactly_once() {
     }
     proxy.faults.store(true, Ordering::SeqCst);
     // The accounting side publishes through the same address meanwhile.
-    let publisher = {
-        let (stop, url, key, base, dir) = (stop.clone(), url.clone(), key.clone(), base.clone(), root.to_path_buf());
-        std::thread::spawn(move || {
-            let agent = ureq::Agent::config_builder().http_status_as_error(false).build().new_agent();
-            let mut n = 0;
-            while !stop.load(Ordering::SeqCst) {
-                n += 1;
-                let file = dir.join(format!("pub-{n}.csv"));
-                change(&base, &file, 5 + n % 17, &format!("p{n}"));
-                let _ = agent
-                    .post(format!("{url}/v1/catalog?format=csv"))
-                    .header("Authorization", format!("Bearer {key}"))
-                    .send(&std::fs::read(&file).unwrap()[..]);
-                std::thread::sleep(Duration::from_millis(200));
-            }
-        })
-    };
+    let publisher = publisher(stop.clone(), &url, &key, &base, root, Duration::from_millis(200));
     let mut rng = fastrand::Rng::with_seed(seed);
     for _ in 0..2 {
         std::thread::sleep(Duration::from_millis(rng.u64(700..1200)));

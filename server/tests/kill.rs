@@ -81,36 +81,7 @@ fn sigkill_mid_sync_then_restart_ends_exactly_once() {
         }));
     }
     // The accounting side publishes through HTTP while the server is being killed.
-    let publisher = {
-        let (stop, url, key, base, dir) = (
-            stop.clone(),
-            url.clone(),
-            key.clone(),
-            w.catalog.clone(),
-            w.dir.path().to_path_buf(),
-        );
-        std::thread::spawn(move || {
-            let agent = ureq::Agent::config_builder().http_status_as_error(false).build().new_agent();
-            let mut published = Vec::new();
-            let mut n = 0;
-            while !stop.load(Ordering::SeqCst) {
-                n += 1;
-                let file = dir.join(format!("pub-{n}.csv"));
-                change(&base, &file, 5 + n % 17, &format!("p{n}"));
-                let sent = agent
-                    .post(format!("{url}/v1/catalog?format=csv"))
-                    .header("Authorization", format!("Bearer {key}"))
-                    .send(&std::fs::read(&file).unwrap()[..]);
-                if let Ok(r) = sent {
-                    if r.status().as_u16() == 200 {
-                        published.push(file);
-                    }
-                }
-                std::thread::sleep(Duration::from_millis(150));
-            }
-            published
-        })
-    };
+    let publisher = publisher(stop.clone(), &url, &key, &w.catalog, w.dir.path(), Duration::from_millis(150));
     let mut rng = fastrand::Rng::with_seed(99);
     for _ in 0..6 {
         std::thread::sleep(Duration::from_millis(rng.u64(150..600)));

@@ -93,17 +93,8 @@ impl From<Result<Response>> for Page {
 /// Unix ms as the console shows it (UTC here; the script shows local time).
 pub fn when(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
-    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil from days (Howard Hinnant's algorithm), proleptic Gregorian, UTC.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let rest = secs.rem_euclid(86_400);
+    let (y, m, d) = tsd_core::calendar::civil_from_days(secs.div_euclid(86_400));
     format!("{d:02}.{m:02}.{y} {:02}:{:02}:{:02}", rest / 3600, rest % 3600 / 60, rest % 60)
 }
 
@@ -416,15 +407,7 @@ pub struct DocumentFilter {
 fn day_ms(s: &str) -> Option<i64> {
     let mut it = s.trim().splitn(3, '-').map(|p| p.parse::<i64>().ok());
     let (y, m, d) = (it.next()??, it.next()??, it.next()??);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    let (y, m) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let doy = (153 * m + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some((era * 146_097 + doe - 719_468) * 86_400_000)
+    Some(tsd_core::calendar::days_from_civil(y, m, d)? * 86_400_000)
 }
 
 #[derive(Template)]

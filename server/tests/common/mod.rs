@@ -169,3 +169,35 @@ pub fn backends() -> Vec<(&'static str, Option<tsd_server::Database>)> {
 pub fn instance(dir: &Path, db: Option<&tsd_server::Database>) -> Server {
     Server::open_with(dir, db).unwrap()
 }
+
+/// The accounting side publishing changed catalogs over HTTP every `every` until
+/// `stop`; returns the files the server took (answered 200).
+pub fn publisher(
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    url: &str,
+    key: &str,
+    base: &Path,
+    dir: &Path,
+    every: Duration,
+) -> std::thread::JoinHandle<Vec<PathBuf>> {
+    let (url, key, base, dir) = (url.to_string(), key.to_string(), base.to_path_buf(), dir.to_path_buf());
+    std::thread::spawn(move || {
+        let agent = ureq::Agent::config_builder().http_status_as_error(false).build().new_agent();
+        let mut published = Vec::new();
+        let mut n = 0;
+        while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+            n += 1;
+            let file = dir.join(format!("pub-{n}.csv"));
+            change(&base, &file, 5 + n % 17, &format!("p{n}"));
+            let sent = agent
+                .post(format!("{url}/v1/catalog?format=csv"))
+                .header("Authorization", format!("Bearer {key}"))
+                .send(&std::fs::read(&file).unwrap()[..]);
+            if sent.is_ok_and(|r| r.status().as_u16() == 200) {
+                published.push(file);
+            }
+            std::thread::sleep(every);
+        }
+        published
+    })
+}
