@@ -567,9 +567,16 @@ struct AppQuery {
     current: i64,
 }
 
-async fn device_app(State(app): St, _device: DeviceAuth, Query(q): Query<AppQuery>) -> Result<Response> {
+async fn device_app(State(app): St, DeviceAuth(device): DeviceAuth, Query(q): Query<AppQuery>) -> Result<Response> {
     non_negative("current", q.current)?;
-    Ok(match blocking(move || app.server.app_update(q.current)).await? {
+    let update = blocking(move || {
+        // It asks with the version it runs (0: an app too old to say).
+        if q.current > 0 {
+            app.server.store().record_app_version(device.id, q.current)?;
+        }
+        app.server.app_update(q.current)
+    });
+    Ok(match update.await? {
         None => StatusCode::NO_CONTENT.into_response(),
         Some(update) => Json(update).into_response(),
     })

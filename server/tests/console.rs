@@ -77,11 +77,20 @@ impl Browser {
     }
 
     fn upload(&self, path: &str, csrf: &str, file_name: &str, content: &[u8]) -> Answer {
+        self.upload_with(path, &[("csrf", csrf)], file_name, content)
+    }
+
+    /// A multipart form: `fields`, then the file.
+    fn upload_with(&self, path: &str, fields: &[(&str, &str)], file_name: &str, content: &[u8]) -> Answer {
         let boundary = "----tsd-test-boundary";
-        let mut body = format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: text/csv\r\n\r\n"
-        )
-        .into_bytes();
+        let mut body = String::new();
+        for (k, v) in fields {
+            body += &format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n");
+        }
+        body += &format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+        );
+        let mut body = body.into_bytes();
         body.extend_from_slice(content);
         body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
         let req = self
@@ -285,6 +294,27 @@ fn the_admin_watches_a_terminal_and_acts_on_what_it_sent() {
     assert!(rt.complete("T-1").unwrap());
     rt.sync_server(&s, &mut |_| {}).unwrap();
     assert!(task_state(&b).contains("выполнено"), "{}", task_state(&b));
+
+    // An app update published by upload; the terminal asking for updates shows
+    // which version it runs.
+    let apk = vec![0x50u8; 300 << 10];
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("version_code", "12"),
+        ("version_name", "2.4.0"),
+        ("min_version", "0"),
+    ];
+    let published = b.upload_with("/admin/apps", &fields, "tsd-2.4.0.apk", &apk);
+    assert!(published.body.contains("Опубликована версия 2.4.0 (код 12)"), "{}", published.body);
+    let offered = tsd_core::sync::http::Client::new(&s)
+        .unwrap()
+        .app_update(11)
+        .unwrap()
+        .expect("an update");
+    assert_eq!((offered.version_code, offered.size), (12, apk.len() as u64));
+    let apps = b.get("/admin/apps").body;
+    let row = &apps[apps.find("<tr data-terminal=\"ТСД-1\">").expect("the terminal listed")..];
+    assert!(row[..row.find("</tr>").unwrap()].contains("код 11"), "{apps}");
 
     // A print job fails (no printer listening), then goes once the printer is
     // there and the admin retries it.

@@ -220,6 +220,12 @@ pub fn router() -> Router<Arc<App>> {
         .route("/admin/config", get(pages::config).post(pages::publish_config))
         .route("/admin/printing", get(pages::printing).post(pages::add_printer))
         .route("/admin/printing/retry", post(pages::retry_print))
+        .route(
+            "/admin/apps",
+            get(pages::apps)
+                .post(pages::publish_app)
+                .layer(axum::extract::DefaultBodyLimit::disable()),
+        )
         .route("/admin/logs", get(pages::logs))
         .route("/admin/logs/{id}", get(pages::log_bundle))
         .route("/admin/audit", get(pages::audit))

@@ -1108,6 +1108,115 @@ pub async fn retry_print(State(app): St, admin: Admin, Form(f): Form<RetryForm>)
     .into()
 }
 
+// ---- app versions ----
+
+#[derive(Template)]
+#[template(path = "console/apps.html")]
+struct AppsPage {
+    f: Frame,
+    apps: Vec<(String, tsd_core::update::AppUpdate)>,
+    runs: Vec<(String, String)>,
+    message: Option<String>,
+    error: Option<String>,
+}
+
+async fn apps_page(
+    app: std::sync::Arc<crate::api::App>,
+    admin: &Admin,
+    headers: &HeaderMap,
+    message: Option<String>,
+    error: Option<String>,
+) -> Result<Response> {
+    let (apps, devices) = blocking(move || Ok((app.server.store().apps()?, app.server.store().devices()?))).await?;
+    let names: HashMap<i64, String> = apps.iter().map(|a| (a.version_code, a.version_name.clone())).collect();
+    let runs = devices
+        .iter()
+        .map(|d| {
+            let what = match d.app_version {
+                Some(code) => match names.get(&code) {
+                    Some(name) => format!("{name} (код {code})"),
+                    None => format!("код {code}"),
+                },
+                None => "не сообщал".into(),
+            };
+            (d.name.clone(), what)
+        })
+        .collect();
+    Ok(html(&AppsPage {
+        f: frame(admin, "apps", headers),
+        apps: apps.into_iter().map(|a| (size(a.size as i64), a)).collect(),
+        runs,
+        message,
+        error,
+    }))
+}
+
+pub async fn apps(State(app): St, admin: Admin, headers: HeaderMap) -> Page {
+    apps_page(app, &admin, &headers, None, None).await.into()
+}
+
+pub async fn publish_app(State(app): St, admin: Admin, headers: HeaderMap, mut form: Multipart) -> Page {
+    async {
+        let dir = tempfile::tempdir_in(app.server.tmp_dir()).map_err(crate::io(&app.server.tmp_dir()))?;
+        let mut fields: HashMap<String, String> = HashMap::new();
+        let mut file = None;
+        while let Some(mut field) = form.next_field().await.map_err(|e| Error::BadRequest(format!("the upload: {e}")))? {
+            let name = field.name().unwrap_or("").to_string();
+            if name == "file" {
+                admin.may_act(fields.get("csrf").map(String::as_str))?;
+                let path = dir.path().join("app.apk");
+                let mut out = tokio::fs::File::create(&path).await.map_err(crate::io(&path))?;
+                let mut bytes = 0u64;
+                while let Some(chunk) = field.chunk().await.map_err(|e| Error::BadRequest(format!("the upload: {e}")))? {
+                    bytes += chunk.len() as u64;
+                    if bytes > app.limits.catalog {
+                        return Err(Error::TooLarge(app.limits.catalog));
+                    }
+                    tokio::io::AsyncWriteExt::write_all(&mut out, &chunk)
+                        .await
+                        .map_err(crate::io(&path))?;
+                }
+                tokio::io::AsyncWriteExt::flush(&mut out).await.map_err(crate::io(&path))?;
+                file = Some(path);
+            } else {
+                let text = field.text().await.map_err(|e| Error::BadRequest(e.to_string()))?;
+                fields.insert(name, text);
+            }
+        }
+        admin.may_act(fields.get("csrf").map(String::as_str))?;
+        let number = |k: &str| fields.get(k).and_then(|v| v.trim().parse::<i64>().ok());
+        let (Some(path), Some(code)) = (file, number("version_code")) else {
+            return apps_page(
+                app,
+                &admin,
+                &headers,
+                None,
+                Some("Выберите файл APK и укажите код версии (целое число)".into()),
+            )
+            .await;
+        };
+        let name = fields.get("version_name").map(|v| v.trim().to_string()).unwrap_or_default();
+        let min = number("min_version").unwrap_or(0);
+        let app2 = app.clone();
+        let name2 = name.clone();
+        let published = blocking(move || app2.server.publish_app(&path, code, &name2, min)).await;
+        drop(dir);
+        match published {
+            Ok(u) => {
+                let what = format!("Опубликована версия {} (код {})", u.version_name, u.version_code);
+                admin.audit(&app.server, "app.publish", &what)?;
+                apps_page(app, &admin, &headers, Some(what), None).await
+            }
+            Err(e @ (Error::BadRequest(_) | Error::Conflict(_) | Error::Core(_))) => {
+                apps_page(app, &admin, &headers, None, Some(e.to_string())).await
+            }
+            Err(e) => Err(e),
+        }
+    }
+    .await
+    .into()
+}
+
 // ---- logs ----
 
 #[derive(Template)]

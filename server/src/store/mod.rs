@@ -75,6 +75,8 @@ pub struct Device {
     pub status: Option<serde_json::Value>,
     /// The last task cursor it asked for tasks after: it holds every task up to it.
     pub tasks_cursor: Option<i64>,
+    /// The app version code it last asked for updates with (what it runs).
+    pub app_version: Option<i64>,
 }
 
 /// A task as the console lists it.
@@ -376,6 +378,8 @@ pub trait Storage: Send + Sync {
     fn audit_log(&self, limit: i64) -> Result<Vec<AuditEntry>>;
     /// Records the task cursor a device asked with (only forward).
     fn record_tasks_cursor(&self, device: i64, after: i64) -> Result<()>;
+    /// Records the app version code a device runs (it asks for updates with it).
+    fn record_app_version(&self, device: i64, version_code: i64) -> Result<()>;
     /// The latest tasks of every device, newest first.
     fn tasks(&self, limit: i64) -> Result<Vec<StoredTask>>;
     /// Revokes a device's token (the terminal is refused until set up again).

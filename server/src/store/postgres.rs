@@ -193,8 +193,9 @@ const MIGRATIONS: &[&str] = &[
         action  TEXT NOT NULL,
         detail  TEXT NOT NULL
     );",
-    // 3: the task cursor a device last asked with (what it holds), for the console.
-    "ALTER TABLE devices ADD COLUMN tasks_cursor BIGINT;",
+    // 3: the task cursor and app version a device last asked with, for the console.
+    "ALTER TABLE devices ADD COLUMN tasks_cursor BIGINT;
+     ALTER TABLE devices ADD COLUMN app_version BIGINT;",
 ];
 
 /// PostgreSQL storage (see the module docs).
@@ -251,6 +252,7 @@ fn device_row(r: &Row) -> Device {
         last_seen: r.get(2),
         status: status.and_then(|s| serde_json::from_str(&s).ok()),
         tasks_cursor: r.get(4),
+        app_version: r.get(5),
     }
 }
 
@@ -790,6 +792,18 @@ impl Storage for Postgres {
         .map(|_| ())
     }
 
+    fn record_app_version(&self, device: i64, version_code: i64) -> Result<()> {
+        self.one("recording an app version", async |c| {
+            execute(
+                c,
+                "UPDATE devices SET app_version = $2 WHERE id = $1 AND app_version IS DISTINCT FROM $2",
+                &[&device, &version_code],
+            )
+            .await
+        })
+        .map(|_| ())
+    }
+
     fn tasks(&self, limit: i64) -> Result<Vec<StoredTask>> {
         self.one("listing tasks", async |c| {
             let rows = query(
@@ -855,7 +869,7 @@ impl Storage for Postgres {
         let found = self.one("authenticating a device", async |tx| {
             let row = query_opt(
                 tx,
-                "SELECT id, name, last_seen, status, tasks_cursor FROM devices WHERE token_hash = $1",
+                "SELECT id, name, last_seen, status, tasks_cursor, app_version FROM devices WHERE token_hash = $1",
                 &[&token_hash],
             )
             .await?;
@@ -876,7 +890,7 @@ impl Storage for Postgres {
         self.one("reading a device", async |tx| {
             let row = query_opt(
                 tx,
-                "SELECT id, name, last_seen, status, tasks_cursor FROM devices WHERE name = $1",
+                "SELECT id, name, last_seen, status, tasks_cursor, app_version FROM devices WHERE name = $1",
                 &[&name],
             )
             .await?;
@@ -888,7 +902,7 @@ impl Storage for Postgres {
         self.one("listing devices", async |tx| {
             let rows = query(
                 tx,
-                "SELECT id, name, last_seen, status, tasks_cursor FROM devices ORDER BY name",
+                "SELECT id, name, last_seen, status, tasks_cursor, app_version FROM devices ORDER BY name",
                 &[],
             )
             .await?;

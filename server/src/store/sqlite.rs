@@ -149,8 +149,9 @@ const MIGRATIONS: &[&str] = &[
          action  TEXT NOT NULL,
          detail  TEXT NOT NULL
      );",
-    // 6: the task cursor a device last asked with (what it holds), for the console.
-    "ALTER TABLE devices ADD COLUMN tasks_cursor INTEGER;",
+    // 6: the task cursor and app version a device last asked with, for the console.
+    "ALTER TABLE devices ADD COLUMN tasks_cursor INTEGER;
+     ALTER TABLE devices ADD COLUMN app_version INTEGER;",
 ];
 
 /// The publish lock of a data folder: an exclusive lock on `publish.lock`, so that
@@ -269,6 +270,7 @@ fn device_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Device> {
         last_seen: r.get(2)?,
         status: status.and_then(|s| serde_json::from_str(&s).ok()),
         tasks_cursor: r.get(4)?,
+        app_version: r.get(5)?,
     })
 }
 
@@ -552,6 +554,21 @@ impl Storage for Sqlite {
         })
     }
 
+    fn record_app_version(&self, device: i64, version_code: i64) -> Result<()> {
+        let known: Option<i64> = self.read("reading an app version", |tx| {
+            tx.query_row("SELECT app_version FROM devices WHERE id = ?1", [device], |r| r.get(0))
+                .optional()
+                .map(Option::flatten)
+        })?;
+        if known == Some(version_code) {
+            return Ok(());
+        }
+        self.with("recording an app version", |tx| {
+            tx.execute("UPDATE devices SET app_version = ?2 WHERE id = ?1", params![device, version_code])
+                .map(|_| ())
+        })
+    }
+
     fn tasks(&self, limit: i64) -> Result<Vec<StoredTask>> {
         self.read("listing tasks", |tx| {
             let mut st = tx.prepare(
@@ -606,7 +623,7 @@ impl Storage for Sqlite {
     fn device_by_token(&self, token_hash: &str, now: i64) -> Result<Option<Device>> {
         let found = self.read("authenticating a device", |tx| {
             tx.query_row(
-                "SELECT id, name, last_seen, status, tasks_cursor FROM devices WHERE token_hash = ?1",
+                "SELECT id, name, last_seen, status, tasks_cursor, app_version FROM devices WHERE token_hash = ?1",
                 [token_hash],
                 device_row,
             )
@@ -626,7 +643,7 @@ impl Storage for Sqlite {
     fn device_by_name(&self, name: &str) -> Result<Option<Device>> {
         self.read("reading a device", |tx| {
             tx.query_row(
-                "SELECT id, name, last_seen, status, tasks_cursor FROM devices WHERE name = ?1",
+                "SELECT id, name, last_seen, status, tasks_cursor, app_version FROM devices WHERE name = ?1",
                 [name],
                 device_row,
             )
@@ -636,7 +653,7 @@ impl Storage for Sqlite {
 
     fn devices(&self) -> Result<Vec<Device>> {
         self.read("listing devices", |tx| {
-            let mut st = tx.prepare("SELECT id, name, last_seen, status, tasks_cursor FROM devices ORDER BY name")?;
+            let mut st = tx.prepare("SELECT id, name, last_seen, status, tasks_cursor, app_version FROM devices ORDER BY name")?;
             let rows = st.query_map([], device_row)?;
             rows.collect()
         })
