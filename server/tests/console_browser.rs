@@ -130,14 +130,23 @@ fn the_console_in_chromium() {
     server.publish_catalog(&csv, tsd_core::catalog::Format::Csv).unwrap();
     let token = server.add_device("ТСД-1").unwrap();
     let password = server.add_admin("Ирина", false).unwrap();
-    let bg = Background::start(tsd_server::Server::open(&data).unwrap(), "127.0.0.1:0", None).unwrap();
+    let viewer = server.add_admin("аудитор", true).unwrap();
+    let mut serving = tsd_server::Server::open(&data).unwrap();
+    serving.set_print_settings(tsd_server::print::PrintSettings {
+        connect_timeout: Duration::from_millis(500),
+        base: Duration::from_millis(20),
+        cap: Duration::from_millis(200),
+        max_attempts: 2,
+        ..Default::default()
+    });
+    let bg = Background::start(serving, "127.0.0.1:0", None).unwrap();
     let driver = chromedriver();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(drive(&driver, &bg.url, dir.path(), &server, &token, &password, &csv));
+    runtime.block_on(drive(&driver, &bg.url, dir.path(), &server, &token, (&password, &viewer), &csv));
     bg.stop();
 }
 
@@ -147,7 +156,7 @@ async fn drive(
     dir: &std::path::Path,
     server: &tsd_server::Server,
     token: &str,
-    password: &str,
+    (password, viewer): (&str, &str),
     csv: &std::path::Path,
 ) {
     let c = browser(driver).await;
@@ -240,6 +249,49 @@ async fn drive(
     wait_text(&c, "#config-error", "id").await;
     shot(&c, "config").await;
     assert!(server.store().latest_config().unwrap().is_none());
+    // Fixed, it is published.
+    fill(
+        &c,
+        "#config",
+        r#"{"document_types": [{"id": "receiving", "name": "Приёмка"}, {"id": "picking", "name": "Отбор"}]}"#,
+    )
+    .await;
+    click(&c, "#config-form button[type=submit]").await;
+    wait_text(&c, "#config-published", "v1").await;
+    assert_eq!(server.store().latest_config().unwrap().unwrap().0, 1);
+
+    // A label job fails (the printer's address has nobody listening), then goes
+    // once the printer is there and the job is retried with the button.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    c.goto(&url("/admin/printing")).await.unwrap();
+    fill(&c, "#add-printer input[name=name]", "zebra-1").await;
+    fill(&c, "#add-printer input[name=address]", &closed).await;
+    click(&c, "#add-printer button[type=submit]").await;
+    wait_text(&c, "#printers", "zebra-1").await;
+    let (t1, s2) = (data_t1.clone(), s.clone());
+    let job = tokio::task::spawn_blocking(move || {
+        let rt = tsd_core::Runtime::open(&t1).unwrap();
+        let job = rt.print_label("zebra-1", "4601234567893", 1, Some("89.90")).unwrap();
+        rt.sync_server(&s2, &mut |_| {}).unwrap();
+        job.id
+    })
+    .await
+    .unwrap();
+    let row = format!("tr[data-job='{job}']");
+    wait_text(&c, &format!("{row} .state"), "не удалось").await;
+    shot(&c, "printing").await;
+    let (printer, zpl) = common::printer::fake_printer(&[]);
+    fill(&c, "#add-printer input[name=name]", "zebra-1").await;
+    fill(&c, "#add-printer input[name=address]", &printer).await;
+    click(&c, "#add-printer button[type=submit]").await;
+    wait_text(&c, "#printers", &printer).await;
+    click(&c, &format!("{row} button")).await;
+    wait_text(&c, &format!("{row} .state"), "отправлено на принтер").await;
+    assert_eq!(zpl.lock().unwrap().labels.len(), 1, "printed once");
 
     // A terminal added here: its QR code on screen.
     c.goto(&url("/admin/terminals")).await.unwrap();
@@ -253,5 +305,26 @@ async fn drive(
     let audit = wait_text(&c, "#audit", "document.ack").await;
     assert!(audit.contains("catalog.publish") && audit.contains("terminal.add"), "{audit}");
     shot(&c, "audit").await;
+
+    // A request without the session's token is refused by the server.
+    let forged =
+        "return fetch('/admin/documents/1/ack', {method: 'POST', body: new URLSearchParams({csrf: 'forged'})}).then(r => r.status)";
+    assert_eq!(c.execute(forged, vec![]).await.unwrap(), serde_json::json!(403));
+
+    // A read-only account: no buttons, and its own valid form is refused too.
+    click(&c, "header .who button").await;
+    wait_text(&c, "h1", "Сервер ТСД").await;
+    fill(&c, "input[name=user]", "аудитор").await;
+    fill(&c, "input[name=password]", viewer).await;
+    click(&c, "button[type=submit]").await;
+    wait_text(&c, "header .who", "только просмотр").await;
+    assert!(c.find(Locator::Css("#add-terminal")).await.is_err(), "no form to add a terminal");
+    c.goto(&url("/admin/documents/1")).await.unwrap();
+    wait_text(&c, "#lines", "Молоко").await;
+    assert!(c.find(Locator::Css("#ack")).await.is_err(), "no acknowledge button");
+    let acted = "return fetch('/admin/terminals/revoke', {method: 'POST', body: new URLSearchParams({csrf: document.querySelector('input[name=csrf]').value, name: 'ТСД-1'})}).then(r => r.status)";
+    assert_eq!(c.execute(acted, vec![]).await.unwrap(), serde_json::json!(403));
+    assert!(server.device(token).is_ok(), "the terminal was not revoked");
+    shot(&c, "viewer").await;
     c.close().await.unwrap();
 }
