@@ -292,3 +292,78 @@ fn a_database_from_a_newer_server_is_refused() {
         .to_string();
     assert!(err.contains("schema 99") && err.contains("update tsd-server"), "{err}");
 }
+
+/// The console's document list: filtered and counted by the storage, newest first.
+#[test]
+fn documents_are_found_by_device_type_state_and_date() {
+    each_backend(|backend, root, db| {
+        let (a, _) = pair(root, db);
+        for name in ["t1", "t2"] {
+            a.add_device(name).unwrap();
+        }
+        let id = |n: &str| a.store().device_by_name(n).unwrap().unwrap().id;
+        let mut stored = Vec::new();
+        for (i, (device, doc_type, at)) in [
+            ("t1", "receiving", 1_000),
+            ("t1", "picking", 2_000),
+            ("t2", "receiving", 3_000),
+            ("t2", "receiving", 90_000_000),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let doc_id = format!("d{i}");
+            let body = format!(r#"{{"id":"{doc_id}","type":"{doc_type}"}}"#);
+            let doc = DocumentRevision {
+                doc_id: &doc_id,
+                revision: "1:1",
+            };
+            match a.store().push_document(id(device), &doc, &format!("k{i}"), &body, at).unwrap() {
+                Pushed::Stored(n) => stored.push(n),
+                other => panic!("{other:?}"),
+            }
+        }
+        a.store().ack_document(stored[2], 5).unwrap();
+        let find = |q: tsd_server::store::DocumentQuery, limit| {
+            let (docs, total) = a.store().find_documents(&q, limit).unwrap();
+            (docs.iter().map(|d| d.doc_id.clone()).collect::<Vec<_>>(), total)
+        };
+        use tsd_server::store::DocumentQuery as Q;
+        assert_eq!(
+            find(Q::default(), 10),
+            (vec!["d3".into(), "d2".into(), "d1".into(), "d0".into()], 4),
+            "{backend}"
+        );
+        assert_eq!(
+            find(Q::default(), 2),
+            (vec!["d3".into(), "d2".into()], 4),
+            "{backend}: a page, the whole count"
+        );
+        let by_device = Q {
+            device: Some("t1".into()),
+            ..Q::default()
+        };
+        assert_eq!(find(by_device, 10).0, ["d1", "d0"], "{backend}");
+        let by_type = Q {
+            doc_type: Some("receiving".into()),
+            ..Q::default()
+        };
+        assert_eq!(find(by_type, 10).0, ["d3", "d2", "d0"], "{backend}");
+        let pending = Q {
+            pending: Some(true),
+            ..Q::default()
+        };
+        assert_eq!(find(pending, 10).0, ["d3", "d1", "d0"], "{backend}");
+        let acked = Q {
+            pending: Some(false),
+            ..Q::default()
+        };
+        assert_eq!(find(acked, 10).0, ["d2"], "{backend}");
+        let dates = Q {
+            from: Some(2_000),
+            to: Some(86_400_000),
+            ..Q::default()
+        };
+        assert_eq!(find(dates, 10).0, ["d2", "d1"], "{backend}");
+    });
+}

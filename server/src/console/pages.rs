@@ -427,33 +427,33 @@ const DOCUMENT_ROWS: usize = 500;
 
 pub async fn documents(State(app): St, admin: Admin, headers: HeaderMap, Query(filter): Query<DocumentFilter>) -> Page {
     async {
-        let (docs, names) = blocking(move || Ok((app.server.store().documents(false)?, type_names(&app.server)?))).await?;
-        let mut devices: Vec<String> = docs.iter().map(|d| d.device.clone()).collect();
-        devices.sort();
-        devices.dedup();
-        let mut types: Vec<(String, String)> = docs
-            .iter()
-            .map(|d| text_of(&d.document, "type"))
-            .filter(|t| !t.is_empty())
-            .map(|t| (names.get(&t).cloned().unwrap_or_else(|| t.clone()), t))
-            .collect();
+        let nonempty = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+        let query = crate::store::DocumentQuery {
+            device: nonempty(&filter.device),
+            doc_type: nonempty(&filter.doc_type),
+            pending: match filter.state.as_str() {
+                "pending" => Some(true),
+                "acked" => Some(false),
+                _ => None,
+            },
+            from: day_ms(&filter.from),
+            to: day_ms(&filter.to).map(|t| t + 86_400_000),
+        };
+        // Only the page's rows are read: the storage filters and counts.
+        let ((docs, total), names, devices) = blocking(move || {
+            let store = app.server.store();
+            Ok((
+                store.find_documents(&query, DOCUMENT_ROWS as i64)?,
+                type_names(&app.server)?,
+                store.devices()?,
+            ))
+        })
+        .await?;
+        let devices: Vec<String> = devices.into_iter().map(|d| d.name).collect();
+        let mut types: Vec<(String, String)> = names.iter().map(|(id, name)| (name.clone(), id.clone())).collect();
         types.sort();
-        types.dedup();
-        let (from, to) = (day_ms(&filter.from), day_ms(&filter.to).map(|t| t + 86_400_000));
-        let matching: Vec<&StoredDocument> = docs
-            .iter()
-            .rev()
-            .filter(|d| filter.device.is_empty() || d.device == filter.device)
-            .filter(|d| filter.doc_type.is_empty() || text_of(&d.document, "type") == filter.doc_type)
-            .filter(|d| match filter.state.as_str() {
-                "pending" => d.acked_at.is_none(),
-                "acked" => d.acked_at.is_some(),
-                _ => true,
-            })
-            .filter(|d| from.is_none_or(|f| d.received_at >= f) && to.is_none_or(|t| d.received_at < t))
-            .collect();
-        let total = matching.len();
-        let rows = matching.into_iter().take(DOCUMENT_ROWS).map(|d| document_row(d, &names)).collect();
+        let total = total as usize;
+        let rows = docs.iter().map(|d| document_row(d, &names)).collect();
         Ok(html(&DocumentsPage {
             f: frame(&admin, "documents", &headers),
             rows,

@@ -79,6 +79,21 @@ pub struct Device {
     pub app_version: Option<i64>,
 }
 
+/// Which finished documents the console lists (every part optional).
+#[derive(Debug, Clone, Default)]
+pub struct DocumentQuery {
+    /// Of this device (its name).
+    pub device: Option<String>,
+    /// Of this document type id.
+    pub doc_type: Option<String>,
+    /// `Some(true)`: not yet acknowledged; `Some(false)`: acknowledged.
+    pub pending: Option<bool>,
+    /// Received at or after (unix ms).
+    pub from: Option<i64>,
+    /// Received before (unix ms).
+    pub to: Option<i64>,
+}
+
 /// A task as the console lists it.
 #[derive(Debug, Clone, Serialize)]
 pub struct StoredTask {
@@ -376,6 +391,8 @@ pub trait Storage: Send + Sync {
     fn audit(&self, user: &str, action: &str, detail: &str, now: i64) -> Result<()>;
     /// The latest lines of the audit log, newest first.
     fn audit_log(&self, limit: i64) -> Result<Vec<AuditEntry>>;
+    /// The newest `limit` documents `q` selects, and how many it selects in all.
+    fn find_documents(&self, q: &DocumentQuery, limit: i64) -> Result<(Vec<StoredDocument>, i64)>;
     /// Records the task cursor a device asked with (only forward).
     fn record_tasks_cursor(&self, device: i64, after: i64) -> Result<()>;
     /// Records the app version code a device runs (it asks for updates with it).

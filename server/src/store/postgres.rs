@@ -780,6 +780,21 @@ impl Storage for Postgres {
         })
     }
 
+    fn find_documents(&self, q: &DocumentQuery, limit: i64) -> Result<(Vec<StoredDocument>, i64)> {
+        let filter = "WHERE ($1::TEXT IS NULL OR v.name = $1) AND ($2::TEXT IS NULL OR d.body::jsonb ->> 'type' = $2)
+             AND ($3::BOOLEAN IS NULL OR (d.acked_at IS NULL) = $3) AND ($4::BIGINT IS NULL OR d.received_at >= $4)
+             AND ($5::BIGINT IS NULL OR d.received_at < $5)";
+        let count = format!("SELECT count(*) FROM documents d JOIN devices v ON v.id = d.device {filter}");
+        let select = format!("{DOCUMENT_SELECT} {filter} ORDER BY d.id DESC LIMIT $6");
+        self.with("finding documents", async |tx| {
+            let total: i64 = query_opt(tx, &count, &[&q.device, &q.doc_type, &q.pending, &q.from, &q.to])
+                .await?
+                .map_or(0, |r| r.get(0));
+            let rows = query(tx, &select, &[&q.device, &q.doc_type, &q.pending, &q.from, &q.to, &limit]).await?;
+            Ok((rows.iter().map(document_row).collect(), total))
+        })
+    }
+
     fn record_tasks_cursor(&self, device: i64, after: i64) -> Result<()> {
         self.one("recording a task cursor", async |c| {
             execute(

@@ -535,6 +535,23 @@ impl Storage for Sqlite {
         })
     }
 
+    fn find_documents(&self, q: &DocumentQuery, limit: i64) -> Result<(Vec<StoredDocument>, i64)> {
+        let filter = "WHERE (?1 IS NULL OR v.name = ?1) AND (?2 IS NULL OR json_extract(d.body, '$.type') = ?2)
+             AND (?3 IS NULL OR (d.acked_at IS NULL) = ?3) AND (?4 IS NULL OR d.received_at >= ?4)
+             AND (?5 IS NULL OR d.received_at < ?5)";
+        let args = params![q.device, q.doc_type, q.pending, q.from, q.to];
+        self.read("finding documents", |tx| {
+            let total: i64 = tx.query_row(
+                &format!("SELECT count(*) FROM documents d JOIN devices v ON v.id = d.device {filter}"),
+                args,
+                |r| r.get(0),
+            )?;
+            let mut st = tx.prepare(&format!("{DOCUMENT_SELECT} {filter} ORDER BY d.id DESC LIMIT ?6"))?;
+            let rows = st.query_map(params![q.device, q.doc_type, q.pending, q.from, q.to, limit], document_row)?;
+            Ok((rows.collect::<rusqlite::Result<_>>()?, total))
+        })
+    }
+
     fn record_tasks_cursor(&self, device: i64, after: i64) -> Result<()> {
         // Read first: a sync that asks with the same cursor writes nothing.
         let known: Option<i64> = self.read("reading a task cursor", |tx| {
