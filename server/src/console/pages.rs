@@ -815,14 +815,11 @@ async fn tasks_page(
     error: Option<String>,
     message: Option<String>,
 ) -> Result<Response> {
-    let (tasks, devices, docs, names) = blocking(move || {
+    let (tasks, devices, received, names) = blocking(move || {
         let store = app.server.store();
-        Ok((
-            store.tasks(500)?,
-            store.devices()?,
-            store.documents(false)?,
-            type_names(&app.server)?,
-        ))
+        let tasks = store.tasks(500)?;
+        let ids: Vec<String> = tasks.iter().map(|t| t.task_id.clone()).collect();
+        Ok((tasks, store.devices()?, store.received(&ids)?, type_names(&app.server)?))
     })
     .await?;
     // What a terminal holds: the cursor it last asked with, or the one its last
@@ -834,7 +831,7 @@ async fn tasks_page(
             (d.name.as_str(), d.tasks_cursor.unwrap_or(0).max(reported.unwrap_or(0)))
         })
         .collect();
-    let done: std::collections::HashSet<(&str, &str)> = docs.iter().map(|d| (d.device.as_str(), d.doc_id.as_str())).collect();
+    let done: std::collections::HashSet<(&str, &str)> = received.iter().map(|(d, id)| (d.as_str(), id.as_str())).collect();
     let rows = tasks
         .iter()
         .map(|t| {

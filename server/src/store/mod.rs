@@ -393,6 +393,8 @@ pub trait Storage: Send + Sync {
     fn audit_log(&self, limit: i64) -> Result<Vec<AuditEntry>>;
     /// The newest `limit` documents `q` selects, and how many it selects in all.
     fn find_documents(&self, q: &DocumentQuery, limit: i64) -> Result<(Vec<StoredDocument>, i64)>;
+    /// Of these terminal document ids, the ones received, with their device's name.
+    fn received(&self, doc_ids: &[String]) -> Result<Vec<(String, String)>>;
     /// Records the task cursor a device asked with (only forward).
     fn record_tasks_cursor(&self, device: i64, after: i64) -> Result<()>;
     /// Records the app version code a device runs (it asks for updates with it).

@@ -193,9 +193,11 @@ const MIGRATIONS: &[&str] = &[
         action  TEXT NOT NULL,
         detail  TEXT NOT NULL
     );",
-    // 3: the task cursor and app version a device last asked with, for the console.
+    // 3: the task cursor and app version a device last asked with, and documents
+    // by the terminal's id (a task's), for the console.
     "ALTER TABLE devices ADD COLUMN tasks_cursor BIGINT;
-     ALTER TABLE devices ADD COLUMN app_version BIGINT;",
+     ALTER TABLE devices ADD COLUMN app_version BIGINT;
+     CREATE INDEX documents_by_doc ON documents(doc_id);",
 ];
 
 /// PostgreSQL storage (see the module docs).
@@ -792,6 +794,18 @@ impl Storage for Postgres {
                 .map_or(0, |r| r.get(0));
             let rows = query(tx, &select, &[&q.device, &q.doc_type, &q.pending, &q.from, &q.to, &limit]).await?;
             Ok((rows.iter().map(document_row).collect(), total))
+        })
+    }
+
+    fn received(&self, doc_ids: &[String]) -> Result<Vec<(String, String)>> {
+        self.one("finding received documents", async |c| {
+            let rows = query(
+                c,
+                "SELECT DISTINCT v.name, d.doc_id FROM documents d JOIN devices v ON v.id = d.device WHERE d.doc_id = ANY($1)",
+                &[&doc_ids],
+            )
+            .await?;
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
         })
     }
 

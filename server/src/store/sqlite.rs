@@ -149,9 +149,11 @@ const MIGRATIONS: &[&str] = &[
          action  TEXT NOT NULL,
          detail  TEXT NOT NULL
      );",
-    // 6: the task cursor and app version a device last asked with, for the console.
+    // 6: the task cursor and app version a device last asked with, and documents
+    // by the terminal's id (a task's), for the console.
     "ALTER TABLE devices ADD COLUMN tasks_cursor INTEGER;
-     ALTER TABLE devices ADD COLUMN app_version INTEGER;",
+     ALTER TABLE devices ADD COLUMN app_version INTEGER;
+     CREATE INDEX documents_by_doc ON documents(doc_id);",
 ];
 
 /// The publish lock of a data folder: an exclusive lock on `publish.lock`, so that
@@ -549,6 +551,22 @@ impl Storage for Sqlite {
             let mut st = tx.prepare(&format!("{DOCUMENT_SELECT} {filter} ORDER BY d.id DESC LIMIT ?6"))?;
             let rows = st.query_map(params![q.device, q.doc_type, q.pending, q.from, q.to, limit], document_row)?;
             Ok((rows.collect::<rusqlite::Result<_>>()?, total))
+        })
+    }
+
+    fn received(&self, doc_ids: &[String]) -> Result<Vec<(String, String)>> {
+        self.read("finding received documents", |tx| {
+            let mut st = tx.prepare_cached(
+                "SELECT DISTINCT v.name, d.doc_id FROM documents d JOIN devices v ON v.id = d.device WHERE d.doc_id = ?1",
+            )?;
+            let mut out = Vec::new();
+            for id in doc_ids {
+                let rows = st.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                for row in rows {
+                    out.push(row?);
+                }
+            }
+            Ok(out)
         })
     }
 
