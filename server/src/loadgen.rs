@@ -442,7 +442,6 @@ pub fn run(server: &Server, dir: &Path, s: &LoadSettings) -> Result<LoadReport> 
         let next = fleet.work.join(format!("catalog-morning-{}.csv", latest + 1));
         changed_catalog(&fleet.work.join("catalog").join("catalog.csv"), &next, &format!("m{}", latest + 1))?;
         server.publish_catalog(&next, Format::Csv)?;
-        let started = Instant::now();
         rt.block_on(async {
             let mut tasks = Vec::with_capacity(n);
             for device in 0..n {
@@ -463,7 +462,6 @@ pub fn run(server: &Server, dir: &Path, s: &LoadSettings) -> Result<LoadReport> 
                 let _ = t.await;
             }
         });
-        let _ = started;
         "morning"
     } else {
         rt.block_on(fleet_run(http.clone(), tally.clone(), fleet.clone(), s, latest));

@@ -9,7 +9,6 @@ mod common;
 use common::printer::fake_printer;
 use common::*;
 use std::time::{Duration, Instant};
-use tsd_server::run::Background;
 
 const CATALOG: &str = "product_id,name,packaging_id,packaging_name,factor,barcode
 P1,Молоко,,,,4601234567893
@@ -119,24 +118,15 @@ impl Browser {
 
 #[test]
 fn the_admin_watches_a_terminal_and_acts_on_what_it_sent() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("srv");
-    let server = tsd_server::Server::open(&data).unwrap();
-    let csv = dir.path().join("c.csv");
-    std::fs::write(&csv, CATALOG).unwrap();
-    server.publish_catalog(&csv, tsd_core::catalog::Format::Csv).unwrap();
-    let token = server.add_device("ТСД-1").unwrap();
-    let password = server.add_admin("Ирина", false).unwrap();
-    let viewer_password = server.add_admin("аудитор", true).unwrap();
-    let mut serving = tsd_server::Server::open(&data).unwrap();
-    serving.set_print_settings(tsd_server::print::PrintSettings {
-        connect_timeout: Duration::from_millis(500),
-        base: Duration::from_millis(20),
-        cap: Duration::from_millis(200),
-        max_attempts: 2,
-        ..Default::default()
-    });
-    let bg = Background::start(serving, "127.0.0.1:0", None).unwrap();
+    let ConsoleWorld {
+        dir,
+        server,
+        token,
+        password,
+        viewer: viewer_password,
+        bg,
+        ..
+    } = ConsoleWorld::new(CATALOG);
     let mut b = Browser::new(&bg.url);
 
     // Not signed in: every page sends to the sign-in form.
@@ -367,4 +357,38 @@ fn the_admin_watches_a_terminal_and_acts_on_what_it_sent() {
     assert_eq!(out.status, 303);
     assert_eq!(b.get("/admin/terminals").status, 303);
     bg.stop();
+}
+
+/// The admin makes an account on the command line: the password printed once
+/// signs in, `--read-only` makes a viewer, a second `add` gives a new password.
+#[test]
+fn accounts_come_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let add = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tsd-server"))
+            .arg("--data")
+            .arg(dir.path())
+            .args(["admin", "add"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let first = add(&["аудитор", "--read-only"]);
+    assert!(first.len() >= 16, "{first:?}");
+    let server = tsd_server::Server::open(dir.path()).unwrap();
+    let token = server.console_login("аудитор", &first).unwrap();
+    let session = server
+        .store()
+        .console_session(&tsd_server::token_hash(&token), tsd_server::now_ms())
+        .unwrap()
+        .unwrap();
+    assert_eq!(session.role, "viewer");
+    let second = add(&["аудитор"]);
+    assert!(
+        server.console_login("аудитор", &first).is_err(),
+        "the old password no longer signs in"
+    );
+    assert!(server.console_login("аудитор", &second).is_ok());
 }

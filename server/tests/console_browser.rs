@@ -15,7 +15,6 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use tsd_server::run::Background;
 
 const CATALOG: &str = "product_id,name,packaging_id,packaging_name,factor,barcode
 P1,\"Молоко 3,2% 1 л\",,,,4601234567893
@@ -122,24 +121,15 @@ async fn click(c: &Client, css: &str) {
 
 #[test]
 fn the_console_in_chromium() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("srv");
-    let server = tsd_server::Server::open(&data).unwrap();
-    let csv = dir.path().join("c.csv");
-    std::fs::write(&csv, CATALOG).unwrap();
-    server.publish_catalog(&csv, tsd_core::catalog::Format::Csv).unwrap();
-    let token = server.add_device("ТСД-1").unwrap();
-    let password = server.add_admin("Ирина", false).unwrap();
-    let viewer = server.add_admin("аудитор", true).unwrap();
-    let mut serving = tsd_server::Server::open(&data).unwrap();
-    serving.set_print_settings(tsd_server::print::PrintSettings {
-        connect_timeout: Duration::from_millis(500),
-        base: Duration::from_millis(20),
-        cap: Duration::from_millis(200),
-        max_attempts: 2,
-        ..Default::default()
-    });
-    let bg = Background::start(serving, "127.0.0.1:0", None).unwrap();
+    let ConsoleWorld {
+        dir,
+        server,
+        csv,
+        token,
+        password,
+        viewer,
+        bg,
+    } = ConsoleWorld::new(CATALOG);
     let driver = chromedriver();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

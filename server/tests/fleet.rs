@@ -12,10 +12,9 @@ mod common;
 use common::printer::fake_printer;
 use common::proxy::Proxy;
 use common::*;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -47,26 +46,11 @@ fn admin(db: &tsd_server::Database, data: &Path, args: &[&str]) -> String {
 
 /// Starts `serve` on `listen` and returns once it printed `listening on URL`.
 fn serve(db: &tsd_server::Database, data: &Path, listen: &str) -> (Instance, SocketAddr) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let mut child = Command::new(BIN)
-            .arg("--data")
-            .arg(data)
-            .args(["--database", &db.url, "serve", "--listen", listen, "--print-lease-secs", "2"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        if let Some(url) = line.trim().strip_prefix("listening on http://") {
-            return (Instance(child), url.parse().unwrap());
-        }
-        // The port may still be held by the killed process for a moment.
-        let _ = child.wait();
-        assert!(Instant::now() < deadline, "server did not start on {listen}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let args = ["--database", &db.url, "serve", "--listen", listen, "--print-lease-secs", "2"];
+    let mut all: Vec<&std::ffi::OsStr> = vec!["--data".as_ref(), data.as_os_str()];
+    all.extend(args.iter().map(|a| std::ffi::OsStr::new(*a)));
+    let (child, url) = serve_binary(BIN, &all);
+    (Instance(child), url.trim_start_matches("http://").parse().unwrap())
 }
 
 #[test]

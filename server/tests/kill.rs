@@ -5,11 +5,10 @@
 
 mod common;
 use common::*;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tsd-server");
 
@@ -21,26 +20,16 @@ fn admin(data: &std::path::Path, args: &[&str]) -> String {
 
 /// Starts `serve` and returns once it printed `listening on URL`.
 fn serve(data: &std::path::Path, listen: &str) -> (Child, String) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let mut child = Command::new(BIN)
-            .arg("--data")
-            .arg(data)
-            .args(["serve", "--listen", listen])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        if let Some(url) = line.trim().strip_prefix("listening on ") {
-            return (child, url.to_string());
-        }
-        // The port may still be held by the killed process for a moment.
-        let _ = child.wait();
-        assert!(Instant::now() < deadline, "server did not start on {listen}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    serve_binary(
+        BIN,
+        &[
+            "--data".as_ref(),
+            data.as_os_str(),
+            "serve".as_ref(),
+            "--listen".as_ref(),
+            listen.as_ref(),
+        ],
+    )
 }
 
 #[test]

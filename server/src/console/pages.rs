@@ -637,6 +637,21 @@ pub async fn export_document(State(app): St, _admin: Admin, Path(id): Path<i64>,
     .into()
 }
 
+/// Streams an uploaded file of a form into `path`, refused once past `limit` bytes.
+async fn save_upload(field: &mut axum::extract::multipart::Field<'_>, path: &std::path::Path, limit: u64) -> Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let mut out = tokio::fs::File::create(path).await.map_err(crate::io(path))?;
+    let mut bytes = 0u64;
+    while let Some(chunk) = field.chunk().await.map_err(|e| Error::BadRequest(format!("the upload: {e}")))? {
+        bytes += chunk.len() as u64;
+        if bytes > limit {
+            return Err(Error::TooLarge(limit));
+        }
+        out.write_all(&chunk).await.map_err(crate::io(path))?;
+    }
+    out.flush().await.map_err(crate::io(path))
+}
+
 // ---- catalog ----
 
 /// A catalog version as the console lists it.
@@ -723,18 +738,7 @@ pub async fn publish_catalog(State(app): St, admin: Admin, headers: HeaderMap, m
                     admin.may_act(csrf.as_deref())?;
                     let name = field.file_name().unwrap_or("catalog.csv").to_string();
                     let path = dir.path().join("upload");
-                    let mut out = tokio::fs::File::create(&path).await.map_err(crate::io(&path))?;
-                    let mut bytes = 0u64;
-                    while let Some(chunk) = field.chunk().await.map_err(|e| Error::BadRequest(format!("the upload: {e}")))? {
-                        bytes += chunk.len() as u64;
-                        if bytes > app.limits.catalog {
-                            return Err(Error::TooLarge(app.limits.catalog));
-                        }
-                        tokio::io::AsyncWriteExt::write_all(&mut out, &chunk)
-                            .await
-                            .map_err(crate::io(&path))?;
-                    }
-                    tokio::io::AsyncWriteExt::flush(&mut out).await.map_err(crate::io(&path))?;
+                    save_upload(&mut field, &path, app.limits.catalog).await?;
                     file = Some((name, path));
                 }
                 _ => {}
@@ -1162,18 +1166,7 @@ pub async fn publish_app(State(app): St, admin: Admin, headers: HeaderMap, mut f
             if name == "file" {
                 admin.may_act(fields.get("csrf").map(String::as_str))?;
                 let path = dir.path().join("app.apk");
-                let mut out = tokio::fs::File::create(&path).await.map_err(crate::io(&path))?;
-                let mut bytes = 0u64;
-                while let Some(chunk) = field.chunk().await.map_err(|e| Error::BadRequest(format!("the upload: {e}")))? {
-                    bytes += chunk.len() as u64;
-                    if bytes > app.limits.catalog {
-                        return Err(Error::TooLarge(app.limits.catalog));
-                    }
-                    tokio::io::AsyncWriteExt::write_all(&mut out, &chunk)
-                        .await
-                        .map_err(crate::io(&path))?;
-                }
-                tokio::io::AsyncWriteExt::flush(&mut out).await.map_err(crate::io(&path))?;
+                save_upload(&mut field, &path, app.limits.catalog).await?;
                 file = Some(path);
             } else {
                 let text = field.text().await.map_err(|e| Error::BadRequest(e.to_string()))?;

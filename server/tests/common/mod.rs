@@ -201,3 +201,72 @@ pub fn publisher(
         published
     })
 }
+
+/// Starts the `tsd-server` binary `bin` with `args` (ending in `serve --listen
+/// ADDR …`) and returns it once it printed `listening on URL`, with the URL. A
+/// port still held by a killed process is tried again for up to 20 s.
+pub fn serve_binary(bin: &str, args: &[&std::ffi::OsStr]) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut child = std::process::Command::new(bin)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        if let Some(url) = line.trim().strip_prefix("listening on ") {
+            return (child, url.to_string());
+        }
+        let _ = child.wait();
+        assert!(std::time::Instant::now() < deadline, "server did not start: {args:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A served data folder for the console's tests: the catalog `catalog` (CSV)
+/// published, a terminal «ТСД-1», an admin «Ирина» and a read-only «аудитор»,
+/// the server on loopback with a print worker that gives up fast.
+pub struct ConsoleWorld {
+    pub dir: tempfile::TempDir,
+    pub server: Server,
+    pub csv: PathBuf,
+    pub token: String,
+    pub password: String,
+    pub viewer: String,
+    pub bg: tsd_server::run::Background,
+}
+
+impl ConsoleWorld {
+    pub fn new(catalog: &str) -> ConsoleWorld {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("srv");
+        let server = Server::open(&data).unwrap();
+        let csv = dir.path().join("c.csv");
+        std::fs::write(&csv, catalog).unwrap();
+        server.publish_catalog(&csv, Format::Csv).unwrap();
+        let token = server.add_device("ТСД-1").unwrap();
+        let password = server.add_admin("Ирина", false).unwrap();
+        let viewer = server.add_admin("аудитор", true).unwrap();
+        let mut serving = Server::open(&data).unwrap();
+        serving.set_print_settings(tsd_server::print::PrintSettings {
+            connect_timeout: Duration::from_millis(500),
+            base: Duration::from_millis(20),
+            cap: Duration::from_millis(200),
+            max_attempts: 2,
+            ..Default::default()
+        });
+        let bg = tsd_server::run::Background::start(serving, "127.0.0.1:0", None).unwrap();
+        ConsoleWorld {
+            dir,
+            server,
+            csv,
+            token,
+            password,
+            viewer,
+            bg,
+        }
+    }
+}
