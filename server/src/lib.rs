@@ -109,7 +109,37 @@ pub struct Server {
     print_settings: print::PrintSettings,
     /// Publishes started by 1C exchange import calls, by session and file.
     site_jobs: Mutex<std::collections::HashMap<String, Arc<site::Job>>>,
+    /// Device tokens checked in the last [`AUTH_FRESH`] (see [`Server::device`]).
+    auth: Mutex<std::collections::HashMap<String, (Device, std::time::Instant)>>,
 }
+
+/// Where a catalog publish is (see [`Server::publish_catalog_observed`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublishStep {
+    /// Waiting for another publish to finish (one at a time, across instances).
+    Waiting,
+    /// Reading and checking the file: rows so far (told every 65,536).
+    Reading(u64),
+    /// Merging a file of changes only onto the latest version.
+    Merging,
+    /// Building the full package.
+    Snapshot,
+    /// Building the package of changes from the latest version.
+    Delta,
+    /// Keeping the packages (in the database, on PostgreSQL).
+    Keeping,
+    /// Bringing online lookups to the new version.
+    Lookup,
+}
+
+/// How long a checked device token is taken as good without asking the storage
+/// again: the five requests of one sync, and a scanning terminal's lookups, cost
+/// one query instead of one each. A token revoked or replaced on this instance is
+/// refused at once; by another instance or a `tsd-server` command, within this.
+pub const AUTH_FRESH: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Checked tokens kept at most; past it the stale ones are dropped.
+const AUTH_KEPT: usize = 200_000;
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -126,15 +156,14 @@ impl Server {
     /// share), or `None` for SQLite in the data folder.
     pub fn open_with(dir: &Path, database: Option<&Database>) -> Result<Server> {
         for sub in ["", "tmp"] {
-            let p = dir.join(sub);
-            std::fs::create_dir_all(&p).map_err(io(&p))?;
+            tsd_core::fsx::create_dir_durably(&dir.join(sub))?;
         }
         let store: Arc<dyn Storage> = match database {
             None => Arc::new(store::Sqlite::open(dir)?),
             Some(db) => Arc::new(store::Postgres::connect(&db.url, db.max_connections, &dir.join("cache"))?),
         };
         let lookup = dir.join("lookup");
-        std::fs::create_dir_all(&lookup).map_err(io(&lookup))?;
+        tsd_core::fsx::create_dir_durably(&lookup)?;
         let lookup_writer = tsd_core::store::open(&lookup, tsd_core::store::Db::Catalog, true)?;
         let lookup_reader = tsd_core::store::open(&lookup, tsd_core::store::Db::Catalog, false)?;
         let server = Server {
@@ -147,6 +176,7 @@ impl Server {
             print_wake: Arc::default(),
             print_settings: print::PrintSettings::default(),
             site_jobs: Mutex::default(),
+            auth: Mutex::default(),
         };
         // Catches up after a crash between a publish and its apply, or a data
         // folder from before online lookups. A failure (another process applying
@@ -388,7 +418,20 @@ impl Server {
         }
         let token = random_token("tsd_dev_");
         self.store.add_device(name, &token_hash(&token))?;
+        // A device added again gets a new token: its old one must stop here now.
+        lock(&self.auth).clear();
         Ok(token)
+    }
+
+    /// Revokes a device's token (it is refused until set up again); `false` when
+    /// no device has that name.
+    pub fn revoke_device(&self, name: &str) -> Result<bool> {
+        // A hash no token has.
+        let found = self
+            .store
+            .revoke_device(name, &format!("revoked:{}", token_hash(&random_token(""))))?;
+        lock(&self.auth).clear();
+        Ok(found)
     }
 
     /// A setup code for a device (created when `create`, else an existing one):
@@ -432,6 +475,7 @@ impl Server {
         let token = random_token("tsd_dev_");
         match self.store.redeem_enrolment(&token_hash(enrolment), &token_hash(&token), now_ms())? {
             store::Redeemed::Device(name) => {
+                lock(&self.auth).clear();
                 log::info!("device {name:?} enrolled with a setup code");
                 Ok((name, token))
             }
@@ -452,11 +496,30 @@ impl Server {
         Ok(key)
     }
 
-    /// The device a token belongs to.
+    /// The device a token belongs to. A token checked less than [`AUTH_FRESH`]
+    /// ago is not asked of the storage again, unless the device's last-seen time
+    /// is due to be recorded.
     pub fn device(&self, token: &str) -> Result<Device> {
-        self.store
-            .device_by_token(&token_hash(token), now_ms())?
-            .ok_or_else(|| Error::Unauthorized("unknown device token".into()))
+        let hash = token_hash(token);
+        let now = now_ms();
+        if let Some((device, at)) = lock(&self.auth).get(&hash) {
+            if at.elapsed() < AUTH_FRESH && !store::last_seen_stale(device, now) {
+                return Ok(device.clone());
+            }
+        }
+        let device = self
+            .store
+            .device_by_token(&hash, now)?
+            .ok_or_else(|| Error::Unauthorized("unknown device token".into()))?;
+        let mut kept = lock(&self.auth);
+        if kept.len() >= AUTH_KEPT {
+            kept.retain(|_, (_, at)| at.elapsed() < AUTH_FRESH);
+            if kept.len() >= AUTH_KEPT {
+                kept.clear();
+            }
+        }
+        kept.insert(hash, (device.clone(), std::time::Instant::now()));
+        Ok(device)
     }
 
     /// Checks an integration key.
@@ -481,10 +544,28 @@ impl Server {
     /// as canonical JSON Lines, which is what the version keeps and later deltas
     /// compare against.
     pub fn publish_catalog_with(&self, input: &Path, format: Format, read: &tsd_core::catalog::ReadOptions) -> Result<Published> {
+        self.publish_catalog_observed(input, format, read, &mut |_| {})
+    }
+
+    /// [`Server::publish_catalog_with`], telling `progress` where it is: a
+    /// million-product file takes half a minute, and whoever started it watches.
+    pub fn publish_catalog_observed(
+        &self,
+        input: &Path,
+        format: Format,
+        read: &tsd_core::catalog::ReadOptions,
+        progress: &mut dyn FnMut(PublishStep),
+    ) -> Result<Published> {
+        progress(PublishStep::Waiting);
         let _one_at_a_time = self.store.publish_lock()?;
+        progress(PublishStep::Reading(0));
         let latest = self.store.latest_catalog()?;
         let version = latest.as_ref().map_or(1, |l| l.version + 1);
-        let (canonical, summary) = tsd_core::catalog::package::normalize_to_temp(input, format, read, &self.tmp_dir())?;
+        let (canonical, summary) =
+            tsd_core::catalog::package::normalize_to_temp_observed(input, format, read, &self.tmp_dir(), &mut |rows| {
+                progress(PublishStep::Reading(rows));
+                true
+            })?;
         let warnings = summary.warnings;
         // The latest version's canonical catalog: the base of the delta (and of a
         // file of changes only).
@@ -501,6 +582,7 @@ impl Server {
         // for the whole catalog.
         let merged = match (summary.partial, base.as_ref()) {
             (true, Some((base, _))) => {
+                progress(PublishStep::Merging);
                 let out = tsd_core::catalog::package::temp_jsonl(&self.tmp_dir())?;
                 tsd_core::catalog::package::merge_canonical(base, &canonical, &summary.deleted, &out)?;
                 Some(out)
@@ -512,12 +594,14 @@ impl Server {
         // Built here, then kept by the storage (the database, on PostgreSQL).
         let work = tempfile::tempdir_in(self.tmp_dir()).map_err(io(&self.tmp_dir()))?;
         let snapshot = format!("snapshot-v{version}.tsdpkg");
+        progress(PublishStep::Snapshot);
         tsd_core::catalog::package::build_snapshot(input, format, &work.path().join(&snapshot), "tsd-server", version, None)?;
         let mut delta = None;
         // The delta is computed whatever formats the two versions came in: a catalog
         // equal to the latest one, in any accepted format, makes no version.
         if let (Some(l), Some((base, old_format))) = (latest.as_ref(), base) {
             let name = format!("delta-v{}-v{version}.tsdpkg", l.version);
+            progress(PublishStep::Delta);
             let header = tsd_core::catalog::package::build_delta(
                 (&base, old_format),
                 (input, format),
@@ -555,6 +639,7 @@ impl Server {
         };
         // The files first, the version last: a crash between leaves files under
         // names the next publish of this version number replaces.
+        progress(PublishStep::Keeping);
         for name in std::iter::once(&v.snapshot).chain(v.delta.as_ref()) {
             self.store.keep_file(Area::Packages, name, &work.path().join(name))?;
         }
@@ -562,6 +647,7 @@ impl Server {
         self.store.add_catalog_version(&v)?;
         // The new version answers online lookups from now on. A failure here is
         // repaired at the next start; the publish itself stands.
+        progress(PublishStep::Lookup);
         if let Err(e) = self.refresh_lookup() {
             log::error!("lookup catalog not updated to v{version}: {e}");
         }

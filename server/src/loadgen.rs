@@ -7,7 +7,8 @@
 //! start): `hello`, 0–2 finished documents of 5–50 scans pushed with their
 //! idempotency keys, the catalog offer (a share of terminals starts one version
 //! behind and downloads the delta), tasks, the status report. Online lookups go at
-//! a fixed total rate from random terminals, nine in ten for codes in the catalog.
+//! a fixed total rate from the share of terminals that is scanning, each at
+//! scanning rate (one code every `scan_every`), nine in ten for codes in the catalog.
 //! Open loop: a sync's latency is counted from when it was due, so a server that
 //! falls behind shows it. Bounded by `duration`; only loopback addresses.
 //!
@@ -43,6 +44,9 @@ pub struct LoadSettings {
     pub duration: Duration,
     /// Online lookups per second, all terminals together.
     pub lookups_per_sec: f64,
+    /// A scanning terminal looks a code up this often: the lookups come from
+    /// `lookups_per_sec × scan_every` terminals (all of them at most), in turn.
+    pub scan_every: Duration,
     /// Share of terminals that start one catalog version behind (they download the
     /// delta at their first sync).
     pub behind: f64,
@@ -560,13 +564,17 @@ async fn fleet_run(http: Arc<Http>, tally: Arc<Tally>, fleet: Arc<Fleet>, s: &Lo
     running.push(syncs);
     if s.lookups_per_sec > 0.0 {
         let every = Duration::from_secs_f64(1.0 / s.lookups_per_sec);
+        // The scanning terminals, spread over the fleet, each in turn.
+        let scanners = ((s.lookups_per_sec * s.scan_every.as_secs_f64()).round() as usize).clamp(1, n);
         running.push(tokio::spawn(async move {
             let mut rng = fastrand::Rng::with_seed(5);
             let mut handles = Vec::new();
             let mut due = start;
+            let mut turn = 0usize;
             while due < end {
                 tokio::time::sleep_until(due).await;
-                let device = rng.usize(..n);
+                let device = (turn % scanners) * (n / scanners);
+                turn += 1;
                 let code = if rng.u8(..10) == 0 {
                     format!("20{:011}", rng.u64(..100_000_000_000))
                 } else {

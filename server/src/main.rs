@@ -108,6 +108,10 @@ enum Command {
         /// Online lookups per second, all terminals together.
         #[arg(long, default_value_t = 0.0)]
         lookups_per_sec: f64,
+        /// A scanning terminal looks a code up this often (seconds): the lookups
+        /// come from lookups-per-sec × this many terminals.
+        #[arg(long, default_value_t = 1.0)]
+        scan_every_secs: f64,
         /// Share of terminals one catalog version behind at the start (delta downloads).
         #[arg(long, default_value_t = 0.05)]
         behind: f64,
@@ -448,6 +452,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             interval_secs,
             duration_secs,
             lookups_per_sec,
+            scan_every_secs,
             behind,
             products,
             server_pids,
@@ -459,6 +464,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 interval: std::time::Duration::from_secs_f64(interval_secs.max(0.001)),
                 duration: std::time::Duration::from_secs_f64(duration_secs.max(0.0)),
                 lookups_per_sec,
+                scan_every: std::time::Duration::from_secs_f64(scan_every_secs.max(0.001)),
                 behind: behind.clamp(0.0, 1.0),
                 products,
                 server_pids,

@@ -184,8 +184,12 @@ pub fn serve_foreground(
         console_elsewhere: console_listener.is_some(),
         tls: tls.is_some(),
         tls_cert: tls.as_ref().map(TlsFiles::cert_pem).transpose()?,
+        console: Default::default(),
     });
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(BLOCKING_THREADS)
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         let handle = axum_server::Handle::new();
         let shutdown = handle.clone();
@@ -303,6 +307,7 @@ impl Background {
             console_elsewhere: false,
             tls: tls.is_some(),
             tls_cert: tls.as_ref().map(TlsFiles::cert_pem).transpose()?,
+            console: Default::default(),
         });
         let handle = axum_server::Handle::new();
         let h = handle.clone();
@@ -355,3 +360,9 @@ impl Drop for Background {
         self.shutdown();
     }
 }
+
+/// Threads for the storage and file work of requests (tokio's default is 512).
+/// A fleet's burst queues here rather than starting hundreds of threads that
+/// each wait on the database: on a small machine switching between them cost
+/// more than the work (see docs/benchmarks.md).
+const BLOCKING_THREADS: usize = 16;

@@ -367,3 +367,36 @@ fn documents_are_found_by_device_type_state_and_date() {
         assert_eq!(find(dates, 10).0, ["d2", "d1"], "{backend}");
     });
 }
+
+#[test]
+fn a_revoked_token_is_refused_at_once_by_the_instance_that_revoked_it_and_within_seconds_by_another() {
+    each_backend(|backend, root, db| {
+        let (a, b) = pair(root, db);
+        let token = a.add_device("ТСД-1").unwrap();
+        // Both instances have just checked it (and keep it as checked).
+        assert!(a.device(&token).is_ok() && b.device(&token).is_ok(), "{backend}");
+        assert!(a.revoke_device("ТСД-1").unwrap(), "{backend}");
+        assert!(a.device(&token).is_err(), "{backend}: refused at once where it was revoked");
+        assert!(!a.revoke_device("ТСД-9").unwrap(), "{backend}: no such terminal");
+        // The other instance refuses it once its check is older than AUTH_FRESH.
+        let deadline = std::time::Instant::now() + tsd_server::AUTH_FRESH + std::time::Duration::from_secs(5);
+        while b.device(&token).is_ok() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{backend}: still accepted after {:?}",
+                tsd_server::AUTH_FRESH
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        // Set up again with a setup code: a new token works on both, the old one
+        // stays refused.
+        let code = a
+            .setup_code("ТСД-1", false, "https://tsd.example", None, std::time::Duration::from_secs(600))
+            .unwrap();
+        let (_, new) = a.enroll(&code.enrolment).unwrap();
+        assert!(
+            a.device(&token).is_err() && a.device(&new).is_ok() && b.device(&new).is_ok(),
+            "{backend}"
+        );
+    });
+}

@@ -2,11 +2,11 @@
 //! only its `<main>` when the console's script asks (`X-Console-Partial: 1`) to
 //! refresh the data in place.
 
-use super::{session_cookie, Admin, St, ADMIN};
+use super::{session_cookie, Admin, PublishJob, PublishState, St, ADMIN};
 use crate::api::blocking;
 use crate::error::{Error, Result};
+use crate::now_ms;
 use crate::store::{AuditEntry, CatalogVersion, Device, StoredDocument};
-use crate::{now_ms, token_hash};
 use askama::Template;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// What every page shows around its content.
 pub struct Frame {
@@ -323,13 +324,7 @@ pub async fn revoke_terminal(State(app): St, admin: Admin, Form(f): Form<NameFor
         admin.may_act(f.csrf.as_deref())?;
         let name = f.name.clone();
         let app2 = app.clone();
-        // A hash no token has: the terminal is refused until it is set up again.
-        let found = blocking(move || {
-            app2.server
-                .store()
-                .revoke_device(&name, &format!("revoked:{}", token_hash(&crate::random_token(""))))
-        })
-        .await?;
+        let found = blocking(move || app2.server.revoke_device(&name)).await?;
         if !found {
             return Err(Error::NotFound(format!("no terminal named {:?}", f.name)));
         }
@@ -679,6 +674,8 @@ struct CatalogPage {
     none: Vec<String>,
     message: Option<String>,
     error: Option<String>,
+    /// A publish under way: its file, step and seconds so far.
+    publishing: Option<(String, String, u64)>,
 }
 
 async fn catalog_page(
@@ -688,8 +685,9 @@ async fn catalog_page(
     message: Option<String>,
     error: Option<String>,
 ) -> Result<Response> {
+    let app2 = app.clone();
     let (versions, devices): (Vec<CatalogVersion>, Vec<Device>) =
-        blocking(move || Ok((app.server.store().catalog_versions_after(0)?, app.server.store().devices()?))).await?;
+        blocking(move || Ok((app2.server.store().catalog_versions_after(0)?, app2.server.store().devices()?))).await?;
     let mut holders: HashMap<i64, Vec<String>> = HashMap::new();
     for d in &devices {
         let v = d
@@ -712,12 +710,22 @@ async fn catalog_page(
         })
         .collect();
     let none = holders.into_values().flatten().collect();
+    // The last publish started here: under way, or how it ended.
+    let (mut message, mut error, mut publishing) = (message, error, None);
+    if let Some(job) = crate::lock(&app.console.publish).clone() {
+        match job.state.borrow().clone() {
+            PublishState::Running(step) => publishing = Some((job.file.clone(), step_text(step), job.started.elapsed().as_secs())),
+            PublishState::Published(m) => message = message.or(Some(m)),
+            PublishState::Failed(e) => error = error.or(Some(e)),
+        }
+    }
     Ok(html(&CatalogPage {
         f: frame(admin, "catalog", headers),
         versions: rows,
         none,
         message,
         error,
+        publishing,
     }))
 }
 
@@ -755,32 +763,99 @@ pub async fn publish_catalog(State(app): St, admin: Admin, headers: HeaderMap, m
             label: Some(name.clone()),
             ..read
         };
-        let app2 = app.clone();
-        let published = blocking(move || app2.server.publish_catalog_with(&path, format, &read)).await;
-        drop(dir);
-        match published {
-            Ok(p) => {
-                let what = if p.changed {
-                    format!("Опубликована версия v{} из {name}", p.version)
-                } else {
-                    format!("{name} совпадает с версией v{}: новой версии нет", p.version)
-                };
-                admin.audit(&app.server, "catalog.publish", &what)?;
-                let warnings = if p.warnings.is_empty() {
-                    String::new()
-                } else {
-                    format!(" Предупреждения: {}", p.warnings.join("; "))
-                };
-                catalog_page(app, &admin, &headers, Some(what + &warnings), None).await
+        let job = {
+            let mut slot = crate::lock(&app.console.publish);
+            match slot.as_ref().filter(|j| matches!(*j.state.borrow(), PublishState::Running(_))) {
+                Some(running) => Err(format!("{name}: дождитесь окончания публикации {}", running.file)),
+                None => {
+                    let job = Arc::new(PublishJob {
+                        file: name.clone(),
+                        started: std::time::Instant::now(),
+                        state: tokio::sync::watch::Sender::new(PublishState::Running(crate::PublishStep::Waiting)),
+                    });
+                    *slot = Some(job.clone());
+                    Ok(job)
+                }
             }
-            Err(e @ (Error::Core(_) | Error::BadRequest(_) | Error::Conflict(_))) => {
-                catalog_page(app, &admin, &headers, None, Some(format!("{name}: {e}"))).await
-            }
-            Err(e) => Err(e),
+        };
+        let job = match job {
+            Ok(job) => job,
+            Err(busy) => return catalog_page(app, &admin, &headers, None, Some(busy)).await,
+        };
+        let (app2, job2, user) = (app.clone(), job.clone(), admin.session.user.clone());
+        let started = std::thread::Builder::new().name("tsd-publish".into()).spawn(move || {
+            let published = app2.server.publish_catalog_observed(&path, format, &read, &mut |step| {
+                job2.state.send_replace(PublishState::Running(step));
+            });
+            drop(dir);
+            let end = match published {
+                Ok(p) => {
+                    let what = if p.changed {
+                        format!("Опубликована версия v{} из {name}", p.version)
+                    } else {
+                        format!("{name} совпадает с версией v{}: новой версии нет", p.version)
+                    };
+                    if let Err(e) = app2.server.store().audit(&user, "catalog.publish", &what, now_ms()) {
+                        log::error!("audit of a catalog publish not written: {e}");
+                    }
+                    let warnings = if p.warnings.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" Предупреждения: {}", p.warnings.join("; "))
+                    };
+                    PublishState::Published(what + &warnings)
+                }
+                Err(e) => PublishState::Failed(format!("{name}: {e}")),
+            };
+            job2.state.send_replace(end);
+        });
+        if let Err(e) = started {
+            job.state
+                .send_replace(PublishState::Failed(format!("the publish did not start: {e}")));
         }
+        // A small file's result is on the page that answers the form; a large
+        // one's progress is on the catalog page, refreshed until it ends.
+        let mut watch = job.state.subscribe();
+        let _ = tokio::time::timeout(PUBLISH_ANSWER_WITHIN, watch.wait_for(|s| !matches!(s, PublishState::Running(_)))).await;
+        if matches!(*job.state.borrow(), PublishState::Running(_)) {
+            return Ok(Redirect::to("/admin/catalog").into_response());
+        }
+        catalog_page(app, &admin, &headers, None, None).await
     }
     .await
     .into()
+}
+
+/// How long the form's answer waits for a publish to end before it shows the
+/// catalog page with the publish's progress instead.
+const PUBLISH_ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// A publish step in the admin's words.
+fn step_text(step: crate::PublishStep) -> String {
+    use crate::PublishStep::*;
+    match step {
+        Waiting => "ждёт окончания другой публикации".into(),
+        Reading(0) => "чтение и проверка файла".into(),
+        Reading(rows) => format!("чтение и проверка файла: {} строк", thousands(rows)),
+        Merging => "изменения накладываются на последнюю версию".into(),
+        Snapshot => "сборка полного пакета".into(),
+        Delta => "сборка пакета изменений".into(),
+        Keeping => "сохранение пакетов".into(),
+        Lookup => "обновление онлайн-поиска".into(),
+    }
+}
+
+/// 1234567 → "1 234 567".
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push('\u{a0}');
+        }
+        out.push(c);
+    }
+    out
 }
 
 // ---- tasks ----

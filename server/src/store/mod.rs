@@ -411,7 +411,7 @@ pub trait Storage: Send + Sync {
 const LAST_SEEN_EVERY_MS: i64 = 30_000;
 
 /// Whether a request at `now` writes the device's `last_seen`.
-fn last_seen_stale(device: &Device, now: i64) -> bool {
+pub(crate) fn last_seen_stale(device: &Device, now: i64) -> bool {
     device.last_seen.is_none_or(|seen| seen <= now - LAST_SEEN_EVERY_MS)
 }
 
