@@ -74,6 +74,8 @@ pub struct App {
     pub tls: bool,
     /// The TLS certificate (PEM), which setup codes made in the console pin.
     pub tls_cert: Option<Vec<u8>>,
+    /// The console's state between requests (its running publish).
+    pub console: crate::console::ConsoleState,
 }
 
 type St = State<Arc<App>>;

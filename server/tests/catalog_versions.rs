@@ -44,3 +44,36 @@ fn an_equal_catalog_in_any_format_makes_no_version_and_a_change_gets_a_delta() {
     assert!(offer.reason.contains("delta(s) from v1"), "{}", offer.reason);
     assert!(server.offer(7).unwrap().reason.contains("not a version of this server"));
 }
+
+#[test]
+fn a_publish_tells_where_it_is_rows_read_then_each_step_in_order() {
+    use tsd_server::PublishStep::*;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::open(&dir.path().join("srv")).unwrap();
+    // Past 65,536 rows: the reading step counts them.
+    let mut csv = String::from("product_id,name,barcode\n");
+    for i in 0..70_000u64 {
+        csv += &format!("P{i},Товар {i},C{i:07}\n");
+    }
+    let path = dir.path().join("big.csv");
+    std::fs::write(&path, &csv).unwrap();
+    let steps = |path: &std::path::Path| {
+        let mut seen = Vec::new();
+        server
+            .publish_catalog_observed(path, Format::Csv, &Default::default(), &mut |s| seen.push(s))
+            .unwrap();
+        seen
+    };
+    assert_eq!(
+        steps(&path),
+        [Waiting, Reading(0), Reading(65_536), Snapshot, Keeping, Lookup],
+        "the first version has no delta"
+    );
+    csv += "P70000,Ещё товар,C0070000\n";
+    std::fs::write(&path, &csv).unwrap();
+    assert_eq!(
+        steps(&path),
+        [Waiting, Reading(0), Reading(65_536), Snapshot, Delta, Keeping, Lookup],
+        "the second has a delta from the first"
+    );
+}

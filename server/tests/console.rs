@@ -238,6 +238,43 @@ fn the_admin_watches_a_terminal_and_acts_on_what_it_sent() {
     let v2_row = &catalog[catalog.find("data-version=\"2\"").unwrap()..];
     assert!(v2_row[..v2_row.find("</tr>").unwrap()].contains("ТСД-1"), "{catalog}");
 
+    // A publish that takes long (here: it waits for one the command line holds)
+    // answers at once with the catalog page, which shows where it is and offers
+    // no second publish; a second upload is refused; then it ends and says so.
+    let held = server.store().publish_lock().unwrap();
+    let v3 = format!("{v2}P4,Творог,,,,4601234567923\n");
+    let long = b.upload("/admin/catalog", &csrf, "большой.csv", v3.as_bytes());
+    assert_eq!(
+        (long.status, long.location.as_deref()),
+        (303, Some("/admin/catalog")),
+        "{}",
+        long.body
+    );
+    let page = b.get("/admin/catalog").body;
+    assert!(
+        page.contains("id=\"publishing\"") && page.contains("Публикация большой.csv: ждёт окончания другой публикации"),
+        "{page}"
+    );
+    assert!(!page.contains("id=\"publish\""), "no second publish while one runs: {page}");
+    let second = b.upload("/admin/catalog", &csrf, "ещё.csv", v3.as_bytes());
+    assert!(
+        second.body.contains("дождитесь окончания публикации большой.csv"),
+        "{}",
+        second.body
+    );
+    drop(held);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let page = b.get("/admin/catalog").body;
+        if page.contains("Опубликована версия v3 из большой.csv") {
+            assert!(!page.contains("id=\"publishing\"") && page.contains("id=\"publish\""), "{page}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{page}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(b.get("/admin/audit").body.contains("Опубликована версия v3 из большой.csv"));
+
     // The configuration: an error is shown at the field and nothing is published;
     // fixed, it is published and the terminal applies it.
     let bad_config = r#"{"document_types": [{"id": "receiving", "name": "Приёмка"}], "online_lookup": {"timeout_ms": 5}}"#;

@@ -70,6 +70,18 @@ pub fn build_snapshot(input: &Path, format: Format, out: &Path, producer: &str, 
 /// `out`, which every later step (snapshots, deltas against the next version)
 /// reads with no options. Nothing is written when a row is bad.
 pub fn normalize(input: &Path, format: Format, read: &ReadOptions, out: &Path) -> Result<ReadSummary> {
+    normalize_observed(input, format, read, out, &mut |_| true)
+}
+
+/// [`normalize`], telling `progress` the rows read so far (every 65,536); it
+/// returns `false` to stop.
+pub fn normalize_observed(
+    input: &Path,
+    format: Format,
+    read: &ReadOptions,
+    out: &Path,
+    progress: &mut dyn FnMut(u64) -> bool,
+) -> Result<ReadSummary> {
     use std::io::Write;
     let tmp = out.with_extension("partial");
     let io = |source: std::io::Error| Error::Io { path: tmp.clone(), source };
@@ -91,7 +103,7 @@ pub fn normalize(input: &Path, format: Format, read: &ReadOptions, out: &Path) -
             current: Vec::new(),
             f: &mut f,
         };
-        let summary = parse_file(input, format, read, &mut groups, &mut |_| true);
+        let summary = parse_file(input, format, read, &mut groups, progress);
         let summary = summary.and_then(|s| groups.flush().map(|_| s));
         if summary.is_err() {
             let _ = std::fs::remove_file(&tmp);
@@ -122,8 +134,19 @@ pub fn temp_jsonl(dir: &Path) -> Result<tempfile::TempPath> {
 
 /// [`normalize`] into a temporary file in `dir`.
 pub fn normalize_to_temp(input: &Path, format: Format, read: &ReadOptions, dir: &Path) -> Result<(tempfile::TempPath, ReadSummary)> {
+    normalize_to_temp_observed(input, format, read, dir, &mut |_| true)
+}
+
+/// [`normalize_to_temp`] with progress (see [`normalize_observed`]).
+pub fn normalize_to_temp_observed(
+    input: &Path,
+    format: Format,
+    read: &ReadOptions,
+    dir: &Path,
+    progress: &mut dyn FnMut(u64) -> bool,
+) -> Result<(tempfile::TempPath, ReadSummary)> {
     let out = temp_jsonl(dir)?;
-    let summary = normalize(input, format, read, &out)?;
+    let summary = normalize_observed(input, format, read, &out, progress)?;
     Ok((out, summary))
 }
 

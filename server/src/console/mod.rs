@@ -36,6 +36,30 @@ pub const VIEWER: &str = "viewer";
 
 type St = State<Arc<App>>;
 
+/// What the console keeps between requests: the catalog publish started from it.
+#[derive(Default)]
+pub struct ConsoleState {
+    /// The last catalog publish started here (running, or how it ended).
+    pub(crate) publish: std::sync::Mutex<Option<Arc<PublishJob>>>,
+}
+
+/// A catalog publish started from the console and watched on the catalog page:
+/// it runs on a thread of its own, so the page shows where it is.
+pub(crate) struct PublishJob {
+    /// The uploaded file's name.
+    pub file: String,
+    pub started: std::time::Instant,
+    pub state: tokio::sync::watch::Sender<PublishState>,
+}
+
+/// Where a [`PublishJob`] is.
+#[derive(Debug, Clone)]
+pub(crate) enum PublishState {
+    Running(crate::PublishStep),
+    Published(String),
+    Failed(String),
+}
+
 /// An Argon2id hash of a password (PHC string), salted with 16 random bytes.
 pub fn hash_password(password: &str) -> Result<String> {
     use argon2::password_hash::{PasswordHasher, SaltString};
