@@ -41,6 +41,19 @@ if ! command -v chromedriver >/dev/null 2>&1; then
     fi
 fi
 
+# fusermount3 (Debian's fuse3) for the power-cut tests' lossy file system; they
+# fail with what is missing when FUSE cannot be mounted, never pass without it.
+if ! command -v fusermount3 >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "== installing fuse3 (the power-cut tests mount a FUSE file system)"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q fuse3 >/dev/null \
+            || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q fuse3 >/dev/null; }
+    else
+        echo "fusermount3 not found: apt-get install fuse3 (the power-cut tests need it, and /dev/fuse, as root)" >&2
+        exit 1
+    fi
+fi
+
 echo "== cargo test"
 cargo test --workspace --locked
 echo "== tsd without the server (--no-default-features): the PC-side build still compiles"

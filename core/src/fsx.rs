@@ -70,6 +70,32 @@ pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Creates `dir` and any missing parents so that they survive a power cut: each
+/// folder made is synced into its parent (a new folder's name lives in the
+/// parent's entries, which only a sync of the parent makes durable).
+pub fn create_dir_durably(dir: &Path) -> Result<()> {
+    let mut missing = Vec::new();
+    let mut at = dir;
+    while !at.as_os_str().is_empty() && !at.exists() {
+        missing.push(at);
+        match at.parent() {
+            Some(p) => at = p,
+            None => break,
+        }
+    }
+    for made in missing.into_iter().rev() {
+        match std::fs::create_dir(made) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(io(made)(e)),
+        }
+        if let Some(parent) = made.parent().filter(|p| !p.as_os_str().is_empty()) {
+            sync_dir(parent);
+        }
+    }
+    Ok(())
+}
+
 /// Makes the directory's entries (a new or renamed file) durable.
 pub fn sync_dir(dir: &Path) {
     if let Ok(d) = std::fs::File::open(dir) {

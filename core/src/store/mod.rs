@@ -58,6 +58,7 @@ pub fn open(dir: &Path, db: Db, writer: bool) -> Result<Connection> {
     } else {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
     };
+    let new_file = writer && !path.exists();
     let conn = Connection::open_with_flags(&path, flags).map_err(|e| classify(&path, e, "opening"))?;
     conn.busy_timeout(std::time::Duration::from_secs(10)).step("setting busy timeout")?;
     // Query-planner stability: without it the bundled SQLite (STAT4) re-prepares
@@ -79,6 +80,12 @@ pub fn open(dir: &Path, db: Db, writer: bool) -> Result<Connection> {
         );
         conn.execute_batch(&pragmas).map_err(|e| classify(&path, e, "setting pragmas"))?;
         migrate(&conn, &path, db)?;
+        if new_file {
+            // SQLite syncs the folder for a new WAL, not for a new database file:
+            // without this its name (and with it every commit) can be lost to a
+            // power cut, leaving an empty database at the next start.
+            crate::fsx::sync_dir(dir);
+        }
     } else {
         // Memory-mapped reads: a page the OS already caches costs no system call.
         // SQLite falls back to read() where the mapping cannot be made (32-bit).
@@ -171,10 +178,7 @@ impl DataDir {
                 path.display()
             )));
         }
-        std::fs::create_dir_all(path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        crate::fsx::create_dir_durably(path)?;
         Ok(DataDir(path.to_path_buf()))
     }
 }

@@ -188,6 +188,7 @@ impl Sqlite {
     /// Opens (creating) `server.db` in `dir`.
     pub fn open(dir: &Path) -> Result<Sqlite> {
         let path = dir.join("server.db");
+        let new_file = !path.exists();
         let conn = Connection::open(&path).map_err(sql("opening server.db"))?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(sql("setting the busy timeout"))?;
@@ -197,8 +198,13 @@ impl Sqlite {
         let mut conn = conn;
         migrate(&mut conn)?;
         for area in Area::ALL {
-            let p = dir.join(area.dir());
-            std::fs::create_dir_all(&p).map_err(crate::io(&p))?;
+            tsd_core::fsx::create_dir_durably(&dir.join(area.dir()))?;
+        }
+        if new_file {
+            // SQLite syncs the folder for a new WAL, not for a new database: the
+            // file's name must be made durable here, or a power cut can take every
+            // commit with it (found by tests/power.rs).
+            tsd_core::fsx::sync_dir(dir);
         }
         Ok(Sqlite {
             conn: Mutex::new(conn),
