@@ -8,8 +8,15 @@
 //! appears, the journal passes `PRAGMA integrity_check`, and the runtime opens
 //! without repair.
 //!
+//! The same around folder syncs (documents out as packages, acknowledgements and
+//! catalog snapshot and deltas in, the PC collecting) and HTTP syncs (documents,
+//! labels queued in the journal, log bundles): nothing completed or queued is
+//! lost, nothing in `from-device/` is damaged, the catalog is one whole version,
+//! and at the end each document and label is on the other side once.
+//!
 //! Seeded and repeatable: `TSD_POWER_SEED=N` replays a run (the seed is printed);
-//! `TSD_POWER_CUTS=N` sets how many cuts (100 by default).
+//! `TSD_POWER_CUTS=N` sets how many cuts while scanning (100 by default; half as
+//! many around folder syncs, a quarter around HTTP syncs).
 
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -168,4 +175,268 @@ fn check(data: &Path, id: &str, acknowledged: &HashMap<i64, String>, sent: &Hash
     }
     drop(rt);
     integrity(data);
+}
+
+/// A catalog of `200 + extra` products: version `1 + extra` of the PC's export.
+fn export(dir: &Path, extra: usize) -> std::path::PathBuf {
+    let mut csv = String::from("product_id,name,barcode\n");
+    for i in 0..200 + extra {
+        csv += &format!("P{i},Товар {i},X{i:06}\n");
+    }
+    let path = dir.join(format!("v{}.csv", 1 + extra));
+    std::fs::write(&path, csv).unwrap();
+    path
+}
+
+fn run_ok(c: &mut Command) -> Value {
+    let out = c.output().unwrap();
+    assert!(out.status.success(), "{c:?}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+}
+
+#[test]
+fn a_folder_sync_and_catalog_packages_survive_power_cuts() {
+    let seed = seed();
+    let mut rng = Rng(seed);
+    let dir = tempfile::tempdir().unwrap();
+    let (backing, at) = (dir.path().join("backing"), dir.path().join("mnt"));
+    let mut fs = tsd_lossyfs::mount(&backing, &at).unwrap();
+    // The terminal's data and the exchange folder lose power; the PC's side (its
+    // files, the collected output) is another machine.
+    let (data, folder, pc) = (at.join("data"), at.join("exchange"), dir.path().join("pc"));
+    std::fs::create_dir_all(&pc).unwrap();
+    let mut version: i64 = 1;
+    run_ok(
+        tsd(&pc.join("db"))
+            .args(["exchange", "put-catalog", "--version", "1", "--folder"])
+            .arg(&folder)
+            .arg(export(&pc, 0)),
+    );
+
+    let mut completed: HashSet<String> = HashSet::new();
+    let mut collected: HashMap<String, usize> = HashMap::new();
+    let collect = |collected: &mut HashMap<String, usize>, k: usize| {
+        let out = pc.join(format!("out-{k}.jsonl"));
+        let got = run_ok(
+            tsd(&pc.join("db"))
+                .args(["exchange", "collect", "--folder"])
+                .arg(&folder)
+                .arg("--out")
+                .arg(&out),
+        );
+        assert_eq!(
+            got["rejected"],
+            serde_json::json!([]),
+            "a package in from-device/ was damaged: {got}"
+        );
+        for id in got["documents"].as_array().unwrap() {
+            *collected.entry(id.as_str().unwrap().to_string()).or_default() += 1;
+        }
+    };
+    let n = (cuts() / 2).max(1);
+    for round in 0..n {
+        fs.cut().unwrap();
+        fs = tsd_lossyfs::mount(&backing, &at).unwrap();
+        if round > 0 {
+            check_folder_side(&data, &completed, version, round);
+        }
+        // Each step is done when its command returns: a document completed.
+        let doc = run_ok(tsd(&data).args(["doc", "new", "receiving"]));
+        let id = doc["id"].as_str().unwrap().to_string();
+        let mut scan = tsd(&data)
+            .args(["doc", "scan", &id, "--stdin"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        writeln!(scan.stdin.take().unwrap(), "X{:06}\nX{:06}", round % 200, (round * 7) % 200).unwrap();
+        assert!(scan.wait().unwrap().success());
+        run_ok(tsd(&data).args(["doc", "complete", &id]));
+        completed.insert(id);
+        // The PC side now and then: a new version as a delta, a collect.
+        if rng.below(3) == 0 {
+            run_ok(
+                tsd(&pc.join("db"))
+                    .args(["exchange", "put-delta", "--folder"])
+                    .arg(&folder)
+                    .arg("--base")
+                    .arg(export(&pc, (version - 1) as usize))
+                    .args(["--from-version", &version.to_string(), "--to-version", &(version + 1).to_string()])
+                    .arg(export(&pc, version as usize)),
+            );
+            version += 1;
+        }
+        if rng.below(3) == 0 {
+            collect(&mut collected, round);
+        }
+        // The terminal's sync — packages out, acknowledgements and catalog packages
+        // in — cut at a random moment.
+        let mut child = tsd(&data)
+            .args(["sync", "--folder"])
+            .arg(&folder)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let wait = Duration::from_millis(rng.below(150));
+        let started = Instant::now();
+        while started.elapsed() < wait && child.try_wait().unwrap().is_none() {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let _ = child.kill();
+        child.wait().unwrap();
+    }
+    fs.cut().unwrap();
+    let _fs = tsd_lossyfs::mount(&backing, &at).unwrap();
+    check_folder_side(&data, &completed, version, n);
+    // With the power on: everything still waiting arrives (this sync ends
+    // non-zero: its documents wait for the PC's acknowledgement).
+    tsd(&data).args(["sync", "--folder"]).arg(&folder).output().unwrap();
+    collect(&mut collected, n);
+    run_ok(tsd(&data).args(["sync", "--folder"]).arg(&folder));
+    for id in &completed {
+        assert!(collected.contains_key(id), "completed document {id} never reached the PC");
+    }
+    let rt = tsd_core::Runtime::open(&data).unwrap();
+    assert!(rt.outbox().unwrap().is_empty(), "acknowledged documents leave the outbox");
+    assert_eq!(
+        rt.catalog_stats().unwrap().synced_version,
+        version,
+        "the terminal holds the last version"
+    );
+    let again: usize = collected.values().filter(|&&k| k > 1).count();
+    eprintln!(
+        "{n} power cuts around folder syncs: {} documents completed, all collected ({again} collected again after a cut), catalog v{version}",
+        completed.len()
+    );
+}
+
+/// After a cut, the terminal's side: it opens, intact; every completed document is
+/// still there; the catalog is one whole version (each has one product more).
+fn check_folder_side(data: &Path, completed: &HashSet<String>, published: i64, round: usize) {
+    let rt = tsd_core::Runtime::open(data).unwrap_or_else(|e| panic!("after cut {round} the runtime does not open: {e}"));
+    for id in completed {
+        let doc = rt
+            .document(id)
+            .unwrap_or_else(|e| panic!("after cut {round}: completed document {id} is gone: {e}"));
+        assert!(doc.header.completed_at.is_some(), "after cut {round}: {id} is no longer completed");
+    }
+    let stats = rt.catalog_stats().unwrap();
+    assert!(stats.synced_version <= published, "after cut {round}");
+    if stats.synced_version > 0 {
+        assert_eq!(
+            stats.products,
+            199 + stats.synced_version,
+            "after cut {round}: a half-applied catalog: {stats:?}"
+        );
+    }
+    drop(rt);
+    integrity(data);
+}
+
+#[test]
+fn an_http_sync_with_documents_and_labels_survives_the_terminals_power_cuts() {
+    let seed = seed();
+    let mut rng = Rng(seed);
+    let dir = tempfile::tempdir().unwrap();
+    let (backing, at) = (dir.path().join("backing"), dir.path().join("mnt"));
+    let mut fs = tsd_lossyfs::mount(&backing, &at).unwrap();
+    let data = at.join("data");
+    // The server on loopback, on an ordinary disk (its own cuts: server/tests/power.rs).
+    let server = tsd_server::Server::open(&dir.path().join("srv")).unwrap();
+    server
+        .publish_catalog(&export(dir.path(), 0), tsd_core::catalog::Format::Csv)
+        .unwrap();
+    let token = server.add_device("ТСД-1").unwrap();
+    // No printer listens there: jobs stay on the server's queue, which is all this checks.
+    server.add_printer("zebra", "127.0.0.1:9").unwrap();
+    let bg = tsd_server::run::Background::start(server, "127.0.0.1:0", None).unwrap();
+    run_ok(tsd(&data).args(["server", "set", &bg.url, "--token", &token]));
+    // The catalog first (labels name its products).
+    run_ok(tsd(&data).args(["sync"]));
+
+    let (mut completed, mut labels): (HashSet<String>, HashSet<String>) = (HashSet::new(), HashSet::new());
+    let mut bundles = 0;
+    let n = (cuts() / 4).max(1);
+    for round in 0..n {
+        fs.cut().unwrap();
+        fs = tsd_lossyfs::mount(&backing, &at).unwrap();
+        if round > 0 {
+            let rt = tsd_core::Runtime::open(&data).unwrap_or_else(|e| panic!("after cut {round}: {e}"));
+            for id in &completed {
+                let doc = rt
+                    .document(id)
+                    .unwrap_or_else(|e| panic!("after cut {round}: completed document {id} is gone: {e}"));
+                assert!(doc.header.completed_at.is_some(), "after cut {round}: {id}");
+            }
+            let kept: HashSet<String> = rt.print_jobs().unwrap().into_iter().map(|(j, _)| j.id).collect();
+            for id in &labels {
+                assert!(kept.contains(id), "after cut {round}: label {id} the terminal acknowledged is gone");
+            }
+            drop(rt);
+            integrity(&data);
+        }
+        let id = run_ok(tsd(&data).args(["doc", "new", "receiving"]))["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let mut scan = tsd(&data)
+            .args(["doc", "scan", &id, "--stdin"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        writeln!(scan.stdin.take().unwrap(), "X{:06}", round % 200).unwrap();
+        assert!(scan.wait().unwrap().success());
+        run_ok(tsd(&data).args(["doc", "complete", &id]));
+        completed.insert(id);
+        let job = run_ok(tsd(&data).args(["print", "label", "zebra", &format!("X{:06}", (round * 3) % 200)]));
+        labels.insert(job["id"].as_str().unwrap().to_string());
+        if round % 5 == 0 {
+            // A log bundle: once the command returns, it is the server's.
+            run_ok(tsd(&data).args(["logs", "send"]));
+            bundles += 1;
+        }
+        let mut child = tsd(&data)
+            .args(["sync"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let wait = Duration::from_millis(rng.below(150));
+        let started = Instant::now();
+        while started.elapsed() < wait && child.try_wait().unwrap().is_none() {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let _ = child.kill();
+        child.wait().unwrap();
+    }
+    fs.cut().unwrap();
+    let _fs = tsd_lossyfs::mount(&backing, &at).unwrap();
+    run_ok(tsd(&data).args(["sync"]));
+    let server = tsd_server::Server::open(&dir.path().join("srv")).unwrap();
+    let mut stored: HashMap<String, usize> = HashMap::new();
+    for d in server.store().documents(false).unwrap() {
+        *stored.entry(d.doc_id).or_default() += 1;
+    }
+    for id in &completed {
+        assert_eq!(stored.get(id), Some(&1), "document {id} on the server once");
+    }
+    let mut queued: HashMap<String, usize> = HashMap::new();
+    for j in server.store().print_jobs(None, i64::MAX).unwrap() {
+        *queued.entry(j.job.id).or_default() += 1;
+    }
+    for id in &labels {
+        assert_eq!(queued.get(id), Some(&1), "label {id} on the server's queue once");
+    }
+    assert_eq!(
+        server.store().logs(i64::MAX).unwrap().len(),
+        bundles,
+        "each log bundle sent is on the server once"
+    );
+    eprintln!(
+        "{n} power cuts around HTTP syncs: {} documents, {} labels and {bundles} log bundles, each on the server once",
+        completed.len(),
+        labels.len()
+    );
 }

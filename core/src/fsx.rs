@@ -103,7 +103,7 @@ pub fn sync_dir(dir: &Path) {
     }
 }
 
-/// Moves `from` into `root/sub/name` and syncs that directory. Never overwrites: a
+/// Moves `from` into `root/sub/name` and syncs both directories. Never overwrites: a
 /// name already there gets a numbered sibling (`name.1`…). Returns where it went.
 pub fn move_to(root: &Path, from: &Path, sub: &str, name: &str) -> Result<PathBuf> {
     let dir = root.join(sub);
@@ -115,6 +115,11 @@ pub fn move_to(root: &Path, from: &Path, sub: &str, name: &str) -> Result<PathBu
         n += 1;
     }
     std::fs::rename(from, &target).map_err(io(from))?;
+    // The new name first, then the old one's removal: a power cut between leaves
+    // the file in both folders (handled again), never in neither (lost).
     sync_dir(&dir);
+    if let Some(source) = from.parent().filter(|p| !p.as_os_str().is_empty() && *p != dir) {
+        sync_dir(source);
+    }
     Ok(target)
 }

@@ -117,7 +117,7 @@ fn corrupt(path: &Path, why: String) -> Error {
 pub fn put_app(root: &Path, apk: &Path, version_code: i64, version_name: &str, min_version: i64) -> Result<AppUpdate> {
     let update = AppUpdate::of_file(apk, version_code, version_name, min_version)?;
     let dir = root.join(FOLDER);
-    std::fs::create_dir_all(&dir).map_err(|source| Error::Io { path: dir.clone(), source })?;
+    crate::fsx::create_dir_durably(&dir)?;
     crate::fsx::copy_durably(apk, &dir.join(&update.file))?;
     let manifest = serde_json::to_string_pretty(&update).map_err(|e| Error::InvalidArgument(e.to_string()))?;
     crate::fsx::write_atomically(&dir, MANIFEST, manifest.as_bytes())?;
@@ -147,7 +147,7 @@ impl Runtime {
             .server()
             .ok_or_else(|| Error::InvalidArgument("no server is set up to download from".into()))?;
         let dir = self.dir().join("updates");
-        std::fs::create_dir_all(&dir).map_err(|source| Error::Io { path: dir.clone(), source })?;
+        crate::fsx::create_dir_durably(&dir)?;
         let dest = dir.join(&update.file);
         if dest.exists() && verify(update, &dest).is_ok() {
             return Ok(dest);

@@ -163,7 +163,7 @@ fn fetch_app(client: &Client, root: &Path, incoming: &Path, report: &mut BridgeR
         let _ = std::fs::remove_file(&dest);
         return Err(e);
     }
-    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+    crate::fsx::create_dir_durably(&dir)?;
     std::fs::rename(&dest, dir.join(&update.file)).map_err(io(&dest))?;
     let manifest = serde_json::to_string_pretty(&update).map_err(|e| Error::InvalidArgument(e.to_string()))?;
     crate::fsx::write_atomically(&dir, MANIFEST, manifest.as_bytes())?;
@@ -175,7 +175,7 @@ fn fetch_app(client: &Client, root: &Path, incoming: &Path, report: &mut BridgeR
 fn fetch(client: &Client, root: &Path, state: &crate::protocol::DeviceStatus, report: &mut BridgeReport) -> Result<()> {
     let to = root.join(TO_DEVICE);
     let incoming = root.join("incoming");
-    std::fs::create_dir_all(&incoming).map_err(io(&incoming))?;
+    crate::fsx::create_dir_durably(&incoming)?;
     let offer = client.offer(state.catalog_version)?;
     for p in &offer.packages {
         // The names come from the server: nothing may leave the exchange folder.

@@ -324,7 +324,7 @@ impl Runtime {
 
     fn work_dir(&self, name: &str) -> Result<PathBuf> {
         let dir = self.dir().join(name);
-        std::fs::create_dir_all(&dir).map_err(|source| Error::Io { path: dir.clone(), source })?;
+        crate::fsx::create_dir_durably(&dir)?;
         Ok(dir)
     }
 

@@ -70,8 +70,9 @@ pub struct FolderReport {
 /// Creates the four sub-folders.
 pub fn prepare(root: &Path) -> Result<()> {
     for d in [TO_DEVICE, FROM_DEVICE, ARCHIVE, REJECTED, LOGS] {
-        let p = root.join(d);
-        std::fs::create_dir_all(&p).map_err(io(&p))?;
+        // Durably: a package renamed into a folder whose own name a power cut
+        // takes is lost with it (found by cli/tests/power.rs).
+        crate::fsx::create_dir_durably(&root.join(d))?;
     }
     Ok(())
 }
