@@ -15,7 +15,7 @@
 
 use crate::catalog::package::{apply, Applied};
 use crate::documents::{Document, TaskDocument};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SqlStep};
 use crate::fsx::{io, move_to, safe_name, write_atomically};
 use crate::package::{Header, Kind, PackageError, PackageReader, PackageWriter};
 use rusqlite::Connection;
@@ -269,7 +269,7 @@ impl Terminal<'_> {
                 // Catalog versions never go back, whichever path (cable or Wi-Fi)
                 // brought a newer one first.
                 _ if older_than_catalog(catalog, reader.header())? => Ok(Applied::AlreadyApplied),
-                _ => apply(catalog, &reader, progress),
+                _ => apply_durably(catalog, &reader, progress),
             };
             match result {
                 Ok(Applied::Applied(_)) => report.applied.push(name.clone()),
@@ -305,6 +305,25 @@ fn apply_rank(name: &str) -> u8 {
     } else {
         1
     }
+}
+
+/// Applies a catalog package with its commit made durable before the package is
+/// archived. The catalog runs `synchronous=NORMAL` (a power cut may roll it back
+/// a version), which is harmless while the package is still in `to-device/` to be
+/// applied again — not once it is moved away: a cut then left the terminal on the
+/// version before for good, every later delta refused (found by
+/// cli/tests/power.rs, 500 cuts).
+fn apply_durably(catalog: &mut Connection, reader: &PackageReader, progress: &mut dyn FnMut(u64) -> bool) -> Result<Applied> {
+    catalog
+        .pragma_update(None, "synchronous", "FULL")
+        .step("making the catalog's commit durable")?;
+    let applied = apply(catalog, reader, progress);
+    let restored = catalog
+        .pragma_update(None, "synchronous", "NORMAL")
+        .step("restoring the catalog's sync mode");
+    let applied = applied?;
+    restored?;
+    Ok(applied)
 }
 
 /// A catalog package that would not move the catalog forward: a snapshot or delta
