@@ -41,6 +41,23 @@ if ! command -v chromedriver >/dev/null 2>&1; then
     fi
 fi
 
+# Firefox (Debian's firefox-esr) and geckodriver (not packaged by Debian; built
+# from crates.io once, into ~/.cargo/bin) for the console's Firefox run.
+if ! command -v firefox-esr >/dev/null 2>&1 && ! command -v firefox >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "== installing firefox-esr (the console's browser test)"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q firefox-esr >/dev/null \
+            || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q firefox-esr >/dev/null; }
+    else
+        echo "firefox not found: apt-get install firefox-esr (the console's browser test needs it)" >&2
+        exit 1
+    fi
+fi
+if ! command -v geckodriver >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/geckodriver" ]; then
+    echo "== installing geckodriver (cargo install; the console's Firefox run)"
+    cargo install --locked geckodriver --version 0.37.1 --quiet
+fi
+
 # fusermount3 (Debian's fuse3) for the power-cut tests' lossy file system; they
 # fail with what is missing when FUSE cannot be mounted, never pass without it.
 if ! command -v fusermount3 >/dev/null 2>&1; then

@@ -1,5 +1,6 @@
-//! The admin console in a real Chromium, driven over WebDriver (Debian's
-//! `chromium` and `chromium-driver`; `scripts/test.sh` installs them), against a
+//! The admin console in a real Chromium and a real Firefox, driven over WebDriver
+//! (Debian's `chromium` and `chromium-driver`, `firefox-esr`, and `geckodriver`
+//! from crates.io; `scripts/test.sh` installs them), against a
 //! real server with a real terminal syncing: sign in (a wrong password first),
 //! watch the terminal appear by the page's own refresh, open the document it
 //! completes and acknowledge it, publish a catalog by choosing a file and see the
@@ -21,8 +22,14 @@ P1,\"Молоко 3,2% 1 л\",,,,4601234567893
 P2,\"Кефир 1% 0,9 л\",,,,4601234567909
 ";
 
-/// chromedriver on a free port, stopped when dropped.
-struct Driver(Child, u16);
+/// A WebDriver server on a free port, stopped when dropped; which browser it drives.
+struct Driver(Child, u16, Kind);
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Chromium,
+    Firefox,
+}
 
 impl Drop for Driver {
     fn drop(&mut self) {
@@ -31,49 +38,77 @@ impl Drop for Driver {
     }
 }
 
-fn chromedriver() -> Driver {
-    let bin = ["chromedriver", "/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
-        .into_iter()
+fn found(candidates: &[&str], missing: &str) -> String {
+    candidates
+        .iter()
         .find(|b| Command::new(b).arg("--version").output().is_ok_and(|o| o.status.success()))
-        .unwrap_or_else(|| {
-            panic!(
-                "this test needs Chromium and its WebDriver: chromedriver was not found. \
-                 Run the tests with scripts/test.sh (it installs them), or: apt-get install chromium chromium-driver"
-            )
-        });
+        .map(|b| b.to_string())
+        .unwrap_or_else(|| panic!("{missing} Run the tests with scripts/test.sh (it installs them)."))
+}
+
+/// Starts the WebDriver server for `kind` and waits until it says it listens.
+fn driver(kind: Kind) -> Driver {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut child = Command::new(bin)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let (mut command, ready) = match kind {
+        Kind::Chromium => {
+            let bin = found(
+                &["chromedriver", "/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"],
+                "this test needs Chromium and its WebDriver: chromedriver was not found (apt-get install chromium chromium-driver).",
+            );
+            let mut c = Command::new(bin);
+            c.arg(format!("--port={port}"));
+            (c, "started successfully")
+        }
+        Kind::Firefox => {
+            let home = std::env::var("HOME").unwrap_or_default();
+            let bin = found(
+                &["geckodriver", &format!("{home}/.cargo/bin/geckodriver")],
+                "this test needs Firefox and geckodriver (apt-get install firefox-esr; cargo install geckodriver).",
+            );
+            let mut c = Command::new(bin);
+            c.args(["--port", &port.to_string()]);
+            (c, "Listening on")
+        }
+    };
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     while out.read_line(&mut line).unwrap() > 0 {
-        if line.contains("started successfully") {
+        if line.contains(ready) {
             break;
         }
     }
-    assert!(line.contains("started successfully"), "chromedriver did not start: {line}");
+    assert!(line.contains(ready), "the WebDriver server did not start: {line}");
     std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    Driver(child, port)
+    Driver(child, port, kind)
 }
 
 async fn browser(driver: &Driver) -> Client {
     let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--window-size=1366,768", "--lang=ru-RU", "--force-device-scale-factor=1"],
-        }),
-    );
+    match driver.2 {
+        Kind::Chromium => caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--window-size=1366,768", "--lang=ru-RU", "--force-device-scale-factor=1"],
+            }),
+        ),
+        Kind::Firefox => {
+            let mut options = serde_json::json!({
+                "args": ["-headless", "--width=1366", "--height=768"],
+                "prefs": {"intl.accept_languages": "ru-RU"},
+            });
+            if std::path::Path::new("/usr/bin/firefox-esr").exists() {
+                options["binary"] = "/usr/bin/firefox-esr".into();
+            }
+            caps.insert("moz:firefoxOptions".into(), options)
+        }
+    };
     ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
         .capabilities(caps)
         .connect(&format!("http://127.0.0.1:{}", driver.1))
         .await
-        .expect("a Chromium session")
+        .expect("a browser session")
 }
 
 fn shots() -> PathBuf {
@@ -86,6 +121,9 @@ fn shots() -> PathBuf {
 
 async fn shot(c: &Client, name: &str) {
     let png = c.screenshot().await.unwrap();
+    // Chromium's are the README's; Firefox's go beside them, named for it.
+    let firefox = c.capabilities().and_then(|caps| caps.get("browserName")).and_then(|b| b.as_str()) == Some("firefox");
+    let name = if firefox { format!("firefox-{name}") } else { name.to_string() };
     std::fs::write(shots().join(format!("{name}.png")), png).unwrap();
 }
 
@@ -121,6 +159,16 @@ async fn click(c: &Client, css: &str) {
 
 #[test]
 fn the_console_in_chromium() {
+    in_browser(Kind::Chromium);
+}
+
+/// The same walk in Firefox (Debian's `firefox-esr`, `geckodriver` from crates.io).
+#[test]
+fn the_console_in_firefox() {
+    in_browser(Kind::Firefox);
+}
+
+fn in_browser(kind: Kind) {
     let ConsoleWorld {
         dir,
         server,
@@ -130,7 +178,7 @@ fn the_console_in_chromium() {
         viewer,
         bg,
     } = ConsoleWorld::new(CATALOG);
-    let driver = chromedriver();
+    let driver = driver(kind);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -316,5 +364,33 @@ async fn drive(
     assert_eq!(c.execute(acted, vec![]).await.unwrap(), serde_json::json!(403));
     assert!(server.device(token).is_ok(), "the terminal was not revoked");
     shot(&c, "viewer").await;
+
+    // On a tablet held upright: every page fits its width (no sideways
+    // scrolling), the tables scroll inside themselves.
+    c.set_window_size(800, 1280).await.unwrap();
+    for page in [
+        "terminals",
+        "documents",
+        "documents/1",
+        "tasks",
+        "catalog",
+        "config",
+        "printing",
+        "apps",
+        "logs",
+        "audit",
+    ] {
+        c.goto(&url(&format!("/admin/{page}"))).await.unwrap();
+        wait_text(&c, "h1", "").await;
+        let widths = c
+            .execute("return [document.documentElement.scrollWidth, window.innerWidth]", vec![])
+            .await
+            .unwrap();
+        let (scroll, inner) = (widths[0].as_f64().unwrap(), widths[1].as_f64().unwrap());
+        assert!(scroll <= inner, "/admin/{page} is {scroll} px wide on an {inner} px tablet screen");
+    }
+    c.goto(&url("/admin/terminals")).await.unwrap();
+    wait_text(&c, "h1", "Терминалы").await;
+    shot(&c, "tablet-terminals").await;
     c.close().await.unwrap();
 }
