@@ -229,7 +229,9 @@ fn the_admin_watches_a_terminal_and_acts_on_what_it_sent() {
     assert!(published.body.contains("Опубликована версия v2"), "{}", published.body);
     let bad = b.upload("/admin/catalog", &csrf, "плохой.csv", b"product_id,name,barcode\nP9,,123\n");
     assert!(
-        bad.body.contains("плохой.csv") && bad.body.contains("class=\"error\""),
+        bad.body
+            .contains("плохой.csv: строка 2: у товара P9 нет наименования; ничего не опубликовано")
+            && bad.body.contains("class=\"error\""),
         "{}",
         bad.body
     );

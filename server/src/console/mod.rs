@@ -12,6 +12,7 @@
 //! subcommands: nothing is implemented twice.
 
 mod pages;
+mod russian;
 
 use crate::api::{blocking, App};
 use crate::error::{Error, Result};

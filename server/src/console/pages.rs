@@ -805,7 +805,7 @@ pub async fn publish_catalog(State(app): St, admin: Admin, headers: HeaderMap, m
                     };
                     PublishState::Published(what + &warnings)
                 }
-                Err(e) => PublishState::Failed(format!("{name}: {e}")),
+                Err(e) => PublishState::Failed(format!("{name}: {}", super::russian::error(&e))),
             };
             job2.state.send_replace(end);
         });
@@ -976,7 +976,15 @@ pub async fn add_tasks(State(app): St, admin: Admin, headers: HeaderMap, Form(f)
                 tasks_page(app, &admin, &headers, None, None, Some(format!("Добавлено: {what}"))).await
             }
             Err(e @ (Error::BadRequest(_) | Error::NotFound(_) | Error::Core(_))) => {
-                tasks_page(app, &admin, &headers, Some((f.device, f.tasks)), Some(e.to_string()), None).await
+                tasks_page(
+                    app,
+                    &admin,
+                    &headers,
+                    Some((f.device, f.tasks)),
+                    Some(super::russian::error(&e)),
+                    None,
+                )
+                .await
             }
             Err(e) => Err(e),
         }
@@ -1061,7 +1069,7 @@ pub async fn publish_config(State(app): St, admin: Admin, headers: HeaderMap, Fo
                 config_page(app, &admin, &headers, None, None, Some(what)).await
             }
             Err(e @ (Error::Core(_) | Error::BadRequest(_))) => {
-                config_page(app, &admin, &headers, Some(f.config), Some(e.to_string()), None).await
+                config_page(app, &admin, &headers, Some(f.config), Some(super::russian::error(&e)), None).await
             }
             Err(e) => Err(e),
         }
@@ -1273,7 +1281,7 @@ pub async fn publish_app(State(app): St, admin: Admin, headers: HeaderMap, mut f
                 apps_page(app, &admin, &headers, Some(what), None).await
             }
             Err(e @ (Error::BadRequest(_) | Error::Conflict(_) | Error::Core(_))) => {
-                apps_page(app, &admin, &headers, None, Some(e.to_string())).await
+                apps_page(app, &admin, &headers, None, Some(super::russian::error(&e))).await
             }
             Err(e) => Err(e),
         }
