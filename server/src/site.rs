@@ -20,7 +20,8 @@
 
 use crate::api::{blocking, App};
 use crate::error::{Error, Result};
-use crate::{lock, now_ms, random_token, token_hash, Server};
+use crate::store::Area;
+use crate::{io, lock, now_ms, random_token, token_hash, Server};
 use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -96,6 +97,71 @@ impl Server {
     /// Where a session's files are received.
     fn site_dir(&self, token: &str) -> PathBuf {
         self.tmp_dir().join("1c").join(&token_hash(token)[..24])
+    }
+
+    /// Whether the exchange's files must also be kept by the storage: it is shared
+    /// by instances (PostgreSQL), any of which may get 1C's next request.
+    fn site_shared(&self) -> bool {
+        self.store.backend() != "sqlite"
+    }
+
+    /// Under which name the storage keeps a session's file (`None`: its list).
+    fn site_key(token: &str, name: Option<&Path>) -> String {
+        let what = name.map_or_else(|| "\u{1f}list".to_string(), |n| format!("\u{1f}{}", n.display()));
+        format!("1c-{}", token_hash(&format!("{token}{what}")))
+    }
+
+    /// The names of the files a session received, as the storage keeps them.
+    fn site_names(&self, token: &str) -> Result<Vec<PathBuf>> {
+        let Some(list) = self.store.open_file(Area::Exchange, &Self::site_key(token, None))? else {
+            return Ok(Vec::new());
+        };
+        let text = std::fs::read_to_string(&list).map_err(io(&list))?;
+        Ok(text.lines().filter_map(safe_relative).collect())
+    }
+
+    /// Starts a session's list afresh (`init`).
+    fn site_reset(&self, token: &str) -> Result<()> {
+        let empty = tempfile::NamedTempFile::new_in(self.tmp_dir()).map_err(io(&self.tmp_dir()))?;
+        self.store.keep_file(Area::Exchange, &Self::site_key(token, None), empty.path())
+    }
+
+    /// Brings the local copy of a session's file up to what the storage keeps
+    /// (another instance may have received its parts so far).
+    fn site_fetch(&self, token: &str, name: &Path, local: &Path) -> Result<()> {
+        let Some(kept) = self.store.open_file(Area::Exchange, &Self::site_key(token, Some(name)))? else {
+            return Ok(());
+        };
+        let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).ok();
+        if size(local) != size(&kept) {
+            if let Some(parent) = local.parent() {
+                std::fs::create_dir_all(parent).map_err(io(parent))?;
+            }
+            std::fs::copy(&kept, local).map_err(io(local))?;
+        }
+        Ok(())
+    }
+
+    /// Drops what the storage keeps of a finished exchange.
+    fn site_forget(&self, token: &str) -> Result<()> {
+        for name in self.site_names(token)? {
+            self.store.drop_file(Area::Exchange, &Self::site_key(token, Some(&name)))?;
+        }
+        self.store.drop_file(Area::Exchange, &Self::site_key(token, None))
+    }
+
+    /// Keeps a session's file as received so far, and its name in the list.
+    fn site_keep(&self, token: &str, name: &Path, local: &Path) -> Result<()> {
+        self.store.keep_file(Area::Exchange, &Self::site_key(token, Some(name)), local)?;
+        let mut names = self.site_names(token)?;
+        if !names.iter().any(|n| n == name) {
+            names.push(name.to_path_buf());
+            let list = tempfile::NamedTempFile::new_in(self.tmp_dir()).map_err(io(&self.tmp_dir()))?;
+            let text: String = names.iter().map(|n| format!("{}\n", n.display())).collect();
+            std::fs::write(list.path(), text).map_err(io(list.path()))?;
+            self.store.keep_file(Area::Exchange, &Self::site_key(token, None), list.path())?;
+        }
+        Ok(())
     }
 }
 
@@ -221,13 +287,19 @@ pub async fn exchange(State(app): State<Arc<App>>, Query(q): Query<HashMap<Strin
                 return failure(StatusCode::INTERNAL_SERVER_ERROR, e);
             }
             lock(&app.server.site_jobs).retain(|k, _| !k.starts_with(&format!("{}\u{1f}", dir.display())));
+            if app.server.site_shared() {
+                let (server, token) = (app.clone(), token.clone());
+                if let Err(e) = blocking(move || server.server.site_reset(&token)).await {
+                    return failure(StatusCode::INTERNAL_SERVER_ERROR, e);
+                }
+            }
             let limit = app.site.file_limit.min(app.limits.catalog);
             text(
                 StatusCode::OK,
                 format!("zip=yes\nfile_limit={limit}\nsessid={token}\nversion=2.08\n"),
             )
         }
-        "file" => match receive(&app, &dir, q.get("filename").map(String::as_str), body).await {
+        "file" => match receive(&app, &token, &dir, q.get("filename").map(String::as_str), body).await {
             Ok(()) => text(StatusCode::OK, "success\n".into()),
             Err(e) => failure(status_of(&e), e),
         },
@@ -235,10 +307,18 @@ pub async fn exchange(State(app): State<Arc<App>>, Query(q): Query<HashMap<Strin
             let Some(name) = q.get("filename").and_then(|n| safe_relative(n)) else {
                 return failure(StatusCode::BAD_REQUEST, "mode=import needs a plain relative filename");
             };
-            import(&app, &dir, &name).await
+            import(&app, &token, &dir, &name).await
         }
-        // Newer 1C releases close an exchange with these; nothing is left to do.
-        _ => text(StatusCode::OK, "success\n".into()),
+        // Newer 1C releases close an exchange with these: what it sent goes.
+        _ => {
+            if app.server.site_shared() {
+                let (server, token) = (app.clone(), token.clone());
+                if let Err(e) = blocking(move || server.server.site_forget(&token)).await {
+                    log::warn!("files of a finished 1C exchange not dropped: {e}");
+                }
+            }
+            text(StatusCode::OK, "success\n".into())
+        }
     }
 }
 
@@ -254,7 +334,7 @@ fn status_of(e: &Error) -> StatusCode {
 /// One part of a file: received whole into a temporary file, then appended, so
 /// that a part cut off mid-way leaves the file as it was and 1C's retry of that
 /// part appends it once.
-async fn receive(app: &Arc<App>, dir: &Path, filename: Option<&str>, body: Body) -> Result<()> {
+async fn receive(app: &Arc<App>, token: &str, dir: &Path, filename: Option<&str>, body: Body) -> Result<()> {
     let limit = app.site.file_limit.min(app.limits.catalog);
     // The body is read first, whatever the name: a connection 1C keeps alive must
     // not be left with an unread request body in it.
@@ -272,7 +352,13 @@ async fn receive(app: &Arc<App>, dir: &Path, filename: Option<&str>, body: Body)
     }
     let target = dir.join(&name);
     let catalog_limit = app.limits.catalog;
+    let (server, token) = (app.clone(), token.to_string());
     blocking(move || {
+        let shared = server.server.site_shared();
+        if shared {
+            // The parts so far may have reached another instance.
+            server.server.site_fetch(&token, &name, &target)?;
+        }
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent).map_err(crate::io(parent))?;
         }
@@ -289,6 +375,9 @@ async fn receive(app: &Arc<App>, dir: &Path, filename: Option<&str>, body: Body)
         let mut input = std::fs::File::open(&part).map_err(crate::io(&part))?;
         std::io::copy(&mut input, &mut out).map_err(crate::io(&target))?;
         out.sync_all().map_err(crate::io(&target))?;
+        if shared {
+            server.server.site_keep(&token, &name, &target)?;
+        }
         Ok(())
     })
     .await
@@ -342,13 +431,21 @@ fn unzip_all(dir: &Path, limit: u64) -> Result<()> {
             }
         }
         std::fs::remove_file(&zip_path).map_err(crate::io(&zip_path))?;
+        let marker = unzipped_marker(&zip_path);
+        std::fs::write(&marker, b"").map_err(crate::io(&marker))?;
     }
     Ok(())
 }
 
+/// Left beside where a zip was once it is unpacked (the zip itself is removed).
+fn unzipped_marker(zip: &Path) -> PathBuf {
+    let name = zip.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    zip.with_file_name(format!(".{name}.unzipped"))
+}
+
 /// The import call: starts the publish (once per exchange and catalog), waits a
 /// while, answers `success`, `failure` or `progress`.
-async fn import(app: &Arc<App>, dir: &Path, name: &Path) -> Response {
+async fn import(app: &Arc<App>, token: &str, dir: &Path, name: &Path) -> Response {
     let file = name.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
     let lower = file.to_lowercase();
     if lower.starts_with("rests") || lower.starts_with("stock") {
@@ -357,7 +454,22 @@ async fn import(app: &Arc<App>, dir: &Path, name: &Path) -> Response {
     }
     let limit = app.limits.catalog;
     let dir_owned = dir.to_path_buf();
-    if let Err(e) = blocking(move || unzip_all(&dir_owned, limit)).await {
+    let (server, token) = (app.clone(), token.to_string());
+    if let Err(e) = blocking(move || {
+        if server.server.site_shared() {
+            // Parts may have reached other instances: each file is brought up to
+            // what the storage keeps (a zip already unpacked here stays so).
+            for name in server.server.site_names(&token)? {
+                let local = dir_owned.join(&name);
+                if !unzipped_marker(&local).exists() {
+                    server.server.site_fetch(&token, &name, &local)?;
+                }
+            }
+        }
+        unzip_all(&dir_owned, limit)
+    })
+    .await
+    {
         return failure(StatusCode::OK, e);
     }
     // The catalog this call stands for: offers or prices with an import file of the

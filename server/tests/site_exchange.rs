@@ -269,3 +269,68 @@ fn a_broken_zip_or_a_bad_catalog_fails_with_the_reason() {
     assert!(lines[0] == "failure" && lines[1].contains("type=sale"), "{lines:?}");
     bg.stop();
 }
+
+/// With several instances on PostgreSQL, any of 1C's requests may land on any
+/// instance: parts of one file alternate between two, the import calls too, and
+/// the catalog is published once, whole.
+#[test]
+fn a_1c_exchange_spread_over_two_instances_publishes_once() {
+    let db = postgres();
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (
+        instance(&dir.path().join("a"), Some(&db)),
+        instance(&dir.path().join("b"), Some(&db)),
+    );
+    let password = a.add_site_user("1c-обмен").unwrap();
+    let token = a.add_device("t1").unwrap();
+    let site = || SiteSettings {
+        file_limit: 700,
+        import_wait: Duration::ZERO,
+    };
+    let bg_a = Background::start_site(a, "127.0.0.1:0", None, Limits::default(), site()).unwrap();
+    let bg_b = Background::start_site(b, "127.0.0.1:0", None, Limits::default(), site()).unwrap();
+    let mut on_a = OneC::new(&bg_a, "1c-обмен", &password);
+    on_a.checkauth();
+    let mut on_b = OneC::new(&bg_b, "1c-обмен", &password);
+    on_b.cookie = on_a.cookie.clone();
+    assert_eq!(on_b.get("type=catalog&mode=init").1[0], "zip=yes", "the session is known to both");
+
+    let archive = zip_of(&[("import0_1.xml", IMPORT.as_bytes()), ("offers0_1.xml", OFFERS.as_bytes())]);
+    let parts: Vec<&[u8]> = archive.chunks(700).collect();
+    assert!(parts.len() >= 3);
+    for (i, part) in parts.iter().enumerate() {
+        let c = if i % 2 == 0 { &on_a } else { &on_b };
+        assert_eq!(c.file("catalog.zip", part).1[0], "success", "part {i}");
+    }
+    // The import started on one is asked after on the other, and back.
+    let first = on_b.import("import0_1.xml");
+    assert_eq!(first[0], "success", "{first:?}");
+    assert_eq!(on_a.import("import0_1.xml")[0], "success");
+    assert_eq!(on_a.import("offers0_1.xml")[0], "success");
+    let admin = instance(&dir.path().join("admin"), Some(&db));
+    let versions = admin.store().catalog_versions_after(0).unwrap();
+    assert_eq!(versions.len(), 1, "published once: {versions:?}");
+    // Closed: what 1C sent is dropped from the shared storage.
+    let kept = |db: &tsd_server::Database| {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let (client, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls).await.unwrap();
+            tokio::spawn(conn);
+            let row = client
+                .query_one("SELECT count(*) FROM files WHERE area = 'exchange'", &[])
+                .await
+                .unwrap();
+            row.get::<_, i64>(0)
+        })
+    };
+    assert!(kept(&db) > 0, "the exchange's files are kept while it runs");
+    assert_eq!(on_b.get("type=catalog&mode=complete").1[0], "success");
+    assert_eq!(kept(&db), 0, "and dropped when it is complete");
+
+    // A terminal on either instance finds the goods.
+    let (rt, _) = (tsd_core::Runtime::open(&dir.path().join("t1")).unwrap(), ());
+    rt.sync_server(&settings(&bg_a.url, &token), &mut |_| {}).unwrap();
+    assert_eq!(rt.resolve("4601234567893").unwrap().hit().unwrap().product.id, "5f1c2b4e-0001");
+    bg_a.stop();
+    bg_b.stop();
+}

@@ -28,6 +28,9 @@ pub enum Area {
     Logs,
     /// Published app files, served with Range.
     Apps,
+    /// The files of 1C exchanges under way (with several instances, 1C's next
+    /// part or import call may land on another one).
+    Exchange,
 }
 
 impl Area {
@@ -38,11 +41,12 @@ impl Area {
             Area::Catalog => "catalog",
             Area::Logs => "logs",
             Area::Apps => "apps",
+            Area::Exchange => "exchange",
         }
     }
 
     /// All areas.
-    pub const ALL: [Area; 4] = [Area::Packages, Area::Catalog, Area::Logs, Area::Apps];
+    pub const ALL: [Area; 5] = [Area::Packages, Area::Catalog, Area::Logs, Area::Apps, Area::Exchange];
 }
 
 /// Held while a publish (catalog, configuration, app) makes its next version: one
