@@ -8,10 +8,18 @@
 # standard error. Takes about 25 minutes. PostgreSQL: a throwaway cluster
 # (scripts/postgres.sh), stopped at the end.
 #   scripts/bench-fleet.sh [--seconds N]     length of each run (default 60)
+#   scripts/bench-fleet.sh --goal-only        only the goal's load, three rounds (~10 min)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=60
-[ "${1:-}" = "--seconds" ] && seconds=$2
+goal_only=0
+while [ $# -gt 0 ]; do
+    case $1 in
+        --seconds) seconds=$2; shift 2 ;;
+        --goal-only) goal_only=1; shift ;;
+        *) echo "unknown option $1" >&2; exit 2 ;;
+    esac
+done
 cargo build --release --locked -p tsd-server >&2
 bin=$PWD/target/release/tsd-server
 work=$PWD/target/bench-fleet
@@ -78,6 +86,7 @@ run() {
 }
 
 for n in 10000 50000; do
+    [ "$goal_only" = 1 ] && break
     run "sqlite-1-$n-a" "$n" 1 sqlite --lookups-per-sec 2000
     run "postgresql-1-$n-a" "$n" 1 postgresql --lookups-per-sec 2000
 done
@@ -92,17 +101,21 @@ done
 # The ceiling: 100,000 terminals syncing ever more often, no lookups, until p99
 # passes 1 s or a request fails.
 for interval in 150 100 75 50; do
+    [ "$goal_only" = 1 ] && break
     run "ceiling-sqlite-$interval" 100000 1 sqlite --interval-secs "$interval"
     ok=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(int(r["sync_latency"]["p99_ms"] < 1000 and not r["errors"]))' "$work/ceiling-sqlite-$interval.json")
     [ "$ok" = 1 ] || break
 done
 for interval in 150 100 75 50; do
+    [ "$goal_only" = 1 ] && break
     run "ceiling-postgresql-$interval" 100000 1 postgresql --interval-secs "$interval"
     ok=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(int(r["sync_latency"]["p99_ms"] < 1000 and not r["errors"]))' "$work/ceiling-postgresql-$interval.json")
     [ "$ok" = 1 ] || break
 done
-run "morning-sqlite" 1000 1 sqlite --morning 1000
-run "morning-postgresql" 1000 2 postgresql --morning 1000
+if [ "$goal_only" = 0 ]; then
+    run "morning-sqlite" 1000 1 sqlite --morning 1000
+    run "morning-postgresql" 1000 2 postgresql --morning 1000
+fi
 
 python3 - "$work" "$seconds" <<'EOF'
 import glob, json, os, sys

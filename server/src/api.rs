@@ -185,6 +185,7 @@ pub fn metrics_router(app: Arc<App>) -> Router {
 async fn exposition(app: Arc<App>) -> Result<Response> {
     let app2 = app.clone();
     let (jobs, seen) = blocking(move || {
+        app2.server.flush_seen()?;
         let store = app2.server.store();
         Ok((store.print_job_counts()?, store.devices_seen_since(crate::now_ms() - 3_600_000)?))
     })
@@ -997,7 +998,7 @@ async fn ack_document(State(app): St, _: Integration, Path(id): Path<i64>) -> Re
 }
 
 async fn list_devices(State(app): St, _: Integration) -> Result<Response> {
-    let devices = blocking(move || app.server.store().devices()).await?;
+    let devices = blocking(move || app.server.devices()).await?;
     Ok(Json(devices).into_response())
 }
 

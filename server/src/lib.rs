@@ -111,6 +111,34 @@ pub struct Server {
     site_jobs: Mutex<std::collections::HashMap<String, Arc<site::Job>>>,
     /// Device tokens checked in the last [`AUTH_FRESH`] (see [`Server::device`]).
     auth: Mutex<std::collections::HashMap<String, (Device, std::time::Instant)>>,
+    /// Last-seen times not yet written (see [`Server::flush_seen`]).
+    seen: Mutex<Seen>,
+}
+
+/// Last-seen times gathered between flushes.
+struct Seen {
+    pending: std::collections::HashMap<i64, i64>,
+    flushed_at: std::time::Instant,
+}
+
+impl Default for Seen {
+    fn default() -> Seen {
+        Seen {
+            pending: Default::default(),
+            flushed_at: std::time::Instant::now(),
+        }
+    }
+}
+
+/// How often a request writes the gathered last-seen times at most.
+const SEEN_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Err(e) = self.flush_seen() {
+            log::warn!("last-seen times not written at exit: {e}");
+        }
+    }
 }
 
 /// Where a catalog publish is (see [`Server::publish_catalog_observed`]).
@@ -177,6 +205,7 @@ impl Server {
             print_settings: print::PrintSettings::default(),
             site_jobs: Mutex::default(),
             auth: Mutex::default(),
+            seen: Mutex::default(),
         };
         // Catches up after a crash between a publish and its apply, or a data
         // folder from before online lookups. A failure (another process applying
@@ -497,29 +526,80 @@ impl Server {
     }
 
     /// The device a token belongs to. A token checked less than [`AUTH_FRESH`]
-    /// ago is not asked of the storage again, unless the device's last-seen time
-    /// is due to be recorded.
+    /// ago is not asked of the storage again. When the device was last seen is
+    /// recorded in batches (see [`Server::flush_seen`]).
     pub fn device(&self, token: &str) -> Result<Device> {
         let hash = token_hash(token);
         let now = now_ms();
-        if let Some((device, at)) = lock(&self.auth).get(&hash) {
-            if at.elapsed() < AUTH_FRESH && !store::last_seen_stale(device, now) {
-                return Ok(device.clone());
-            }
+        let cached = lock(&self.auth)
+            .get(&hash)
+            .filter(|(_, at)| at.elapsed() < AUTH_FRESH)
+            .map(|(d, _)| d.clone());
+        let mut device = match cached {
+            Some(d) => d,
+            None => self
+                .store
+                .device_by_token(&hash)?
+                .ok_or_else(|| Error::Unauthorized("unknown device token".into()))?,
+        };
+        if store::last_seen_stale(&device, now) {
+            device.last_seen = Some(now);
+            lock(&self.seen).pending.insert(device.id, now);
         }
-        let device = self
-            .store
-            .device_by_token(&hash, now)?
-            .ok_or_else(|| Error::Unauthorized("unknown device token".into()))?;
-        let mut kept = lock(&self.auth);
-        if kept.len() >= AUTH_KEPT {
-            kept.retain(|_, (_, at)| at.elapsed() < AUTH_FRESH);
+        {
+            let mut kept = lock(&self.auth);
             if kept.len() >= AUTH_KEPT {
-                kept.clear();
+                kept.retain(|_, (_, at)| at.elapsed() < AUTH_FRESH);
+                if kept.len() >= AUTH_KEPT {
+                    kept.clear();
+                }
+            }
+            let at = match kept.get(&hash) {
+                Some((_, at)) if at.elapsed() < AUTH_FRESH => *at,
+                _ => std::time::Instant::now(),
+            };
+            kept.insert(hash, (device.clone(), at));
+        }
+        let due = lock(&self.seen).flushed_at.elapsed() >= SEEN_EVERY;
+        if due {
+            // Not this request's business: the times stay gathered for the next.
+            if let Err(e) = self.flush_seen() {
+                log::warn!("last-seen times not written yet: {e}");
             }
         }
-        kept.insert(hash, (device.clone(), std::time::Instant::now()));
         Ok(device)
+    }
+
+    /// Writes the last-seen times gathered since the last flush, in one commit:
+    /// a fleet's every sync would otherwise be one more commit. A request does it
+    /// once a second at most; so does every read of the devices (the console, the
+    /// device list, the metrics), so what they show is never older than this
+    /// instance knows.
+    pub fn flush_seen(&self) -> Result<()> {
+        let pending: Vec<(i64, i64)> = {
+            let mut seen = lock(&self.seen);
+            seen.flushed_at = std::time::Instant::now();
+            seen.pending.drain().collect()
+        };
+        if pending.is_empty() {
+            return Ok(());
+        }
+        if let Err(e) = self.store.record_seen(&pending) {
+            // Kept for the next flush: a last-seen time is worth a retry.
+            let mut seen = lock(&self.seen);
+            for (id, at) in pending {
+                let t = seen.pending.entry(id).or_insert(at);
+                *t = (*t).max(at);
+            }
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Every device, with its last-seen time as this instance knows it.
+    pub fn devices(&self) -> Result<Vec<Device>> {
+        self.flush_seen()?;
+        self.store.devices()
     }
 
     /// Checks an integration key.

@@ -489,7 +489,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         Command::Device(DeviceCommand::List { json }) => {
-            let devices = server.store().devices()?;
+            let devices = server.devices()?;
             if json {
                 out(&format!("{}\n", serde_json::to_string(&devices)?));
             } else {

@@ -400,3 +400,23 @@ fn a_revoked_token_is_refused_at_once_by_the_instance_that_revoked_it_and_within
         );
     });
 }
+
+#[test]
+fn when_a_device_was_seen_is_written_in_batches_and_shown_at_once() {
+    each_backend(|backend, root, db| {
+        let (a, b) = pair(root, db);
+        let token = a.add_device("ТСД-1").unwrap();
+        assert_eq!(b.devices().unwrap()[0].last_seen, None, "{backend}: never seen");
+        let before = tsd_server::now_ms();
+        a.device(&token).unwrap();
+        // Reading the devices on the instance that saw it writes what it gathered…
+        let seen = a.devices().unwrap()[0].last_seen.expect("seen");
+        assert!(seen >= before, "{backend}");
+        // …so the other instance reads it from the storage.
+        assert_eq!(b.devices().unwrap()[0].last_seen, Some(seen), "{backend}");
+        // A time never moves back.
+        let id = b.store().device_by_name("ТСД-1").unwrap().unwrap().id;
+        b.store().record_seen(&[(id, 1)]).unwrap();
+        assert_eq!(b.devices().unwrap()[0].last_seen, Some(seen), "{backend}");
+    });
+}

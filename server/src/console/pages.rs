@@ -246,7 +246,7 @@ async fn terminals_page(
     error: Option<String>,
 ) -> Result<Response> {
     let server_url = request_url(&app, headers);
-    let devices = blocking(move || app.server.store().devices()).await?;
+    let devices = blocking(move || app.server.devices()).await?;
     let now = now_ms();
     let rows = devices.iter().map(|d| terminal_row(d, now, stale_hours * 3_600_000)).collect();
     Ok(html(&TerminalsPage {
@@ -440,7 +440,7 @@ pub async fn documents(State(app): St, admin: Admin, headers: HeaderMap, Query(f
             Ok((
                 store.find_documents(&query, DOCUMENT_ROWS as i64)?,
                 type_names(&app.server)?,
-                store.devices()?,
+                app.server.devices()?,
             ))
         })
         .await?;
@@ -687,7 +687,7 @@ async fn catalog_page(
 ) -> Result<Response> {
     let app2 = app.clone();
     let (versions, devices): (Vec<CatalogVersion>, Vec<Device>) =
-        blocking(move || Ok((app2.server.store().catalog_versions_after(0)?, app2.server.store().devices()?))).await?;
+        blocking(move || Ok((app2.server.store().catalog_versions_after(0)?, app2.server.devices()?))).await?;
     let mut holders: HashMap<i64, Vec<String>> = HashMap::new();
     for d in &devices {
         let v = d
@@ -898,7 +898,7 @@ async fn tasks_page(
         let store = app.server.store();
         let tasks = store.tasks(500)?;
         let ids: Vec<String> = tasks.iter().map(|t| t.task_id.clone()).collect();
-        Ok((tasks, store.devices()?, store.received(&ids)?, type_names(&app.server)?))
+        Ok((tasks, app.server.devices()?, store.received(&ids)?, type_names(&app.server)?))
     })
     .await?;
     // What a terminal holds: the cursor it last asked with, or the one its last
@@ -1014,7 +1014,7 @@ async fn config_page(
     error: Option<String>,
     message: Option<String>,
 ) -> Result<Response> {
-    let (latest, devices) = blocking(move || Ok((app.server.store().latest_config()?, app.server.store().devices()?))).await?;
+    let (latest, devices) = blocking(move || Ok((app.server.store().latest_config()?, app.server.devices()?))).await?;
     let (version, json) = latest.unwrap_or((0, "{}".into()));
     let pretty = serde_json::from_str::<serde_json::Value>(&json)
         .and_then(|v| serde_json::to_string_pretty(&v))
@@ -1211,7 +1211,7 @@ async fn apps_page(
     message: Option<String>,
     error: Option<String>,
 ) -> Result<Response> {
-    let (apps, devices) = blocking(move || Ok((app.server.store().apps()?, app.server.store().devices()?))).await?;
+    let (apps, devices) = blocking(move || Ok((app.server.store().apps()?, app.server.devices()?))).await?;
     let names: HashMap<i64, String> = apps.iter().map(|a| (a.version_code, a.version_name.clone())).collect();
     let runs = devices
         .iter()

@@ -292,8 +292,11 @@ pub trait Storage: Send + Sync {
     /// Registers many devices (name, token hash) in one transaction; a name that
     /// exists is left as it is. Returns how many were added.
     fn add_devices(&self, devices: &[(String, String)], now: i64) -> Result<usize>;
-    /// The device a token hash belongs to; marks it seen.
-    fn device_by_token(&self, token_hash: &str, now: i64) -> Result<Option<Device>>;
+    /// The device a token hash belongs to (a read: see [`Storage::record_seen`]).
+    fn device_by_token(&self, token_hash: &str) -> Result<Option<Device>>;
+    /// Records when devices were seen (`(id, unix ms)`), in one commit; a time
+    /// never moves back.
+    fn record_seen(&self, seen: &[(i64, i64)]) -> Result<()>;
     /// A device by name.
     fn device_by_name(&self, name: &str) -> Result<Option<Device>>;
     /// All devices.

@@ -894,8 +894,8 @@ impl Storage for Postgres {
         })
     }
 
-    fn device_by_token(&self, token_hash: &str, now: i64) -> Result<Option<Device>> {
-        let found = self.one("authenticating a device", async |tx| {
+    fn device_by_token(&self, token_hash: &str) -> Result<Option<Device>> {
+        self.one("authenticating a device", async |tx| {
             let row = query_opt(
                 tx,
                 "SELECT id, name, last_seen, status, tasks_cursor, app_version FROM devices WHERE token_hash = $1",
@@ -903,16 +903,25 @@ impl Storage for Postgres {
             )
             .await?;
             Ok(row.as_ref().map(device_row))
-        })?;
-        let Some(mut device) = found else { return Ok(None) };
-        if !last_seen_stale(&device, now) {
-            return Ok(Some(device));
-        }
-        self.one("recording when a device was seen", async |tx| {
-            execute(tx, "UPDATE devices SET last_seen = $2 WHERE id = $1", &[&device.id, &now]).await
-        })?;
-        device.last_seen = Some(now);
-        Ok(Some(device))
+        })
+    }
+
+    fn record_seen(&self, seen: &[(i64, i64)]) -> Result<()> {
+        // In id order: two instances' batches lock the rows in one order and so
+        // never deadlock each other (a lost race is run again by `with`).
+        let mut seen = seen.to_vec();
+        seen.sort_unstable();
+        let (ids, at): (Vec<i64>, Vec<i64>) = seen.into_iter().unzip();
+        self.with("recording when devices were seen", async |c| {
+            execute(
+                c,
+                "UPDATE devices SET last_seen = v.at FROM unnest($1::bigint[], $2::bigint[]) AS v(id, at)
+                 WHERE devices.id = v.id AND coalesce(devices.last_seen, 0) < v.at",
+                &[&ids, &at],
+            )
+            .await
+        })
+        .map(|_| ())
     }
 
     fn device_by_name(&self, name: &str) -> Result<Option<Device>> {

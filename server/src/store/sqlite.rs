@@ -661,24 +661,25 @@ impl Storage for Sqlite {
         })
     }
 
-    fn device_by_token(&self, token_hash: &str, now: i64) -> Result<Option<Device>> {
-        let found = self.read("authenticating a device", |tx| {
+    fn device_by_token(&self, token_hash: &str) -> Result<Option<Device>> {
+        self.read("authenticating a device", |tx| {
             tx.query_row(
                 "SELECT id, name, last_seen, status, tasks_cursor, app_version FROM devices WHERE token_hash = ?1",
                 [token_hash],
                 device_row,
             )
             .optional()
-        })?;
-        let Some(mut device) = found else { return Ok(None) };
-        if !last_seen_stale(&device, now) {
-            return Ok(Some(device));
-        }
-        self.with("recording when a device was seen", |tx| {
-            tx.execute("UPDATE devices SET last_seen = ?2 WHERE id = ?1", params![device.id, now])
-        })?;
-        device.last_seen = Some(now);
-        Ok(Some(device))
+        })
+    }
+
+    fn record_seen(&self, seen: &[(i64, i64)]) -> Result<()> {
+        self.with("recording when devices were seen", |tx| {
+            let mut st = tx.prepare_cached("UPDATE devices SET last_seen = ?2 WHERE id = ?1 AND coalesce(last_seen, 0) < ?2")?;
+            for (id, at) in seen {
+                st.execute(params![id, at])?;
+            }
+            Ok(())
+        })
     }
 
     fn device_by_name(&self, name: &str) -> Result<Option<Device>> {
