@@ -60,6 +60,17 @@ fn tsd(data: &Path) -> Command {
     c
 }
 
+/// The battery pulled at a random moment: the process is killed (SIGKILL) once
+/// `wait` has passed, or found already finished.
+fn kill_after(child: &mut std::process::Child, wait: Duration) {
+    let started = Instant::now();
+    while started.elapsed() < wait && child.try_wait().unwrap().is_none() {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let _ = child.kill();
+    child.wait().unwrap();
+}
+
 fn integrity(data: &Path) {
     for db in [tsd_core::store::Db::Journal, tsd_core::store::Db::Catalog] {
         let conn = tsd_core::store::open(data, db, true).unwrap_or_else(|e| panic!("{db:?} does not open: {e}"));
@@ -124,13 +135,7 @@ fn acknowledged_scans_survive_power_cuts() {
             }
             got
         });
-        let wait = Duration::from_millis(5 + rng.below(120));
-        let started = Instant::now();
-        while started.elapsed() < wait && child.try_wait().unwrap().is_none() {
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        let _ = child.kill(); // the battery is pulled: the process first…
-        child.wait().unwrap();
+        kill_after(&mut child, Duration::from_millis(5 + rng.below(120))); // the battery is pulled: the process first…
         writer.join().unwrap();
         for (seq, raw) in reader.join().unwrap() {
             assert!(acknowledged.insert(seq, raw).is_none(), "seq {seq} acknowledged twice");
@@ -278,13 +283,7 @@ fn a_folder_sync_and_catalog_packages_survive_power_cuts() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let wait = Duration::from_millis(rng.below(150));
-        let started = Instant::now();
-        while started.elapsed() < wait && child.try_wait().unwrap().is_none() {
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        let _ = child.kill();
-        child.wait().unwrap();
+        kill_after(&mut child, Duration::from_millis(rng.below(150)));
     }
     fs.cut().unwrap();
     let _fs = tsd_lossyfs::mount(&backing, &at).unwrap();
@@ -403,13 +402,7 @@ fn an_http_sync_with_documents_and_labels_survives_the_terminals_power_cuts() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let wait = Duration::from_millis(rng.below(150));
-        let started = Instant::now();
-        while started.elapsed() < wait && child.try_wait().unwrap().is_none() {
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        let _ = child.kill();
-        child.wait().unwrap();
+        kill_after(&mut child, Duration::from_millis(rng.below(150)));
     }
     fs.cut().unwrap();
     let _fs = tsd_lossyfs::mount(&backing, &at).unwrap();
