@@ -5,7 +5,7 @@
 
 mod common;
 use common::*;
-use std::process::{Child, Command};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,20 +18,6 @@ fn admin(data: &std::path::Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
-/// Starts `serve` and returns once it printed `listening on URL`.
-fn serve(data: &std::path::Path, listen: &str) -> (Child, String) {
-    serve_binary(
-        BIN,
-        &[
-            "--data".as_ref(),
-            data.as_os_str(),
-            "serve".as_ref(),
-            "--listen".as_ref(),
-            listen.as_ref(),
-        ],
-    )
-}
-
 #[test]
 fn sigkill_mid_sync_then_restart_ends_exactly_once() {
     let w = World::new(3000);
@@ -42,7 +28,7 @@ fn sigkill_mid_sync_then_restart_ends_exactly_once() {
         "device add prints the token"
     );
     let key = admin(&data, &["key", "new"]);
-    let (child, url) = serve(&data, "127.0.0.1:0");
+    let (child, url) = serve_data(&data, "127.0.0.1:0");
     let listen = url.trim_start_matches("http://").to_string();
     let server = Arc::new(Mutex::new(child));
 
@@ -78,7 +64,7 @@ fn sigkill_mid_sync_then_restart_ends_exactly_once() {
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         std::thread::sleep(Duration::from_millis(rng.u64(0..200)));
-        *child = serve(&data, &listen).0;
+        *child = serve_data(&data, &listen).0;
     }
     stop.store(true, Ordering::SeqCst);
     let published = publisher.join().unwrap();

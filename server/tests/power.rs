@@ -25,20 +25,6 @@ fn admin(data: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
-/// `tsd-server serve` on `data`, once it listens.
-fn serve(data: &Path) -> (std::process::Child, String) {
-    serve_binary(
-        BIN,
-        &[
-            "--data".as_ref(),
-            data.as_os_str(),
-            "serve".as_ref(),
-            "--listen".as_ref(),
-            "127.0.0.1:0".as_ref(),
-        ],
-    )
-}
-
 struct Rng(u64);
 impl Rng {
     fn below(&mut self, n: u64) -> u64 {
@@ -104,7 +90,7 @@ fn documents_the_server_acknowledged_survive_its_power_cuts() {
         fs.cut().unwrap();
         fs = tsd_lossyfs::mount(&backing, &at).unwrap();
         check(&data, &acknowledged, round);
-        let (mut child, url) = serve(&data);
+        let (mut child, url) = serve_data(&data, "127.0.0.1:0");
         for k in 0..1 + rng.below(6) as usize {
             let codes: Vec<String> = (0..5).map(|i| barcodes[(round * 7 + k * 3 + i) % barcodes.len()].clone()).collect();
             completed.insert(scan_and_complete(&rt, &codes));
@@ -134,7 +120,7 @@ fn documents_the_server_acknowledged_survive_its_power_cuts() {
     let fs = tsd_lossyfs::mount(&backing, &at).unwrap();
     check(&data, &acknowledged, cuts);
     // Once the server stays up, everything still waiting arrives, once.
-    let (mut child, url) = serve(&data);
+    let (mut child, url) = serve_data(&data, "127.0.0.1:0");
     rt.sync_server(&settings(&url, &token), &mut |_| {}).unwrap();
     assert!(rt.outbox().unwrap().is_empty());
     let _ = child.kill();

@@ -202,6 +202,22 @@ pub fn publisher(
     })
 }
 
+/// `tsd-server --data DATA serve --listen ADDR` (this package's binary), once it
+/// listens: its child and URL.
+#[allow(dead_code)] // not every test file serves the binary
+pub fn serve_data(data: &Path, listen: &str) -> (std::process::Child, String) {
+    serve_binary(
+        env!("CARGO_BIN_EXE_tsd-server"),
+        &[
+            "--data".as_ref(),
+            data.as_os_str(),
+            "serve".as_ref(),
+            "--listen".as_ref(),
+            listen.as_ref(),
+        ],
+    )
+}
+
 /// Starts the `tsd-server` binary `bin` with `args` (ending in `serve --listen
 /// ADDR …`) and returns it once it printed `listening on URL`, with the URL. A
 /// port still held by a killed process is tried again for up to 20 s.
