@@ -16,6 +16,7 @@ mod bench;
 mod demo;
 #[cfg(feature = "server")]
 mod demo_sync;
+mod doctor;
 mod output;
 mod usb;
 
@@ -37,6 +38,10 @@ struct Cli {
     /// Print JSON instead of text.
     #[arg(long, global = true)]
     json: bool,
+    /// No progress on standard error (it is shown only when standard error is a
+    /// terminal anyway; standard output never carries it).
+    #[arg(long, short, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -121,6 +126,14 @@ enum Command {
     Dev {
         #[command(subcommand)]
         command: DevCommand,
+    },
+    /// Checks the data folder (files, schema versions, integrity, free space) and
+    /// the kept server (reachable, certificate, clock), and says what is wrong.
+    Doctor,
+    /// Prints a shell completion script: `source <(tsd completions bash)`.
+    Completions {
+        /// bash, zsh, fish, powershell or elvish.
+        shell: clap_complete::Shell,
     },
 }
 
@@ -218,9 +231,6 @@ struct SyncArgs {
     /// anything is left unsent or the sync fails.
     #[arg(long, default_value_t = 0)]
     retry_for: u64,
-    /// Print nothing but the report (no progress on standard error).
-    #[arg(long)]
-    quiet: bool,
 }
 
 #[derive(Args)]
@@ -537,6 +547,12 @@ enum DevCommand {
     BenchLookup(bench::LookupArgs),
     /// Scan-to-durable commit latency (used by `bench`).
     BenchScan(bench::ScanArgs),
+    /// Writes the manual pages (tsd.1, tsd-doc-scan.1, …) into a folder (for
+    /// packaging).
+    Man {
+        /// The folder (created if absent).
+        dir: PathBuf,
+    },
 }
 
 /// A command failure: the core error, or a usage problem found by `tsd` itself.
@@ -556,6 +572,7 @@ type CmdResult = Result<(), Failure>;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    tsd_term::progress::set_quiet(cli.quiet);
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Reported) => ExitCode::from(1),
@@ -564,6 +581,9 @@ fn main() -> ExitCode {
                 eprintln!("{}", json!({"error": output::error_json(&e)}));
             } else {
                 eprintln!("error: {e}");
+                if let Some(next) = e.next_step() {
+                    eprintln!("  what to do: {next}");
+                }
             }
             ExitCode::from(1)
         }
@@ -655,20 +675,22 @@ fn print_command(cli: &Cli, command: &PrintCommand) -> CmdResult {
                 .map(|(j, s)| json!({"job": j, "status": s.status, "message": s.message}))
                 .collect::<Vec<_>>());
             print(cli, value, || {
-                jobs.iter()
+                let rows: Vec<Vec<String>> = jobs
+                    .iter()
                     .map(|(j, s)| {
-                        format!(
-                            "{}\t{}\t{} ×{}\t{}{}",
-                            j.id,
-                            j.printer,
-                            j.template,
-                            j.copies,
-                            s.status,
-                            s.message.as_ref().map(|m| format!(": {m}")).unwrap_or_default()
-                        )
+                        vec![
+                            j.printer.clone(),
+                            j.template.clone(),
+                            j.copies.to_string(),
+                            s.status.to_string(),
+                            s.message.clone().unwrap_or_default(),
+                            j.id.clone(),
+                        ]
                     })
-                    .collect::<Vec<_>>()
-                    .join("\n")
+                    .collect();
+                tsd_term::table(&["PRINTER", "TEMPLATE", "COPIES", "STATUS", "MESSAGE", "JOB"], &rows)
+                    .trim_end()
+                    .to_string()
             });
         }
     }
@@ -722,15 +744,11 @@ fn sync_server(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
             .ok_or_else(|| Error::InvalidArgument("pass --folder DIR or --server URL, or keep a server with `tsd server set`".into()))?,
     };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(args.retry_for);
-    let quiet = args.quiet || cli.json;
+    let quiet = cli.quiet || cli.json;
+    let bar = tsd_term::Bar::spinner("connecting");
     let mut last_step = None;
     let result = loop {
-        let result = rt.sync_server(&settings, &mut |p| {
-            if !quiet && last_step != Some(p.step) {
-                eprintln!("sync: {:?}", p.step);
-                last_step = Some(p.step);
-            }
-        });
+        let result = rt.sync_server(&settings, &mut |p| show_sync_step(&bar, &mut last_step, p));
         let retry = match &result {
             Ok(r) => r.waiting > 0,
             Err(e) => e.retryable() || matches!(e, Error::Server { .. }),
@@ -742,12 +760,15 @@ fn sync_server(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
         let wait = (status.next_attempt_at - now_ms()).max(0) as u64;
         if let Err(e) = &result {
             if !quiet {
-                eprintln!("sync failed ({e}); next attempt in {:.1} s", wait as f64 / 1000.0);
+                bar.note(&format!("sync failed ({e}); next attempt in {:.1} s", wait as f64 / 1000.0));
             }
         }
+        bar.wait("waiting to retry");
+        last_step = None;
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         std::thread::sleep(std::time::Duration::from_millis(wait).min(left));
     };
+    bar.finish();
     let status = rt.sync_status()?;
     rt.close()?;
     let report = result?;
@@ -776,11 +797,76 @@ fn sync_server(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Moves the sync's progress line on: a new step starts the line afresh (what it
+/// counts: documents, bytes downloaded, records applied), and the count follows.
+pub(crate) fn show_sync_step(bar: &tsd_term::Bar, last: &mut Option<tsd_core::sync::Step>, p: tsd_core::sync::Progress) {
+    use tsd_core::sync::Step;
+    use tsd_term::progress::Unit;
+    let total = (p.total > 0).then_some(p.total);
+    if *last != Some(p.step) {
+        let (what, unit) = match p.step {
+            Step::Push => ("sending documents", Unit::Items),
+            Step::Print => ("sending print jobs", Unit::Items),
+            Step::Download => ("downloading catalog", Unit::Bytes),
+            Step::Apply => ("applying catalog", Unit::Records),
+            Step::Tasks => ("fetching tasks", Unit::Items),
+            Step::Config => ("fetching configuration", Unit::Items),
+            Step::Status => ("reporting status", Unit::Items),
+        };
+        bar.step(what, unit, total);
+        *last = Some(p.step);
+    } else if total.is_some() && bar.total() != total {
+        bar.set_total(p.total);
+    }
+    bar.set(p.done);
+}
+
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+/// The progress line of a command reading a catalog file: rows against the
+/// file's line count (counted only when the line is shown; CommerceML and
+/// folders get a counter without a total).
+pub(crate) fn reading_bar(file: &Path, format: Format) -> tsd_term::Bar {
+    let total = if tsd_term::progress::shown() && matches!(format, Format::Csv | Format::Jsonl) {
+        count_lines(file).map(|n| n.saturating_sub(u64::from(format == Format::Csv)))
+    } else {
+        None
+    };
+    tsd_term::Bar::new("reading", tsd_term::progress::Unit::Rows, total)
+}
+
+/// Rows read so far; past the last full batch the line turns to `then` (what
+/// follows the reading: nothing more is counted).
+pub(crate) fn read_so_far(bar: &tsd_term::Bar, rows: u64, then: &str) {
+    bar.set(rows);
+    if let Some(total) = bar.total() {
+        if rows > total {
+            bar.set_total(rows);
+        }
+        if rows + 65_536 > total {
+            bar.wait(then);
+        }
+    }
+}
+
+/// Newlines in a file (a row estimate: a quoted field may hold one).
+fn count_lines(file: &Path) -> Option<u64> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(file).ok()?;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut lines = 0u64;
+    loop {
+        match f.read(&mut buf) {
+            Ok(0) => return Some(lines),
+            Ok(n) => lines += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64,
+            Err(_) => return None,
+        }
+    }
 }
 
 fn format_of(file: &Path, format: &Option<String>) -> Result<Format, Error> {
@@ -816,7 +902,12 @@ fn run(cli: &Cli) -> CmdResult {
             let read = read.options()?;
             let rt = open(cli)?;
             let started = std::time::Instant::now();
-            let report = rt.import_catalog_with(file, format, &read, &mut |_| true)?;
+            let bar = reading_bar(file, format);
+            let report = rt.import_catalog_with(file, format, &read, &mut |rows| {
+                read_so_far(&bar, rows, "indexing and committing");
+                true
+            })?;
+            bar.finish();
             let secs = started.elapsed().as_secs_f64();
             let mut value = serde_json::to_value(&report).unwrap_or_default();
             value["seconds"] = json!(secs);
@@ -1014,7 +1105,16 @@ fn run(cli: &Cli) -> CmdResult {
             let key = read_key(&args.key)?;
             let rt = open(cli)?;
             let folder = args.folder.as_deref().unwrap_or(Path::new("."));
-            let report = rt.sync_folder(folder, key.as_deref(), args.key.require_signed)?;
+            let bar = tsd_term::Bar::spinner("syncing with the folder");
+            let mut applying = false;
+            let report = rt.sync_folder_observed(folder, key.as_deref(), args.key.require_signed, &mut |records| {
+                if !std::mem::replace(&mut applying, true) {
+                    bar.step("applying catalog", tsd_term::progress::Unit::Records, None);
+                }
+                bar.set(records);
+                true
+            })?;
+            bar.finish();
             rt.close()?;
             let mut value = json!(report);
             value["peak_rss_kib"] = json!(bench::peak_rss_kib());
@@ -1040,6 +1140,20 @@ fn run(cli: &Cli) -> CmdResult {
             Ok(())
         }
         Command::Demo => Ok(demo::run(cli.db.as_deref(), cli.json)?),
+        Command::Doctor => {
+            let report = doctor::check(&db_path(cli));
+            print(cli, json!(report), || report.text());
+            if report.failed() {
+                return Err(Failure::Reported);
+            }
+            Ok(())
+        }
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            tsd_term::help::completions(<Cli as clap::CommandFactory>::command(), *shell, &mut out);
+            write_stdout(format_args!("{}", String::from_utf8_lossy(&out).trim_end()));
+            Ok(())
+        }
         Command::Dev { command } => match command {
             DevCommand::GenCatalog {
                 products,
@@ -1082,6 +1196,14 @@ fn run(cli: &Cli) -> CmdResult {
             .into()),
             DevCommand::BenchLookup(args) => Ok(bench::lookup(&db_path(cli), args)?),
             DevCommand::BenchScan(args) => Ok(bench::scan(&db_path(cli), args)?),
+            DevCommand::Man { dir } => {
+                let pages = tsd_term::help::man_pages(<Cli as clap::CommandFactory>::command(), dir)
+                    .map_err(|source| Error::Io { path: dir.clone(), source })?;
+                print(cli, json!({ "pages": pages.len() }), || {
+                    format!("{} manual pages in {}", pages.len(), dir.display())
+                });
+                Ok(())
+            }
         },
     }
 }
@@ -1096,18 +1218,21 @@ fn doc(cli: &Cli, command: &DocCommand) -> CmdResult {
         DocCommand::List => {
             let docs = rt.documents()?;
             print(cli, json!(docs), || {
-                docs.iter()
+                let rows: Vec<Vec<String>> = docs
+                    .iter()
                     .map(|h| {
-                        format!(
-                            "{}\t{}\t{}\t{}",
-                            h.id,
-                            h.number,
-                            h.doc_type,
-                            format!("{:?}", h.status).to_lowercase()
-                        )
+                        vec![
+                            h.number.clone(),
+                            h.doc_type.clone(),
+                            format!("{:?}", h.status).to_lowercase(),
+                            output::utc_minute(h.created_at),
+                            h.id.clone(),
+                        ]
                     })
-                    .collect::<Vec<_>>()
-                    .join("\n")
+                    .collect();
+                tsd_term::table(&["NUMBER", "TYPE", "STATUS", "CREATED (UTC)", "ID"], &rows)
+                    .trim_end()
+                    .to_string()
             });
         }
         DocCommand::Show { id } => {
@@ -1280,8 +1405,20 @@ fn exchange(cli: &Cli, command: &ExchangeCommand) -> CmdResult {
                     .map(|d| d.as_secs() as i64)
                     .unwrap_or(0)
             });
-            let (name, header, warnings) =
-                tsd_core::sync::exchange::put_catalog_with(folder, file, format, &read, version, read_key(key)?.as_deref())?;
+            let bar = reading_bar(file, format);
+            let (name, header, warnings) = tsd_core::sync::exchange::put_catalog_observed(
+                folder,
+                file,
+                format,
+                &read,
+                version,
+                read_key(key)?.as_deref(),
+                &mut |step| match step {
+                    tsd_core::sync::exchange::PutStep::Reading(rows) => read_so_far(&bar, rows, "reading"),
+                    tsd_core::sync::exchange::PutStep::Writing => bar.wait("writing the package"),
+                },
+            )?;
+            bar.finish();
             for w in &warnings {
                 eprintln!("warning: {w}");
             }

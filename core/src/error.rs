@@ -163,6 +163,42 @@ impl Error {
         }
     }
 
+    /// What the person in front of the error can do about it, when the fix is
+    /// known: "update the app" for data or a package from a newer build, the
+    /// accepted encodings for a file that is not UTF-8. Words for a person, not for
+    /// a program; `None` when the message already says all there is.
+    pub fn next_step(&self) -> Option<&'static str> {
+        use crate::package::{PackageError, Refusal};
+        Some(match self {
+            Error::SchemaTooNew { .. } => "update the app: a newer version wrote this data (or open the data folder with the version that wrote it)",
+            Error::Corrupt { .. } => "restore the file from a backup, or move it aside and start afresh (documents in a damaged journal.db that were not sent are then lost)",
+            Error::Import { reason, .. } if reason.contains("not UTF-8") => {
+                "save the file as UTF-8, or name its encoding: --encoding windows-1251 (1C's and Excel's usual), utf-16le or utf-16be"
+            }
+            Error::Import { .. } => "correct that row in the file (or in the export that made it) and import again; nothing was changed",
+            Error::Sqlite { source, .. } if source.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) => "free disk space and try again; nothing was lost",
+            Error::Sqlite { source, .. }
+                if matches!(source.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)) =>
+            {
+                "another program holds the data folder; try again when it has finished"
+            }
+            Error::Package(PackageError::Refused { reason, .. }) => match reason {
+                Refusal::TooNew { .. } => "update the app: the package was made by a newer version",
+                Refusal::Truncated | Refusal::BadChecksum => "the file was damaged on its way: put it into the folder again (or let the next sync fetch it anew)",
+                Refusal::Unsigned | Refusal::BadSignature => "sign packages with the key the terminal holds (--key-file on both sides)",
+                Refusal::OutOfOrder { .. } => "give the terminal the full catalog (a snapshot) first, then the changes",
+                Refusal::Foreign | Refusal::Malformed(_) => "this is not a package made by tsd; put only tsd's packages into to-device/",
+            },
+            Error::Network { .. } => "check the network and the server address; nothing was lost, and the next sync sends what is waiting",
+            Error::Server { status: 401 | 403, .. } => "the terminal's token is unknown or was revoked: enroll the terminal again with a new setup code",
+            Error::Protocol(_) => "update the app or the server so both speak the same protocol version",
+            Error::Tls { .. } => "check the server's certificate: its CA (--ca), the pinned fingerprint (--pin) and the name in the URL",
+            Error::SyncInProgress => "wait for the running sync to finish, then try again",
+            Error::BadUpdate { .. } => "fetch the update again; the damaged file was not installed",
+            _ => return None,
+        })
+    }
+
     /// True when the same call may succeed later (busy database, full disk freed,
     /// transient I/O).
     pub fn retryable(&self) -> bool {

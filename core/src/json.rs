@@ -11,10 +11,14 @@ use serde_json::{json, Value};
 
 /// `{"code", "message"}` of a core error.
 pub fn error_json(e: &Error) -> Value {
-    match e {
+    let mut value = match e {
         Error::Barcode(b) => json!({"code": b.code.as_str(), "message": b.to_string()}),
         other => json!({"code": other.code(), "message": other.to_string()}),
+    };
+    if let Some(next) = e.next_step() {
+        value["next_step"] = json!(next);
     }
+    value
 }
 
 /// The `tsd barcode parse` object.

@@ -351,8 +351,21 @@ impl Runtime {
     /// otherwise) and its outcome is recorded for [`Runtime::sync_status`], so the
     /// shell shows the same "synced / waiting / failed" line in both modes.
     pub fn sync_folder(&self, root: &Path, key: Option<&[u8]>, require_signed: bool) -> Result<FolderReport> {
+        self.sync_folder_observed(root, key, require_signed, &mut |_| true)
+    }
+
+    /// [`Runtime::sync_folder`], telling `progress` the catalog records applied so
+    /// far (every 65,536, and at each package's end); it returns `false` to stop
+    /// between batches.
+    pub fn sync_folder_observed(
+        &self,
+        root: &Path,
+        key: Option<&[u8]>,
+        require_signed: bool,
+        progress: &mut dyn FnMut(u64) -> bool,
+    ) -> Result<FolderReport> {
         let _running = self.begin_sync()?;
-        let result = self.sync_folder_once(root, key, require_signed);
+        let result = self.sync_folder_once(root, key, require_signed, progress);
         let backoff = crate::sync::http::Backoff::default();
         match &result {
             Ok(_) => self.record_attempt(Ok(()), &backoff)?,
@@ -361,7 +374,13 @@ impl Runtime {
         result
     }
 
-    fn sync_folder_once(&self, root: &Path, key: Option<&[u8]>, require_signed: bool) -> Result<FolderReport> {
+    fn sync_folder_once(
+        &self,
+        root: &Path,
+        key: Option<&[u8]>,
+        require_signed: bool,
+        progress: &mut dyn FnMut(u64) -> bool,
+    ) -> Result<FolderReport> {
         let outbox = self.outbox()?;
         let device = self.device_name();
         let terminal = folder::Terminal {
@@ -372,7 +391,7 @@ impl Runtime {
         };
         let started = Instant::now();
         let mut conn = lock(&self.catalog_writer);
-        let mut report = terminal.sync(&mut conn, &outbox, &mut JournalOf(self), &mut |_| true)?;
+        let mut report = terminal.sync(&mut conn, &outbox, &mut JournalOf(self), progress)?;
         report.seconds = started.elapsed().as_secs_f64();
         drop(conn);
         // A configuration applied now may let tasks set aside before be taken.

@@ -205,9 +205,35 @@ pub fn put_catalog_with(
     version: i64,
     key: Option<&[u8]>,
 ) -> Result<(String, Header, Vec<String>)> {
+    put_catalog_observed(root, input, format, read, version, key, &mut |_| {})
+}
+
+/// Where [`put_catalog_observed`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutStep {
+    /// Reading and checking the file: rows so far (told every 65,536).
+    Reading(u64),
+    /// Writing the package.
+    Writing,
+}
+
+/// [`put_catalog_with`], telling `progress` where it is.
+pub fn put_catalog_observed(
+    root: &Path,
+    input: &Path,
+    format: crate::catalog::Format,
+    read: &crate::catalog::ReadOptions,
+    version: i64,
+    key: Option<&[u8]>,
+    progress: &mut dyn FnMut(PutStep),
+) -> Result<(String, Header, Vec<String>)> {
     prepare(root)?;
-    let (canonical, summary) = normalize_to_temp(input, format, read, root)?;
+    let (canonical, summary) = crate::catalog::package::normalize_to_temp_observed(input, format, read, root, &mut |rows| {
+        progress(PutStep::Reading(rows));
+        true
+    })?;
     whole_catalog(&summary, input)?;
+    progress(PutStep::Writing);
     let (name, header) = put_catalog(root, &canonical, crate::catalog::Format::Jsonl, version, key)?;
     Ok((name, header, summary.warnings))
 }

@@ -110,6 +110,18 @@ fn transport_error(step: &'static str, e: ureq::Error) -> Error {
 /// An HTTP answer.
 pub(crate) type Response = ureq::http::Response<ureq::Body>;
 
+/// What [`Client::probe`] learnt of the server.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    /// Its hello.
+    pub hello: Hello,
+    /// Its clock when it answered (the `Date` header, whole seconds), ms since
+    /// the epoch.
+    pub server_time_ms: Option<i64>,
+    /// How long the answer took.
+    pub round_trip: Duration,
+}
+
 /// A client for one server.
 pub struct Client {
     agent: ureq::Agent,
@@ -224,14 +236,34 @@ impl Client {
 
     /// `GET /v1/hello`: checks that the server speaks our protocol.
     pub fn hello(&self) -> Result<Hello> {
-        let hello: Hello = Self::json("contacting the server", self.get("contacting the server", routes::HELLO, &[])?)?;
+        self.probe().map(|p| p.hello)
+    }
+
+    /// [`Client::hello`], also telling the server's clock (its `Date` header)
+    /// and how long the answer took: what `tsd doctor` reports.
+    pub fn probe(&self) -> Result<Probe> {
+        let started = std::time::Instant::now();
+        let resp = self.get("contacting the server", routes::HELLO, &[])?;
+        let round_trip = started.elapsed();
+        let server_time_ms = resp
+            .headers()
+            .get("date")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|d| httpdate::parse_http_date(d).ok())
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_millis() as i64);
+        let hello: Hello = Self::json("contacting the server", resp)?;
         if !(hello.protocol_min..=hello.protocol_max).contains(&PROTOCOL) {
             return Err(Error::Protocol(format!(
                 "this terminal speaks protocol {PROTOCOL}, the server {}..{}",
                 hello.protocol_min, hello.protocol_max
             )));
         }
-        Ok(hello)
+        Ok(Probe {
+            hello,
+            server_time_ms,
+            round_trip,
+        })
     }
 
     /// `POST /v1/device/documents`: pushes one finished-document package, streamed
