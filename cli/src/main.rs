@@ -828,45 +828,15 @@ pub(crate) fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// The progress line of a command reading a catalog file: rows against the
-/// file's line count (counted only when the line is shown; CommerceML and
-/// folders get a counter without a total).
+/// The progress line of a command reading a catalog file (see
+/// [`tsd_term::Bar::reading`]): CSV has a header line, CommerceML no lines to count.
 pub(crate) fn reading_bar(file: &Path, format: Format) -> tsd_term::Bar {
-    let total = if tsd_term::progress::shown() && matches!(format, Format::Csv | Format::Jsonl) {
-        count_lines(file).map(|n| n.saturating_sub(u64::from(format == Format::Csv)))
-    } else {
-        None
+    let header = match format {
+        Format::Csv => Some(1),
+        Format::Jsonl => Some(0),
+        _ => None,
     };
-    tsd_term::Bar::new("reading", tsd_term::progress::Unit::Rows, total)
-}
-
-/// Rows read so far; past the last full batch the line turns to `then` (what
-/// follows the reading: nothing more is counted).
-pub(crate) fn read_so_far(bar: &tsd_term::Bar, rows: u64, then: &str) {
-    bar.set(rows);
-    if let Some(total) = bar.total() {
-        if rows > total {
-            bar.set_total(rows);
-        }
-        if rows + 65_536 > total {
-            bar.wait(then);
-        }
-    }
-}
-
-/// Newlines in a file (a row estimate: a quoted field may hold one).
-fn count_lines(file: &Path) -> Option<u64> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(file).ok()?;
-    let mut buf = vec![0u8; 1 << 20];
-    let mut lines = 0u64;
-    loop {
-        match f.read(&mut buf) {
-            Ok(0) => return Some(lines),
-            Ok(n) => lines += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64,
-            Err(_) => return None,
-        }
-    }
+    tsd_term::Bar::reading(file, header)
 }
 
 fn format_of(file: &Path, format: &Option<String>) -> Result<Format, Error> {
@@ -904,7 +874,7 @@ fn run(cli: &Cli) -> CmdResult {
             let started = std::time::Instant::now();
             let bar = reading_bar(file, format);
             let report = rt.import_catalog_with(file, format, &read, &mut |rows| {
-                read_so_far(&bar, rows, "indexing and committing");
+                bar.read_so_far(rows, "indexing and committing");
                 true
             })?;
             bar.finish();
@@ -1225,7 +1195,7 @@ fn doc(cli: &Cli, command: &DocCommand) -> CmdResult {
                             h.number.clone(),
                             h.doc_type.clone(),
                             format!("{:?}", h.status).to_lowercase(),
-                            output::utc_minute(h.created_at),
+                            tsd_term::table::utc_minute(h.created_at),
                             h.id.clone(),
                         ]
                     })
@@ -1414,7 +1384,7 @@ fn exchange(cli: &Cli, command: &ExchangeCommand) -> CmdResult {
                 version,
                 read_key(key)?.as_deref(),
                 &mut |step| match step {
-                    tsd_core::sync::exchange::PutStep::Reading(rows) => read_so_far(&bar, rows, "reading"),
+                    tsd_core::sync::exchange::PutStep::Reading(rows) => bar.read_so_far(rows, "reading"),
                     tsd_core::sync::exchange::PutStep::Writing => bar.wait("writing the package"),
                 },
             )?;

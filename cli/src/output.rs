@@ -33,21 +33,3 @@ pub fn scan_line(input: &str, o: &ScanOutcome) -> String {
     let plan = o.planned.map(|p| format!(" of {}", qty_json(p))).unwrap_or_default();
     format!("{seq}\t{status}\t{what}\t+{}\t= {}{plan}", qty_json(o.qty), qty_json(o.actual))
 }
-
-/// A time in ms since the epoch as `YYYY-MM-DD HH:MM` (UTC), for tables.
-pub fn utc_minute(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let (y, m, d) = tsd_core::calendar::civil_from_days(secs.div_euclid(86_400));
-    let minute = secs.rem_euclid(86_400) / 60;
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", minute / 60, minute % 60)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn utc_minute_reads_as_a_calendar_time() {
-        assert_eq!(super::utc_minute(0), "1970-01-01 00:00");
-        // 2026-11-28 18:05:15 UTC
-        assert_eq!(super::utc_minute(1_795_889_115_000), "2026-11-28 18:05");
-    }
-}

@@ -23,6 +23,7 @@
 
 pub mod api;
 pub mod console;
+pub mod doctor;
 pub mod error;
 pub mod loadgen;
 pub mod metrics;

@@ -22,6 +22,10 @@ struct Cli {
     /// Most PostgreSQL connections this instance opens.
     #[arg(long, global = true, env = "TSD_DATABASE_POOL", default_value_t = 16)]
     database_pool: usize,
+    /// No progress on standard error (it is shown only when standard error is a
+    /// terminal anyway).
+    #[arg(long, short, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -30,33 +34,48 @@ struct Cli {
 enum Command {
     /// Serves the HTTP(S) API; prints `listening on URL` once ready.
     Serve {
-        /// Address and port (port 0 picks a free one).
-        #[arg(long, default_value = "127.0.0.1:8480")]
-        listen: String,
-        /// PEM certificate chain: serve HTTPS.
-        #[arg(long, requires = "tls_key")]
-        tls_cert: Option<PathBuf>,
-        /// PEM private key of the certificate.
-        #[arg(long, requires = "tls_cert")]
-        tls_key: Option<PathBuf>,
+        #[command(flatten)]
+        net: NetArgs,
         /// Largest catalog upload, in MiB.
-        #[arg(long, default_value_t = 4096)]
+        #[arg(long, env = "TSD_MAX_CATALOG_MIB", default_value_t = 4096)]
         max_catalog_mib: u64,
         /// Largest finished document, in MiB.
-        #[arg(long, default_value_t = 32)]
+        #[arg(long, env = "TSD_MAX_DOCUMENT_MIB", default_value_t = 32)]
         max_document_mib: u64,
         /// Serve /metrics on this address only (plain HTTP), not on --listen.
-        #[arg(long)]
+        #[arg(long, env = "TSD_METRICS_LISTEN")]
         metrics_listen: Option<String>,
         /// Serve the admin console (/admin) on this address only, not on --listen
         /// (with the same TLS certificate when there is one).
-        #[arg(long)]
+        #[arg(long, env = "TSD_ADMIN_LISTEN")]
         admin_listen: Option<String>,
         /// Seconds a print job stays this instance's once its worker took it: on a
         /// shared PostgreSQL, another instance takes it over only after this (the
         /// first died mid-job). Longer than one attempt takes.
-        #[arg(long, default_value_t = 60)]
+        #[arg(long, env = "TSD_PRINT_LEASE_SECS", default_value_t = 60)]
         print_lease_secs: u64,
+    },
+    /// Checks what `serve` would run with: the data folder (files, schema,
+    /// integrity, free space), the database, the certificate (key, expiry), the
+    /// address, and what terminals need (a catalog, devices); says what is wrong.
+    Doctor {
+        #[command(flatten)]
+        net: NetArgs,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Prints a shell completion script: `source <(tsd-server completions bash)`.
+    Completions {
+        /// bash, zsh, fish, powershell or elvish.
+        shell: clap_complete::Shell,
+    },
+    /// Writes the manual pages (tsd-server.1, tsd-server-serve.1, …) into a
+    /// folder (for packaging).
+    #[command(hide = true)]
+    Man {
+        /// The folder (created if absent).
+        dir: PathBuf,
     },
     /// Terminals.
     #[command(subcommand)]
@@ -131,6 +150,21 @@ enum Command {
     /// 1C's "exchange with a site" (Обмен с сайтом) at /1c/exchange.
     #[command(subcommand, name = "1c")]
     OneC(OneCCommand),
+}
+
+/// Where `serve` listens and with which certificate; each also from the
+/// environment (the package's /etc/tsd-server/tsd-server.env sets them).
+#[derive(clap::Args)]
+struct NetArgs {
+    /// Address and port (port 0 picks a free one).
+    #[arg(long, env = "TSD_LISTEN", default_value = "127.0.0.1:8480")]
+    listen: String,
+    /// PEM certificate chain: serve HTTPS.
+    #[arg(long, env = "TSD_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of the certificate.
+    #[arg(long, env = "TSD_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -379,9 +413,26 @@ enum DocumentsCommand {
 
 fn main() {
     let cli = Cli::parse();
+    tsd_term::progress::set_quiet(cli.quiet);
     if let Err(e) = run(cli) {
-        let _ = writeln!(std::io::stderr(), "tsd-server: {e}");
+        let mut err = std::io::stderr();
+        let _ = writeln!(err, "tsd-server: {e}");
+        if let Some(next) = next_step(e.as_ref()) {
+            let _ = writeln!(err, "  what to do: {next}");
+        }
         std::process::exit(1);
+    }
+}
+
+/// What to do about an error, when the fix is known (the core's advice for its
+/// errors, the server's for its own).
+fn next_step(e: &(dyn std::error::Error + 'static)) -> Option<&'static str> {
+    if let Some(core) = e.downcast_ref::<tsd_core::Error>() {
+        return core.next_step();
+    }
+    match e.downcast_ref::<tsd_server::error::Error>()? {
+        tsd_server::error::Error::Core(core) => core.next_step(),
+        _ => None,
     }
 }
 
@@ -404,12 +455,52 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         url,
         max_connections: cli.database_pool,
     });
+    // What needs no server opened (and must not create a data folder).
+    match &cli.command {
+        Command::Completions { shell } => {
+            let mut text = Vec::new();
+            tsd_term::help::completions(<Cli as clap::CommandFactory>::command(), *shell, &mut text);
+            out(&String::from_utf8_lossy(&text));
+            return Ok(());
+        }
+        Command::Man { dir } => {
+            let pages =
+                tsd_term::help::man_pages(<Cli as clap::CommandFactory>::command(), dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            out(&format!("{} manual pages in {}\n", pages.len(), dir.display()));
+            return Ok(());
+        }
+        Command::Doctor { net, json } => {
+            let report = tsd_server::doctor::check(&tsd_server::doctor::Setup {
+                data: cli.data.clone(),
+                database,
+                listen: Some(net.listen.clone()),
+                tls: net.tls_cert.clone().zip(net.tls_key.clone()),
+            });
+            if *json {
+                out(&format!("{}\n", serde_json::to_string(&report)?));
+            } else {
+                out(&format!("{}\n", report.text()));
+            }
+            if report.failed() {
+                // The report said what failed and what to do.
+                std::process::exit(1);
+            }
+            return Ok(());
+        }
+        _ => {}
+    }
     let server = Server::open_with(&cli.data, database.as_ref())?;
-    match cli.command {
+    with_server(server, &cli.data, cli.command)
+}
+
+/// The commands that work on an opened server.
+fn with_server(server: Server, data: &Path, command: Command) -> Result<(), Box<dyn std::error::Error>> {
+    match command {
+        Command::Completions { .. } | Command::Man { .. } | Command::Doctor { .. } => {
+            return Err("internal: answered before the server opens".into());
+        }
         Command::Serve {
-            listen,
-            tls_cert,
-            tls_key,
+            net: NetArgs { listen, tls_cert, tls_key },
             max_catalog_mib,
             max_document_mib,
             metrics_listen,
@@ -470,7 +561,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 server_pids,
                 morning,
             };
-            let report = tsd_server::loadgen::run(&server, &cli.data, &settings)?;
+            let report = tsd_server::loadgen::run(&server, data, &settings)?;
             out(&format!("{}\n", serde_json::to_string_pretty(&report)?));
         }
         Command::Device(DeviceCommand::Add {
@@ -493,10 +584,21 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             if json {
                 out(&format!("{}\n", serde_json::to_string(&devices)?));
             } else {
-                for d in devices {
-                    let status = d.status.map(|s| s.to_string()).unwrap_or_default();
-                    out(&format!("{}\tlast seen {}\t{status}\n", d.name, d.last_seen.unwrap_or(0)));
-                }
+                let rows: Vec<Vec<String>> = devices
+                    .iter()
+                    .map(|d| {
+                        let status = d.status.as_ref();
+                        let field = |k: &str| status.and_then(|s| s.get(k)).map(|v| v.to_string()).unwrap_or_default();
+                        vec![
+                            d.name.clone(),
+                            d.last_seen.map(tsd_term::table::utc_minute).unwrap_or_else(|| "never".into()),
+                            field("catalog_version"),
+                            field("waiting"),
+                            d.app_version.map(|v| v.to_string()).unwrap_or_default(),
+                        ]
+                    })
+                    .collect();
+                out(&tsd_term::table(&["DEVICE", "LAST SEEN (UTC)", "CATALOG", "WAITING", "APP"], &rows));
             }
         }
         Command::Key(KeyCommand::New) => out(&format!("{}\n", server.new_integration_key()?)),
@@ -511,7 +613,25 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         }) => {
             let format = format_of(&file, format.as_deref())?;
             let read = tsd_core::catalog::ReadOptions::from_args(encoding.as_deref(), columns.as_deref(), strict)?;
-            let published = server.publish_catalog_with(&file, format, &read)?;
+            let header = match format {
+                tsd_core::catalog::Format::Csv => Some(1),
+                tsd_core::catalog::Format::Jsonl => Some(0),
+                _ => None,
+            };
+            let bar = tsd_term::Bar::reading(&file, header);
+            let published = server.publish_catalog_observed(&file, format, &read, &mut |step| {
+                use tsd_server::PublishStep;
+                match step {
+                    PublishStep::Waiting => bar.wait("waiting for another publish to finish"),
+                    PublishStep::Reading(rows) => bar.read_so_far(rows, "checking"),
+                    PublishStep::Merging => bar.wait("merging the changes onto the latest version"),
+                    PublishStep::Snapshot => bar.wait("building the full package"),
+                    PublishStep::Delta => bar.wait("building the package of changes"),
+                    PublishStep::Keeping => bar.wait("keeping the packages"),
+                    PublishStep::Lookup => bar.wait("bringing online lookups to the new version"),
+                }
+            })?;
+            bar.finish();
             for w in &published.warnings {
                 let _ = writeln!(std::io::stderr(), "warning: {w}");
             }
@@ -536,35 +656,57 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             if json {
                 out(&format!("{}\n", serde_json::to_string(&docs)?));
             } else {
-                for d in docs {
-                    let lines = d.document.get("lines").and_then(|l| l.as_array()).map_or(0, Vec::len);
-                    out(&format!("{}\t{}\t{}\t{lines} lines\n", d.id, d.device, d.doc_id));
-                }
+                let rows: Vec<Vec<String>> = docs
+                    .iter()
+                    .map(|d| {
+                        let text = |k: &str| d.document.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+                        let lines = d.document.get("lines").and_then(|l| l.as_array()).map_or(0, Vec::len);
+                        vec![
+                            d.id.to_string(),
+                            d.device.clone(),
+                            text("number"),
+                            text("type"),
+                            lines.to_string(),
+                            tsd_term::table::utc_minute(d.received_at),
+                            if d.acked_at.is_some() { "yes" } else { "no" }.to_string(),
+                            d.doc_id.clone(),
+                        ]
+                    })
+                    .collect();
+                out(&tsd_term::table(
+                    &["ID", "DEVICE", "NUMBER", "TYPE", "LINES", "RECEIVED (UTC)", "ACKED", "DOCUMENT"],
+                    &rows,
+                ));
             }
         }
         Command::Printer(PrinterCommand::Add { name, address }) => server.add_printer(&name, &address)?,
         Command::Printer(PrinterCommand::List) => {
-            for (name, address) in server.store().printers()? {
-                out(&format!("{name}\t{address}\n"));
-            }
+            let rows: Vec<Vec<String>> = server.store().printers()?.into_iter().map(|(n, a)| vec![n, a]).collect();
+            out(&tsd_term::table(&["PRINTER", "ADDRESS"], &rows));
         }
         Command::Print(PrintCommand::List { json, limit }) => {
             let jobs = server.store().print_jobs(None, limit)?;
             if json {
                 out(&format!("{}\n", serde_json::to_string(&jobs)?));
             } else {
-                for j in jobs {
-                    out(&format!(
-                        "{}\t{}\t{}\t{} ×{}\t{}{}\n",
-                        j.id,
-                        j.device,
-                        j.printer,
-                        j.job.template,
-                        j.job.copies,
-                        j.status,
-                        j.message.map(|m| format!(": {m}")).unwrap_or_default()
-                    ));
-                }
+                let rows: Vec<Vec<String>> = jobs
+                    .into_iter()
+                    .map(|j| {
+                        vec![
+                            j.id.to_string(),
+                            j.device,
+                            j.printer,
+                            j.job.template,
+                            j.job.copies.to_string(),
+                            j.status.to_string(),
+                            j.message.unwrap_or_default(),
+                        ]
+                    })
+                    .collect();
+                out(&tsd_term::table(
+                    &["ID", "DEVICE", "PRINTER", "TEMPLATE", "COPIES", "STATUS", "MESSAGE"],
+                    &rows,
+                ));
             }
         }
         Command::App(AppCommand::Publish {
@@ -582,12 +724,23 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             if json {
                 out(&format!("{}\n", serde_json::to_string(&bundles)?));
             } else {
-                for b in bundles {
-                    out(&format!(
-                        "{}\t{}\t{}\t{} bytes\tapp {} config v{}\n",
-                        b.id, b.device, b.received_at, b.size, b.info["app_version"], b.info["config_version"]
-                    ));
-                }
+                let rows: Vec<Vec<String>> = bundles
+                    .iter()
+                    .map(|b| {
+                        vec![
+                            b.id.to_string(),
+                            b.device.clone(),
+                            tsd_term::table::utc_minute(b.received_at),
+                            b.size.to_string(),
+                            b.info["app_version"].to_string(),
+                            b.info["config_version"].to_string(),
+                        ]
+                    })
+                    .collect();
+                out(&tsd_term::table(
+                    &["ID", "DEVICE", "RECEIVED (UTC)", "BYTES", "APP", "CONFIG"],
+                    &rows,
+                ));
             }
         }
         Command::Logs(LogsCommand::Get { id, out: file }) => {

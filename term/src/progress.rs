@@ -7,6 +7,7 @@
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use std::io::IsTerminal;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -49,6 +50,10 @@ impl Unit {
 /// One line of progress on standard error; cleared when dropped or finished.
 pub struct Bar {
     bar: ProgressBar,
+    /// The counting step last started, to come back to after a wait.
+    counting: std::cell::RefCell<(String, Unit, Option<u64>)>,
+    /// The line shows a spinner ([`Bar::wait`]), not the count.
+    waiting: std::cell::Cell<bool>,
 }
 
 impl Bar {
@@ -58,6 +63,8 @@ impl Bar {
         // Styled while hidden, then shown: the first frame is already the right one.
         let b = Bar {
             bar: ProgressBar::hidden(),
+            counting: std::cell::RefCell::new((String::new(), unit, None)),
+            waiting: std::cell::Cell::new(false),
         };
         b.step(what, unit, total);
         if shown() {
@@ -67,6 +74,37 @@ impl Bar {
             b.bar.enable_steady_tick(Duration::from_millis(120));
         }
         b
+    }
+
+    /// Rows read from `file` against its line count less `header` lines (`None`:
+    /// lines are not rows, as in XML; a counter without a total). The file is
+    /// counted only when the bar is shown. A quoted field may hold a line break,
+    /// so the total is an estimate that grows when passed.
+    pub fn reading(file: &Path, header: Option<u64>) -> Bar {
+        let total = match header {
+            Some(header) if shown() => count_lines(file).map(|n| n.saturating_sub(header)),
+            _ => None,
+        };
+        Bar::new("reading", Unit::Rows, total)
+    }
+
+    /// Rows read so far (told every 65,536 rows); within the last batch the line
+    /// turns to `then`: what follows the reading, with nothing more to count.
+    pub fn read_so_far(&self, rows: u64, then: &str) {
+        if self.waiting.get() && self.bar.position() == 0 {
+            // The reading starts after a wait (for another publish): back to the count.
+            let (what, unit, total) = self.counting.borrow().clone();
+            self.step(&what, unit, total);
+        }
+        self.set(rows);
+        if let Some(total) = self.total() {
+            if rows > total {
+                self.set_total(rows);
+            }
+            if rows + 65_536 > total {
+                self.wait(then);
+            }
+        }
     }
 
     /// A spinner for a step that tells nothing but that it runs (with the time
@@ -80,6 +118,8 @@ impl Bar {
     /// Starts the next step on the same line: `what`, counting `unit` up to
     /// `total` when known.
     pub fn step(&self, what: &str, unit: Unit, total: Option<u64>) {
+        *self.counting.borrow_mut() = (what.to_string(), unit, total);
+        self.waiting.set(false);
         self.restyle(&template(unit, total.is_some()));
         self.bar.reset();
         self.bar.set_length(total.unwrap_or(0));
@@ -91,6 +131,7 @@ impl Bar {
 
     /// Turns the line into a spinner saying `what` (a step with no count).
     pub fn wait(&self, what: &str) {
+        self.waiting.set(true);
         self.restyle(SPINNER);
         self.bar.set_message(what.to_string());
     }
@@ -142,6 +183,21 @@ impl Drop for Bar {
     }
 }
 
+/// Newlines in a file.
+fn count_lines(file: &Path) -> Option<u64> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(file).ok()?;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut lines = 0u64;
+    loop {
+        match f.read(&mut buf) {
+            Ok(0) => return Some(lines),
+            Ok(n) => lines += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64,
+            Err(_) => return None,
+        }
+    }
+}
+
 const SPINNER: &str = "{spinner} {msg} {elapsed}";
 
 /// The line for a step counting `unit`, with a bar and time left when the total
@@ -172,6 +228,16 @@ mod tests {
             }
         }
         assert!(ProgressStyle::with_template(SPINNER).is_ok());
+    }
+
+    #[test]
+    fn lines_are_counted_across_buffers() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.csv");
+        let line = "x".repeat(1000) + "\n";
+        std::fs::write(&f, line.repeat(3000)).unwrap();
+        assert_eq!(count_lines(&f), Some(3000));
+        assert_eq!(count_lines(&dir.path().join("absent")), None);
     }
 
     #[test]

@@ -57,6 +57,14 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
+/// A time in ms since the epoch as `YYYY-MM-DD HH:MM` (UTC), for a table cell.
+pub fn utc_minute(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (y, m, d) = tsd_core::calendar::civil_from_days(secs.div_euclid(86_400));
+    let minute = secs.rem_euclid(86_400) / 60;
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", minute / 60, minute % 60)
+}
+
 fn cell(row: &[String], i: usize) -> &str {
     row.get(i).map(String::as_str).unwrap_or("")
 }
@@ -81,6 +89,13 @@ mod tests {
         // Every line's last column ends at the same display column.
         let ends: Vec<usize> = lines.iter().map(|l| l.width()).collect();
         assert!(ends.iter().all(|&e| e == ends[0]), "{ends:?}");
+    }
+
+    #[test]
+    fn utc_minute_reads_as_a_calendar_time() {
+        assert_eq!(utc_minute(0), "1970-01-01 00:00");
+        // `date -u -d "2026-11-28 18:05:15" +%s`
+        assert_eq!(utc_minute(1_795_889_115_000), "2026-11-28 18:05");
     }
 
     #[test]

@@ -11,7 +11,7 @@ mod postgres;
 mod sqlite;
 
 pub use postgres::Postgres;
-pub use sqlite::Sqlite;
+pub use sqlite::{Sqlite, SCHEMA_VERSION};
 
 use crate::error::Result;
 use serde::Serialize;

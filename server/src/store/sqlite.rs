@@ -105,6 +105,10 @@ CREATE INDEX IF NOT EXISTS documents_pending ON documents(id) WHERE acked_at IS 
 
 /// Forward-only schema steps after [`SCHEMA`] (version 1), one per version; each
 /// runs once in its own transaction and stamps `user_version`.
+/// The schema version of a `server.db` this build writes (and the newest it
+/// opens).
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64 + 1;
+
 const MIGRATIONS: &[&str] = &[
     // 2: a document's revision, so that one revision is stored once whatever the
     // idempotency key (and a key bound to another revision is refused).
