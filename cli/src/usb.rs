@@ -50,7 +50,12 @@ impl Adb {
             .arg(&self.serial)
             .args(args)
             .output()
-            .map_err(|e| Error::InvalidArgument(format!("cannot run {} ({e}); install Android platform-tools or set ADB", self.bin)))?;
+            .map_err(|e| {
+                Error::InvalidArgument(format!(
+                    "cannot run {} ({e}); install Android platform-tools and put adb on PATH or beside tsd, or set ADB",
+                    self.bin
+                ))
+            })?;
         if !out.status.success() {
             return Err(Error::InvalidArgument(format!(
                 "adb -s {} {}: {}",
@@ -104,10 +109,26 @@ fn push_update(adb: &Adb, dir: &Path, remote: &str, sent: &Path, report: &mut Us
     Ok(())
 }
 
+/// The `adb` to run: the `ADB` environment variable; else `adb` (`adb.exe` on
+/// Windows) beside this program, as people unpack platform-tools next to
+/// `tsd.exe`; else the one on PATH.
+fn adb_binary() -> String {
+    if let Ok(bin) = std::env::var("ADB") {
+        return bin;
+    }
+    let name = if cfg!(windows) { "adb.exe" } else { "adb" };
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join(name)))
+        .filter(|beside| beside.is_file())
+        .map(|beside| beside.display().to_string())
+        .unwrap_or_else(|| name.to_string())
+}
+
 /// One run (see the module docs).
 pub fn run(serial: &str, dir: &Path, remote: &str, server: Option<&ServerSettings>) -> Result<UsbReport, Error> {
     let adb = Adb {
-        bin: std::env::var("ADB").unwrap_or_else(|_| "adb".into()),
+        bin: adb_binary(),
         serial: serial.to_string(),
     };
     let mut report = UsbReport::default();
