@@ -71,7 +71,7 @@ if ! command -v fusermount3 >/dev/null 2>&1; then
     fi
 fi
 
-echo "== cargo test"
+echo "== cargo test (cli/tests/windows.rs builds tsd.exe and runs it under Wine: scripts/windows.sh)"
 cargo test --workspace --locked
 echo "== tsd without the server (--no-default-features): the PC-side build still compiles"
 cargo build --locked -p tsd-cli --no-default-features
@@ -102,3 +102,9 @@ mvn -B -q -f android/pom.xml test \
     -Dtsd.cli.bin="$PWD/target/debug/tsd"
 echo "== aapt2: the app manifest links against the Android framework resources"
 bash scripts/check-manifest.sh
+
+# The Debian package: built, linted, installed with dpkg -i, its unit verified, its
+# binaries run (the server as the service's user), purged. Needs root (the test
+# machines are throwaway).
+echo "== the Debian package (scripts/test-deb.sh)"
+bash scripts/test-deb.sh

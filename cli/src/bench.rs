@@ -208,7 +208,8 @@ pub fn scan(db: &Path, args: &ScanArgs) -> Result<(), Error> {
 fn run_json(args: &[&str], stdin: Option<&Path>) -> Result<(Value, f64), Error> {
     let exe = std::env::current_exe().map_err(io(Path::new("tsd")))?;
     let mut cmd = Command::new(&exe);
-    cmd.args(args).stderr(Stdio::inherit());
+    // The run's own line tells the phase; a step draws none of its own.
+    cmd.arg("--quiet").args(args).stderr(Stdio::inherit());
     if let Some(p) = stdin {
         cmd.stdin(std::fs::File::open(p).map_err(io(p))?);
     }
@@ -399,23 +400,25 @@ fn delta_case(
 
 #[cfg(feature = "server")]
 pub fn run(args: &BenchArgs) -> Result<(), Error> {
+    // One line for the whole run: the phase on a terminal, a log line otherwise.
+    let bar = tsd_term::Bar::spinner("benchmarks");
     let work = &args.work;
     let _ = std::fs::remove_dir_all(work);
     std::fs::create_dir_all(work).map_err(io(work))?;
     let w = |p: &str| work.join(p);
     let s = |p: &Path| p.to_string_lossy().into_owned();
-    eprintln!("generating {} products…", args.products);
+    bar.phase(&format!("generating {} products…", args.products));
     let t = Instant::now();
     let g = tsd_core::catalog::generate(&w("export"), args.products, 1)?;
-    eprintln!("  {} rows in {:.1} s", g.rows, t.elapsed().as_secs_f64());
+    bar.phase(&format!("  {} rows in {:.1} s", g.rows, t.elapsed().as_secs_f64()));
     let csv_bytes = std::fs::metadata(&g.catalog).map_err(io(&g.catalog))?.len();
 
-    eprintln!("importing…");
+    bar.phase("importing…");
     let db = w("db");
     let (import, _) = run_json(&["--db", &s(&db), "--json", "import", &s(&g.catalog)], None)?;
     let catalog_bytes = std::fs::metadata(db.join("catalog.db")).map_err(io(&db))?.len();
 
-    eprintln!("timing {} in-process lookups…", args.lookups);
+    bar.phase(&format!("timing {} in-process lookups…", args.lookups));
     let (lookup, _) = run_json(
         &[
             "--db",
@@ -430,7 +433,7 @@ pub fn run(args: &BenchArgs) -> Result<(), Error> {
         None,
     )?;
 
-    eprintln!("timing `tsd lookup --stdin` over {} codes…", args.process_lookups);
+    bar.phase(&format!("timing `tsd lookup --stdin` over {} codes…", args.process_lookups));
     let codes = read_codes(&g.barcodes)?;
     let mix = mixed_codes(&codes, args.process_lookups, 10, 3);
     drop(codes);
@@ -452,7 +455,7 @@ pub fn run(args: &BenchArgs) -> Result<(), Error> {
     // Kotlin through JNI, when scripts/bench.sh provides the JVM side.
     let jni = match (std::env::var("TSD_JVM_CLASSPATH"), std::env::var("TSD_JNI_LIB")) {
         (Ok(cp), Ok(lib)) => {
-            eprintln!("timing resolve from Kotlin through JNI…");
+            bar.phase("timing resolve from Kotlin through JNI…");
             let n = args.lookups.min(300_000).to_string();
             // The Rust side of the comparison runs the same compiled code as the
             // library (profile release-jni) when scripts/bench.sh built it.
@@ -490,7 +493,7 @@ pub fn run(args: &BenchArgs) -> Result<(), Error> {
         _ => None,
     };
 
-    eprintln!("timing {} durable scans…", args.scans);
+    bar.phase(&format!("timing {} durable scans…", args.scans));
     let (scan, _) = run_json(
         &[
             "--db",
@@ -505,7 +508,7 @@ pub fn run(args: &BenchArgs) -> Result<(), Error> {
         None,
     )?;
 
-    eprintln!("building and applying a snapshot package…");
+    bar.phase("building and applying a snapshot package…");
     let exchange = w("exchange");
     let (put, put_secs) = run_json(
         &["--json", "exchange", "put-catalog", "--folder", &s(&exchange), &s(&g.catalog)],
@@ -518,7 +521,7 @@ pub fn run(args: &BenchArgs) -> Result<(), Error> {
     write_jsonl(&g.catalog, &jsonl, &|_| true)?;
     let gzip_bytes = gzip6_bytes(&jsonl);
 
-    eprintln!("building and applying a delta of 1% changed products…");
+    bar.phase("building and applying a delta of 1% changed products…");
     let changed = |id: &str| {
         id.strip_prefix('P')
             .and_then(|n| n.parse::<u64>().ok())
@@ -551,7 +554,7 @@ pub fn run(args: &BenchArgs) -> Result<(), Error> {
         apply_secs: delta_apply_secs,
     } = delta_case(work, &exchange, &g.catalog, &v2, base_version, "changed.jsonl", &changed)?;
 
-    eprintln!("building and applying a delta of 1% products that each got a new barcode…");
+    bar.phase("building and applying a delta of 1% products that each got a new barcode…");
     let regrown = |id: &str| {
         id.strip_prefix('P')
             .and_then(|n| n.parse::<u64>().ok())
@@ -582,7 +585,7 @@ pub fn run(args: &BenchArgs) -> Result<(), Error> {
         ..
     } = delta_case(work, &exchange, &v2, &v3, base_version + 1, "regrown.jsonl", &regrown)?;
 
-    eprintln!("publishing on tsd-server and syncing an empty terminal over HTTP on loopback…");
+    bar.phase("publishing on tsd-server and syncing an empty terminal over HTTP on loopback…");
     let server = tsd_server::Server::open(&w("server")).map_err(|e| Error::InvalidArgument(e.to_string()))?;
     let t = Instant::now();
     let published = server
@@ -604,7 +607,7 @@ pub fn run(args: &BenchArgs) -> Result<(), Error> {
         ],
         None,
     )?;
-    eprintln!("timing {} online lookups (HYDB) on loopback…", args.online_lookups);
+    bar.phase(&format!("timing {} online lookups (HYDB) on loopback…", args.online_lookups));
     let online = online(
         &w("terminal-online"),
         &bg.url,
@@ -718,6 +721,7 @@ Raw figures:\n\n```json\n{}\n```\n",
     }
     let mut f = std::fs::File::create(&args.report).map_err(io(&args.report))?;
     f.write_all(report.as_bytes()).map_err(io(&args.report))?;
+    bar.finish();
     eprintln!("wrote {}", args.report.display());
     Ok(())
 }

@@ -163,6 +163,16 @@ impl Bar {
         self.bar.length()
     }
 
+    /// A new phase of a long run: the spinner's words on a terminal; a line on
+    /// standard error otherwise, so a log keeps the phases; nothing with `--quiet`.
+    pub fn phase(&self, what: &str) {
+        if shown() {
+            self.wait(what);
+        } else if !QUIET.load(Ordering::Relaxed) {
+            eprintln!("{what}");
+        }
+    }
+
     /// Prints `line` on standard error above the bar (a warning while it runs).
     pub fn note(&self, line: &str) {
         self.bar.suspend(|| eprintln!("{line}"));
