@@ -100,6 +100,8 @@ for _ in $(seq 1 100); do
 done
 [ -n "$url" ] || fail "tsd-server serve never said where it listens: $(cat "$log")"
 curl -fsS "$url/healthz" >/dev/null || fail "$url/healthz"
+# The container's health check (Dockerfile) is this command.
+as_service /usr/bin/tsd-server health --listen "${url#http://}" || fail "tsd-server health on $url"
 kill "$pid"
 wait "$pid" || true
 [ -f /var/lib/tsd-server/server.db ] || fail "the service kept no server.db in /var/lib/tsd-server"

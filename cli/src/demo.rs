@@ -33,7 +33,7 @@ fn first_line_with(path: &Path, pred: impl Fn(&[&str]) -> bool) -> Result<Vec<St
 }
 
 /// Runs the demo in `db` (or a temporary folder that is removed afterwards).
-pub fn run(db: Option<&Path>, json: bool) -> Result<(), Error> {
+pub fn run(db: Option<&Path>, products: u64, json: bool) -> Result<(), Error> {
     let temp = tempfile::tempdir().map_err(|source| Error::Io {
         path: std::env::temp_dir(),
         source,
@@ -46,7 +46,9 @@ pub fn run(db: Option<&Path>, json: bool) -> Result<(), Error> {
     };
     say(format!("TSD offline runtime demo — data folder {}\n", data.display()));
 
-    let generated = tsd_core::catalog::generate(&temp.path().join("export"), 1_000, 42)?;
+    let generating = tsd_term::Bar::spinner(&format!("generating a catalog of {products} products"));
+    let generated = tsd_core::catalog::generate(&temp.path().join("export"), products, 42)?;
+    generating.finish();
     let extra = temp.path().join("export/extra.jsonl");
     std::fs::write(&extra, EXTRA).map_err(|source| Error::Io {
         path: extra.clone(),
@@ -58,7 +60,12 @@ pub fn run(db: Option<&Path>, json: bool) -> Result<(), Error> {
         (&generated.cells, Format::Csv),
         (&extra, Format::Jsonl),
     ] {
-        let r = rt.import_catalog(file, format, &mut |_| true)?;
+        let bar = crate::reading_bar(file, format);
+        let r = rt.import_catalog(file, format, &mut |rows| {
+            bar.read_so_far(rows, "indexing and committing");
+            true
+        })?;
+        bar.finish();
         say(format!(
             "1. import {}: {} rows → {} products, {} barcodes, {} cells added (catalog version {})",
             file.file_name().and_then(|n| n.to_str()).unwrap_or_default(),
@@ -69,7 +76,12 @@ pub fn run(db: Option<&Path>, json: bool) -> Result<(), Error> {
             r.version
         ));
     }
-    let again = rt.import_catalog(&generated.catalog, Format::Csv, &mut |_| true)?;
+    let bar = crate::reading_bar(&generated.catalog, Format::Csv);
+    let again = rt.import_catalog(&generated.catalog, Format::Csv, &mut |rows| {
+        bar.read_so_far(rows, "comparing and committing");
+        true
+    })?;
+    bar.finish();
     say(format!(
         "   re-import of the same file: {} products unchanged, changed anything: {}\n",
         again.products.unchanged,

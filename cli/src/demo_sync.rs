@@ -173,7 +173,13 @@ pub fn run(dir: &Path, catalog: &Path, barcodes: &[String], json: bool) -> Resul
     // 6. With a server.
     let server_dir = dir.join("server");
     let server = Server::open(&server_dir).map_err(server_error)?;
-    let published = server.publish_catalog(catalog, Format::Csv).map_err(server_error)?;
+    let bar = crate::reading_bar(catalog, Format::Csv);
+    let published = server
+        .publish_catalog_observed(catalog, Format::Csv, &Default::default(), &mut |step| {
+            crate::show_publish_step(&bar, step)
+        })
+        .map_err(server_error)?;
+    bar.finish();
     let token = server.add_device("ТСД-1").map_err(server_error)?;
     let bg = Background::start(server, "127.0.0.1:0", None).map_err(server_error)?;
     let addr = bg.addr;
@@ -187,7 +193,10 @@ pub fn run(dir: &Path, catalog: &Path, barcodes: &[String], json: bool) -> Resul
         base: Duration::from_millis(200),
         cap: Duration::from_secs(2),
     };
-    let r = rt.sync_server(&settings, &mut |_| {})?;
+    let bar = tsd_term::Bar::spinner("connecting");
+    let mut last = None;
+    let r = rt.sync_server(&settings, &mut |p| crate::show_sync_step(&bar, &mut last, p))?;
+    bar.finish();
     step("first_sync", json!(r));
     say(format!(
         "   first sync: catalog v{} → v{} ({} bytes) in {:.2} s",

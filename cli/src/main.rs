@@ -121,7 +121,12 @@ enum Command {
         command: PrintCommand,
     },
     /// Walk through every barcode kind and document rule on a generated catalog.
-    Demo,
+    Demo {
+        /// Products of the generated catalog (more makes the import, publish and
+        /// first sync long enough to watch their progress).
+        #[arg(long, default_value_t = 1_000)]
+        products: u64,
+    },
     /// Developer tools: catalog generator, benchmarks.
     Dev {
         #[command(subcommand)]
@@ -805,20 +810,33 @@ pub(crate) fn show_sync_step(bar: &tsd_term::Bar, last: &mut Option<tsd_core::sy
     let total = (p.total > 0).then_some(p.total);
     if *last != Some(p.step) {
         let (what, unit) = match p.step {
-            Step::Push => ("sending documents", Unit::Items),
-            Step::Print => ("sending print jobs", Unit::Items),
-            Step::Download => ("downloading catalog", Unit::Bytes),
-            Step::Apply => ("applying catalog", Unit::Records),
-            Step::Tasks => ("fetching tasks", Unit::Items),
-            Step::Config => ("fetching configuration", Unit::Items),
-            Step::Status => ("reporting status", Unit::Items),
+            Step::Push => ("sending documents", Some(Unit::Items)),
+            Step::Print => ("sending print jobs", Some(Unit::Items)),
+            Step::Download => ("downloading catalog", Some(Unit::Bytes)),
+            Step::Apply => ("applying catalog", Some(Unit::Records)),
+            // Single requests: nothing to count.
+            Step::Tasks => ("fetching tasks", None),
+            Step::Config => ("fetching configuration", None),
+            Step::Status => ("reporting status", None),
         };
-        bar.step(what, unit, total);
+        match unit {
+            Some(unit) => bar.step(what, unit, total),
+            None => bar.wait(what),
+        }
         *last = Some(p.step);
     } else if total.is_some() && bar.total() != total {
         bar.set_total(p.total);
     }
     bar.set(p.done);
+}
+
+/// The progress line of a catalog publish on the server (in-process: the demo).
+#[cfg(feature = "server")]
+pub(crate) fn show_publish_step(bar: &tsd_term::Bar, step: tsd_server::PublishStep) {
+    match step {
+        tsd_server::PublishStep::Reading(rows) => bar.read_so_far(rows, "checking"),
+        other => bar.wait(other.words()),
+    }
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -1109,7 +1127,7 @@ fn run(cli: &Cli) -> CmdResult {
             }
             Ok(())
         }
-        Command::Demo => Ok(demo::run(cli.db.as_deref(), cli.json)?),
+        Command::Demo { products } => Ok(demo::run(cli.db.as_deref(), *products, cli.json)?),
         Command::Doctor => {
             let report = doctor::check(&db_path(cli));
             print(cli, json!(report), || report.text());

@@ -472,3 +472,107 @@ fn imports_say_what_they_read_and_what_they_ignored() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Errors with a known fix end with it: data from a newer build says to update the
+/// app (and `doctor` says the same about the file), a file that is not UTF-8 names
+/// the encodings accepted.
+#[test]
+fn errors_end_with_what_to_do() {
+    let (dir, db) = with_catalog();
+    // As a newer app would leave journal.db: a schema version this build does not know.
+    let journal = rusqlite::Connection::open(db.join("journal.db")).unwrap();
+    journal.pragma_update(None, "user_version", 99).unwrap();
+    drop(journal);
+    let out = tsd(&db, &["doc", "list"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("schema version 99 is newer"), "{err}");
+    assert!(err.contains("what to do: update the app"), "{err}");
+    let out = tsd(&db, &["--json", "doc", "list"], None);
+    let err: Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(err["error"]["code"], "schema_too_new");
+    assert!(err["error"]["next_step"].as_str().unwrap().starts_with("update the app"), "{err}");
+    let doctor = tsd(&db, &["--json", "doctor"], None);
+    assert_eq!(doctor.status.code(), Some(1), "doctor fails on it");
+    let report: Value = serde_json::from_slice(&doctor.stdout).unwrap();
+    let journal = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["check"] == "journal.db")
+        .unwrap();
+    assert_eq!(journal["level"], "fail", "{report}");
+    assert!(journal["fix"].as_str().unwrap().contains("update tsd"), "{report}");
+
+    // Windows-1251 bytes read as UTF-8.
+    let csv = dir.path().join("cp1251.csv");
+    let (bytes, _, _) = encoding_rs::WINDOWS_1251.encode("product_id,name,barcode\nP9,Сыр,4601234567893\n");
+    std::fs::write(&csv, &bytes).unwrap();
+    let fresh = dir.path().join("fresh");
+    let out = tsd(&fresh, &["import", csv.to_str().unwrap(), "--encoding", "utf-8"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not UTF-8"), "{err}");
+    assert!(err.contains("what to do:") && err.contains("--encoding windows-1251"), "{err}");
+}
+
+/// `tsd doctor` on a healthy folder with a kept server: every check passes, and it
+/// says how far the clock is from the server's.
+#[test]
+fn doctor_checks_the_folder_and_the_kept_server() {
+    let (_dir, db) = with_catalog();
+    let empty = tsd(&db, &["doctor"], None);
+    let text = ok(&empty);
+    for line in [
+        "ok    catalog.db",
+        "ok    journal.db",
+        "ok    free space",
+        "ok    server",
+        "all checks passed",
+    ] {
+        assert!(text.contains(line), "{line:?} in {text}");
+    }
+    // A kept server that answers and knows the terminal.
+    let server_dir = tempfile::tempdir().unwrap();
+    let server = tsd_server::Server::open(server_dir.path()).unwrap();
+    let token = server.add_device("ТСД-1").unwrap();
+    let bg = tsd_server::run::Background::start(server, "127.0.0.1:0", None).unwrap();
+    ok(&tsd(&db, &["server", "set", &bg.url, "--token", &token], None));
+    let report = json(&tsd(&db, &["--json", "doctor"], None));
+    let level = |report: &Value, check: &str| {
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["check"] == check)
+            .map(|f| f["level"].clone())
+    };
+    assert_eq!(level(&report, "server"), Some(Value::from("ok")), "{report}");
+    assert_eq!(level(&report, "token"), Some(Value::from("ok")), "{report}");
+    assert_eq!(
+        level(&report, "clock"),
+        Some(Value::from("ok")),
+        "same machine, same clock: {report}"
+    );
+    // A token the server does not know.
+    ok(&tsd(&db, &["server", "set", &bg.url, "--token", "not-a-token"], None));
+    let out = tsd(&db, &["--json", "doctor"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(level(&report, "token"), Some(Value::from("fail")), "{report}");
+
+    // A kept server that does not answer: named, failed, with what to do.
+    ok(&tsd(&db, &["server", "set", "http://127.0.0.1:9", "--token", "t"], None));
+    let down = tsd(&db, &["--json", "doctor"], None);
+    assert_eq!(down.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&down.stdout).unwrap();
+    let server = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["check"] == "server")
+        .unwrap();
+    assert_eq!(server["level"], "fail", "{report}");
+    assert!(server["detail"].as_str().unwrap().contains("127.0.0.1:9"), "{report}");
+    assert!(server["fix"].as_str().unwrap().contains("network"), "{report}");
+}

@@ -9,7 +9,8 @@ use crate::Error;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-/// `{"code", "message"}` of a core error.
+/// `{"code", "message"}` of a core error, with `"next_step"` when [`Error::next_step`]
+/// knows what to do.
 pub fn error_json(e: &Error) -> Value {
     let mut value = match e {
         Error::Barcode(b) => json!({"code": b.code.as_str(), "message": b.to_string()}),

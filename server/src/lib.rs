@@ -161,6 +161,21 @@ pub enum PublishStep {
     Lookup,
 }
 
+impl PublishStep {
+    /// The step in the command line's words (the console has its own, in Russian).
+    pub fn words(self) -> &'static str {
+        match self {
+            PublishStep::Waiting => "waiting for other publishes",
+            PublishStep::Reading(_) => "reading",
+            PublishStep::Merging => "merging the changes onto the latest version",
+            PublishStep::Snapshot => "building the full package",
+            PublishStep::Delta => "building the package of changes",
+            PublishStep::Keeping => "keeping the packages",
+            PublishStep::Lookup => "bringing online lookups to the new version",
+        }
+    }
+}
+
 /// How long a checked device token is taken as good without asking the storage
 /// again: the five requests of one sync, and a scanning terminal's lookups, cost
 /// one query instead of one each. A token revoked or replaced on this instance is

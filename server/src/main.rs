@@ -65,6 +65,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Asks the running server whether it is ready (GET /readyz on --listen, plain
+    /// HTTP): exit status 0 when it is. For container health checks.
+    Health {
+        #[command(flatten)]
+        net: NetArgs,
+    },
     /// Prints a shell completion script: `source <(tsd-server completions bash)`.
     Completions {
         /// bash, zsh, fish, powershell or elvish.
@@ -444,6 +450,38 @@ fn format_of(file: &Path, given: Option<&str>) -> Result<tsd_core::catalog::Form
     }
 }
 
+/// GET /readyz from the server listening on `listen` (a wildcard address is asked
+/// on loopback); the answer's status line when it is 200.
+fn ready(listen: &str) -> Result<String, Box<dyn std::error::Error>> {
+    use std::io::Read;
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, ToSocketAddrs};
+    let timeout = std::time::Duration::from_secs(5);
+    let mut addr = listen
+        .to_socket_addrs()
+        .map_err(|e| format!("{listen}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{listen}: no address"))?;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr.ip() {
+            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        });
+    }
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("{addr}: {e}"))?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    stream.write_all(format!("GET /readyz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())?;
+    let mut answer = Vec::new();
+    stream.take(16 << 10).read_to_end(&mut answer)?;
+    let answer = String::from_utf8_lossy(&answer);
+    let status = answer.lines().next().unwrap_or("").to_string();
+    if status.split_whitespace().nth(1) == Some("200") {
+        Ok(status)
+    } else {
+        Err(format!("{addr}: not ready: {}", answer.lines().last().unwrap_or(&status)).into())
+    }
+}
+
 fn out(text: &str) {
     let mut stdout = std::io::stdout().lock();
     // A closed pipe (`| head`) is not an error of the command.
@@ -467,6 +505,14 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let pages =
                 tsd_term::help::man_pages(<Cli as clap::CommandFactory>::command(), dir).map_err(|e| format!("{}: {e}", dir.display()))?;
             out(&format!("{} manual pages in {}\n", pages.len(), dir.display()));
+            return Ok(());
+        }
+        Command::Health { net } => {
+            if net.tls_cert.is_some() {
+                return Err("tsd-server health speaks plain HTTP; it cannot ask a server that serves HTTPS (check /readyz with a client that trusts its certificate)".into());
+            }
+            let answer = ready(&net.listen)?;
+            out(&format!("{answer}\n"));
             return Ok(());
         }
         Command::Doctor { net, json } => {
@@ -496,7 +542,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
 /// The commands that work on an opened server.
 fn with_server(server: Server, data: &Path, command: Command) -> Result<(), Box<dyn std::error::Error>> {
     match command {
-        Command::Completions { .. } | Command::Man { .. } | Command::Doctor { .. } => {
+        Command::Completions { .. } | Command::Man { .. } | Command::Doctor { .. } | Command::Health { .. } => {
             return Err("internal: answered before the server opens".into());
         }
         Command::Serve {
@@ -619,17 +665,9 @@ fn with_server(server: Server, data: &Path, command: Command) -> Result<(), Box<
                 _ => None,
             };
             let bar = tsd_term::Bar::reading(&file, header);
-            let published = server.publish_catalog_observed(&file, format, &read, &mut |step| {
-                use tsd_server::PublishStep;
-                match step {
-                    PublishStep::Waiting => bar.wait("waiting for another publish to finish"),
-                    PublishStep::Reading(rows) => bar.read_so_far(rows, "checking"),
-                    PublishStep::Merging => bar.wait("merging the changes onto the latest version"),
-                    PublishStep::Snapshot => bar.wait("building the full package"),
-                    PublishStep::Delta => bar.wait("building the package of changes"),
-                    PublishStep::Keeping => bar.wait("keeping the packages"),
-                    PublishStep::Lookup => bar.wait("bringing online lookups to the new version"),
-                }
+            let published = server.publish_catalog_observed(&file, format, &read, &mut |step| match step {
+                tsd_server::PublishStep::Reading(rows) => bar.read_so_far(rows, "checking"),
+                other => bar.wait(other.words()),
             })?;
             bar.finish();
             for w in &published.warnings {

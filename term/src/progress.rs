@@ -39,8 +39,8 @@ pub enum Unit {
 impl Unit {
     fn word(self) -> &'static str {
         match self {
-            Unit::Rows => "rows",
-            Unit::Records => "records",
+            Unit::Rows => " rows",
+            Unit::Records => " records",
             Unit::Items => "",
             Unit::Bytes => "",
         }
@@ -218,8 +218,8 @@ fn template(unit: Unit, known_total: bool) -> String {
     match (unit, known_total) {
         (Unit::Bytes, true) => "{spinner} {msg} {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} {eta} left".to_string(),
         (Unit::Bytes, false) => "{spinner} {msg} {bytes} {bytes_per_sec} {elapsed}".to_string(),
-        (_, true) => format!("{{spinner}} {{msg}} {{wide_bar}} {{human_pos}}/{{human_len}} {word} {{rate}} {{eta}} left"),
-        (_, false) => format!("{{spinner}} {{msg}} {{human_pos}} {word} {{rate}} {{elapsed}}"),
+        (_, true) => format!("{{spinner}} {{msg}} {{wide_bar}} {{human_pos}}/{{human_len}}{word} {{rate}} {{eta}} left"),
+        (_, false) => format!("{{spinner}} {{msg}} {{human_pos}}{word} {{rate}} {{elapsed}}"),
     }
 }
 
