@@ -1430,8 +1430,10 @@ fn exchange(cli: &Cli, command: &ExchangeCommand) -> CmdResult {
             key,
         } => {
             let format = format_of(file, format)?;
+            let bar = tsd_term::Bar::spinner("comparing the two files and building the package of changes");
             let (name, header) =
                 tsd_core::sync::exchange::put_delta(folder, base, file, format, *from_version, *to_version, read_key(key)?.as_deref())?;
+            bar.finish();
             let value = json!({"file": name, "package_id": header.package_id, "records": header.records, "from_version": header.from_version,
                 "to_version": header.to_version, "signed": header.signed, "peak_rss_kib": bench::peak_rss_kib()});
             print(cli, value, || {
