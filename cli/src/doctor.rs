@@ -7,7 +7,7 @@ use std::path::Path;
 use tsd_core::store::Db;
 use tsd_core::sync::http::Client;
 use tsd_core::Runtime;
-use tsd_term::doctor::{free_space, sqlite_file, Level, Report};
+use tsd_term::doctor::{data_folder, free_space, sqlite_file, Level, Report};
 
 /// Below this much free space a terminal's next catalog version may not fit.
 const LOW_SPACE: u64 = 256 << 20;
@@ -17,23 +17,13 @@ const SKEW_WARN_MS: i64 = 60_000;
 /// Runs every check on the data folder `dir`.
 pub fn check(dir: &Path) -> Report {
     let mut r = Report::default();
-    if !dir.is_dir() {
-        r.add(
-            Level::Fail,
-            "data folder",
-            format!("{} does not exist", dir.display()),
-            Some("pass --db DIR (or set TSD_DB) to the folder holding catalog.db and journal.db"),
-        );
+    if !data_folder(
+        &mut r,
+        dir,
+        "pass --db DIR (or set TSD_DB) to the folder holding catalog.db and journal.db",
+        "give this user write access to the folder (scans could not be stored)",
+    ) {
         return r;
-    }
-    match tempfile::tempfile_in(dir) {
-        Ok(_) => r.ok("data folder", format!("{} is writable", dir.display())),
-        Err(e) => r.add(
-            Level::Fail,
-            "data folder",
-            format!("{} cannot be written: {e}", dir.display()),
-            Some("give this user write access to the folder (scans could not be stored)"),
-        ),
     }
     for db in [Db::Catalog, Db::Journal] {
         sqlite_file(

@@ -6,7 +6,7 @@
 
 use crate::{Database, Server};
 use std::path::{Path, PathBuf};
-use tsd_term::doctor::{free_space, sqlite_file, Level, Report};
+use tsd_term::doctor::{data_folder, free_space, sqlite_file, Level, Report};
 
 /// Below this much free space the next catalog version may not fit.
 const LOW_SPACE: u64 = 1 << 30;
@@ -30,23 +30,13 @@ pub struct Setup {
 pub fn check(setup: &Setup) -> Report {
     let mut r = Report::default();
     let dir = &setup.data;
-    if !dir.is_dir() {
-        r.add(
-            Level::Fail,
-            "data folder",
-            format!("{} does not exist", dir.display()),
-            Some("pass --data DIR (or set TSD_SERVER_DATA); `tsd-server serve` creates a new one"),
-        );
-    } else {
-        match tempfile::tempfile_in(dir) {
-            Ok(_) => r.ok("data folder", format!("{} is writable", dir.display())),
-            Err(e) => r.add(
-                Level::Fail,
-                "data folder",
-                format!("{} cannot be written: {e}", dir.display()),
-                Some("give the server's user write access (the package runs it as user tsd-server)"),
-            ),
-        }
+    let exists = data_folder(
+        &mut r,
+        dir,
+        "pass --data DIR (or set TSD_SERVER_DATA); `tsd-server serve` creates a new one",
+        "give the server's user write access (the package runs it as user tsd-server)",
+    );
+    if exists {
         if setup.database.is_none() {
             sqlite_file(
                 &mut r,

@@ -89,6 +89,31 @@ impl Report {
     }
 }
 
+/// The data folder exists and this user can write in it (a file is made and
+/// removed at once); `missing` and `unwritable` say what to do otherwise. Returns
+/// whether it exists.
+pub fn data_folder(report: &mut Report, dir: &Path, missing: &str, unwritable: &str) -> bool {
+    if !dir.is_dir() {
+        report.add(
+            Level::Fail,
+            "data folder",
+            format!("{} does not exist", dir.display()),
+            Some(missing),
+        );
+        return false;
+    }
+    match tempfile::tempfile_in(dir) {
+        Ok(_) => report.ok("data folder", format!("{} is writable", dir.display())),
+        Err(e) => report.add(
+            Level::Fail,
+            "data folder",
+            format!("{} cannot be written: {e}", dir.display()),
+            Some(unwritable),
+        ),
+    }
+    true
+}
+
 /// Free space on the file system holding `dir`: a warning below `warn_below`
 /// bytes, a failure below a tenth of it.
 pub fn free_space(report: &mut Report, dir: &Path, warn_below: u64) {
