@@ -576,3 +576,31 @@ fn doctor_checks_the_folder_and_the_kept_server() {
     assert!(server["detail"].as_str().unwrap().contains("127.0.0.1:9"), "{report}");
     assert!(server["fix"].as_str().unwrap().contains("network"), "{report}");
 }
+
+/// The help that ships: bash loads the completion script and completes a
+/// subcommand from it; a manual page is written for every command.
+#[test]
+fn completions_load_in_bash_and_every_command_has_a_manual_page() {
+    let script = format!(
+        "source <('{}' completions bash) && complete -p tsd && COMP_WORDS=(tsd exch) COMP_CWORD=1; _tsd tsd exch tsd; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        env!("CARGO_BIN_EXE_tsd")
+    );
+    let out = Command::new("bash").arg("-c").arg(&script).output().unwrap();
+    let text = ok(&out);
+    assert!(text.contains("-F _tsd tsd"), "{text}");
+    assert!(
+        text.lines().any(|l| l.trim() == "exchange"),
+        "`tsd exch<TAB>` completes to exchange: {text}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let man = dir.path().join("man1");
+    let v = json(&tsd(&dir.path().join("db"), &["--json", "dev", "man", man.to_str().unwrap()], None));
+    let pages = v["pages"].as_u64().unwrap();
+    let files = std::fs::read_dir(&man).unwrap().count() as u64;
+    assert_eq!(files, pages);
+    let collect = std::fs::read_to_string(man.join("tsd-exchange-collect.1")).unwrap();
+    assert!(collect.contains(".TH tsd-exchange-collect 1"), "{collect}");
+    assert!(collect.contains("never overwritten") || collect.contains("\\-\\-out"), "{collect}");
+    assert!(!dir.path().join("db").exists(), "writing manual pages opens no data folder");
+}
