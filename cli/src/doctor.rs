@@ -7,7 +7,7 @@ use std::path::Path;
 use tsd_core::store::Db;
 use tsd_core::sync::http::Client;
 use tsd_core::Runtime;
-use tsd_term::doctor::{data_folder, free_space, sqlite_file, Level, Report};
+use tsd_term::doctor::{certificate_expiry, data_folder, free_space, sqlite_file, Level, Report};
 
 /// Below this much free space a terminal's next catalog version may not fit.
 const LOW_SPACE: u64 = 256 << 20;
@@ -94,6 +94,18 @@ fn server(r: &mut Report, dir: &Path) {
             probe.round_trip.as_millis()
         ),
     );
+    if settings.url.starts_with("https://") {
+        match tsd_core::sync::tls::peer_certificate(&settings) {
+            Ok(der) => certificate_expiry(
+                r,
+                "certificate",
+                &der,
+                "",
+                "the server's certificate must be renewed: tell its admin (terminals refuse an expired one)",
+            ),
+            Err(e) => r.add(Level::Fail, "certificate", e.to_string(), e.next_step()),
+        }
+    }
     match client.offer(rt.catalog_stats().map(|s| s.synced_version).unwrap_or(0)) {
         Ok(_) => r.ok("token", "the server knows this terminal"),
         Err(e) => r.add(Level::Fail, "token", e.to_string(), e.next_step()),

@@ -561,6 +561,59 @@ fn doctor_checks_the_folder_and_the_kept_server() {
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(level(&report, "token"), Some(Value::from("fail")), "{report}");
 
+    // Over HTTPS with a certificate 10 days from expiry (trusted through --ca):
+    // verified, and the expiry is a warning for the server's admin.
+    let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    let today = tsd_server::now_ms() / 86_400_000;
+    let date = |days: i64| {
+        let (y, m, d) = tsd_core::calendar::civil_from_days(today + days);
+        rcgen::date_time_ymd(y as i32, m as u8, d as u8)
+    };
+    params.not_before = date(-1);
+    params.not_after = date(10);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    let (cert_pem, key_pem) = (server_dir.path().join("cert.pem"), server_dir.path().join("key.pem"));
+    std::fs::write(&cert_pem, cert.pem()).unwrap();
+    std::fs::write(&key_pem, key.serialize_pem()).unwrap();
+    let tls = tsd_server::run::TlsFiles {
+        cert: cert_pem.clone(),
+        key: key_pem,
+    };
+    let tls_server = tsd_server::Server::open(&server_dir.path().join("tls")).unwrap();
+    let tls_token = tls_server.add_device("ТСД-2").unwrap();
+    let tls_bg = tsd_server::run::Background::start(tls_server, "127.0.0.1:0", Some(tls)).unwrap();
+    assert!(tls_bg.url.starts_with("https://"), "{}", tls_bg.url);
+    ok(&tsd(
+        &db,
+        &[
+            "server",
+            "set",
+            &tls_bg.url,
+            "--token",
+            &tls_token,
+            "--ca",
+            cert_pem.to_str().unwrap(),
+        ],
+        None,
+    ));
+    let report = json(&tsd(&db, &["--json", "doctor"], None));
+    assert_eq!(level(&report, "server"), Some(Value::from("ok")), "{report}");
+    assert_eq!(level(&report, "certificate"), Some(Value::from("warn")), "{report}");
+    let cert_finding = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["check"] == "certificate")
+        .unwrap();
+    assert!(cert_finding["detail"].as_str().unwrap().contains("day(s) left"), "{report}");
+    // The same server not trusted (no --ca): the certificate check fails and says why.
+    ok(&tsd(&db, &["server", "set", &tls_bg.url, "--token", &tls_token], None));
+    let out = tsd(&db, &["--json", "doctor"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(level(&report, "server"), Some(Value::from("fail")), "{report}");
+
     // A kept server that does not answer: named, failed, with what to do.
     ok(&tsd(&db, &["server", "set", "http://127.0.0.1:9", "--token", "t"], None));
     let down = tsd(&db, &["--json", "doctor"], None);

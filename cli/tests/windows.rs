@@ -195,6 +195,16 @@ fn a_folder_round_trip_with_tsd_exe_on_windows_paths() {
         (Value::from("ЗАД-1"), Value::from(0)),
         "{done}"
     );
+    // And the checks read the Windows folder: files, integrity, free space.
+    let doctor = tsd(&["--json", "--db", &data, "doctor"], "doctor");
+    let levels: Vec<&str> = doctor["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["level"].as_str().unwrap())
+        .collect();
+    assert!(levels.iter().all(|l| *l == "ok"), "{doctor}");
+    assert_eq!(levels.len(), 5, "data folder, two databases, free space, server: {doctor}");
 }
 
 #[test]

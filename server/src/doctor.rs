@@ -6,12 +6,10 @@
 
 use crate::{Database, Server};
 use std::path::{Path, PathBuf};
-use tsd_term::doctor::{data_folder, free_space, sqlite_file, Level, Report};
+use tsd_term::doctor::{certificate_expiry, data_folder, free_space, sqlite_file, Level, Report};
 
 /// Below this much free space the next catalog version may not fit.
 const LOW_SPACE: u64 = 1 << 30;
-/// A certificate expiring sooner than this is a warning.
-const CERT_WARN_DAYS: i64 = 30;
 
 /// What `doctor` checks: the options `serve` would run with.
 #[derive(Debug, Clone, Default)]
@@ -157,36 +155,13 @@ fn certificate(r: &mut Report, cert: &Path, key: &Path) {
         );
         return;
     }
-    match x509_parser::parse_x509_certificate(&certs[0]) {
-        Ok((_, c)) => {
-            let left = c.validity().not_after.timestamp() - crate::now_ms() / 1000;
-            let days = left.div_euclid(86_400);
-            let text = format!("{}, valid until {}", c.subject(), c.validity().not_after);
-            if left < 0 {
-                r.add(
-                    Level::Fail,
-                    "certificate",
-                    format!("{text}: expired"),
-                    Some("renew the certificate: terminals refuse an expired one"),
-                );
-            } else if days < CERT_WARN_DAYS {
-                r.add(
-                    Level::Warn,
-                    "certificate",
-                    format!("{text}: {days} day(s) left"),
-                    Some("renew the certificate before it expires; terminals with a pinned fingerprint need a new setup code"),
-                );
-            } else {
-                r.ok("certificate", format!("{text} ({days} days left), key fits"));
-            }
-        }
-        Err(e) => r.add(
-            Level::Fail,
-            "certificate",
-            format!("{}: not an X.509 certificate: {e}", cert.display()),
-            None,
-        ),
-    }
+    certificate_expiry(
+        r,
+        "certificate",
+        &certs[0],
+        ", key fits",
+        "renew the certificate before it expires (terminals refuse an expired one); terminals with a pinned fingerprint then need a new setup code",
+    );
 }
 
 /// The address `serve` would listen on is free (nothing else holds it).

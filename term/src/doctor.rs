@@ -114,6 +114,34 @@ pub fn data_folder(report: &mut Report, dir: &Path, missing: &str, unwritable: &
     true
 }
 
+/// A certificate's expiry (the leaf's DER): a failure when expired, a warning
+/// within 30 days (`renew` says what renewing takes), else ok with `detail`
+/// appended.
+pub fn certificate_expiry(report: &mut Report, check: &str, der: &[u8], detail: &str, renew: &str) {
+    const WARN_DAYS: i64 = 30;
+    let c = match x509_parser::parse_x509_certificate(der) {
+        Ok((_, c)) => c,
+        Err(e) => {
+            report.add(Level::Fail, check, format!("not an X.509 certificate: {e}"), None);
+            return;
+        }
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let left = c.validity().not_after.timestamp() - now;
+    let days = left.div_euclid(86_400);
+    let text = format!("{}, valid until {}", c.subject(), c.validity().not_after);
+    if left < 0 {
+        report.add(Level::Fail, check, format!("{text}: expired"), Some(renew));
+    } else if days < WARN_DAYS {
+        report.add(Level::Warn, check, format!("{text}: {days} day(s) left"), Some(renew));
+    } else {
+        report.ok(check, format!("{text} ({days} days left){detail}"));
+    }
+}
+
 /// Free space on the file system holding `dir`: a warning below `warn_below`
 /// bytes, a failure below a tenth of it.
 pub fn free_space(report: &mut Report, dir: &Path, warn_below: u64) {

@@ -199,6 +199,59 @@ impl Transport for TlsTransport {
     }
 }
 
+/// The certificate the server at `settings.url` (https) presents, checked as a
+/// sync checks it (roots and the extra CA, or the pin): the leaf's DER. What
+/// `tsd doctor` reads the expiry from.
+pub fn peer_certificate(settings: &ServerSettings) -> Result<Vec<u8>> {
+    use std::net::ToSocketAddrs;
+    let step = "reading the server's certificate";
+    let network = |message: String| Error::Network {
+        step,
+        message,
+        retry_after: None,
+    };
+    let uri: ureq::http::Uri = settings
+        .url
+        .parse()
+        .map_err(|e| Error::InvalidArgument(format!("server URL {:?}: {e}", settings.url)))?;
+    if uri.scheme_str() != Some("https") {
+        return Err(Error::InvalidArgument(format!("{} is not an https:// URL", settings.url)));
+    }
+    let host = uri
+        .host()
+        .unwrap_or_default()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let port = uri.port_u16().unwrap_or(443);
+    let name = ServerName::try_from(host.clone()).map_err(|e| Error::InvalidArgument(format!("server name {host:?}: {e}")))?;
+    let addr = (host.as_str(), port)
+        .to_socket_addrs()
+        .map_err(|e| network(format!("{host}:{port}: {e}")))?
+        .next()
+        .ok_or_else(|| network(format!("{host}:{port}: no address")))?;
+    let mut sock = std::net::TcpStream::connect_timeout(&addr, settings.timeout).map_err(|e| network(format!("{addr}: {e}")))?;
+    let _ = sock.set_read_timeout(Some(settings.timeout));
+    let _ = sock.set_write_timeout(Some(settings.timeout));
+    let mut conn = ClientConnection::new(tls_config(settings)?, name).map_err(|e| Error::Tls {
+        step,
+        message: e.to_string(),
+    })?;
+    while conn.is_handshaking() {
+        conn.complete_io(&mut sock).map_err(|e| Error::Tls {
+            step,
+            message: e.to_string(),
+        })?;
+    }
+    conn.peer_certificates()
+        .and_then(|chain| chain.first())
+        .map(|leaf| leaf.to_vec())
+        .ok_or_else(|| Error::Tls {
+            step,
+            message: "the server presented no certificate".into(),
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
