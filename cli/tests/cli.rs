@@ -23,6 +23,16 @@ fn tsd(db: &Path, args: &[&str], stdin: Option<&str>) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// The finding of `tsd doctor --json` for one check.
+fn finding<'r>(report: &'r Value, check: &str) -> &'r Value {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["check"] == check)
+        .unwrap_or_else(|| panic!("no {check} in {report}"))
+}
+
 fn ok(out: &Output) -> String {
     assert!(
         out.status.success(),
@@ -495,12 +505,7 @@ fn errors_end_with_what_to_do() {
     let doctor = tsd(&db, &["--json", "doctor"], None);
     assert_eq!(doctor.status.code(), Some(1), "doctor fails on it");
     let report: Value = serde_json::from_slice(&doctor.stdout).unwrap();
-    let journal = report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["check"] == "journal.db")
-        .unwrap();
+    let journal = finding(&report, "journal.db");
     assert_eq!(journal["level"], "fail", "{report}");
     assert!(journal["fix"].as_str().unwrap().contains("update tsd"), "{report}");
 
@@ -539,14 +544,7 @@ fn doctor_checks_the_folder_and_the_kept_server() {
     let bg = tsd_server::run::Background::start(server, "127.0.0.1:0", None).unwrap();
     ok(&tsd(&db, &["server", "set", &bg.url, "--token", &token], None));
     let report = json(&tsd(&db, &["--json", "doctor"], None));
-    let level = |report: &Value, check: &str| {
-        report["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|f| f["check"] == check)
-            .map(|f| f["level"].clone())
-    };
+    let level = |report: &Value, check: &str| Some(finding(report, check)["level"].clone());
     assert_eq!(level(&report, "server"), Some(Value::from("ok")), "{report}");
     assert_eq!(level(&report, "token"), Some(Value::from("ok")), "{report}");
     assert_eq!(
@@ -600,12 +598,7 @@ fn doctor_checks_the_folder_and_the_kept_server() {
     let report = json(&tsd(&db, &["--json", "doctor"], None));
     assert_eq!(level(&report, "server"), Some(Value::from("ok")), "{report}");
     assert_eq!(level(&report, "certificate"), Some(Value::from("warn")), "{report}");
-    let cert_finding = report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["check"] == "certificate")
-        .unwrap();
+    let cert_finding = finding(&report, "certificate");
     assert!(cert_finding["detail"].as_str().unwrap().contains("day(s) left"), "{report}");
     // The same server not trusted (no --ca): the certificate check fails and says why.
     ok(&tsd(&db, &["server", "set", &tls_bg.url, "--token", &tls_token], None));
@@ -619,12 +612,7 @@ fn doctor_checks_the_folder_and_the_kept_server() {
     let down = tsd(&db, &["--json", "doctor"], None);
     assert_eq!(down.status.code(), Some(1));
     let report: Value = serde_json::from_slice(&down.stdout).unwrap();
-    let server = report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["check"] == "server")
-        .unwrap();
+    let server = finding(&report, "server");
     assert_eq!(server["level"], "fail", "{report}");
     assert!(server["detail"].as_str().unwrap().contains("127.0.0.1:9"), "{report}");
     assert!(server["fix"].as_str().unwrap().contains("network"), "{report}");
