@@ -41,6 +41,7 @@ for want in \
     "./usr/share/man/man1/tsd-server.1.gz" \
     "./usr/share/man/man1/tsd-server-serve.1.gz" \
     "./usr/share/man/man1/tsd-exchange-put-catalog.1.gz" \
+    "./usr/share/man/man1/tsd-kept-server-set.1.gz" \
     "./usr/share/bash-completion/completions/tsd" \
     "./usr/share/bash-completion/completions/tsd-server" \
     "./usr/share/zsh/vendor-completions/_tsd" \
@@ -74,6 +75,8 @@ echo "== the installed binaries"
 /usr/bin/tsd-server --version
 /usr/bin/tsd --help | head -n 1
 man -w tsd-server-serve >/dev/null || fail "man tsd-server-serve finds no page"
+# tsd-server(1) is the server's page, not `tsd server`'s (that is tsd-kept-server(1)).
+zcat "$(man -w tsd-server)" | grep -q "Reference sync server" || fail "man tsd-server is not the server's page"
 bash -c 'source /usr/share/bash-completion/completions/tsd && complete -p tsd' >/dev/null \
     || fail "the installed bash completions do not load"
 

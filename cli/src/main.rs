@@ -1185,7 +1185,7 @@ fn run(cli: &Cli) -> CmdResult {
             DevCommand::BenchLookup(args) => Ok(bench::lookup(&db_path(cli), args)?),
             DevCommand::BenchScan(args) => Ok(bench::scan(&db_path(cli), args)?),
             DevCommand::Man { dir } => {
-                let pages = tsd_term::help::man_pages(<Cli as clap::CommandFactory>::command(), dir)
+                let pages = tsd_term::help::man_pages(<Cli as clap::CommandFactory>::command(), dir, &[("tsd-server", "tsd-kept-server")])
                     .map_err(|source| Error::Io { path: dir.clone(), source })?;
                 print(cli, json!({ "pages": pages.len() }), || {
                     format!("{} manual pages in {}", pages.len(), dir.display())

@@ -502,8 +502,8 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             return Ok(());
         }
         Command::Man { dir } => {
-            let pages =
-                tsd_term::help::man_pages(<Cli as clap::CommandFactory>::command(), dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            let pages = tsd_term::help::man_pages(<Cli as clap::CommandFactory>::command(), dir, &[])
+                .map_err(|e| format!("{}: {e}", dir.display()))?;
             out(&format!("{} manual pages in {}\n", pages.len(), dir.display()));
             return Ok(());
         }
