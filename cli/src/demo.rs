@@ -60,7 +60,7 @@ pub fn run(db: Option<&Path>, products: u64, json: bool) -> Result<(), Error> {
         (&generated.cells, Format::Csv),
         (&extra, Format::Jsonl),
     ] {
-        let bar = crate::reading_bar(file, format);
+        let bar = tsd_term::Bar::reading(file, format);
         let r = rt.import_catalog(file, format, &mut |rows| {
             bar.read_so_far(rows, "indexing and committing");
             true
@@ -76,7 +76,7 @@ pub fn run(db: Option<&Path>, products: u64, json: bool) -> Result<(), Error> {
             r.version
         ));
     }
-    let bar = crate::reading_bar(&generated.catalog, Format::Csv);
+    let bar = tsd_term::Bar::reading(&generated.catalog, Format::Csv);
     let again = rt.import_catalog(&generated.catalog, Format::Csv, &mut |rows| {
         bar.read_so_far(rows, "comparing and committing");
         true

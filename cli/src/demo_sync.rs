@@ -173,11 +173,9 @@ pub fn run(dir: &Path, catalog: &Path, barcodes: &[String], json: bool) -> Resul
     // 6. With a server.
     let server_dir = dir.join("server");
     let server = Server::open(&server_dir).map_err(server_error)?;
-    let bar = crate::reading_bar(catalog, Format::Csv);
+    let bar = tsd_term::Bar::reading(catalog, Format::Csv);
     let published = server
-        .publish_catalog_observed(catalog, Format::Csv, &Default::default(), &mut |step| {
-            crate::show_publish_step(&bar, step)
-        })
+        .publish_catalog_observed(catalog, Format::Csv, &Default::default(), &mut |step| step.show_on(&bar))
         .map_err(server_error)?;
     bar.finish();
     let token = server.add_device("ТСД-1").map_err(server_error)?;

@@ -830,31 +830,11 @@ pub(crate) fn show_sync_step(bar: &tsd_term::Bar, last: &mut Option<tsd_core::sy
     bar.set(p.done);
 }
 
-/// The progress line of a catalog publish on the server (in-process: the demo).
-#[cfg(feature = "server")]
-pub(crate) fn show_publish_step(bar: &tsd_term::Bar, step: tsd_server::PublishStep) {
-    match step {
-        tsd_server::PublishStep::Reading(rows) => bar.read_so_far(rows, "checking"),
-        other => bar.wait(other.words()),
-    }
-}
-
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
-}
-
-/// The progress line of a command reading a catalog file (see
-/// [`tsd_term::Bar::reading`]): CSV has a header line, CommerceML no lines to count.
-pub(crate) fn reading_bar(file: &Path, format: Format) -> tsd_term::Bar {
-    let header = match format {
-        Format::Csv => Some(1),
-        Format::Jsonl => Some(0),
-        _ => None,
-    };
-    tsd_term::Bar::reading(file, header)
 }
 
 fn format_of(file: &Path, format: &Option<String>) -> Result<Format, Error> {
@@ -890,7 +870,7 @@ fn run(cli: &Cli) -> CmdResult {
             let read = read.options()?;
             let rt = open(cli)?;
             let started = std::time::Instant::now();
-            let bar = reading_bar(file, format);
+            let bar = tsd_term::Bar::reading(file, format);
             let report = rt.import_catalog_with(file, format, &read, &mut |rows| {
                 bar.read_so_far(rows, "indexing and committing");
                 true
@@ -1393,7 +1373,7 @@ fn exchange(cli: &Cli, command: &ExchangeCommand) -> CmdResult {
                     .map(|d| d.as_secs() as i64)
                     .unwrap_or(0)
             });
-            let bar = reading_bar(file, format);
+            let bar = tsd_term::Bar::reading(file, format);
             let (name, header, warnings) = tsd_core::sync::exchange::put_catalog_observed(
                 folder,
                 file,

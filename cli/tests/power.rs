@@ -60,6 +60,13 @@ fn tsd(data: &Path) -> Command {
     c
 }
 
+/// `cmd` run with its output thrown away, and the battery pulled at a random
+/// moment within `wait` ([`kill_after`]).
+fn run_until_killed(cmd: &mut Command, wait: Duration) {
+    let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    kill_after(&mut child, wait);
+}
+
 /// The battery pulled at a random moment: the process is killed (SIGKILL) once
 /// `wait` has passed, or found already finished.
 fn kill_after(child: &mut std::process::Child, wait: Duration) {
@@ -101,8 +108,7 @@ fn acknowledged_scans_survive_power_cuts() {
     let mut sent: HashSet<String> = HashSet::new();
     let n = cuts();
     for round in 0..n {
-        fs.cut().unwrap();
-        fs = tsd_lossyfs::mount(&backing, &at).unwrap();
+        fs = fs.power_cycle().unwrap();
         if round > 0 {
             check(&data, &id, &acknowledged, &sent, round);
         }
@@ -142,8 +148,7 @@ fn acknowledged_scans_survive_power_cuts() {
         }
         // …then, at the top of the loop, whatever the file system did not sync.
     }
-    fs.cut().unwrap();
-    let fs = tsd_lossyfs::mount(&backing, &at).unwrap();
+    let fs = fs.power_cycle().unwrap();
     check(&data, &id, &acknowledged, &sent, n);
     assert!(
         acknowledged.len() > n,
@@ -240,8 +245,7 @@ fn a_folder_sync_and_catalog_packages_survive_power_cuts() {
     };
     let n = (cuts() / 2).max(1);
     for round in 0..n {
-        fs.cut().unwrap();
-        fs = tsd_lossyfs::mount(&backing, &at).unwrap();
+        fs = fs.power_cycle().unwrap();
         if round > 0 {
             check_folder_side(&data, &completed, version, round);
         }
@@ -276,17 +280,12 @@ fn a_folder_sync_and_catalog_packages_survive_power_cuts() {
         }
         // The terminal's sync — packages out, acknowledgements and catalog packages
         // in — cut at a random moment.
-        let mut child = tsd(&data)
-            .args(["sync", "--folder"])
-            .arg(&folder)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        kill_after(&mut child, Duration::from_millis(rng.below(150)));
+        run_until_killed(
+            tsd(&data).args(["sync", "--folder"]).arg(&folder),
+            Duration::from_millis(rng.below(150)),
+        );
     }
-    fs.cut().unwrap();
-    let _fs = tsd_lossyfs::mount(&backing, &at).unwrap();
+    let _fs = fs.power_cycle().unwrap();
     check_folder_side(&data, &completed, version, n);
     // With the power on: everything still waiting arrives (this sync ends
     // non-zero: its documents wait for the PC's acknowledgement).
@@ -358,8 +357,7 @@ fn an_http_sync_with_documents_and_labels_survives_the_terminals_power_cuts() {
     let mut bundles = 0;
     let n = (cuts() / 4).max(1);
     for round in 0..n {
-        fs.cut().unwrap();
-        fs = tsd_lossyfs::mount(&backing, &at).unwrap();
+        fs = fs.power_cycle().unwrap();
         if round > 0 {
             let rt = tsd_core::Runtime::open(&data).unwrap_or_else(|e| panic!("after cut {round}: {e}"));
             for id in &completed {
@@ -396,16 +394,9 @@ fn an_http_sync_with_documents_and_labels_survives_the_terminals_power_cuts() {
             run_ok(tsd(&data).args(["logs", "send"]));
             bundles += 1;
         }
-        let mut child = tsd(&data)
-            .args(["sync"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        kill_after(&mut child, Duration::from_millis(rng.below(150)));
+        run_until_killed(tsd(&data).args(["sync"]), Duration::from_millis(rng.below(150)));
     }
-    fs.cut().unwrap();
-    let _fs = tsd_lossyfs::mount(&backing, &at).unwrap();
+    let _fs = fs.power_cycle().unwrap();
     run_ok(tsd(&data).args(["sync"]));
     let server = tsd_server::Server::open(&dir.path().join("srv")).unwrap();
     let mut stored: HashMap<String, usize> = HashMap::new();

@@ -16,6 +16,14 @@ pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
+/// A time in ms since the epoch as `(year, month, day, hour, minute, second)`, UTC.
+pub fn civil_from_ms(ms: i64) -> (i64, i64, i64, i64, i64, i64) {
+    let secs = ms.div_euclid(1000);
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let rest = secs.rem_euclid(86_400);
+    (y, m, d, rest / 3600, rest % 3600 / 60, rest % 60)
+}
+
 /// Days from 1970-01-01 to a civil date; `None` for a month or day out of range.
 pub fn days_from_civil(year: i64, month: i64, day: i64) -> Option<i64> {
     if !(1..=12).contains(&month) || !(1..=31).contains(&day) {

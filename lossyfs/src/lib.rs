@@ -636,6 +636,7 @@ impl Filesystem for LossyFs {
 /// A mounted lossy file system.
 pub struct Mounted {
     session: Option<BackgroundSession>,
+    backing: PathBuf,
     at: PathBuf,
     stats: Arc<Stats>,
     /// The FUSE connection's number (`/sys/fs/fuse/connections/<n>`).
@@ -668,6 +669,7 @@ pub fn mount(backing: &Path, at: &Path) -> std::io::Result<Mounted> {
     });
     Ok(Mounted {
         session: Some(session),
+        backing: backing.to_path_buf(),
         at: at.to_path_buf(),
         stats,
         connection,
@@ -692,6 +694,14 @@ impl Mounted {
     /// and it is unmounted without making anything more durable.
     pub fn cut(mut self) -> std::io::Result<()> {
         self.power_off()
+    }
+
+    /// Cuts the power ([`Mounted::cut`]) and turns it back on: the same folder
+    /// mounted afresh from what was durable.
+    pub fn power_cycle(self) -> std::io::Result<Mounted> {
+        let (backing, at) = (self.backing.clone(), self.at.clone());
+        self.cut()?;
+        mount(&backing, &at)
     }
 
     fn power_off(&mut self) -> std::io::Result<()> {

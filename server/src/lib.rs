@@ -162,6 +162,15 @@ pub enum PublishStep {
 }
 
 impl PublishStep {
+    /// Shows the step on a command's progress line: rows while reading, then the
+    /// step in words.
+    pub fn show_on(self, bar: &tsd_term::Bar) {
+        match self {
+            PublishStep::Reading(rows) => bar.read_so_far(rows, "checking"),
+            other => bar.wait(other.words()),
+        }
+    }
+
     /// The step in the command line's words (the console has its own, in Russian).
     pub fn words(self) -> &'static str {
         match self {

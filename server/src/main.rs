@@ -659,16 +659,8 @@ fn with_server(server: Server, data: &Path, command: Command) -> Result<(), Box<
         }) => {
             let format = format_of(&file, format.as_deref())?;
             let read = tsd_core::catalog::ReadOptions::from_args(encoding.as_deref(), columns.as_deref(), strict)?;
-            let header = match format {
-                tsd_core::catalog::Format::Csv => Some(1),
-                tsd_core::catalog::Format::Jsonl => Some(0),
-                _ => None,
-            };
-            let bar = tsd_term::Bar::reading(&file, header);
-            let published = server.publish_catalog_observed(&file, format, &read, &mut |step| match step {
-                tsd_server::PublishStep::Reading(rows) => bar.read_so_far(rows, "checking"),
-                other => bar.wait(other.words()),
-            })?;
+            let bar = tsd_term::Bar::reading(&file, format);
+            let published = server.publish_catalog_observed(&file, format, &read, &mut |step| step.show_on(&bar))?;
             bar.finish();
             for w in &published.warnings {
                 let _ = writeln!(std::io::stderr(), "warning: {w}");

@@ -87,8 +87,7 @@ fn documents_the_server_acknowledged_survive_its_power_cuts() {
     let mut acknowledged = BTreeSet::new();
     let mut cut_mid_push = 0;
     for round in 0..cuts {
-        fs.cut().unwrap();
-        fs = tsd_lossyfs::mount(&backing, &at).unwrap();
+        fs = fs.power_cycle().unwrap();
         check(&data, &acknowledged, round);
         let (mut child, url) = serve_data(&data, "127.0.0.1:0");
         for k in 0..1 + rng.below(6) as usize {
@@ -116,8 +115,7 @@ fn documents_the_server_acknowledged_survive_its_power_cuts() {
         acknowledged = completed.difference(&waiting).cloned().collect();
         // …then, at the top of the loop, whatever its file system did not sync.
     }
-    fs.cut().unwrap();
-    let fs = tsd_lossyfs::mount(&backing, &at).unwrap();
+    let fs = fs.power_cycle().unwrap();
     check(&data, &acknowledged, cuts);
     // Once the server stays up, everything still waiting arrives, once.
     let (mut child, url) = serve_data(&data, "127.0.0.1:0");

@@ -10,6 +10,7 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+use tsd_core::catalog::Format;
 
 static QUIET: AtomicBool = AtomicBool::new(false);
 
@@ -76,11 +77,16 @@ impl Bar {
         b
     }
 
-    /// Rows read from `file` against its line count less `header` lines (`None`:
-    /// lines are not rows, as in XML; a counter without a total). The file is
-    /// counted only when the bar is shown. A quoted field may hold a line break,
-    /// so the total is an estimate that grows when passed.
-    pub fn reading(file: &Path, header: Option<u64>) -> Bar {
+    /// Rows read from a catalog `file` against its line count (less CSV's header
+    /// line; CommerceML has no lines to count: a counter without a total). The
+    /// file is counted only when the bar is shown. A quoted field may hold a line
+    /// break, so the total is an estimate that grows when passed.
+    pub fn reading(file: &Path, format: Format) -> Bar {
+        let header = match format {
+            Format::Csv => Some(1),
+            Format::Jsonl => Some(0),
+            _ => None,
+        };
         let total = match header {
             Some(header) if shown() => count_lines(file).map(|n| n.saturating_sub(header)),
             _ => None,

@@ -59,10 +59,8 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 
 /// A time in ms since the epoch as `YYYY-MM-DD HH:MM` (UTC), for a table cell.
 pub fn utc_minute(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let (y, m, d) = tsd_core::calendar::civil_from_days(secs.div_euclid(86_400));
-    let minute = secs.rem_euclid(86_400) / 60;
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", minute / 60, minute % 60)
+    let (y, m, d, hh, mm, _) = tsd_core::calendar::civil_from_ms(ms);
+    format!("{y:04}-{m:02}-{d:02} {hh:02}:{mm:02}")
 }
 
 fn cell(row: &[String], i: usize) -> &str {

@@ -93,10 +93,8 @@ impl From<Result<Response>> for Page {
 
 /// Unix ms as the console shows it (UTC here; the script shows local time).
 pub fn when(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let rest = secs.rem_euclid(86_400);
-    let (y, m, d) = tsd_core::calendar::civil_from_days(secs.div_euclid(86_400));
-    format!("{d:02}.{m:02}.{y} {:02}:{:02}:{:02}", rest / 3600, rest % 3600 / 60, rest % 60)
+    let (y, m, d, hh, mm, ss) = tsd_core::calendar::civil_from_ms(ms);
+    format!("{d:02}.{m:02}.{y} {hh:02}:{mm:02}:{ss:02}")
 }
 
 // ---- sign-in ----
