@@ -3,43 +3,16 @@
 //! exactly what it carries in a pipe. Without a terminal, or with `--quiet`, no
 //! progress at all.
 
-use std::io::Read;
-use std::path::Path;
-use std::process::{Command, Stdio};
+#[path = "../../server/tests/common/pty.rs"]
+mod pty;
 
-/// Runs `tsd ARGS` with standard error on a fresh pseudo-terminal (100 columns);
-/// returns (standard output, what the terminal received).
+use pty::group;
+use std::path::Path;
+use std::process::Command;
+
+/// `tsd ARGS` with standard error on a pseudo-terminal.
 fn on_terminal(args: &[&str]) -> (Vec<u8>, String) {
-    let size = nix::pty::Winsize {
-        ws_row: 30,
-        ws_col: 100,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    let pty = nix::pty::openpty(&size, None).expect("openpty");
-    let child = Command::new(env!("CARGO_BIN_EXE_tsd"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(pty.slave))
-        .spawn()
-        .unwrap();
-    // The terminal's side, read until the last writer (the child) is gone.
-    let mut master = std::fs::File::from(pty.master);
-    let reader = std::thread::spawn(move || {
-        let mut seen = Vec::new();
-        let mut buf = [0u8; 4096];
-        loop {
-            match master.read(&mut buf) {
-                Ok(0) | Err(_) => break, // EIO once the slave side is closed
-                Ok(n) => seen.extend_from_slice(&buf[..n]),
-            }
-        }
-        String::from_utf8_lossy(&seen).into_owned()
-    });
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "tsd {args:?}: {:?}", out.status);
-    (out.stdout, reader.join().unwrap())
+    pty::on_terminal(Path::new(env!("CARGO_BIN_EXE_tsd")), args)
 }
 
 fn catalog(dir: &Path) -> String {
@@ -101,17 +74,4 @@ fn import_shows_progress_on_a_terminal_and_keeps_standard_output_clean() {
     // --quiet on a terminal: nothing either.
     let (_, quiet) = on_terminal(&["--quiet", "--json", "--db", &db("c"), "import", &csv]);
     assert_eq!(quiet, "", "--quiet draws nothing");
-}
-
-/// 1234567 → "1,234,567", as the progress line writes counts.
-fn group(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
